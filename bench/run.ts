@@ -1,0 +1,363 @@
+// `npm run bench`: starts everything it measures, prints tables, writes bench/results/*.json.
+//   --runs N        repetitions of the throughput matrix (medians reported; default 3)
+//   --seconds S     measuring time per cell (default 4)
+//   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
+//   --only LIST     comma list of sections: throughput,statements,build,memory,rows,bundle,cleanup
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { runLoad, type LoadResult } from './load.js';
+import { freePort, startServer, ROOT, type RunningServer } from '../test/helpers/server.js';
+import { createTestDatabase, type TestDatabase } from '../test/helpers/db.js';
+import { startWrangler } from '../test/helpers/wrangler.js';
+import { RawSession } from '../test/helpers/mcp.js';
+import { parseConfig } from '../src/config/index.js';
+import { createPlatform } from '../src/platform.js';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import { createLogger } from '../src/log.js';
+import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { Registry } from '../src/mcp/registry.js';
+import { buildServer, createDispatcher } from '../src/mcp/server.js';
+import { RequestTransport } from '../src/mcp/transport.js';
+import { SessionState } from '../src/sessions/state.js';
+import { defineTool, text } from '../src/tools/define.js';
+import { z } from 'zod';
+import { sql } from 'drizzle-orm';
+import { rowsOf } from '../src/db/database.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+
+const run = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '4' },
+    'skip-cleanup': { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+const RUNS = Number(args.runs);
+const SECONDS = Number(args.seconds);
+const sections = new Set((args.only ?? 'throughput,statements,build,memory,rows,bundle,cleanup').split(','));
+if (args['skip-cleanup']) sections.delete('cleanup');
+const quiet = createLogger('error');
+const results: Record<string, unknown> = {
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  startedAt: new Date().toISOString(),
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+function table(title: string, header: string[], rows: (string | number)[][]): void {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  console.log(`\n${title}`);
+  for (const [index, row] of cells.entries()) {
+    console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+    if (index === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+async function startProcess(command: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start:\n${out}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}:\n${out}`)));
+  });
+  return child;
+}
+
+async function startNeonEndpointProcess(postgresUrl: string): Promise<{ child: ChildProcess; fetchEndpoint: string; connectionString(db: string): string }> {
+  const port = await freePort();
+  const child = await startProcess([process.execPath, '--import', 'tsx', 'src/dev/neon-endpoint/cli.ts', '--postgres', postgresUrl, '--port', String(port)], {}, /ready/);
+  return {
+    child,
+    fetchEndpoint: `http://127.0.0.1:${port}/sql`,
+    connectionString: (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`,
+  };
+}
+
+// ---- (1) throughput and latency: (a) SDK reference, (b) memory, (c) pg, (d) neon-http ----
+async function throughput(): Promise<void> {
+  const pgDb = await createTestDatabase('baton_bench_pg');
+  const neonDb = await createTestDatabase('baton_bench_neon');
+  const endpoint = await startNeonEndpointProcess('postgres://postgres@127.0.0.1:5432/postgres');
+  const referencePort = await freePort();
+  const reference = await startProcess([process.execPath, '--import', 'tsx', 'bench/reference-server.ts'], { PORT: String(referencePort) }, /listening/);
+  const servers: RunningServer[] = [];
+  try {
+    const common = { BATON_TOOLSETS: 'conformance' };
+    // Each is recorded as soon as it runs, so that the finally below stops it whatever fails next.
+    const started = (server: RunningServer) => (servers.push(server), server);
+    const [memory, pgServer, neonServer] = await Promise.all([
+      startServer({ ...common, SESSIONS_STORE: 'memory' }).then(started),
+      startServer({ ...common, SESSIONS_STORE: 'database', DATABASE_URL: pgDb.url }).then(started),
+      startServer({
+        ...common,
+        SESSIONS_STORE: 'database',
+        DATABASE_DRIVER: 'neon-http',
+        DATABASE_URL: endpoint.connectionString(neonDb.name),
+        DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+      }).then(started),
+    ]);
+    const targets = {
+      'a: SDK reference': `http://127.0.0.1:${referencePort}/mcp`,
+      'b: baton memory': memory.url,
+      'c: baton pg': pgServer.url,
+      'd: baton neon-http': neonServer.url,
+    };
+    const levels = [1, 16, 64];
+    const samples: Record<string, Record<number, LoadResult[]>> = {};
+    for (let r = 0; r < RUNS; r++) {
+      for (const concurrency of levels) {
+        for (const [name, url] of Object.entries(targets)) {
+          const result = await runLoad(url, { concurrency, seconds: SECONDS });
+          ((samples[name] ??= {})[concurrency] ??= []).push(result);
+          process.stdout.write(`  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`);
+        }
+      }
+    }
+    const summary: Record<string, Record<number, { throughput: number; p50: number; p99: number; errors: number }>> = {};
+    for (const [name, byLevel] of Object.entries(samples)) {
+      for (const [level, list] of Object.entries(byLevel)) {
+        (summary[name] ??= {})[Number(level)] = {
+          throughput: median(list.map((x) => x.throughput)),
+          p50: median(list.map((x) => x.p50)),
+          p99: median(list.map((x) => x.p99)),
+          errors: list.reduce((n, x) => n + x.errors, 0),
+        };
+      }
+    }
+    const rows: (string | number)[][] = [];
+    for (const [name, byLevel] of Object.entries(summary)) {
+      for (const level of levels) {
+        const s = byLevel[level]!;
+        const base = summary['a: SDK reference']![level]!;
+        rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
+      }
+    }
+    table(`tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`, ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x/a'], rows);
+    results.throughput = summary;
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    reference.kill('SIGTERM');
+    endpoint.child.kill('SIGTERM');
+    await pgDb.drop();
+    await neonDb.drop();
+  }
+}
+
+// ---- (2) statements per request kind, counted by the driver-level counter ----
+async function statements(): Promise<void> {
+  const pgDb = await createTestDatabase('baton_bench_stmt');
+  const neonDb = await createTestDatabase('baton_bench_stmt_neon');
+  const endpoint = await startNeonEndpointProcess('postgres://postgres@127.0.0.1:5432/postgres');
+  const rows: (string | number)[][] = [];
+  const counted: Record<string, Record<string, number>> = {};
+  try {
+    for (const [driver, database] of [
+      ['pg', { driver: 'pg', dsn: pgDb.url }],
+      ['neon-http', { driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }],
+    ] as const) {
+      const config = parseConfig({ sessions: { store: 'database' }, database, toolsets: ['conformance'] }, {});
+      const platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+      const counter = (platform.store as DatabaseSessionStore).database.statements;
+      const count = async (run: () => Promise<unknown>) => {
+        const before = counter.count;
+        await run();
+        return counter.count - before;
+      };
+      const session = new RawSession((r) => platform.app.fetch(r));
+      const c: Record<string, number> = {};
+      c['first request of a fresh instance (initialize)'] = await count(() => session.initialize());
+      c['initialize'] = await count(() => new RawSession((r) => platform.app.fetch(r)).initialize());
+      c['notification'] = await count(() => session.notify('notifications/initialized'));
+      c['tools/call, state unchanged'] = await count(() => session.callTool('test_simple_text'));
+      c['logging/setLevel, state changed'] = await count(() => session.request('logging/setLevel', { level: 'info' }));
+      c['DELETE'] = await count(() => session.delete());
+      counted[driver] = c;
+      await platform.close();
+    }
+    for (const kind of Object.keys(counted.pg!)) rows.push([kind, counted.pg![kind]!, counted['neon-http']![kind]!]);
+    table('database statements per request (neon-http: one HTTP round trip each)', ['request', 'pg', 'neon-http'], rows);
+    results.statements = counted;
+  } finally {
+    endpoint.child.kill('SIGTERM');
+    await pgDb.drop();
+    await neonDb.drop();
+  }
+}
+
+// ---- (3) cost of building the per-request server, against a whole tools/call ----
+async function build(): Promise<void> {
+  const tool = (i: number) =>
+    defineTool({ name: `tool_${i}`, description: `Tool number ${i}`, input: { a: z.string(), b: z.number().optional() }, handler: () => text('ok') });
+  const measure = async (registry: Registry, iterations: number) => {
+    const dispatch = createDispatcher(registry);
+    const once = async () => {
+      const server = buildServer(dispatch, registry.capabilities, { sessionId: 's', session: new SessionState(), principal: undefined });
+      const transport = new RequestTransport(new WebStandardStreamableHTTPServerTransport({}), { sessionId: 's', requestIds: [] });
+      await server.connect(transport);
+      await transport.restore({ method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } } });
+      await transport.close();
+    };
+    for (let i = 0; i < 200; i++) await once();
+    const started = performance.now();
+    for (let i = 0; i < iterations; i++) await once();
+    return ((performance.now() - started) / iterations) * 1000;
+  };
+  const registries = {
+    one: new Registry([{ name: 'one', description: '', tools: [tool(0)] }]),
+    fifty: new Registry([{ name: 'fifty', description: '', tools: Array.from({ length: 50 }, (_, i) => tool(i)) }]),
+  };
+  // Alternating rounds, medians: the first rounds only warm the JIT up.
+  const samples = { one: [] as number[], fifty: [] as number[] };
+  for (let round = 0; round < 7; round++) {
+    samples.one.push(await measure(registries.one, 1000));
+    samples.fifty.push(await measure(registries.fifty, 1000));
+  }
+  const one = median(samples.one);
+  const fifty = median(samples.fifty);
+
+  const config = parseConfig({ toolsets: ['conformance'] }, {});
+  const platform = await createPlatform(config, { logger: quiet });
+  const session = new RawSession((r) => platform.app.fetch(r));
+  await session.initialize();
+  for (let i = 0; i < 300; i++) await session.callTool('test_simple_text');
+  const n = 3000;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) await session.callTool('test_simple_text');
+  const call = ((performance.now() - started) / n) * 1000;
+  table('per-request server build (build + connect + restore), in process', ['what', 'µs', '% of tools/call'], [
+    ['1 tool', fmt(one, 1), fmt((one / call) * 100, 1)],
+    ['50 tools', fmt(fifty, 1), fmt((fifty / call) * 100, 1)],
+    ['whole tools/call (memory store, in process)', fmt(call, 1), '100.0'],
+  ]);
+  results.build = { oneToolMicros: one, fiftyToolsMicros: fifty, toolsCallMicros: call };
+}
+
+// ---- (4) memory store: resident bytes per idle session ----
+async function memory(): Promise<void> {
+  const rows: (string | number)[][] = [];
+  const out: unknown[] = [];
+  for (const count of [10_000, 100_000]) {
+    const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory-child.ts', String(count)], { cwd: ROOT });
+    const m = JSON.parse(stdout.trim().split('\n').pop()!);
+    out.push(m);
+    rows.push([count, fmt(m.rssBytesPerSession, 0), fmt(m.heapBytesPerSession, 0)]);
+  }
+  table('memory store, per idle session', ['sessions', 'RSS bytes', 'heap bytes'], rows);
+  results.memory = out;
+}
+
+// ---- (5) bytes per session row in Postgres ----
+async function rowSize(): Promise<void> {
+  const db = await createTestDatabase('baton_bench_rows');
+  try {
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: db.url } }, {});
+    const platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    const store = platform.store as DatabaseSessionStore;
+    const n = 10_000;
+    for (let i = 0; i < n; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          store.create({
+            id: `bench-${i + j}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`,
+            credentialHash: 'f'.repeat(64),
+            protocolVersion: '2025-11-25',
+            clientCapabilities: { elicitation: { form: {} }, sampling: {}, roots: { listChanged: true } },
+            clientInfo: { name: 'claude-code', version: '2.1.0' },
+            state: { 'mcp.logging_level': 'info', 'enrich.sent:public.orders': Date.now() },
+          }),
+        ),
+      );
+    }
+    const [row] = rowsOf<{ per_row: number; n: number }>(
+      await store.database.db.execute(
+        sql.raw(`select pg_total_relation_size('baton.sessions')::float8 / count(*) as per_row, count(*)::int as n from baton.sessions`),
+      ),
+    );
+    table('Postgres bytes per session row (table + indexes + toast)', ['rows', 'bytes/row'], [[row!.n, fmt(Number(row!.per_row), 0)]]);
+    results.rowBytes = { rows: row!.n, bytesPerRow: Number(row!.per_row) };
+    await platform.close();
+  } finally {
+    await db.drop();
+  }
+}
+
+// ---- (6) the Worker bundle and a fresh workerd instance's first response ----
+async function bundle(): Promise<void> {
+  const outdir = mkdtempSync(join(tmpdir(), 'baton-bundle-'));
+  try {
+    await run(`${ROOT}node_modules/.bin/wrangler`, ['deploy', '--dry-run', '--outdir', outdir], { cwd: ROOT });
+    let raw = 0;
+    let gz = 0;
+    for (const file of readdirSync(outdir)) {
+      if (!file.endsWith('.js')) continue;
+      raw += statSync(join(outdir, file)).size;
+      gz += gzipSync(readFileSync(join(outdir, file)), { level: 9 }).length;
+    }
+    const spawned = performance.now();
+    const worker = await startWrangler({ vars: { BATON_TOOLSETS: 'conformance' } });
+    const ready = performance.now();
+    const session = new RawSession((r) => fetch(r), worker.url);
+    const response = await session.initialize();
+    const first = performance.now();
+    await worker.stop();
+    if (response.status !== 200) throw new Error(`fresh Worker answered ${response.status}`);
+    table('Worker bundle (wrangler deploy --dry-run)', ['what', 'value'], [
+      ['raw KiB', fmt(raw / 1024, 1)],
+      ['gzip KiB', fmt(gz / 1024, 1)],
+      ['fresh workerd: first response after ready (ms)', fmt(first - ready, 0)],
+      ['fresh workerd: spawn to first response (ms)', fmt(first - spawned, 0)],
+    ]);
+    results.bundle = { rawBytes: raw, gzipBytes: gz, firstResponseAfterReadyMs: first - ready, spawnToFirstResponseMs: first - spawned };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+// ---- (7) cleanup at scale (bench/cleanup.ts) ----
+async function cleanup(): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/cleanup.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    process.stdout.write(chunk);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  results.cleanup = { exitCode: code, output: out.trim().split('\n').slice(-20) };
+}
+
+const plan: [string, () => Promise<void>][] = [
+  ['statements', statements],
+  ['build', build],
+  ['memory', memory],
+  ['rows', rowSize],
+  ['bundle', bundle],
+  ['throughput', throughput],
+  ['cleanup', cleanup],
+];
+for (const [name, step] of plan) {
+  if (!sections.has(name)) continue;
+  console.log(`\n== ${name}`);
+  await step();
+}
+mkdirSync(`${ROOT}bench/results`, { recursive: true });
+const file = `${ROOT}bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify(results, null, 2));
+console.log(`\nwrote ${file}`);
+process.exit(0);

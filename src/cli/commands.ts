@@ -1,0 +1,119 @@
+// What each command of the operators' command line does, against the session database. Output
+// goes through `Io` (results to `out`, progress and problems to `err`); a command returns its exit
+// code. Session ids are shown as prefixes only, and credential hashes never.
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { MIGRATIONS } from '../db/migrations.generated.js';
+import { sessions } from '../db/schema.js';
+import type { DatabaseSessionStore } from '../sessions/database-store.js';
+import { ID_PREFIX_LENGTH, idPrefix, milliseconds, relative, table, timestamp } from './format.js';
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export async function migrateCommand(database: Database, io: Io): Promise<number> {
+  const report = await migrate(database);
+  if (report.applied.length === 0) {
+    io.out(`nothing to apply: the database has all ${MIGRATIONS.length} bundled migration(s)`);
+  } else {
+    for (const tag of report.applied) io.out(`applied ${tag}`);
+    io.out(`${report.applied.length} migration(s) applied`);
+  }
+  return EXIT.ok;
+}
+
+export async function listCommand(store: DatabaseSessionStore, limit: number, io: Io): Promise<number> {
+  const found = await store.list(limit);
+  if (found.length === 0) {
+    io.out('no live sessions');
+    return EXIT.ok;
+  }
+  const now = Date.now();
+  const rows = [['ID', 'BINDING', 'CREATED', 'LAST ACTIVE', 'ENDS']];
+  for (const s of found) {
+    // A session ends at its lifetime or its idle deadline, whichever comes first.
+    const idleEnd = new Date(s.lastActiveAt.getTime() + store.limits.idleTimeoutMs);
+    const [end, why] = idleEnd < s.expiresAt ? [idleEnd, 'idle'] : [s.expiresAt, 'lifetime'];
+    rows.push([
+      idPrefix(s.id),
+      s.bound ? 'bound' : 'anonymous',
+      timestamp(s.createdAt),
+      `${timestamp(s.lastActiveAt)} (${relative(s.lastActiveAt, now)})`,
+      `${timestamp(end)} (${relative(end, now)}, ${why})`,
+    ]);
+  }
+  for (const line of table(rows)) io.out(line);
+  const more = found.length === limit ? `; there may be more: --limit ${limit * 10}` : '';
+  io.out(`${found.length} live session(s), most recently active first${more}`);
+  return EXIT.ok;
+}
+
+/**
+ * Removes one session whatever its binding or state. `--prefix` accepts what `sessions list`
+ * shows, but only when exactly one session starts with it.
+ */
+export async function revokeCommand(database: Database, id: string, byPrefix: boolean, io: Io): Promise<number> {
+  let target = id;
+  if (byPrefix) {
+    const prefix = id.endsWith('…') ? id.slice(0, -1) : id;
+    if (prefix.length < ID_PREFIX_LENGTH) {
+      io.err(`error: a prefix needs at least ${ID_PREFIX_LENGTH} characters, got ${prefix.length}`);
+      return EXIT.usage;
+    }
+    const matches = await database.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(sql`starts_with(${sessions.id}, ${prefix})`)
+      .limit(2);
+    if (matches.length === 0) {
+      io.err(`not found: no session id starts with "${prefix}"`);
+      return EXIT.failed;
+    }
+    if (matches.length > 1) {
+      io.err(`ambiguous: more than one session id starts with "${prefix}"; give more characters or the full id`);
+      return EXIT.failed;
+    }
+    target = matches[0]!.id;
+  }
+  const deleted = await database.db.delete(sessions).where(eq(sessions.id, target)).returning({ id: sessions.id });
+  if (deleted.length === 0) {
+    const hint = target.length < 40 ? ` (revoke needs the whole id; for the prefix that 'sessions list' shows, use --prefix)` : '';
+    io.err(`not found: no session with id "${idPrefix(target)}"${hint}`);
+    return EXIT.failed;
+  }
+  io.out(`revoked session ${idPrefix(target)}; its client gets 404 from now on and must initialize a new session`);
+  return EXIT.ok;
+}
+
+export interface CleanupCommandOptions {
+  batchSize?: number;
+  budgetMs?: number;
+}
+
+export async function cleanupCommand(store: DatabaseSessionStore, options: CleanupCommandOptions, io: Io): Promise<number> {
+  let total = 0;
+  let first: string | undefined;
+  const report = await store.cleanup({
+    ...options,
+    // Progress only on long runs: a run of one batch just prints its result.
+    onBatch: (batch) => {
+      total += batch.removed;
+      const line = `batch ${batch.index}: removed ${batch.removed} in ${milliseconds(batch.durationMs)} (${total} so far)`;
+      if (batch.index === 1) {
+        first = line;
+        return;
+      }
+      if (first !== undefined) io.err(first);
+      first = undefined;
+      io.err(line);
+    },
+  });
+  io.out(`removed ${report.removed} expired or idle session(s) in ${report.batches} batch(es), ${milliseconds(report.durationMs)}`);
+  if (report.truncated) io.out('stopped at the time budget; more may be left: run it again, or give a longer --budget');
+  return EXIT.ok;
+}

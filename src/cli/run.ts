@@ -1,0 +1,187 @@
+// Parses the command line, reads the same configuration as the server (baton.yaml, BATON_CONFIG,
+// BATON_CONFIG_YAML, environment overrides), opens the session database and runs one command.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load-file.js';
+import { ConfigError } from '../config/errors.js';
+import { parseDuration } from '../config/duration.js';
+import type { Config } from '../config/schema.js';
+import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
+import type { Database } from '../db/database.js';
+import { StoreUnavailableError } from '../http/errors.js';
+import { DatabaseSessionStore } from '../sessions/database-store.js';
+import { EXIT, cleanupCommand, listCommand, migrateCommand, revokeCommand, type Io } from './commands.js';
+
+export const USAGE = `Usage: baton <command> [options]
+
+Commands:
+  migrate                      Apply the bundled database migrations; prints what was applied.
+  sessions list [--limit N]    Live sessions, most recently active first (default limit 50).
+  sessions revoke <id>         Remove a session by its full id (the Mcp-Session-Id value);
+                               an id that starts with "-" goes after "--".
+  sessions revoke --prefix <p> Remove the one session whose id starts with p (as 'sessions list' shows it).
+  cleanup [--budget D] [--batch-size N]
+                               Remove expired and idle sessions once; prints what it removed.
+  help                         This text.
+
+Configuration is read as by the server: baton.yaml in the working directory or the file in
+BATON_CONFIG (or BATON_CONFIG_YAML), then environment overrides such as DATABASE_URL and
+SESSIONS_STORE. The commands work on the database store (sessions.store: database).
+
+Exit codes: 0 done; 1 failed (not found, database error); 2 usage or configuration error.`;
+
+const OPTIONS = {
+  limit: { type: 'string' },
+  prefix: { type: 'boolean' },
+  budget: { type: 'string' },
+  'batch-size': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  command: 'migrate' | 'sessions list' | 'sessions revoke' | 'cleanup' | 'help';
+  values: Partial<Record<OptionName, string | boolean>>;
+  id?: string;
+}
+
+const ALLOWED: Record<Parsed['command'], OptionName[]> = {
+  migrate: [],
+  'sessions list': ['limit'],
+  'sessions revoke': ['prefix'],
+  cleanup: ['budget', 'batch-size'],
+  help: [],
+};
+
+function parse(argv: string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    // Session ids are base64url: one in 32 starts with "-" and reads as an option.
+    const dashed = argv.find((arg) => /^-[A-Za-z0-9_-]{20,}$/.test(arg));
+    const hint = dashed ? `; a session id that starts with "-" goes after "--": baton sessions revoke -- ${dashed.slice(0, 8)}…` : '';
+    throw new UsageError(`${(error as Error).message}${hint}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === 'help') return { command: 'help', values: {} };
+  const [first, second, ...rest] = positionals;
+  let result: Parsed;
+  if (first === undefined) throw new UsageError('no command given');
+  if (first === 'migrate' || first === 'cleanup') {
+    if (second !== undefined) throw new UsageError(`"${first}" takes no arguments, got "${second}"`);
+    result = { command: first, values };
+  } else if (first === 'sessions') {
+    if (second === 'list') {
+      if (rest.length > 0) throw new UsageError(`"sessions list" takes no arguments, got "${rest[0]}"`);
+      result = { command: 'sessions list', values };
+    } else if (second === 'revoke') {
+      if (rest.length !== 1) throw new UsageError('"sessions revoke" takes exactly one session id');
+      result = { command: 'sessions revoke', values, id: rest[0]! };
+    } else {
+      throw new UsageError(second === undefined ? '"sessions" needs a subcommand: list or revoke' : `unknown subcommand "sessions ${second}" (known: list, revoke)`);
+    }
+  } else {
+    throw new UsageError(`unknown command "${first}"`);
+  }
+  for (const name of Object.keys(values) as OptionName[]) {
+    if (!ALLOWED[result.command].includes(name)) throw new UsageError(`option --${name} does not apply to "${result.command}"`);
+  }
+  return result;
+}
+
+function positiveInteger(value: string | boolean | undefined, name: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(number) || number < 1 || number > max) throw new UsageError(`--${name}: expected a whole number from 1 to ${max}, got "${value}"`);
+  return number;
+}
+
+function duration(value: string | boolean | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(String(value));
+  } catch (error) {
+    throw new UsageError(`--${name}: ${(error as Error).message}`);
+  }
+  if (ms <= 0) throw new UsageError(`--${name}: must be longer than zero`);
+  return ms;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export async function runCli(argv: string[], io: Io, options: RunOptions = {}): Promise<number> {
+  let parsed: Parsed;
+  let limit: number | undefined;
+  let budgetMs: number | undefined;
+  let batchSize: number | undefined;
+  try {
+    parsed = parse(argv);
+    limit = positiveInteger(parsed.values.limit, 'limit', 10_000);
+    budgetMs = duration(parsed.values.budget, 'budget');
+    batchSize = positiveInteger(parsed.values['batch-size'], 'batch-size', 1_000_000);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`error: ${error.message}\n`);
+    io.err(USAGE);
+    return EXIT.usage;
+  }
+  if (parsed.command === 'help') {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(options.env ?? process.env, options.cwd ?? process.cwd()).config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.err(error.message);
+    return EXIT.usage;
+  }
+  if (config.sessions.store !== 'database') {
+    io.err(
+      [
+        `error: this configuration uses sessions.store: ${config.sessions.store}: sessions live inside each server process,`,
+        'where no other process can reach them. The command line works on the database store: set',
+        'sessions.store: database (or SESSIONS_STORE=database) and the database your servers use',
+        '(database.dsn or DATABASE_URL).',
+      ].join('\n'),
+    );
+    return EXIT.usage;
+  }
+  if (nodeDriver(config) === 'pglite') {
+    io.err(`note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}; stop the server first (one process at a time)`);
+  }
+
+  let database: Database | undefined;
+  try {
+    database = await openNodeDatabase(config);
+    const store = new DatabaseSessionStore(database, { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout }, { autoMigrate: config.database.auto_migrate });
+    if (parsed.command === 'migrate') return await migrateCommand(database, io);
+    await store.ready();
+    if (parsed.command === 'sessions list') return await listCommand(store, limit ?? 50, io);
+    if (parsed.command === 'sessions revoke') return await revokeCommand(database, parsed.id!, parsed.values.prefix === true, io);
+    return await cleanupCommand(store, { ...(budgetMs !== undefined && { budgetMs }), ...(batchSize !== undefined && { batchSize }) }, io);
+  } catch (error) {
+    io.err(`error: ${describeFailure(error)}`);
+    return EXIT.failed;
+  } finally {
+    await database?.close();
+  }
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof StoreUnavailableError) return `${error.message} (is the database at the configured URL up and reachable?)`;
+  for (let e: any = error; e; e = e.cause) {
+    // 42P01 undefined table, 3F000 undefined schema: nothing was migrated, and auto_migrate is off.
+    if (e.code === '42P01' || e.code === '3F000') return 'the session table does not exist yet: run "baton migrate" (database.auto_migrate is false)';
+  }
+  return error instanceof Error ? error.message : String(error);
+}

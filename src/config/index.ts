@@ -1,0 +1,106 @@
+/**
+ * Configuration for every runtime: file content (already parsed YAML) or `BATON_CONFIG_YAML`,
+ * `${VAR}` expansion, environment overrides, validation. No filesystem here; the Node-only file
+ * loader is `./load-file.js`.
+ */
+import { ConfigError, formatPath, type ConfigIssue, type KeyPath } from './errors.js';
+import { applyEnvOverrides, readEnv, type AppliedOverride, type EnvRecord } from './env.js';
+import { expandTree } from './expand.js';
+import { validateConfig, type Config } from './schema.js';
+import { parseYaml } from './yaml.js';
+
+export { ConfigError, type ConfigIssue } from './errors.js';
+export {
+  CONFIG_SOURCE_VARIABLES,
+  ENV_OVERRIDES,
+  type EnvOverride,
+  type EnvOverrideName,
+  type EnvRecord,
+} from './env.js';
+export { formatDuration, parseDuration } from './duration.js';
+export { expandString } from './expand.js';
+export {
+  DATABASE_DRIVERS,
+  SESSION_STORES,
+  configSchema,
+  type Config,
+  type DatabaseDriver,
+  type SessionStore,
+} from './schema.js';
+export { parseYaml } from './yaml.js';
+
+type Tree = Record<string, unknown>;
+
+function isMapping(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `key:` with nothing after it (YAML null) means "not set": the default applies. This also lets a
+ * section whose keys are all commented out stay in the file.
+ */
+function dropNulls(tree: Tree): Tree {
+  for (const [key, value] of Object.entries(tree)) {
+    if (value === null) delete tree[key];
+    else if (isMapping(value)) dropNulls(value);
+  }
+  return tree;
+}
+
+function startsWith(path: KeyPath, prefix: KeyPath): boolean {
+  return prefix.every((key, index) => path[index] === key);
+}
+
+/** Errors at an overridden key belong to the variable, not to the file. */
+function issueLocation(path: KeyPath, overrides: readonly AppliedOverride[]): string {
+  const override = overrides.find((o) => startsWith(path, o.path));
+  return override === undefined ? formatPath(path) : `${override.variable} (environment)`;
+}
+
+/**
+ * Validates configuration data (parsed YAML, or `{}` when there is no file): expands `${...}` in
+ * string values, applies the environment overrides, checks every key. Throws ConfigError listing
+ * every problem.
+ */
+export function parseConfig(raw: unknown, env: EnvRecord, source = 'configuration'): Config {
+  const data = raw ?? {};
+  if (!isMapping(data)) {
+    const got = Array.isArray(data) ? 'a list' : `${typeof data} ${JSON.stringify(data)}`;
+    throw new ConfigError(source, [
+      { path: '(top level)', message: `expected a mapping of settings (e.g. "server:" and "sessions:"), got ${got}` },
+    ]);
+  }
+
+  const expansion = expandTree(data, env);
+  const tree = dropNulls(expansion.value as Tree);
+  const overrides = applyEnvOverrides(tree, env);
+  const result = validateConfig(tree);
+
+  // An override replaces the file's value, so that value's failed expansion does not matter.
+  const failed = expansion.issues.filter((issue) => !overrides.some((o) => startsWith(issue.path, o.path)));
+  const issues: ConfigIssue[] = failed.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  if (!result.ok) {
+    for (const issue of result.issues) {
+      // A value that failed to expand was left out; the default used instead is not the problem.
+      if (failed.some((f) => startsWith(issue.path, f.path))) continue;
+      issues.push({ path: issueLocation(issue.path, overrides), message: issue.message });
+    }
+  }
+  if (issues.length > 0 || !result.ok) throw new ConfigError(source, issues);
+  return result.config;
+}
+
+/**
+ * Workers and Vercel: the YAML comes from `BATON_CONFIG_YAML` when set (there is no file),
+ * otherwise only from the environment overrides and defaults.
+ */
+export function configFromEnv(env: EnvRecord): Config {
+  const yaml = readEnv(env, 'BATON_CONFIG_YAML');
+  if (yaml === undefined || yaml.trim() === '') return parseConfig({}, env, 'environment');
+  return parseConfig(parseYaml(yaml, 'BATON_CONFIG_YAML'), env, 'BATON_CONFIG_YAML');
+}
+
+/** The configuration with nothing set. */
+export function defaultConfig(): Config {
+  return parseConfig({}, {});
+}

@@ -1,0 +1,24 @@
+// Chooses and opens the database driver on the Node server: embedded PGlite when no DSN is given,
+// node-postgres for a DSN, neon-http when asked for explicitly (database.driver).
+import type { Config } from '../config/schema.js';
+import type { Database, DriverName } from './database.js';
+import { openNeonHttp } from './drivers/neon-http.js';
+import { openPg } from './drivers/pg.js';
+import { openPglite } from './drivers/pglite.js';
+
+export function nodeDriver(config: Config): DriverName {
+  if (config.database.driver !== 'auto') return config.database.driver;
+  return config.database.dsn ? 'pg' : 'pglite';
+}
+
+export async function openNodeDatabase(config: Config): Promise<Database> {
+  const { dsn, statement_timeout, pglite_dir, http_endpoint } = config.database;
+  switch (nodeDriver(config)) {
+    case 'pg':
+      return openPg({ dsn, statementTimeoutMs: statement_timeout });
+    case 'neon-http':
+      return openNeonHttp({ dsn, statementTimeoutMs: statement_timeout, httpEndpoint: http_endpoint || undefined });
+    case 'pglite':
+      return openPglite({ dir: pglite_dir });
+  }
+}

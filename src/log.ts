@@ -1,0 +1,60 @@
+// Structured logs, one JSON object per line on stderr/stdout. Callers pass fields, never raw
+// credentials: session ids are shortened to a prefix and tokens are not logged at all.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+const ORDER: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+// Defence in depth: no call site passes credentials (each was checked), and a field whose name
+// says it holds one is blanked anyway, in case a future call site gets it wrong.
+const SECRET_FIELD = /authorization|token|secret|password|api[-_]?key|credential|cookie/i;
+
+function redact(fields: LogFields | undefined): LogFields | undefined {
+  if (!fields) return fields;
+  let out: LogFields | undefined;
+  for (const key of Object.keys(fields)) {
+    if (SECRET_FIELD.test(key)) (out ??= { ...fields })[key] = '[redacted]';
+  }
+  return out ?? fields;
+}
+
+export function createLogger(level: LogLevel = 'info', sink: (line: string, level: LogLevel) => void = defaultSink): Logger {
+  const min = ORDER.indexOf(level);
+  const emit = (at: LogLevel) => (message: string, fields?: LogFields) => {
+    if (ORDER.indexOf(at) < min) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...redact(fields) }), at);
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+function defaultSink(line: string, level: LogLevel): void {
+  if (level === 'error' || level === 'warn') console.error(line);
+  else console.log(line);
+}
+
+export function parseLogLevel(value: string | undefined): LogLevel {
+  return value && (ORDER as string[]).includes(value) ? (value as LogLevel) : 'info';
+}
+
+/**
+ * An error as logs may show it. Query errors (drizzle's) carry the statement's parameters in
+ * their message and stack: full session ids and credential digests. Those are left out; the
+ * statement text and the driver's own error stay.
+ */
+export function errorText(error: unknown, options: { stack?: boolean } = {}): string {
+  if (isQueryError(error)) return `failed query (parameters withheld): ${error.query.slice(0, 200)}: ${error.cause === undefined ? 'no cause' : errorText(error.cause)}`;
+  if (error instanceof Error) return (options.stack && error.stack) || error.message;
+  return String(error);
+}
+
+/** drizzle's DrizzleQueryError, recognised by shape (drivers may bundle their own copy). */
+export function isQueryError(error: unknown): error is Error & { query: string; params: unknown[] } {
+  return error instanceof Error && typeof (error as { query?: unknown }).query === 'string' && Array.isArray((error as { params?: unknown }).params);
+}

@@ -1,0 +1,124 @@
+// Compiles the enabled toolsets once per process into what the protocol hands out: tool lists
+// with JSON Schemas, prompt and resource lists, and lookup tables. Per-request servers only read
+// from here, so a request never converts a schema.
+import { z } from 'zod';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  HandlerContext,
+  PromptDefinition,
+  ResourceDefinition,
+  ResourceTemplateDefinition,
+  ToolDefinition,
+  ToolOutput,
+  Toolset,
+} from '../tools/define.js';
+
+/** Wraps every tool call: sees the tool, its arguments and its result (e.g. enrichment). */
+export type ToolMiddleware = (
+  call: { tool: ToolDefinition; args: Record<string, unknown> },
+  ctx: HandlerContext,
+  next: () => Promise<ToolOutput>,
+) => Promise<ToolOutput>;
+
+export interface CompiledTool {
+  definition: ToolDefinition;
+  validator: z.ZodObject<z.ZodRawShape>;
+}
+
+export interface CompiledTemplate {
+  definition: ResourceTemplateDefinition;
+  matcher: UriTemplate;
+}
+
+export class Registry {
+  readonly tools = new Map<string, CompiledTool>();
+  readonly prompts = new Map<string, PromptDefinition>();
+  readonly resources = new Map<string, ResourceDefinition>();
+  readonly templates: CompiledTemplate[] = [];
+  readonly toolList: Tool[] = [];
+  readonly promptList: Prompt[] = [];
+  readonly resourceList: Resource[] = [];
+  readonly templateList: ResourceTemplate[] = [];
+  readonly capabilities: ServerCapabilities;
+
+  constructor(
+    readonly toolsets: Toolset[],
+    readonly middleware: ToolMiddleware[] = [],
+  ) {
+    for (const toolset of toolsets) {
+      for (const tool of toolset.tools ?? []) this.#addTool(toolset.name, tool);
+      for (const prompt of toolset.prompts ?? []) this.#addPrompt(toolset.name, prompt);
+      for (const resource of toolset.resources ?? []) this.#addResource(toolset.name, resource);
+      for (const template of toolset.resourceTemplates ?? []) this.#addTemplate(template);
+    }
+    this.capabilities = {
+      logging: {},
+      completions: {},
+      tools: { listChanged: false },
+      ...(this.prompts.size > 0 && { prompts: { listChanged: false } }),
+      ...((this.resources.size > 0 || this.templates.length > 0) && { resources: { subscribe: true, listChanged: false } }),
+    };
+  }
+
+  #addTool(toolset: string, tool: ToolDefinition): void {
+    if (this.tools.has(tool.name)) throw new Error(`toolset ${toolset}: tool "${tool.name}" is defined twice`);
+    const validator = z.object(tool.input);
+    this.tools.set(tool.name, { definition: tool, validator });
+    this.toolList.push({
+      name: tool.name,
+      ...(tool.title && { title: tool.title }),
+      description: tool.description,
+      inputSchema: (tool.inputJsonSchema ?? toJsonSchema(validator)) as Tool['inputSchema'],
+      ...(tool.output && { outputSchema: toJsonSchema(z.object(tool.output), 'output') as Tool['outputSchema'] }),
+      ...(tool.annotations && { annotations: tool.annotations }),
+    });
+  }
+
+  #addPrompt(toolset: string, prompt: PromptDefinition): void {
+    if (this.prompts.has(prompt.name)) throw new Error(`toolset ${toolset}: prompt "${prompt.name}" is defined twice`);
+    this.prompts.set(prompt.name, prompt);
+    this.promptList.push({
+      name: prompt.name,
+      ...(prompt.title && { title: prompt.title }),
+      description: prompt.description,
+      ...(prompt.arguments && {
+        arguments: Object.entries(prompt.arguments).map(([name, arg]) => ({
+          name,
+          ...(arg.description && { description: arg.description }),
+          required: arg.required ?? false,
+        })),
+      }),
+    });
+  }
+
+  #addResource(toolset: string, resource: ResourceDefinition): void {
+    if (this.resources.has(resource.uri)) throw new Error(`toolset ${toolset}: resource "${resource.uri}" is defined twice`);
+    this.resources.set(resource.uri, resource);
+    const { read: _read, ...listed } = resource;
+    this.resourceList.push(listed);
+  }
+
+  #addTemplate(template: ResourceTemplateDefinition): void {
+    this.templates.push({ definition: template, matcher: new UriTemplate(template.uriTemplate) });
+    const { read: _read, complete: _complete, ...listed } = template;
+    this.templateList.push(listed);
+  }
+
+  /** The template a concrete URI belongs to, with its variables. */
+  matchTemplate(uri: string): { template: CompiledTemplate; variables: Record<string, string> } | undefined {
+    for (const template of this.templates) {
+      const match = template.matcher.match(uri);
+      if (match) {
+        const variables = Object.fromEntries(Object.entries(match).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+        return { template, variables };
+      }
+    }
+    return undefined;
+  }
+}
+
+function toJsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}

@@ -1,0 +1,109 @@
+// The contract between the session layer and where sessions are kept. The session layer uses
+// exactly these calls, in the same way, whatever the store: one call per request to open a
+// session, at most one more to write changed state back.
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+
+/** What `initialize` negotiated: enough to restore a server to the same state later. */
+export interface Negotiated {
+  protocolVersion: string;
+  clientCapabilities: ClientCapabilities;
+  clientInfo: Implementation;
+}
+
+export interface SessionRecord extends Negotiated {
+  id: string;
+  /** Hash of the credential that created the session; '' for an anonymous session. */
+  credentialHash: string;
+  createdAt: Date;
+  lastActiveAt: Date;
+  /** Absolute end of life (creation + ttl). */
+  expiresAt: Date;
+  /** Everything else: logging level, subscriptions, enrichment dedup, ... Flat keys. */
+  state: Record<string, unknown>;
+}
+
+export type NewSession = Omit<SessionRecord, 'createdAt' | 'lastActiveAt' | 'expiresAt'>;
+
+/** Keys to set and keys to remove; merged into the stored state, never replacing it. */
+export interface StatePatch {
+  set: Record<string, unknown>;
+  unset: string[];
+}
+
+export type OpenResult =
+  | { status: 'ok'; session: SessionRecord }
+  | { status: 'not_found' }
+  | { status: 'forbidden' };
+
+export type RemoveResult = 'ok' | 'not_found' | 'forbidden';
+
+export interface SessionLimits {
+  /** Absolute lifetime from creation, ms. */
+  ttlMs: number;
+  /** Longest allowed gap between requests, ms. */
+  idleTimeoutMs: number;
+}
+
+export interface CleanupOptions {
+  /** Rows deleted per statement. */
+  batchSize?: number;
+  /** Stop starting new batches after this long, ms. */
+  budgetMs?: number;
+  /** Stop starting new batches once aborted (shutdown); the batch running finishes. */
+  signal?: AbortSignal;
+  /** Called after each batch (progress output, benchmarks). */
+  onBatch?: (batch: CleanupBatch) => void;
+}
+
+export interface CleanupBatch {
+  /** 1-based. */
+  index: number;
+  removed: number;
+  durationMs: number;
+}
+
+export interface CleanupReport {
+  removed: number;
+  batches: number;
+  /** True when it stopped because the budget ran out, not because nothing was left. */
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface SessionSummary {
+  id: string;
+  bound: boolean;
+  createdAt: Date;
+  lastActiveAt: Date;
+  expiresAt: Date;
+}
+
+export interface SessionStore {
+  readonly kind: 'memory' | 'database';
+  readonly limits: SessionLimits;
+  /**
+   * Resolves once the store can serve (the database store: migration check done). Long-running
+   * servers call it at start-up, before they report ready; other runtimes let the first request
+   * pay for it.
+   */
+  ready?(): Promise<void>;
+  /** Stores a new session; its lifetime starts now. */
+  create(session: NewSession): Promise<SessionRecord>;
+  /**
+   * Validates (exists, not expired, not idle, bound to this credential or anonymous), marks it
+   * active and loads it, as one step. A foreign credential gets 'forbidden' and changes nothing.
+   */
+  open(id: string, credentialHash: string): Promise<OpenResult>;
+  /** Merges changed state keys into the stored session. */
+  update(id: string, patch: StatePatch): Promise<void>;
+  /** Removes a session (DELETE), with the same binding rule as `open`. */
+  remove(id: string, credentialHash: string): Promise<RemoveResult>;
+  /**
+   * Deletes expired and idle sessions in bounded batches. `truncated` (budget or signal) means
+   * more may be left.
+   */
+  cleanup(options?: CleanupOptions): Promise<CleanupReport>;
+  /** For operators: live sessions, newest activity first. */
+  list(limit?: number): Promise<SessionSummary[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+// Tools for operating and testing the platform itself, not for end users: `sleep` is a slow call
+// whose duration the caller chooses (graceful shutdown and rolling restarts are tested with it).
+// Enabled with BATON_TOOLSETS=diagnostics; never part of the default set.
+import { z } from 'zod';
+import { defineTool, defineToolset, text, type Toolset } from './define.js';
+
+/** A diagnostic call must not hold a request (and a shutdown) for long. */
+export const MAX_SLEEP_MS = 60_000;
+const PROGRESS_STEP_MS = 500;
+
+const sleep = defineTool({
+  name: 'sleep',
+  description: `Waits the given number of milliseconds (at most ${MAX_SLEEP_MS}), reporting progress about every ${PROGRESS_STEP_MS} ms when the caller passes a progress token, then answers "slept <ms> ms". Cancelling the request ends the wait early.`,
+  input: { ms: z.number().int().min(0).max(MAX_SLEEP_MS).describe('How long to wait, in milliseconds.') },
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async handler({ ms }, ctx) {
+    const started = Date.now();
+    await ctx.progress(0, ms);
+    for (let elapsed = 0; elapsed < ms && !ctx.signal.aborted; ) {
+      await wait(Math.min(PROGRESS_STEP_MS, ms - elapsed), ctx.signal);
+      elapsed = Math.min(ms, Date.now() - started);
+      await ctx.progress(elapsed, ms);
+    }
+    if (ctx.signal.aborted) return { isError: true, content: [{ type: 'text', text: `cancelled after ${Date.now() - started} ms` }] };
+    return text(`slept ${ms} ms`);
+  },
+});
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export const diagnosticsToolset: Toolset = defineToolset({
+  name: 'diagnostics',
+  description: 'Tools for testing the platform itself (a slow call with progress).',
+  tools: [sleep],
+});

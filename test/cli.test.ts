@@ -1,0 +1,272 @@
+// The operators' command line against a real database: every command through runCli in this
+// process (what src/cli/main.ts calls), and the entry points operators type (bin/baton.mjs,
+// `npx baton`, `npm run baton --`) as child processes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { ROOT, freePort } from './helpers/server.js';
+import { openPg } from '../src/db/drivers/pg.js';
+import { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { newSessionId } from '../src/sessions/ids.js';
+import { runCli } from '../src/cli/run.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program from the repository root with the Node running the tests first on PATH. */
+function run(file: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      {
+        cwd: ROOT,
+        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, BATON_CONFIG: '', BATON_CONFIG_YAML: '', SESSIONS_STORE: '', DATABASE_URL: '', ...env },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** `baton <args>` with exactly `env` as the environment, from the repository root. */
+async function baton(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { out: (line) => (stdout += `${line}\n`), err: (line) => (stderr += `${line}\n`) }, { env, cwd: ROOT });
+  return { code, stdout, stderr };
+}
+
+let db: TestDatabase;
+let empty: TestDatabase;
+let store: DatabaseSessionStore;
+let admin: pg.Client;
+let dbEnv: Record<string, string>;
+
+beforeAll(async () => {
+  [db, empty] = await Promise.all([createTestDatabase('baton_cli'), createTestDatabase('baton_cli_empty')]);
+  dbEnv = { SESSIONS_STORE: 'database', DATABASE_URL: db.url };
+  store = new DatabaseSessionStore(openPg({ dsn: db.url, statementTimeoutMs: 5_000 }), { ttlMs: 3_600_000, idleTimeoutMs: 1_800_000 });
+  await store.ready();
+  admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await admin?.end();
+  await store?.close();
+  await Promise.all([db?.drop(), empty?.drop()]);
+});
+
+async function createSession(credentialHash = '', id = newSessionId()): Promise<string> {
+  await store.create({ id, credentialHash, protocolVersion: '2025-11-25', clientCapabilities: {}, clientInfo: { name: 'cli-test', version: '1' }, state: {} });
+  return id;
+}
+
+async function exists(id: string): Promise<boolean> {
+  return ((await admin.query('select 1 from baton.sessions where id = $1', [id])).rowCount ?? 0) > 0;
+}
+
+describe('usage and configuration errors', () => {
+  it('prints usage for help (exit 0), and with an error for a missing or unknown command or option (exit 2)', async () => {
+    const [help, none, unknown, badOption, misplaced, badLimit] = await Promise.all([
+      baton(['help']),
+      baton([]),
+      baton(['frobnicate']),
+      baton(['sessions', 'list', '--colour']),
+      baton(['cleanup', '--limit', '3']),
+      baton(['sessions', 'list', '--limit', 'many']),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: baton <command>');
+    for (const [result, message] of [
+      [none, 'no command given'],
+      [unknown, 'unknown command "frobnicate"'],
+      [badOption, "Unknown option '--colour'"],
+      [misplaced, 'option --limit does not apply to "cleanup"'],
+      [badLimit, '--limit: expected a whole number from 1 to 10000, got "many"'],
+    ] as const) {
+      expect(result.code, message).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain('Usage: baton <command>');
+    }
+  });
+
+  it('explains that the memory store cannot be reached from the command line (exit 2)', async () => {
+    const result = await baton(['sessions', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sessions.store: memory');
+    expect(result.stderr).toContain('set\nsessions.store: database (or SESSIONS_STORE=database)');
+  });
+
+  it('reports a configuration error with its key (exit 2), and an unreachable database (exit 1)', async () => {
+    const port = await freePort();
+    const [invalid, unreachable] = await Promise.all([
+      baton(['cleanup'], { ...dbEnv, SESSIONS_TTL: 'forever' }),
+      baton(['cleanup'], { SESSIONS_STORE: 'database', DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nothing` }),
+    ]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('SESSIONS_TTL (environment): invalid duration "forever"');
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^error: database unavailable: .*is the database at the configured URL up and reachable\?/m);
+  });
+});
+
+describe('migrate', () => {
+  it('applies the bundled migrations once and says so; then finds nothing to do', async () => {
+    const first = await baton(['migrate'], { SESSIONS_STORE: 'database', DATABASE_URL: empty.url });
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toBe('applied 0000_sessions\n1 migration(s) applied\n');
+    const again = await baton(['migrate'], { SESSIONS_STORE: 'database', DATABASE_URL: empty.url });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('nothing to apply');
+  });
+
+  it('tells to migrate when the table is missing and auto_migrate is off', async () => {
+    const fresh = await createTestDatabase('baton_cli_fresh');
+    try {
+      const result = await baton(['sessions', 'list'], { SESSIONS_STORE: 'database', DATABASE_URL: fresh.url, BATON_CONFIG_YAML: 'database:\n  auto_migrate: false\n' });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('run "baton migrate"');
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describe('sessions list', () => {
+  it('shows id prefixes, binding and times, never a full id or a credential hash; --limit', async () => {
+    await admin.query('delete from baton.sessions');
+    const hash = 'c0ffee'.repeat(10);
+    const bound = await createSession(hash);
+    const anonymous = await createSession();
+    const result = await baton(['sessions', 'list'], dbEnv);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+BINDING\s+CREATED\s+LAST ACTIVE\s+ENDS$/);
+    expect(lines).toHaveLength(4);
+    // Most recently active first: the anonymous session was created last.
+    expect(lines[1]).toMatch(new RegExp(`^${escape(anonymous.slice(0, 8))}…\\s+anonymous\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`));
+    expect(lines[2]).toMatch(new RegExp(`^${escape(bound.slice(0, 8))}…\\s+bound\\s`));
+    // The configuration's limits apply (30m each by default): the idle deadline comes first.
+    expect(lines[2]).toMatch(/\(in (29m\d+s|30m), idle\)$/);
+    expect(lines[3]).toBe('2 live session(s), most recently active first');
+    for (const secret of [bound, anonymous, hash, bound.slice(0, 9), anonymous.slice(0, 9)]) expect(result.stdout).not.toContain(secret);
+
+    const limited = await baton(['sessions', 'list', '--limit', '1'], dbEnv);
+    expect(limited.stdout.trim().split('\n')).toHaveLength(3);
+    expect(limited.stdout).toContain('there may be more: --limit 10');
+  });
+
+  it('reads the same configuration file as the server (BATON_CONFIG)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-cli-'));
+    try {
+      writeFileSync(join(dir, 'baton.yaml'), 'sessions:\n  store: database\ndatabase:\n  dsn: ${CLI_TEST_DSN}\n');
+      const result = await baton(['sessions', 'list'], { BATON_CONFIG: join(dir, 'baton.yaml'), CLI_TEST_DSN: db.url });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/live session\(s\)|no live sessions/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sessions revoke', () => {
+  it('removes a session by its full id, bound or not; a second time it is not found (exit 1)', async () => {
+    const id = await createSession('some-credential-hash');
+    // `--` because a base64url id may start with "-".
+    const revoked = await baton(['sessions', 'revoke', '--', id], dbEnv);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`revoked session ${id.slice(0, 8)}…`);
+    expect(revoked.stdout).not.toContain(id);
+    expect(await exists(id)).toBe(false);
+    expect((await store.open(id, 'some-credential-hash')).status).toBe('not_found');
+
+    const again = await baton(['sessions', 'revoke', '--', id], dbEnv);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`not found: no session with id "${id.slice(0, 8)}…"`);
+  });
+
+  it('explains that an id starting with "-" goes after "--"', async () => {
+    const id = await createSession('', `-${newSessionId().slice(1)}`);
+    const refused = await baton(['sessions', 'revoke', id], dbEnv);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`goes after "--": baton sessions revoke -- ${id.slice(0, 8)}…`);
+    expect(await exists(id)).toBe(true);
+    expect((await baton(['sessions', 'revoke', '--', id], dbEnv)).code).toBe(0);
+    expect(await exists(id)).toBe(false);
+  });
+
+  it('takes the prefix that list shows with --prefix, only when it is unique', async () => {
+    const id = await createSession();
+    const shown = `${id.slice(0, 8)}…`;
+    const revoked = await baton(['sessions', 'revoke', '--prefix', shown], dbEnv);
+    expect(revoked.code).toBe(0);
+    expect(await exists(id)).toBe(false);
+
+    const twins = [await createSession('', 'TwinTwin-one-0123456789012345678901234567'), await createSession('', 'TwinTwin-two-0123456789012345678901234567')];
+    const [ambiguous, tooShort, plainPrefix] = await Promise.all([
+      baton(['sessions', 'revoke', '--prefix', 'TwinTwin'], dbEnv),
+      baton(['sessions', 'revoke', '--prefix', 'Twin'], dbEnv),
+      baton(['sessions', 'revoke', 'TwinTwin'], dbEnv),
+    ]);
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toContain('ambiguous: more than one session id starts with "TwinTwin"');
+    expect(tooShort.code).toBe(2);
+    expect(tooShort.stderr).toContain('a prefix needs at least 8 characters');
+    expect(plainPrefix.code).toBe(1);
+    expect(plainPrefix.stderr).toContain('use --prefix');
+    for (const twin of twins) expect(await exists(twin)).toBe(true);
+  });
+});
+
+describe('cleanup', () => {
+  it('removes expired and idle sessions once, with progress per batch on a long run, and keeps live ones', async () => {
+    const live = await createSession();
+    await admin.query(`
+      insert into baton.sessions (id, expires_at, last_active_at, protocol_version, client_capabilities, client_info)
+      select 'expired-' || g, now() - interval '1 second', now(), '2025-11-25', '{}'::jsonb, '{}'::jsonb from generate_series(1, 6000) g
+      union all
+      select 'idle-' || g, now() + interval '1 hour', now() - interval '2 hours', '2025-11-25', '{}'::jsonb, '{}'::jsonb from generate_series(1, 6000) g`);
+    const result = await baton(['cleanup', '--batch-size', '5000'], dbEnv);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^removed 12000 expired or idle session\(s\) in 3 batch\(es\), \d+ ms\n$/);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^batch 1: removed 5000 in \d+ ms \(5000 so far\)$/),
+      expect.stringMatching(/^batch 2: removed 5000 in \d+ ms \(10000 so far\)$/),
+      expect.stringMatching(/^batch 3: removed 2000 in \d+ ms \(12000 so far\)$/),
+    ]);
+    expect(await exists(live)).toBe(true);
+
+    const nothing = await baton(['cleanup'], dbEnv);
+    expect(nothing.stdout).toMatch(/^removed 0 expired or idle session\(s\) in 1 batch\(es\)/);
+    expect(nothing.stderr).toBe('');
+  });
+});
+
+describe('entry points', () => {
+  it('runs through bin/baton.mjs, `npx baton` and `npm run baton --`', async () => {
+    const [bin, viaNpx, viaNpm] = await Promise.all([
+      run(process.execPath, ['bin/baton.mjs', 'sessions', 'list', '--limit', '1'], dbEnv),
+      run('npx', ['baton', 'frobnicate'], dbEnv),
+      run('npm', ['run', '--silent', 'baton', '--', 'help']),
+    ]);
+    expect(bin.code).toBe(0);
+    expect(bin.stdout).toMatch(/live session\(s\)/);
+    expect(viaNpx.code).toBe(2);
+    expect(viaNpx.stderr).toContain('unknown command "frobnicate"');
+    expect(viaNpm.code).toBe(0);
+    expect(viaNpm.stdout).toContain('Usage: baton <command>');
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+}

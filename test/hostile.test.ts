@@ -1,0 +1,289 @@
+// Hostile input. A table of malformed, oversized and out-of-protocol requests, each aimed at a
+// live session, run on both store kinds through the real HTTP app: every answer is a JSON-RPC
+// error with the documented status, the database store sees no statement where the request can
+// be refused up front, and the session is afterwards exactly as it was. Then the same against the
+// real Node server, for what only a socket can do: chunked bodies that never end, and more
+// headers than Node accepts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { parseConfig } from '../src/config/index.js';
+import { createPlatform, type Platform } from '../src/platform.js';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import { createLogger } from '../src/log.js';
+import { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { MemorySessionStore } from '../src/sessions/memory-store.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { INIT_BODY, MCP_HEADERS, RawSession } from './helpers/mcp.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+const quiet = createLogger('error');
+const LIMIT = 64 * 1024;
+const URL_ = 'http://127.0.0.1/mcp';
+const VERSION = '2025-11-25';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('baton_hostile');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+interface Target {
+  sessionId: string;
+}
+
+interface Row {
+  name: string;
+  request(target: Target): Request;
+  status: number;
+  /** JSON-RPC error code of the body. */
+  code: number;
+  /** Store statements the request may cost (database store); 0 = refused before the store. */
+  statements?: number;
+}
+
+const call = (id = 7) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params: {} });
+
+/** A request in the victim's session, with whatever the row changes. */
+function aimed(target: Target, init: { method?: string; headers?: Record<string, string | null>; body?: BodyInit | null } = {}): Request {
+  const headers: Record<string, string | null> = { ...MCP_HEADERS, 'mcp-session-id': target.sessionId, 'mcp-protocol-version': VERSION, ...init.headers };
+  const clean = Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== null));
+  const method = init.method ?? 'POST';
+  const body = init.body === undefined ? (method === 'POST' ? call() : null) : init.body;
+  return new Request(URL_, { method, headers: clean, body, ...(body instanceof ReadableStream && { duplex: 'half' }) } as RequestInit);
+}
+
+/** An endless body that records how much of it was pulled. */
+function endless(pulled: { bytes: number }): ReadableStream<Uint8Array> {
+  const chunk = new TextEncoder().encode(`[${'1,'.repeat(8 * 1024)}`.slice(0, 16 * 1024));
+  return new ReadableStream({
+    pull(controller) {
+      pulled.bytes += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+const streamed = { bytes: 0 };
+
+const ROWS: Row[] = [
+  { name: 'malformed JSON', request: (t) => aimed(t, { body: '{"jsonrpc": "2.0", "id": 1, "method": ' }), status: 400, code: -32700 },
+  { name: 'binary garbage', request: (t) => aimed(t, { body: new Uint8Array([0xff, 0xfe, 0x00, 0x7b]) }), status: 400, code: -32700 },
+  { name: 'JSON that is not JSON-RPC (object)', request: (t) => aimed(t, { body: '{"hello": "world"}' }), status: 400, code: -32600 },
+  { name: 'JSON that is not JSON-RPC (number)', request: (t) => aimed(t, { body: '42' }), status: 400, code: -32600 },
+  { name: 'JSON that is not JSON-RPC (wrong version)', request: (t) => aimed(t, { body: '{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}' }), status: 400, code: -32600 },
+  { name: 'empty batch', request: (t) => aimed(t, { body: '[]' }), status: 400, code: -32600 },
+  { name: 'empty body', request: (t) => aimed(t, { body: '' }), status: 400, code: -32700 },
+  { name: 'body over max_body_bytes (Content-Length)', request: (t) => aimed(t, { body: 'x'.repeat(LIMIT + 1) }), status: 413, code: -32000 },
+  { name: 'body over max_body_bytes (streamed, endless)', request: (t) => aimed(t, { body: endless(streamed) }), status: 413, code: -32000 },
+  { name: 'wrong Content-Type', request: (t) => aimed(t, { headers: { 'content-type': 'text/plain' } }), status: 415, code: -32000 },
+  { name: 'no Content-Type', request: (t) => aimed(t, { headers: { 'content-type': null } }), status: 415, code: -32000 },
+  { name: 'form Content-Type', request: (t) => aimed(t, { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), status: 415, code: -32000 },
+  { name: 'Accept without JSON or event streams', request: (t) => aimed(t, { headers: { accept: 'text/html' } }), status: 406, code: -32000 },
+  { name: 'no Accept', request: (t) => aimed(t, { headers: { accept: null } }), status: 406, code: -32000 },
+  { name: 'unsupported MCP-Protocol-Version', request: (t) => aimed(t, { headers: { 'mcp-protocol-version': '1999-01-01' } }), status: 400, code: -32000 },
+  { name: 'session id too long', request: (t) => aimed(t, { headers: { 'mcp-session-id': t.sessionId + 'x'.repeat(200) } }), status: 400, code: -32000 },
+  { name: 'session id with a space', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)} ${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
+  { name: 'session id with a tab', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\t${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
+  { name: 'session id with non-ASCII', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\u00e9${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
+  { name: 'session id with DEL', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\x7f${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
+  { name: 'session id too long on DELETE', request: (t) => aimed(t, { method: 'DELETE', headers: { 'mcp-session-id': 'y'.repeat(10_000) } }), status: 400, code: -32000 },
+  { name: 'batch where the negotiated version forbids it', request: (t) => aimed(t, { body: `[${call(1)},${call(2)}]` }), status: 400, code: -32600 },
+  { name: 'initialize inside a batch', request: (t) => aimed(t, { headers: { 'mcp-protocol-version': null }, body: JSON.stringify([INIT_BODY, JSON.parse(call())]) }), status: 400, code: -32600 },
+  { name: 'malformed initialize', request: (t) => aimed(t, { body: JSON.stringify({ ...INIT_BODY, params: { protocolVersion: 5 } }) }), status: 400, code: -32600 },
+  { name: 'request without a session id', request: (t) => aimed(t, { headers: { 'mcp-session-id': null } }), status: 400, code: -32000 },
+  { name: 'unsupported method', request: (t) => aimed(t, { method: 'PUT' }), status: 405, code: -32000 },
+  { name: 'Host not allowed', request: (t) => aimed(t, { headers: { host: 'evil.example' } }), status: 403, code: -32000 },
+  { name: 'Origin not allowed', request: (t) => aimed(t, { headers: { origin: 'https://evil.example' } }), status: 403, code: -32000 },
+  { name: 'unknown session id', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, -4)}AAAA` } }), status: 404, code: -32001, statements: 1 },
+];
+
+const stores = [{ store: 'memory' as const }, { store: 'database' as const }];
+
+describe.each(stores)('hostile input, $store store', ({ store }) => {
+  let platform: Platform;
+  let victim: RawSession;
+  const fetcher = (request: Request) => platform.app.fetch(request);
+
+  beforeAll(async () => {
+    const config = parseConfig(
+      {
+        server: { max_body_bytes: LIMIT },
+        toolsets: ['conformance'],
+        sessions: { store },
+        ...(store === 'database' && { database: { driver: 'pg', dsn: db.url } }),
+      },
+      {},
+    );
+    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    victim = new RawSession(fetcher);
+    expect((await victim.initialize()).status).toBe(200);
+    await victim.notify('notifications/initialized');
+    await victim.request('logging/setLevel', { level: 'notice' });
+    await victim.request('resources/subscribe', { uri: 'test://watched-resource' });
+  });
+  afterAll(() => platform?.close());
+
+  const statements = () => (platform.store instanceof DatabaseSessionStore ? platform.store.database.statements.count : 0);
+
+  async function snapshot() {
+    if (platform.store instanceof MemorySessionStore) {
+      const record = platform.store.peek(victim.id)!;
+      return { lastActiveAt: record.lastActiveAt.getTime(), state: record.state, expiresAt: record.expiresAt.getTime() };
+    }
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query('select last_active_at, expires_at, state from baton.sessions where id = $1', [victim.id]);
+      return { lastActiveAt: rows[0].last_active_at.getTime(), state: rows[0].state, expiresAt: rows[0].expires_at.getTime() };
+    } finally {
+      await client.end();
+    }
+  }
+
+  it.each(ROWS)('$name: $status with a JSON-RPC error, session untouched', async (row) => {
+    const before = await snapshot();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const counted = statements();
+    const response = await fetcher(row.request({ sessionId: victim.id }));
+    const body = await response.json();
+    expect(response.status).toBe(row.status);
+    expect(body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: row.code } });
+    expect(typeof body.error.message).toBe('string');
+    if (store === 'database') expect(statements() - counted).toBe(row.statements ?? 0);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('reads an endless streamed body only up to the limit', () => {
+    // The row above finished, so the body was not read to its (nonexistent) end; this is how far.
+    expect(streamed.bytes).toBeGreaterThan(LIMIT);
+    expect(streamed.bytes).toBeLessThan(LIMIT + 256 * 1024);
+  });
+
+  it('refuses a batch without a version header after one statement: the session says batches are over', async () => {
+    const before = await snapshot();
+    const counted = statements();
+    const response = await fetcher(aimed({ sessionId: victim.id }, { headers: { 'mcp-protocol-version': null }, body: `[${call(1)},${call(2)}]` }));
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe(-32600);
+    if (store === 'database') expect(statements() - counted).toBe(1);
+    // The owner's own request counts as activity; the state is as it was.
+    expect((await snapshot()).state).toEqual(before.state);
+  });
+
+  it('handles a request with thousands of headers like any other', async () => {
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 5_000; i++) headers[`x-filler-${i}`] = 'v';
+    const response = await fetcher(aimed({ sessionId: victim.id }, { headers }));
+    expect(response.status).toBe(200);
+    await response.text();
+  });
+
+  it('still serves the session afterwards, with its state', async () => {
+    const result = await victim.callTool('test_simple_text');
+    expect(result.status).toBe(200);
+    expect(result.result.content[0].text).toBe('This is a simple text response for testing.');
+    expect((await snapshot()).state).toMatchObject({ 'mcp.logging_level': 'notice', 'mcp.sub:test://watched-resource': true });
+  });
+});
+
+describe('hostile input against the Node server', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ BATON_TOOLSETS: 'conformance' });
+  });
+  afterAll(() => server?.stop());
+
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))![1]) * 1024;
+
+  it('answers 413 to an endless chunked body while the client is still sending, without buffering it', async () => {
+    const before = rss();
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const total = 256 * 1024 * 1024;
+    const outcome = await new Promise<{ status: number; sentAtResponse: number; body: string; closed: boolean }>((resolve, reject) => {
+      let sent = 0;
+      let sentAtResponse = -1;
+      const req = httpRequest(server.url, { method: 'POST', headers: { ...MCP_HEADERS, 'transfer-encoding': 'chunked' } }, (res) => {
+        sentAtResponse = sent;
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sentAtResponse, body, closed: res.headers.connection === 'close' }));
+      });
+      req.on('error', (error) => {
+        // The server closing the connection while we write is expected once it has answered.
+        if (sentAtResponse < 0) reject(error);
+      });
+      req.write('[');
+      const pump = () => {
+        while (sent < total && sentAtResponse < 0) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        if (sentAtResponse < 0) req.end();
+      };
+      pump();
+    });
+    expect(outcome.status).toBe(413);
+    expect(JSON.parse(outcome.body)).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    expect(outcome.closed).toBe(true);
+    // Answered long before the client would have finished; the server held no more than a few
+    // MiB beyond its limit (4 MiB by default) at any point.
+    expect(outcome.sentAtResponse).toBeLessThan(total / 4);
+    expect(rss() - before).toBeLessThan(64 * 1024 * 1024);
+    console.log(`413 after ${(outcome.sentAtResponse / 1048576).toFixed(1)} MiB sent of ${total / 1048576} MiB; RSS change ${((rss() - before) / 1048576).toFixed(1)} MiB`);
+  });
+
+  it('answers 413 at once to a declared Content-Length over the limit', async () => {
+    const response = await rawExchange(server.port, `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 10000000000\r\n\r\n{"jsonrpc"`);
+    expect(response).toMatch(/^HTTP\/1\.1 413 /);
+    expect(response).toContain('"code":-32000');
+  });
+
+  it('answers 4xx to more headers than Node accepts, and keeps serving', async () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => `X-Filler-${i}: v\r\n`).join('');
+    const response = await rawExchange(server.port, `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n${many}\r\n`);
+    expect(response).toMatch(/^HTTP\/1\.1 4\d\d /);
+    expect(response).toMatch(/^HTTP\/1\.1 431 /);
+
+    // Under the size limit but over Node's header count (2000): extra headers are dropped and
+    // the request is served.
+    const counted = Array.from({ length: 2_500 }, (_, i) => `x${i}: 1\r\n`).join('');
+    const body = JSON.stringify(INIT_BODY);
+    const served = await rawExchange(
+      server.port,
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${counted}\r\n${body}`,
+    );
+    expect(served).toMatch(/^HTTP\/1\.1 (200|4\d\d) /);
+
+    expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    const session = new RawSession((r) => fetch(r), server.url);
+    expect((await session.initialize()).status).toBe(200);
+    expect((await session.callTool('test_simple_text')).status).toBe(200);
+  });
+});
+
+/** Sends raw bytes, returns whatever comes back until the server closes (or 5 s pass). */
+function rawExchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const timer = setTimeout(() => socket.destroy(), 5_000);
+    socket.on('data', (d) => {
+      received += d.toString('latin1');
+      if (/\r\n\r\n/.test(received) && /content-length: (\d+)/i.test(received)) {
+        const length = Number(/content-length: (\d+)/i.exec(received)![1]);
+        if (received.length - received.indexOf('\r\n\r\n') - 4 >= length) socket.end();
+      }
+    });
+    socket.on('error', (error) => (received ? undefined : reject(error)));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write(payload);
+  });
+}

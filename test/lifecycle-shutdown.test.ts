@@ -1,0 +1,172 @@
+// Graceful shutdown of the real Node entry (child process, signals as Kubernetes sends them):
+// readiness 503 during the pre-shutdown delay, a slow call in flight completes, exit 0, and the
+// session carries on in a new process; readiness 503 while the store is not there at start-up;
+// a second signal exits at once; the grace period bounds the wait.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { freePort, startServer, type RunningServer } from './helpers/server.js';
+import { connectClient, RawSession } from './helpers/mcp.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+
+let db: TestDatabase;
+const running: RunningServer[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('baton_shutdown');
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((s) => s.stop('SIGKILL')));
+  await db?.drop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function shutdownYaml(preShutdownDelay: string, gracePeriod: string): string {
+  return `server:\n  shutdown:\n    pre_shutdown_delay: ${preShutdownDelay}\n    grace_period: ${gracePeriod}\n`;
+}
+
+async function start(env: Record<string, string>, port?: number): Promise<RunningServer> {
+  const server = await startServer({ BATON_TOOLSETS: 'diagnostics', ...env }, port ? { port } : {});
+  running.push(server);
+  return server;
+}
+
+function base(server: RunningServer): string {
+  return `http://127.0.0.1:${server.port}`;
+}
+
+/** Status of GET path, or 0 when nothing answers. */
+async function probe(server: RunningServer, path: string): Promise<number> {
+  try {
+    const response = await fetch(`${base(server)}${path}`);
+    await response.text();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
+
+const logged = (server: RunningServer, msg: string) => server.logs.join('').includes(`"msg":"${msg}"`);
+
+describe('SIGTERM on the Node server (database store, pg)', () => {
+  it('lets a slow call finish, answers 503 on /readyz during the delay, exits 0; the session carries on in a new process', async () => {
+    const env = { SESSIONS_STORE: 'database', DATABASE_URL: db.url, BATON_CONFIG_YAML: shutdownYaml('1500ms', '10s') };
+    const port = await freePort();
+    const first = await start(env, port);
+    await waitFor(async () => (await probe(first, '/readyz')) === 200);
+
+    const { client, transport } = await connectClient(first.url);
+    const sessionId = transport.sessionId;
+    let progress = 0;
+    const call = client.callTool({ name: 'sleep', arguments: { ms: 3_000 } }, undefined, { onprogress: () => progress++, timeout: 30_000 });
+    await sleep(300);
+
+    const exited = first.stop('SIGTERM');
+    await waitFor(() => logged(first, 'shutting down'));
+    const signalled = Date.now();
+    const readiness: number[] = [];
+    const liveness: number[] = [];
+    // Probe through the delay, until the server stops accepting connections.
+    for (;;) {
+      const [ready, live] = await Promise.all([probe(first, '/readyz'), probe(first, '/healthz')]);
+      if (ready === 0 || live === 0) break;
+      readiness.push(ready);
+      liveness.push(live);
+      await sleep(100);
+    }
+    const stoppedAccepting = Date.now();
+    expect(readiness.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(readiness)).toEqual(new Set([503]));
+    expect(new Set(liveness)).toEqual(new Set([200]));
+    expect(stoppedAccepting - signalled).toBeGreaterThanOrEqual(1_300);
+
+    const result = await call;
+    expect(result.isError).toBeFalsy();
+    expect(result.content).toEqual([{ type: 'text', text: 'slept 3000 ms' }]);
+    expect(progress).toBeGreaterThanOrEqual(3);
+    // The call outlived the moment the server stopped accepting.
+    expect(Date.now()).toBeGreaterThan(stoppedAccepting);
+    expect(await exited).toBe(0);
+    const logs = first.logs.join('');
+    for (const msg of ['shutting down', 'drained', 'shutdown complete']) expect(logs).toContain(`"msg":"${msg}"`);
+    expect(logs).not.toContain('cut off');
+
+    const second = await start(env, port);
+    const again = await client.callTool({ name: 'sleep', arguments: { ms: 10 } });
+    expect(again.content).toEqual([{ type: 'text', text: 'slept 10 ms' }]);
+    expect(transport.sessionId).toBe(sessionId);
+    await client.close();
+    expect(await second.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('start-up', () => {
+  it('answers 503 on /readyz (200 on /healthz) until the database can be reached, then 200', async () => {
+    // The database is reached through a proxy that refuses connections at first and is opened
+    // later, the way a database comes up after the application.
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
+    try {
+      await proxy.cut();
+      const server = await start({ SESSIONS_STORE: 'database', DATABASE_URL: proxy.rewrite(db.url), BATON_CONFIG_YAML: shutdownYaml('0s', '5s') });
+      await waitFor(() => server.logs.join('').split('session store not ready').length > 2);
+      expect(await probe(server, '/readyz')).toBe(503);
+      expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({ status: 'starting' });
+      expect(await probe(server, '/healthz')).toBe(200);
+
+      await proxy.restore();
+      await waitFor(async () => (await probe(server, '/readyz')) === 200, 20_000);
+      expect(logged(server, 'ready')).toBe(true);
+      expect(await server.stop('SIGTERM')).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('exits 0 on SIGTERM while still waiting for the database', async () => {
+    const url = new URL(db.url);
+    url.port = String(await freePort());
+    const server = await start({ SESSIONS_STORE: 'database', DATABASE_URL: url.toString(), BATON_CONFIG_YAML: shutdownYaml('0s', '5s') });
+    await waitFor(() => server.logs.join('').includes('session store not ready'));
+    expect(await server.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('signals and the grace period (memory store)', () => {
+  it('exits at once on a second signal, with 128 + its number', async () => {
+    const server = await start({ BATON_CONFIG_YAML: shutdownYaml('30s', '30s') });
+    server.child.kill('SIGTERM');
+    await waitFor(() => logged(server, 'shutting down'));
+    const started = Date.now();
+    expect(await server.stop('SIGINT')).toBe(130);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.logs.join('')).toContain('"msg":"second signal, exiting now"');
+  });
+
+  it('closes a call still running when the grace period ends, and exits 0', async () => {
+    const server = await start({ BATON_CONFIG_YAML: shutdownYaml('0s', '1s') });
+    // A raw client: the SDK's would try to resume the stream, which hides the connection closing.
+    const session = new RawSession(fetch, server.url);
+    await session.initialize();
+    const call = session.callTool('sleep', { ms: 20_000 }).then(
+      () => 'answered',
+      () => 'connection closed',
+    );
+    await sleep(300);
+    const started = Date.now();
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await call).toBe('connection closed');
+    const logs = server.logs.join('');
+    expect(logs).toContain('"msg":"grace period over, closing connections still open"');
+    expect(logs).toContain('their session state is not written');
+  });
+});

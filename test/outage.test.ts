@@ -1,0 +1,269 @@
+// Database faults. First the real failures each driver produces (connection refused, connection
+// dropped mid-statement, statement timeout 57014, pool connect timeout, read timeout, neon-http
+// fetch timeout) must all reach the session layer as StoreUnavailableError, within the configured
+// statement timeout. Then a Node server whose Postgres sits behind a TCP proxy: cut mid-test,
+// requests get 503 with Retry-After; restored, the same sessions continue, unchanged.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { StoreUnavailableError } from '../src/http/errors.js';
+import { openPg } from '../src/db/drivers/pg.js';
+import { openNeonHttp } from '../src/db/drivers/neon-http.js';
+import { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import type { SessionStore } from '../src/sessions/types.js';
+import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { freePort, startServer, type RunningServer } from './helpers/server.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { RawSession } from './helpers/mcp.js';
+
+const LIMITS = { ttlMs: 3_600_000, idleTimeoutMs: 3_600_000 };
+const TIMEOUT_MS = 800;
+
+let db: TestDatabase;
+let proxy: TcpProxy;
+beforeAll(async () => {
+  db = await createTestDatabase('baton_outage');
+  proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
+});
+afterAll(async () => {
+  await proxy?.close();
+  await db?.drop();
+});
+
+async function newSession(store: SessionStore, id: string) {
+  await store.create({ id, credentialHash: '', protocolVersion: '2025-11-25', clientCapabilities: {}, clientInfo: { name: 'outage', version: '1' }, state: { k: id } });
+}
+
+/** Runs `work` and returns how it failed and how long that took. */
+async function failure(work: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  try {
+    await work();
+  } catch (error) {
+    return { error, ms: performance.now() - started };
+  }
+  throw new Error('expected a failure');
+}
+
+function causes(error: unknown): any[] {
+  const out: any[] = [];
+  for (let e: any = error; e && out.length < 10; e = e.cause) out.push(e);
+  return out;
+}
+
+/** Holds a row lock, so that a statement on that row waits (and runs into its timeout). */
+async function lockRow(id: string) {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  // open() writes only a touch older than its granularity (1 s at most): age the stored one, so
+  // that the next open() must write, and so wait for the lock.
+  await client.query(`update baton.sessions set last_active_at = now() - interval '2 seconds' where id = $1`, [id]);
+  await client.query('begin');
+  await client.query('select id from baton.sessions where id = $1 for update', [id]);
+  return {
+    release: async () => {
+      await client.query('rollback');
+      await client.end();
+    },
+  };
+}
+
+describe('driver failures are StoreUnavailableError', () => {
+  let store: DatabaseSessionStore;
+  beforeAll(async () => {
+    store = new DatabaseSessionStore(openPg({ dsn: proxy.rewrite(db.url), statementTimeoutMs: TIMEOUT_MS }), LIMITS);
+    await newSession(store, 'fault-1');
+  });
+  afterAll(() => store?.close());
+
+  it('pg: connection refused', async () => {
+    const closed = new DatabaseSessionStore(openPg({ dsn: db.url.replace(':5432', `:${await freePort()}`), statementTimeoutMs: TIMEOUT_MS }), LIMITS);
+    try {
+      const { error } = await failure(() => closed.open('fault-1', ''));
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(causes(error).some((e) => e.code === 'ECONNREFUSED')).toBe(true);
+    } finally {
+      await closed.close();
+    }
+  });
+
+  it('pg: statement timeout (57014) bounds a statement that waits on a lock', async () => {
+    const lock = await lockRow('fault-1');
+    try {
+      const { error, ms } = await failure(() => store.open('fault-1', ''));
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(causes(error).some((e) => e.code === '57014')).toBe(true);
+      expect(ms).toBeLessThan(TIMEOUT_MS + 1_500);
+    } finally {
+      await lock.release();
+    }
+    expect((await store.open('fault-1', '')).status).toBe('ok');
+  });
+
+  it('pg: connection terminated mid-statement', async () => {
+    const lock = await lockRow('fault-1');
+    try {
+      const pending = failure(() => store.open('fault-1', ''));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await proxy.cut();
+      const { error } = await pending;
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(/terminat|ECONNRESET|closed/i);
+    } finally {
+      await proxy.restore();
+      await lock.release();
+    }
+    const opened = await store.open('fault-1', '');
+    expect(opened.status === 'ok' && opened.session.state).toEqual({ k: 'fault-1' });
+  });
+
+  it('pg: read timeout on a pooled connection whose network went silent', async () => {
+    await store.open('fault-1', ''); // a pooled, idle connection exists
+    await proxy.stall();
+    try {
+      const { error, ms } = await failure(() => store.open('fault-1', ''));
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(ms).toBeLessThan(TIMEOUT_MS + 2_500);
+    } finally {
+      await proxy.restore();
+    }
+  });
+
+  it('pg: pool connect timeout when new connections hang', async () => {
+    const fresh = new DatabaseSessionStore(openPg({ dsn: proxy.rewrite(db.url), statementTimeoutMs: TIMEOUT_MS }), LIMITS, { autoMigrate: false });
+    await proxy.stall();
+    try {
+      const { error, ms } = await failure(() => fresh.open('fault-1', ''));
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(/timeout/i);
+      expect(ms).toBeLessThan(TIMEOUT_MS + 1_500);
+    } finally {
+      await proxy.restore();
+      await fresh.close();
+    }
+  });
+
+  it('neon-http: fetch timeout and refused connection', async () => {
+    const endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    const front = await startTcpProxy({ host: '127.0.0.1', port: endpoint.port });
+    const neon = new DatabaseSessionStore(
+      openNeonHttp({ dsn: endpoint.connectionString(db.name), httpEndpoint: front.rewrite(endpoint.fetchEndpoint), statementTimeoutMs: TIMEOUT_MS }),
+      LIMITS,
+    );
+    try {
+      await newSession(neon, 'fault-neon');
+      await front.stall();
+      const timedOut = await failure(() => neon.open('fault-neon', ''));
+      expect(timedOut.error).toBeInstanceOf(StoreUnavailableError);
+      expect(timedOut.ms).toBeLessThan(TIMEOUT_MS + 1_500);
+      await front.cut();
+      expect((await failure(() => neon.open('fault-neon', ''))).error).toBeInstanceOf(StoreUnavailableError);
+      await front.restore();
+      const opened = await neon.open('fault-neon', '');
+      expect(opened.status === 'ok' && opened.session.state).toEqual({ k: 'fault-neon' });
+    } finally {
+      await neon.close();
+      await front.close();
+      await endpoint.close();
+    }
+  });
+});
+
+describe('database outage under a running Node server', () => {
+  let server: RunningServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'baton-outage-'));
+    const config = join(dir, 'baton.yaml');
+    writeFileSync(
+      config,
+      [
+        'toolsets: [conformance]',
+        'sessions:',
+        '  store: database',
+        'database:',
+        '  driver: pg',
+        `  dsn: "${proxy.rewrite(db.url)}"`,
+        '  statement_timeout: 1s',
+      ].join('\n'),
+    );
+    server = await startServer({ BATON_CONFIG: config });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function rows(ids: string[]) {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query('select id, state, last_active_at, expires_at from baton.sessions where id = any($1) order by id', [ids]);
+      return rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  async function expect503(response: Response) {
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: expect.stringMatching(/unavailable/) } });
+  }
+
+  it('answers 503 with Retry-After while the database is away, and the same sessions continue after', async () => {
+    const levels = ['error', 'warning', 'notice'];
+    const sessions = await Promise.all(
+      levels.map(async (level) => {
+        const session = new RawSession((r) => fetch(r), server.url);
+        expect((await session.initialize()).status).toBe(200);
+        expect((await session.request('logging/setLevel', { level })).status).toBe(200);
+        return session;
+      }),
+    );
+    const ids = sessions.map((s) => s.id);
+    const before = await rows(ids);
+    expect(before).toHaveLength(3);
+
+    await proxy.cut();
+    try {
+      for (const session of sessions) {
+        await expect503(await session.send('POST', { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }));
+        await expect503(await session.send('POST', { jsonrpc: '2.0', id: 100, method: 'logging/setLevel', params: { level: 'debug' } }));
+        await expect503(await session.delete());
+      }
+      await expect503(await new RawSession((r) => fetch(r), server.url).initialize());
+      // Liveness is not the database's business.
+      expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    } finally {
+      await proxy.restore();
+    }
+    expect(await rows(ids)).toEqual(before);
+
+    // A network that hangs instead of refusing: answered within the statement timeout.
+    await proxy.stall();
+    try {
+      const started = performance.now();
+      await expect503(await sessions[0]!.send('POST', { jsonrpc: '2.0', id: 101, method: 'tools/list', params: {} }));
+      expect(performance.now() - started).toBeLessThan(4_000);
+    } finally {
+      await proxy.restore();
+    }
+
+    for (const session of sessions) {
+      const result = await session.callTool('test_simple_text');
+      expect(result.status).toBe(200);
+      expect(result.result.content[0].text).toBe('This is a simple text response for testing.');
+    }
+    const after = await rows(ids);
+    expect(after.map((r) => r.state)).toEqual(before.map((r) => r.state));
+    for (const [index, session] of sessions.entries()) {
+      expect(after.find((r) => r.id === session.id).state['mcp.logging_level']).toBe(levels[index]);
+    }
+    expect(server.logs.join('')).toContain('"msg":"session store unavailable"');
+  });
+});

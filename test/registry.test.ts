@@ -1,0 +1,32 @@
+// The per-request server offers exactly what the enabled toolsets provide.
+import { expect, it } from 'vitest';
+import { z } from 'zod';
+import { Registry } from '../src/mcp/registry.js';
+import { createPlatform } from '../src/platform.js';
+import { parseConfig } from '../src/config/index.js';
+import { createLogger } from '../src/log.js';
+import { defineTool, text } from '../src/tools/define.js';
+import { TOOLSETS } from '../src/tools/index.js';
+import { RawSession } from './helpers/mcp.js';
+
+it('serves a toolset with tools only: no prompt or resource capability, tools work', async () => {
+  const echo = defineTool({ name: 'echo', description: 'Echoes', input: { say: z.string() }, handler: ({ say }) => text(say) });
+  TOOLSETS.only_tools = { name: 'only_tools', description: 'test', tools: [echo] };
+  try {
+    const registry = new Registry([TOOLSETS.only_tools]);
+    expect(registry.capabilities.prompts).toBeUndefined();
+    expect(registry.capabilities.resources).toBeUndefined();
+    const platform = await createPlatform(parseConfig({ toolsets: ['only_tools'] }, {}), { logger: createLogger('error') });
+    const session = new RawSession((r) => platform.app.fetch(r));
+    const init = await session.initialize();
+    expect((await init.json()).result.capabilities).not.toHaveProperty('prompts');
+    const called = await session.callTool('echo', { say: 'hi' });
+    expect(called.result.content).toEqual([{ type: 'text', text: 'hi' }]);
+    const invalid = await session.callTool('echo', { say: 5 });
+    expect(invalid.result.isError).toBe(true);
+    const prompts = await session.request('prompts/list');
+    expect(prompts.messages[0].error.code).toBe(-32601);
+  } finally {
+    delete TOOLSETS.only_tools;
+  }
+});

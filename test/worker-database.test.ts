@@ -1,0 +1,57 @@
+// The production edge path end to end: the Worker in workerd, the database store over the
+// neon-http driver, queries through the local Neon endpoint into the real Postgres. The Worker
+// is stopped and started again between calls; the client carries on in the same session.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
+import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { freePort } from './helpers/server.js';
+import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
+import { connectClient } from './helpers/mcp.js';
+
+let db: TestDatabase;
+let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
+let worker: RunningWorker | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase('baton_worker');
+  endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await endpoint?.close();
+  await db?.drop();
+});
+
+it('keeps a session, and what it negotiated, across a Worker restart (neon-http)', async () => {
+  const vars = {
+    BATON_TOOLSETS: 'conformance',
+    SESSIONS_STORE: 'database',
+    DATABASE_URL: endpoint.connectionString(db.name),
+    DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+  };
+  const port = await freePort();
+  worker = await startWrangler({ vars, port });
+  const elicited: string[] = [];
+  const { client, transport } = await connectClient(worker.url, {
+    capabilities: { elicitation: {} },
+    onElicit: (message) => (elicited.push(message), { action: 'accept', content: { username: 'ada', email: 'ada@example.com' } }),
+  });
+  expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();
+
+  await worker.stop();
+  worker = await startWrangler({ vars, port });
+
+  const after = await client.callTool({ name: 'test_elicitation', arguments: { message: 'after restart' } });
+  expect(after.isError).toBeFalsy();
+  expect(JSON.stringify(after.content)).toContain('ada@example.com');
+  expect(elicited).toEqual(['after restart']);
+
+  const check = new pg.Client({ connectionString: db.url });
+  await check.connect();
+  const { rows } = await check.query('select protocol_version from baton.sessions where id = $1', [transport.sessionId]);
+  await check.end();
+  expect(rows).toHaveLength(1);
+  await client.close();
+});

@@ -1,0 +1,89 @@
+// The Worker entry in the real Workers runtime (workerd, through `wrangler dev`): the SDK client
+// against it, the session rule for requests without a session, and the cron trigger.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { liveProcesses, startWrangler, type RunningWorker } from './helpers/wrangler.js';
+import { connectClient, postJson } from './helpers/mcp.js';
+
+// Short enough that the cron test can see the client's session go idle and be removed.
+const IDLE_MS = 2_000;
+let worker: RunningWorker;
+/** The same Worker with a configuration error (an invalid duration). */
+let broken: RunningWorker;
+
+beforeAll(async () => {
+  // Started together: each start costs seconds.
+  [worker, broken] = await Promise.all([
+    startWrangler({ vars: { BATON_TOOLSETS: 'conformance', SESSIONS_IDLE_TIMEOUT: `${IDLE_MS / 1000}s` } }),
+    startWrangler({ vars: { SESSIONS_TTL: 'soon' } }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([worker?.stop(), broken?.stop()]);
+});
+
+/** Worker output reaches wrangler's after the response; waits for the first line matching. */
+async function waitForLog(running: RunningWorker, pattern: RegExp, timeoutMs = 5_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = running.logs.join('').split('\n').find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    if (Date.now() > deadline) throw new Error(`no log line matching ${pattern}:\n${running.logs.join('')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('Worker entry in workerd', () => {
+  it('serves the SDK client: initialize, list tools, call a tool', async () => {
+    const { client, transport } = await connectClient(worker.url);
+    expect(transport.sessionId).toMatch(/^[\x21-\x7e]{22,}$/);
+
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain('test_simple_text');
+
+    const result = await client.callTool({ name: 'test_simple_text', arguments: {} });
+    expect(result.content).toEqual([{ type: 'text', text: 'This is a simple text response for testing.' }]);
+    await client.close();
+  });
+
+  it('answers 400 to a request without a session id', async () => {
+    const response = await postJson(worker.url, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    expect(response.status).toBe(400);
+    expect((await response.json()).jsonrpc).toBe('2.0');
+  });
+
+  it('runs the store cleanup from the cron trigger and logs its report', async () => {
+    // The SDK client's session (first test) goes idle; the cron run must find it in the store
+    // the fetch handler used, i.e. the one platform of the isolate.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 100));
+    const response = await fetch(`http://127.0.0.1:${worker.port}/__scheduled?cron=*+*+*+*+*`);
+    expect(response.status).toBe(200);
+    await response.text();
+    const line = await waitForLog(worker, /"msg":"cleanup"/);
+    const report = JSON.parse(line.slice(line.indexOf('{')));
+    expect(report).toMatchObject({ level: 'info', cron: '* * * * *', batches: 1, truncated: false });
+    expect(report.removed).toBeGreaterThanOrEqual(1);
+    expect(typeof report.durationMs).toBe('number');
+  });
+});
+
+describe('Worker entry with a configuration error', () => {
+  it('answers every request with a 500 JSON-RPC error naming the problem', async () => {
+    for (const path of ['/healthz', '/mcp']) {
+      const response = await fetch(`http://127.0.0.1:${broken.port}${path}`);
+      expect(response.status).toBe(500);
+      const body = await response.json();
+      expect(body.error.code).toBe(-32603);
+      expect(body.error.message).toContain('SESSIONS_TTL');
+    }
+    const line = await waitForLog(broken, /"msg":"platform failed to start"/);
+    expect(line).toContain('SESSIONS_TTL');
+    // A failed start is not cached: each request tried again (and logged why it failed).
+    await expect.poll(() => broken.logs.join('').split('platform failed to start').length - 1).toBeGreaterThanOrEqual(2);
+  });
+
+  it('leaves no workerd (or anything else wrangler started) behind after stop', async () => {
+    await broken.stop();
+    expect(liveProcesses(broken.pid)).toBe('');
+  });
+});
