@@ -1,14 +1,45 @@
-// Run with --expose-gc: resident memory the memory store needs per idle session.
+// Run with --expose-gc: resident memory the memory store needs per idle session, or with
+// `pool` as the first argument, what the pool of idle restored servers holds when full.
 import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
+import { buildServer } from '../src/mcp/server.js';
+import { DEFAULT_POOL_LIMITS, ServerPool } from '../src/mcp/server-pool.js';
+import { RequestTransport } from '../src/mcp/transport.js';
+import { Registry } from '../src/mcp/registry.js';
+import { TOOLSETS } from '../src/tools/index.js';
 
-const count = Number(process.argv[2] ?? 10_000);
+const pool = process.argv[2] === 'pool';
+const count = pool ? DEFAULT_POOL_LIMITS.total : Number(process.argv[2] ?? 10_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 const settle = () => {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage();
 };
+
+if (pool) {
+  const registry = new Registry([TOOLSETS.conformance!]);
+  const servers = new ServerPool();
+  const before = settle();
+  for (let i = 0; i < count; i++) {
+    const id = newSessionId();
+    const server = buildServer(registry.capabilities);
+    const transport = new RequestTransport(id);
+    await server.connect(transport);
+    await transport.restore({
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: { elicitation: { form: {} }, sampling: {}, roots: { listChanged: true } },
+        clientInfo: { name: 'claude-code', version: '2.1.0' },
+      },
+    });
+    servers.give(id, { server, transport });
+  }
+  const after = settle();
+  console.log(JSON.stringify({ servers: servers.size, rssBytesPerServer: (after.rss - before.rss) / count, heapBytesPerServer: (after.heapUsed - before.heapUsed) / count }));
+  process.exit(0);
+}
 
 const store = new MemorySessionStore({ ttlMs: 3_600_000, idleTimeoutMs: 1_800_000 });
 const before = settle();

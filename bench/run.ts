@@ -21,7 +21,7 @@ import { openNodeDatabase } from '../src/db/open-node.js';
 import { createLogger } from '../src/log.js';
 import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { Registry } from '../src/mcp/registry.js';
-import { buildServer, createDispatcher } from '../src/mcp/server.js';
+import { buildServer, createDispatcher, serveScope } from '../src/mcp/server.js';
 import { RequestTransport } from '../src/mcp/transport.js';
 import { SessionState } from '../src/sessions/state.js';
 import { defineTool, text } from '../src/tools/define.js';
@@ -201,18 +201,29 @@ async function statements(): Promise<void> {
   }
 }
 
-// ---- (3) cost of building the per-request server, against a whole tools/call ----
+// ---- (3) cost of the server a request runs on, against a whole tools/call ----
 async function build(): Promise<void> {
   const tool = (i: number) =>
     defineTool({ name: `tool_${i}`, description: `Tool number ${i}`, input: { a: z.string(), b: z.number().optional() }, handler: () => text('ok') });
-  const measure = async (registry: Registry, iterations: number) => {
+  const initialize = { method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } } };
+  const scope = { sessionId: 's', session: new SessionState(), principal: undefined };
+  // What a request pays for its server: on a pool miss, build + connect + restore + attach;
+  // on a hit, only attaching the request's HTTP transport to an idle restored server.
+  const measure = async (registry: Registry, iterations: number, pooled: boolean) => {
     const dispatch = createDispatcher(registry);
-    const once = async () => {
-      const server = buildServer(dispatch, registry.capabilities, { sessionId: 's', session: new SessionState(), principal: undefined });
-      const transport = new RequestTransport(new WebStandardStreamableHTTPServerTransport({}), { sessionId: 's', requestIds: [] });
+    const restored = async () => {
+      const server = buildServer(registry.capabilities);
+      const transport = new RequestTransport('s');
       await server.connect(transport);
-      await transport.restore({ method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } } });
-      await transport.close();
+      await transport.restore(initialize);
+      return { server, transport };
+    };
+    const kept = await restored();
+    const once = async () => {
+      const { server, transport } = pooled ? kept : await restored();
+      serveScope(server, dispatch, scope);
+      await transport.attach(new WebStandardStreamableHTTPServerTransport({}), { requestIds: [] });
+      transport.detach();
     };
     for (let i = 0; i < 200; i++) await once();
     const started = performance.now();
@@ -224,13 +235,15 @@ async function build(): Promise<void> {
     fifty: new Registry([{ name: 'fifty', description: '', tools: Array.from({ length: 50 }, (_, i) => tool(i)) }]),
   };
   // Alternating rounds, medians: the first rounds only warm the JIT up.
-  const samples = { one: [] as number[], fifty: [] as number[] };
+  const samples = { one: [] as number[], fifty: [] as number[], pooled: [] as number[] };
   for (let round = 0; round < 7; round++) {
-    samples.one.push(await measure(registries.one, 1000));
-    samples.fifty.push(await measure(registries.fifty, 1000));
+    samples.one.push(await measure(registries.one, 1000, false));
+    samples.fifty.push(await measure(registries.fifty, 1000, false));
+    samples.pooled.push(await measure(registries.fifty, 1000, true));
   }
   const one = median(samples.one);
   const fifty = median(samples.fifty);
+  const pooled = median(samples.pooled);
 
   const config = parseConfig({ toolsets: ['conformance'] }, {});
   const platform = await createPlatform(config, { logger: quiet });
@@ -241,12 +254,13 @@ async function build(): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < n; i++) await session.callTool('test_simple_text');
   const call = ((performance.now() - started) / n) * 1000;
-  table('per-request server build (build + connect + restore), in process', ['what', 'µs', '% of tools/call'], [
-    ['1 tool', fmt(one, 1), fmt((one / call) * 100, 1)],
-    ['50 tools', fmt(fifty, 1), fmt((fifty / call) * 100, 1)],
-    ['whole tools/call (memory store, in process)', fmt(call, 1), '100.0'],
+  table('the server a request runs on, in process', ['what', 'µs', '% of tools/call'], [
+    ['restored (pool miss: build + connect + restore + attach), 1 tool', fmt(one, 1), fmt((one / call) * 100, 1)],
+    ['restored (pool miss), 50 tools', fmt(fifty, 1), fmt((fifty / call) * 100, 1)],
+    ['from the pool (attach only), 50 tools', fmt(pooled, 1), fmt((pooled / call) * 100, 1)],
+    ['whole tools/call (memory store, in process, pool hit)', fmt(call, 1), '100.0'],
   ]);
-  results.build = { oneToolMicros: one, fiftyToolsMicros: fifty, toolsCallMicros: call };
+  results.build = { oneToolMicros: one, fiftyToolsMicros: fifty, pooledMicros: pooled, toolsCallMicros: call };
 }
 
 // ---- (4) memory store: resident bytes per idle session ----
@@ -260,7 +274,12 @@ async function memory(): Promise<void> {
     rows.push([count, fmt(m.rssBytesPerSession, 0), fmt(m.heapBytesPerSession, 0)]);
   }
   table('memory store, per idle session', ['sessions', 'RSS bytes', 'heap bytes'], rows);
-  results.memory = out;
+  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory-child.ts', 'pool'], { cwd: ROOT });
+  const pooled = JSON.parse(stdout.trim().split('\n').pop()!);
+  table('pool of idle restored servers, when full', ['servers', 'RSS bytes each', 'heap bytes each', 'heap in all'], [
+    [pooled.servers, fmt(pooled.rssBytesPerServer, 0), fmt(pooled.heapBytesPerServer, 0), `${fmt((pooled.heapBytesPerServer * pooled.servers) / 1048576, 1)} MiB`],
+  ]);
+  results.memory = { store: out, pool: pooled };
 }
 
 // ---- (5) bytes per session row in Postgres ----

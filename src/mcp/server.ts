@@ -135,17 +135,22 @@ export function createDispatcher(registry: Registry): Dispatcher {
 }
 
 /**
- * The server for one request. Methods the SDK's Server answers itself (initialize, ping) stay
- * its own; every other request goes through the registry's dispatcher.
+ * A server for one session, built without knowing any request: methods the SDK's Server answers
+ * itself (initialize, ping) stay its own; every other request goes through the registry's
+ * dispatcher, with the scope `serveScope` gives it for the request at hand.
  */
-export function buildServer(dispatch: Dispatcher, capabilities: Registry['capabilities'], scope: RequestScope): Server {
+export function buildServer(capabilities: Registry['capabilities']): Server {
   // `logging` is left out of the constructor's capabilities: the SDK would install its own
   // in-memory logging/setLevel handler, and ours (session state) must answer instead.
   const { logging: _logging, ...rest } = capabilities;
   const server = new Server(SERVER_INFO, { capabilities: rest, jsonSchemaValidator: sharedValidator });
   server.registerCapabilities({ logging: {} });
-  server.fallbackRequestHandler = (request, extra) => dispatch(request, extra as Extra, scope, server);
   return server;
+}
+
+/** Points the server's methods at the request being served: its session state and caller. */
+export function serveScope(server: Server, dispatch: Dispatcher, scope: RequestScope): void {
+  server.fallbackRequestHandler = (request, extra) => dispatch(request, extra as Extra, scope, server);
 }
 
 function handlerContext(server: Server, scope: RequestScope, extra: Extra): HandlerContext {

@@ -1,11 +1,17 @@
-// The transport a per-request server talks to. It sits between the SDK server and the SDK's
-// web-standard HTTP transport and adds the three things a server rebuilt for every request needs:
+// The transport a session's MCP server talks to. A server is connected to one RequestTransport
+// for its whole life, and serves one HTTP exchange at a time: each exchange attaches the SDK's
+// web-standard HTTP transport of its request. Between exchanges the server waits in the session's
+// pool (src/mcp/server-pool.ts), already restored, for that session's next request on this
+// instance. On top of relaying, the transport adds what a server that outlives no process needs:
 //  - restore: replays the session's stored `initialize` through the server itself, so the server
 //    holds the negotiated client capabilities exactly as if it had lived the whole session;
 //  - write-back: runs a hook (saving changed session state) before the last response of the HTTP
 //    request leaves, so the client never sees a result whose state was not stored;
 //  - routing: server-to-client requests get ids unique in this process, so that the client's
-//    reply, which arrives in a later HTTP request, can be delivered to the server waiting for it.
+//    reply, which arrives in a later HTTP request, can be delivered to the server waiting for it;
+//  - separation: the server sees the client's requests under ids unique in this process too, so
+//    that whatever a tool sends after its request was answered is refused instead of landing in
+//    a later request of the session that happens to reuse the same id.
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
@@ -18,8 +24,9 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 
 let nextOutgoingId = 1;
+let nextInternalId = 1;
 /** Server-to-client requests waiting for a reply, by their process-unique id. */
-const awaitingReply = new Map<number, RequestTransport>();
+const awaitingReply = new Map<number, Exchange>();
 /** Client requests in flight, by session, so that `notifications/cancelled` can reach them. */
 const inFlight = new Map<string, Map<RequestId, RequestTransport>>();
 
@@ -35,14 +42,37 @@ function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
   return 'method' in message && 'id' in message;
 }
 
-export interface RequestTransportOptions {
-  sessionId: string;
+export interface ExchangeOptions {
   /** Ids of the client requests this HTTP request carries. */
   requestIds: RequestId[];
   /** Runs before the last response is sent; an error turns that response into an error. */
   beforeLastResponse?: () => Promise<void>;
-  /** Runs once everything is answered (or the transport closes). */
-  onDone?: () => void;
+  /**
+   * Runs when the server sends something other than a response (a notification, a request to
+   * the client): from then on the answer is a stream.
+   */
+  onStreaming?: () => void;
+  /**
+   * Runs once the exchange is over. `reusable` is true when the server is free for another
+   * exchange: everything was answered (or nothing reached the server) and the transport is open.
+   */
+  onDone?: (reusable: boolean) => void;
+}
+
+/** One HTTP request's share of the transport. */
+interface Exchange {
+  readonly transport: RequestTransport;
+  readonly inner: WebStandardStreamableHTTPServerTransport;
+  readonly options: ExchangeOptions;
+  /** Client requests not answered yet, by the client's ids. */
+  readonly open: Set<RequestId>;
+  /** The ids the server sees for the client's requests → the client's own. */
+  readonly clientIds: Map<string, RequestId>;
+  /** The client's ids → the ids the server sees. */
+  readonly internalIds: Map<RequestId, string>;
+  /** Server-to-client requests sent in this exchange: process-unique id → the server's own id. */
+  readonly outgoing: Map<number, RequestId>;
+  done: boolean;
 }
 
 export class RequestTransport implements Transport {
@@ -51,29 +81,16 @@ export class RequestTransport implements Transport {
   onerror?: (error: Error) => void;
   readonly sessionId: string;
 
-  readonly #inner: WebStandardStreamableHTTPServerTransport;
-  readonly #open: Set<RequestId>;
-  readonly #options: RequestTransportOptions;
-  readonly #outgoing = new Map<number, RequestId>();
+  #exchange: Exchange | undefined;
   #restore: ((response: JSONRPCResponse) => void) | undefined;
-  #done = false;
+  #closed = false;
 
-  constructor(inner: WebStandardStreamableHTTPServerTransport, options: RequestTransportOptions) {
-    this.#inner = inner;
-    this.#options = options;
-    this.sessionId = options.sessionId;
-    this.#open = new Set(options.requestIds);
-    let live = inFlight.get(options.sessionId);
-    if (!live) inFlight.set(options.sessionId, (live = new Map()));
-    for (const id of options.requestIds) live.set(id, this);
+  constructor(sessionId: string) {
+    this.sessionId = sessionId;
   }
 
-  async start(): Promise<void> {
-    this.#inner.onmessage = (message, extra) => this.onmessage?.(message, extra);
-    this.#inner.onerror = (error) => this.onerror?.(error);
-    this.#inner.onclose = () => this.#finish();
-    await this.#inner.start();
-  }
+  /** Nothing to start: each exchange starts its own HTTP transport in `attach`. */
+  async start(): Promise<void> {}
 
   /** Feeds the stored `initialize` to the server and waits for it to be processed. */
   async restore(initialize: Omit<JSONRPCRequest, 'id' | 'jsonrpc'>): Promise<void> {
@@ -84,69 +101,139 @@ export class RequestTransport implements Transport {
     if ('error' in response) throw new Error(`restoring the session failed: ${JSON.stringify(response.error)}`);
   }
 
+  /** Serves one HTTP request: its messages reach the server, the server's messages go back on it. */
+  async attach(inner: WebStandardStreamableHTTPServerTransport, options: ExchangeOptions): Promise<void> {
+    if (this.#closed) throw new Error('the transport is closed');
+    if (this.#exchange) throw new Error('the server is already serving a request');
+    const exchange: Exchange = {
+      transport: this,
+      inner,
+      options,
+      open: new Set(options.requestIds),
+      clientIds: new Map(),
+      internalIds: new Map(),
+      outgoing: new Map(),
+      done: false,
+    };
+    this.#exchange = exchange;
+    let live = inFlight.get(this.sessionId);
+    if (!live) inFlight.set(this.sessionId, (live = new Map()));
+    for (const id of options.requestIds) live.set(id, this);
+    inner.onmessage = (message, extra) => {
+      if (isRequest(message)) {
+        const internal = `~${nextInternalId++}`;
+        exchange.clientIds.set(internal, message.id);
+        exchange.internalIds.set(message.id, internal);
+        message = { ...message, id: internal };
+      }
+      this.onmessage?.(message, extra);
+    };
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onclose = () => this.#finish(exchange, false);
+    await inner.start();
+  }
+
+  /**
+   * Ends the current exchange without an answer having passed through here: the HTTP transport
+   * answered the request itself (it refused it before any message reached the server).
+   */
+  detach(): void {
+    if (this.#exchange) this.#finish(this.#exchange, true);
+  }
+
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const response = isResponse(message) ? message : undefined;
     if (response && response.id === RESTORE_ID && this.#restore) {
       this.#restore(response);
       return;
     }
+    // Whatever the server sends belongs to a client request of the current exchange; a message
+    // of an exchange that is over (work a tool left running after its answer) has nowhere to go.
+    const exchange = this.#exchange;
+    const related = response ? response.id : options?.relatedRequestId;
+    const clientId = related === undefined ? undefined : exchange?.clientIds.get(String(related));
+    if (!exchange || (related !== undefined && clientId === undefined)) {
+      throw new Error('Not connected: the request this message belongs to was already answered');
+    }
+    if (!response) {
+      exchange.options.onStreaming?.();
+      if (clientId !== undefined) options = { ...options, relatedRequestId: clientId };
+    }
     if (isRequest(message)) {
       const id = nextOutgoingId++;
-      this.#outgoing.set(id, message.id);
-      awaitingReply.set(id, this);
-      return this.#inner.send({ ...message, id }, options);
+      exchange.outgoing.set(id, message.id);
+      awaitingReply.set(id, exchange);
+      return exchange.inner.send({ ...message, id }, options);
     }
-    if (response?.id !== undefined && this.#open.has(response.id)) {
-      const id = response.id;
-      this.#open.delete(id);
-      inFlight.get(this.sessionId)?.delete(id);
-      const last = this.#open.size === 0;
-      try {
-        if (last && this.#options.beforeLastResponse) {
-          try {
-            await this.#options.beforeLastResponse();
-          } catch (error) {
-            this.onerror?.(error instanceof Error ? error : new Error(String(error)));
-            message = {
-              jsonrpc: '2.0',
-              id,
-              error: { code: ErrorCode.InternalError, message: 'Session state could not be saved; the request was not completed. Retry later.' },
-            };
-          }
+    if (!response || clientId === undefined) return exchange.inner.send(message, options);
+
+    const id = clientId;
+    message = { ...response, id };
+    exchange.open.delete(id);
+    inFlight.get(this.sessionId)?.delete(id);
+    const last = exchange.open.size === 0;
+    try {
+      if (last && exchange.options.beforeLastResponse) {
+        try {
+          await exchange.options.beforeLastResponse();
+        } catch (error) {
+          this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+          message = {
+            jsonrpc: '2.0',
+            id,
+            error: { code: ErrorCode.InternalError, message: 'Session state could not be saved; the request was not completed. Retry later.' },
+          };
         }
-        await this.#inner.send(message, options);
-      } finally {
-        if (last) this.#finish();
       }
-      return;
+      await exchange.inner.send(message, options);
+    } finally {
+      if (last) this.#finish(exchange, true);
     }
-    return this.#inner.send(message, options);
   }
 
-  /** Delivers the client's reply to a server-to-client request this transport sent. */
-  #deliverReply(reply: JSONRPCResponse, uniqueId: number): void {
-    const original = this.#outgoing.get(uniqueId);
-    if (original === undefined) return;
-    this.#outgoing.delete(uniqueId);
-    awaitingReply.delete(uniqueId);
-    this.onmessage?.({ ...reply, id: original } as JSONRPCMessage);
-  }
-
-  #finish(): void {
-    if (this.#done) return;
-    this.#done = true;
-    for (const id of this.#outgoing.keys()) awaitingReply.delete(id);
+  #finish(exchange: Exchange, answered: boolean): void {
+    if (exchange.done) return;
+    exchange.done = true;
+    if (this.#exchange === exchange) this.#exchange = undefined;
+    for (const id of exchange.outgoing.keys()) awaitingReply.delete(id);
     const live = inFlight.get(this.sessionId);
     if (live) {
-      for (const [id, transport] of live) if (transport === this) live.delete(id);
+      for (const id of exchange.open) if (live.get(id) === this) live.delete(id);
       if (live.size === 0) inFlight.delete(this.sessionId);
     }
-    this.#options.onDone?.();
+    exchange.options.onDone?.(answered && !this.#closed);
   }
 
+  /**
+   * A client request of the current exchange was cancelled: the server sends no answer to it
+   * (the protocol says so), so it counts as answered here. When it was the last one, the
+   * exchange ends like any other: state saved, stream closed.
+   */
+  async #cancelled(clientId: RequestId): Promise<void> {
+    const exchange = this.#exchange;
+    if (!exchange || !exchange.open.delete(clientId)) return;
+    inFlight.get(this.sessionId)?.delete(clientId);
+    if (exchange.open.size > 0) return;
+    try {
+      await exchange.options.beforeLastResponse?.();
+    } catch (error) {
+      this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+    }
+    exchange.inner.closeSSEStream(clientId);
+    this.#finish(exchange, true);
+  }
+
+  /** Ends the current exchange and lets go of the server for good (the session was deleted). */
   async close(): Promise<void> {
-    this.#finish();
-    await this.#inner.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    const exchange = this.#exchange;
+    if (exchange) {
+      this.#finish(exchange, false);
+      await exchange.inner.close();
+    }
+    // The server aborts what it still runs for this session.
+    this.onclose?.();
   }
 
   /**
@@ -159,16 +246,18 @@ export class RequestTransport implements Transport {
     for (const message of messages) {
       if (isResponse(message)) {
         const id = typeof message.id === 'number' ? message.id : Number(message.id);
-        const transport = awaitingReply.get(id);
-        if (transport && transport.sessionId === sessionId) {
-          transport.#deliverReply(message, id);
+        const exchange = awaitingReply.get(id);
+        if (exchange && exchange.transport.sessionId === sessionId) {
+          deliverReply(exchange, message, id);
           continue;
         }
       } else if ('method' in message && message.method === 'notifications/cancelled') {
         const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
         const transport = requestId === undefined ? undefined : inFlight.get(sessionId)?.get(requestId);
-        if (transport) {
-          transport.onmessage?.(message);
+        const internal = requestId === undefined || !transport ? undefined : transport.#exchange?.internalIds.get(requestId);
+        if (transport && internal !== undefined) {
+          transport.onmessage?.({ ...message, params: { ...message.params, requestId: internal } } as JSONRPCMessage);
+          void transport.#cancelled(requestId!);
           continue;
         }
       }
@@ -190,4 +279,13 @@ export class RequestTransport implements Transport {
     for (const live of inFlight.values()) count += live.size;
     return count;
   }
+}
+
+/** Delivers the client's reply to a server-to-client request, under the server's own id. */
+function deliverReply(exchange: Exchange, reply: JSONRPCResponse, uniqueId: number): void {
+  const original = exchange.outgoing.get(uniqueId);
+  if (original === undefined) return;
+  exchange.outgoing.delete(uniqueId);
+  awaitingReply.delete(uniqueId);
+  exchange.transport.onmessage?.({ ...reply, id: original } as JSONRPCMessage);
 }

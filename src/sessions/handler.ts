@@ -10,9 +10,11 @@ import {
   isJSONRPCRequest,
   type JSONRPCMessage,
   type JSONRPCRequest,
+  type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../tools/define.js';
-import { buildServer, createDispatcher } from '../mcp/server.js';
+import { buildServer, createDispatcher, serveScope, type RequestScope } from '../mcp/server.js';
+import { ServerPool, type SessionServer } from '../mcp/server-pool.js';
 import { RequestTransport } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
 import { readBody } from '../http/body.js';
@@ -41,12 +43,15 @@ export interface SessionHandlerOptions {
 export type SessionHandler = (request: Request, caller: Caller) => Promise<Response>;
 
 const SESSION_HEADER = 'mcp-session-id';
+/** How long an event stream's answer is waited for, to be sent whole (see `exchange`). */
+const HOLD_MS = 20;
 /** Protocol versions from which JSON-RPC batches are no longer allowed. */
 const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
 
 export function createSessionHandler(options: SessionHandlerOptions): SessionHandler {
   const { store, registry, logger } = options;
   const dispatch = createDispatcher(registry);
+  const servers = new ServerPool();
 
   return async function handle(request, caller) {
     const sessionId = request.headers.get(SESSION_HEADER);
@@ -145,33 +150,85 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     await store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {} });
     logger.info('session created', { session: id.slice(0, 8), client: params.clientInfo.name, protocol: negotiated.protocolVersion });
 
-    const server = buildServer(dispatch, registry.capabilities, { sessionId: id, session: new SessionState(), principal: caller.principal });
-    const inner = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
-    await server.connect(new RequestTransport(inner, { sessionId: id, requestIds: [message.id] }));
-    const response = await inner.handleRequest(request, { parsedBody: message });
+    // The real initialize goes through this server, which is then as restored as any.
+    const entry = await connect(id);
+    const response = await exchange(entry, request, new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true }), message, {
+      scope: { sessionId: id, session: new SessionState(), principal: caller.principal },
+      requestIds: [message.id],
+    });
     response.headers.set(SESSION_HEADER, id);
     return response;
   }
 
   async function serve(request: Request, session: SessionRecord, caller: Caller, requests: JSONRPCRequest[], body: unknown): Promise<Response> {
+    let entry = servers.take(session.id);
+    if (!entry) {
+      entry = await connect(session.id);
+      await entry.transport.restore({
+        method: 'initialize',
+        params: { protocolVersion: session.protocolVersion, capabilities: session.clientCapabilities, clientInfo: session.clientInfo },
+      });
+    }
     const state = new SessionState(session.state);
-    const server = buildServer(dispatch, registry.capabilities, { sessionId: session.id, session: state, principal: caller.principal });
-    const inner = new WebStandardStreamableHTTPServerTransport({});
-    const transport = new RequestTransport(inner, {
-      sessionId: session.id,
+    return exchange(entry, request, new WebStandardStreamableHTTPServerTransport({}), body, {
+      scope: { sessionId: session.id, session: state, principal: caller.principal },
       requestIds: requests.map((r) => r.id),
       beforeLastResponse: async () => {
         const patch = state.takePatch();
         if (patch) await store.update(session.id, patch);
       },
     });
-    server.onerror = (error) => logger.debug('mcp server error', { session: session.id.slice(0, 8), error: errorText(error) });
+  }
+
+  /** A new server for the session, connected to the transport it keeps for life. */
+  async function connect(sessionId: string): Promise<SessionServer> {
+    const server = buildServer(registry.capabilities);
+    server.onerror = (error) => logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
+    const transport = new RequestTransport(sessionId);
     await server.connect(transport);
-    await transport.restore({
-      method: 'initialize',
-      params: { protocolVersion: session.protocolVersion, capabilities: session.clientCapabilities, clientInfo: session.clientInfo },
+    return { server, transport };
+  }
+
+  /**
+   * Serves one HTTP request with the session's server through the SDK's HTTP transport. The
+   * server goes back to the pool once the request is answered.
+   *
+   * An event stream that ends with its only event is sent whole: when the answer is ready within
+   * HOLD_MS and nothing else was sent before it, the stream's content goes out as one body, which
+   * costs one socket write instead of three (headers, event, end). Anything that streams (a
+   * progress notification, a log message, an elicitation) or takes longer is streamed as it comes.
+   */
+  async function exchange(
+    entry: SessionServer,
+    request: Request,
+    inner: WebStandardStreamableHTTPServerTransport,
+    body: unknown,
+    options: { scope: RequestScope; requestIds: RequestId[]; beforeLastResponse?: () => Promise<void> },
+  ): Promise<Response> {
+    const { scope, ...rest } = options;
+    let answered = false;
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    serveScope(entry.server, dispatch, scope);
+    await entry.transport.attach(inner, {
+      ...rest,
+      onStreaming: settle,
+      onDone: (reusable) => {
+        answered = true;
+        settle();
+        if (reusable) servers.give(scope.sessionId, entry);
+      },
     });
-    return inner.handleRequest(request, { parsedBody: body });
+    const response = await inner.handleRequest(request, { parsedBody: body });
+    // Anything but 200 is the HTTP transport refusing the request itself, before any message
+    // reached the server.
+    if (response.status !== 200) entry.transport.detach();
+    if (response.status !== 200 || !response.headers.get('content-type')?.startsWith('text/event-stream')) return response;
+    const timer = setTimeout(settle, HOLD_MS);
+    await settled;
+    clearTimeout(timer);
+    if (!answered) return response;
+    return new Response(await response.text(), { status: response.status, headers: response.headers });
   }
 
   async function get(sessionId: string | null, caller: Caller): Promise<Response> {
@@ -188,6 +245,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     const result = await store.remove(sessionId, caller.credentialHash);
     if (result === 'not_found') return notFound();
     if (result === 'forbidden') return forbidden();
+    servers.drop(sessionId);
     await RequestTransport.closeSession(sessionId);
     logger.info('session deleted', { session: sessionId.slice(0, 8) });
     return new Response(null, { status: 200 });

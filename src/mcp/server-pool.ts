@@ -1,0 +1,83 @@
+// Idle MCP servers, already restored to their session, kept for that session's next request on
+// this instance. Restoring (building an SDK Server, connecting it, replaying the session's
+// `initialize`) costs about as much as the rest of the platform's work on a request, and a
+// session that calls again soon would repeat it for nothing.
+//
+// The pool is a cache and nothing more. The store still decides on every request whether the
+// session exists and whether the caller may use it; a server is taken from the pool only after
+// that. What a pooled server remembers is exactly what `initialize` negotiated, which never
+// changes during a session; everything else (logging level, subscriptions, enrichment) is
+// session state, loaded from the store for each request. A session not in the pool, on another
+// instance or after a restart, is restored as before.
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestTransport } from './transport.js';
+
+/** A session's server and the transport it stays connected to. */
+export interface SessionServer {
+  readonly server: Server;
+  readonly transport: RequestTransport;
+}
+
+export interface ServerPoolLimits {
+  /** Idle servers kept in all; the least recently used session's go first. */
+  total: number;
+  /** Idle servers kept per session (a session serves concurrent requests with several). */
+  perSession: number;
+}
+
+export const DEFAULT_POOL_LIMITS: ServerPoolLimits = { total: 1024, perSession: 4 };
+
+export class ServerPool {
+  // Insertion order is recency order: a session is moved to the end whenever a server returns.
+  readonly #idle = new Map<string, SessionServer[]>();
+  readonly #limits: ServerPoolLimits;
+  #size = 0;
+
+  constructor(limits: ServerPoolLimits = DEFAULT_POOL_LIMITS) {
+    this.#limits = limits;
+  }
+
+  /** An idle server of the session, now taken out of the pool, or undefined. */
+  take(sessionId: string): SessionServer | undefined {
+    const idle = this.#idle.get(sessionId);
+    if (!idle) return undefined;
+    const entry = idle.pop()!;
+    this.#size--;
+    if (idle.length === 0) this.#idle.delete(sessionId);
+    return entry;
+  }
+
+  /** Returns a server that finished its request. */
+  give(sessionId: string, entry: SessionServer): void {
+    const idle = this.#idle.get(sessionId);
+    if (idle) {
+      // Moved to the end: the most recently used session.
+      this.#idle.delete(sessionId);
+      this.#idle.set(sessionId, idle);
+      if (idle.length >= this.#limits.perSession) return;
+      idle.push(entry);
+    } else {
+      this.#idle.set(sessionId, [entry]);
+    }
+    this.#size++;
+    while (this.#size > this.#limits.total) {
+      const [oldest, servers] = this.#idle.entries().next().value!;
+      servers.shift();
+      this.#size--;
+      if (servers.length === 0) this.#idle.delete(oldest);
+    }
+  }
+
+  /** Forgets a session's idle servers (the session was deleted). */
+  drop(sessionId: string): void {
+    const idle = this.#idle.get(sessionId);
+    if (!idle) return;
+    this.#idle.delete(sessionId);
+    this.#size -= idle.length;
+  }
+
+  /** Idle servers held, in all. */
+  get size(): number {
+    return this.#size;
+  }
+}
