@@ -219,7 +219,15 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
         if (reusable) servers.give(scope.sessionId, entry);
       },
     });
-    const response = await inner.handleRequest(request, { parsedBody: body });
+    let response: Response;
+    try {
+      response = await inner.handleRequest(request, { parsedBody: body });
+    } catch (error) {
+      // Nothing will answer through this exchange: end it, so that its requests stop counting
+      // as in flight, and let the server go rather than pool one in an unknown state.
+      await entry.transport.close();
+      throw error;
+    }
     // Anything but 200 is the HTTP transport refusing the request itself, before any message
     // reached the server.
     if (response.status !== 200) entry.transport.detach();
