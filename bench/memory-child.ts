@@ -2,9 +2,7 @@
 // `pool` as the first argument, what the pool of idle restored servers holds when full.
 import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
-import { buildServer } from '../src/mcp/server.js';
-import { DEFAULT_POOL_LIMITS, ServerPool } from '../src/mcp/server-pool.js';
-import { RequestTransport } from '../src/mcp/transport.js';
+import { DEFAULT_POOL_LIMITS, ServerPool, connectServer } from '../src/mcp/server-pool.js';
 import { Registry } from '../src/mcp/registry.js';
 import { TOOLSETS } from '../src/tools/index.js';
 
@@ -23,10 +21,8 @@ if (pool) {
   const before = settle();
   for (let i = 0; i < count; i++) {
     const id = newSessionId();
-    const server = buildServer(registry.capabilities);
-    const transport = new RequestTransport(id);
-    await server.connect(transport);
-    await transport.restore({
+    const entry = await connectServer(registry.capabilities, id);
+    await entry.transport.restore({
       method: 'initialize',
       params: {
         protocolVersion: '2025-11-25',
@@ -34,7 +30,7 @@ if (pool) {
         clientInfo: { name: 'claude-code', version: '2.1.0' },
       },
     });
-    servers.give(id, { server, transport });
+    servers.give(id, entry);
   }
   const after = settle();
   console.log(JSON.stringify({ servers: servers.size, rssBytesPerServer: (after.rss - before.rss) / count, heapBytesPerServer: (after.heapUsed - before.heapUsed) / count }));

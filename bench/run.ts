@@ -21,8 +21,8 @@ import { openNodeDatabase } from '../src/db/open-node.js';
 import { createLogger } from '../src/log.js';
 import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { Registry } from '../src/mcp/registry.js';
-import { buildServer, createDispatcher, serveScope } from '../src/mcp/server.js';
-import { RequestTransport } from '../src/mcp/transport.js';
+import { createDispatcher, serveScope } from '../src/mcp/server.js';
+import { connectServer } from '../src/mcp/server-pool.js';
 import { SessionState } from '../src/sessions/state.js';
 import { defineTool, text } from '../src/tools/define.js';
 import { z } from 'zod';
@@ -212,11 +212,9 @@ async function build(): Promise<void> {
   const measure = async (registry: Registry, iterations: number, pooled: boolean) => {
     const dispatch = createDispatcher(registry);
     const restored = async () => {
-      const server = buildServer(registry.capabilities);
-      const transport = new RequestTransport('s');
-      await server.connect(transport);
-      await transport.restore(initialize);
-      return { server, transport };
+      const entry = await connectServer(registry.capabilities, 's');
+      await entry.transport.restore(initialize);
+      return entry;
     };
     const kept = await restored();
     const once = async () => {
@@ -234,9 +232,9 @@ async function build(): Promise<void> {
     one: new Registry([{ name: 'one', description: '', tools: [tool(0)] }]),
     fifty: new Registry([{ name: 'fifty', description: '', tools: Array.from({ length: 50 }, (_, i) => tool(i)) }]),
   };
-  // Alternating rounds, medians: the first rounds only warm the JIT up.
+  // Rounds in turning order, so that no cell always follows the same one (and its garbage);
+  // medians, so that the first rounds, which only warm the JIT up, do not count.
   const samples = { one: [] as number[], fifty: [] as number[], pooled: [] as number[] };
-  // The order turns each round, so that no cell always follows the same one (and its garbage).
   const cells = [
     async () => samples.one.push(await measure(registries.one, 1000, false)),
     async () => samples.fifty.push(await measure(registries.fifty, 1000, false)),

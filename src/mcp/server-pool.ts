@@ -10,12 +10,22 @@
 // session state, loaded from the store for each request. A session not in the pool, on another
 // instance or after a restart, is restored as before.
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestTransport } from './transport.js';
+import { buildServer } from './server.js';
+import { RequestTransport } from './transport.js';
+import type { Registry } from './registry.js';
 
 /** A session's server and the transport it stays connected to. */
 export interface SessionServer {
   readonly server: Server;
   readonly transport: RequestTransport;
+}
+
+/** A new server for the session, connected to the transport it keeps for life; not restored yet. */
+export async function connectServer(capabilities: Registry['capabilities'], sessionId: string): Promise<SessionServer> {
+  const server = buildServer(capabilities);
+  const transport = new RequestTransport(sessionId);
+  await server.connect(transport);
+  return { server, transport };
 }
 
 export interface ServerPoolLimits {

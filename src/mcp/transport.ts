@@ -177,7 +177,7 @@ export class RequestTransport implements Transport {
         try {
           await exchange.options.beforeLastResponse();
         } catch (error) {
-          this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+          this.#report(error);
           message = {
             jsonrpc: '2.0',
             id,
@@ -189,6 +189,10 @@ export class RequestTransport implements Transport {
     } finally {
       if (last) this.#finish(exchange, true);
     }
+  }
+
+  #report(error: unknown): void {
+    this.onerror?.(error instanceof Error ? error : new Error(String(error)));
   }
 
   #finish(exchange: Exchange, answered: boolean): void {
@@ -217,7 +221,7 @@ export class RequestTransport implements Transport {
     try {
       await exchange.options.beforeLastResponse?.();
     } catch (error) {
-      this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      this.#report(error);
     }
     exchange.inner.closeSSEStream(clientId);
     this.#finish(exchange, true);

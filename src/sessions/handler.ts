@@ -13,8 +13,8 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../tools/define.js';
-import { buildServer, createDispatcher, serveScope, type RequestScope } from '../mcp/server.js';
-import { ServerPool, type SessionServer } from '../mcp/server-pool.js';
+import { createDispatcher, serveScope, type RequestScope } from '../mcp/server.js';
+import { ServerPool, connectServer, type SessionServer } from '../mcp/server-pool.js';
 import { RequestTransport } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
 import { readBody } from '../http/body.js';
@@ -180,13 +180,10 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     });
   }
 
-  /** A new server for the session, connected to the transport it keeps for life. */
   async function connect(sessionId: string): Promise<SessionServer> {
-    const server = buildServer(registry.capabilities);
-    server.onerror = (error) => logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
-    const transport = new RequestTransport(sessionId);
-    await server.connect(transport);
-    return { server, transport };
+    const entry = await connectServer(registry.capabilities, sessionId);
+    entry.server.onerror = (error) => logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
+    return entry;
   }
 
   /**
