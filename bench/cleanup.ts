@@ -39,7 +39,9 @@ const store = new DatabaseSessionStore(openPg({ dsn: db.url, statementTimeoutMs:
 try {
   await admin.connect();
   await store.ready();
-  const { rows: [server] } = await admin.query<{ server_version: string }>('show server_version');
+  const {
+    rows: [server],
+  } = await admin.query<{ server_version: string }>('show server_version');
 
   // Live rows are spread evenly (every eleventh row by default), so live and expired rows share
   // pages as they do in production. Expired rows are half past their lifetime, half idle with
@@ -65,7 +67,9 @@ try {
      from (select g, ($2::int > 0 and g % $3::int = 0 and g / $3::int <= $2::int) as live from generate_series(1, $1::int) g) s`,
     [total, LIVE, step],
   );
-  const { rows: [split] } = await admin.query<{ live: number; dead: number }>(
+  const {
+    rows: [split],
+  } = await admin.query<{ live: number; dead: number }>(
     `select count(*) filter (where id like 'live-%')::int as live, count(*) filter (where id like 'dead-%')::int as dead from baton.sessions`,
   );
   await admin.query('analyze baton.sessions');
@@ -105,7 +109,9 @@ try {
   await admin.query('analyze baton.sessions');
   const steadyRun = await store.cleanup();
 
-  const { rows: [after] } = await admin.query<{ live: number; dead: number; total: number }>(
+  const {
+    rows: [after],
+  } = await admin.query<{ live: number; dead: number; total: number }>(
     `select count(*) filter (where id like 'live-%')::int as live, count(*) filter (where id like 'dead-%')::int as dead, count(*)::int as total from baton.sessions`,
   );
   const liveIntact = after!.live === split!.live && after!.dead === 0 && after!.total === split!.live && steadyRun.removed === STEADY;
@@ -114,7 +120,13 @@ try {
   const full = batches.filter((b) => b.removed === batches[0]!.removed);
   const times = full.map((b) => b.durationMs).sort((a, b) => a - b);
   const result = {
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: server!.server_version },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: server!.server_version,
+    },
     startedAt: new Date().toISOString(),
     rows: { expired: split!.dead, live: split!.live },
     insertMs: Math.round(insertMs),
@@ -132,12 +144,19 @@ try {
       rowsPerSecond: Math.round(removed / (cleanupMs / 1000)),
       emptyRunMs: Number(idleRun.durationMs.toFixed(2)),
       emptyRunAfterAnalyzeMs: Number(idleRunAnalyzed.durationMs.toFixed(2)),
-      steadyState: { expired: STEADY, removed: steadyRun.removed, batches: steadyRun.batches, durationMs: Number(steadyRun.durationMs.toFixed(2)) },
+      steadyState: {
+        expired: STEADY,
+        removed: steadyRun.removed,
+        batches: steadyRun.batches,
+        durationMs: Number(steadyRun.durationMs.toFixed(2)),
+      },
     },
     after: { ...after!, liveIntact },
   };
 
-  console.log(`\nCleanup at scale (${count(split!.dead)} expired + ${count(split!.live)} live sessions, PostgreSQL ${server!.server_version})`);
+  console.log(
+    `\nCleanup at scale (${count(split!.dead)} expired + ${count(split!.live)} live sessions, PostgreSQL ${server!.server_version})`,
+  );
   printTable([
     ['insert (generate_series) + analyze', `${(insertMs / 1000).toFixed(1)} s`],
     ['cleanup runs (20 s budget each)', `${runs.length} (${result.cleanup.truncatedRuns} stopped at the budget)`],
@@ -150,8 +169,14 @@ try {
     ['rows/s', count(result.cleanup.rowsPerSecond)],
     ['run with nothing to remove (stale stats)', ms(idleRun.durationMs)],
     ['same after VACUUM ANALYZE', ms(idleRunAnalyzed.durationMs)],
-    [`steady state: ${count(STEADY)} ended among the live`, `${count(steadyRun.removed)} removed in ${steadyRun.batches} batch(es), ${ms(steadyRun.durationMs)}`],
-    ['live sessions after', `${count(after!.live)} of ${count(split!.live)}, expired left ${count(after!.dead)}: ${liveIntact ? 'all live sessions intact' : 'MISMATCH'}`],
+    [
+      `steady state: ${count(STEADY)} ended among the live`,
+      `${count(steadyRun.removed)} removed in ${steadyRun.batches} batch(es), ${ms(steadyRun.durationMs)}`,
+    ],
+    [
+      'live sessions after',
+      `${count(after!.live)} of ${count(split!.live)}, expired left ${count(after!.dead)}: ${liveIntact ? 'all live sessions intact' : 'MISMATCH'}`,
+    ],
   ]);
 
   const dir = join(ROOT, 'bench', 'results');

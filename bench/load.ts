@@ -49,7 +49,10 @@ export async function callOnce(url: string, dispatcher: Agent, sessionId: string
   return response.statusCode === 200 && text.includes('"result"');
 }
 
-export async function runLoad(url: string, options: { concurrency: number; seconds: number; warmupSeconds?: number; tool?: string }): Promise<LoadResult> {
+export async function runLoad(
+  url: string,
+  options: { concurrency: number; seconds: number; warmupSeconds?: number; tool?: string },
+): Promise<LoadResult> {
   const tool = options.tool ?? 'test_simple_text';
   const dispatcher = new Agent({ connections: options.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   try {

@@ -33,7 +33,13 @@ if (pool) {
     servers.give(id, entry);
   }
   const after = settle();
-  console.log(JSON.stringify({ servers: servers.size, rssBytesPerServer: (after.rss - before.rss) / count, heapBytesPerServer: (after.heapUsed - before.heapUsed) / count }));
+  console.log(
+    JSON.stringify({
+      servers: servers.size,
+      rssBytesPerServer: (after.rss - before.rss) / count,
+      heapBytesPerServer: (after.heapUsed - before.heapUsed) / count,
+    }),
+  );
   process.exit(0);
 }
 

@@ -80,9 +80,15 @@ async function startProcess(command: string[], env: Record<string, string>, read
   return child;
 }
 
-async function startNeonEndpointProcess(postgresUrl: string): Promise<{ child: ChildProcess; fetchEndpoint: string; connectionString(db: string): string }> {
+async function startNeonEndpointProcess(
+  postgresUrl: string,
+): Promise<{ child: ChildProcess; fetchEndpoint: string; connectionString(db: string): string }> {
   const port = await freePort();
-  const child = await startProcess([process.execPath, '--import', 'tsx', 'src/dev/neon-endpoint/cli.ts', '--postgres', postgresUrl, '--port', String(port)], {}, /ready/);
+  const child = await startProcess(
+    [process.execPath, '--import', 'tsx', 'src/dev/neon-endpoint/cli.ts', '--postgres', postgresUrl, '--port', String(port)],
+    {},
+    /ready/,
+  );
   return {
     child,
     fetchEndpoint: `http://127.0.0.1:${port}/sql`,
@@ -96,7 +102,11 @@ async function throughput(): Promise<void> {
   const neonDb = await createTestDatabase('baton_bench_neon');
   const endpoint = await startNeonEndpointProcess('postgres://postgres@127.0.0.1:5432/postgres');
   const referencePort = await freePort();
-  const reference = await startProcess([process.execPath, '--import', 'tsx', 'bench/reference-server.ts'], { PORT: String(referencePort) }, /listening/);
+  const reference = await startProcess(
+    [process.execPath, '--import', 'tsx', 'bench/reference-server.ts'],
+    { PORT: String(referencePort) },
+    /listening/,
+  );
   const servers: RunningServer[] = [];
   try {
     const common = { BATON_TOOLSETS: 'conformance' };
@@ -126,7 +136,9 @@ async function throughput(): Promise<void> {
         for (const [name, url] of Object.entries(targets)) {
           const result = await runLoad(url, { concurrency, seconds: SECONDS });
           ((samples[name] ??= {})[concurrency] ??= []).push(result);
-          process.stdout.write(`  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`);
+          process.stdout.write(
+            `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`,
+          );
         }
       }
     }
@@ -149,7 +161,11 @@ async function throughput(): Promise<void> {
         rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
       }
     }
-    table(`tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`, ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x/a'], rows);
+    table(
+      `tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`,
+      ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x/a'],
+      rows,
+    );
     results.throughput = summary;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
@@ -204,8 +220,16 @@ async function statements(): Promise<void> {
 // ---- (3) cost of the server a request runs on, against a whole tools/call ----
 async function build(): Promise<void> {
   const tool = (i: number) =>
-    defineTool({ name: `tool_${i}`, description: `Tool number ${i}`, input: { a: z.string(), b: z.number().optional() }, handler: () => text('ok') });
-  const initialize = { method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } } };
+    defineTool({
+      name: `tool_${i}`,
+      description: `Tool number ${i}`,
+      input: { a: z.string(), b: z.number().optional() },
+      handler: () => text('ok'),
+    });
+  const initialize = {
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } },
+  };
   const scope = { sessionId: 's', session: new SessionState(), principal: undefined };
   // What a request pays for its server: on a pool miss, build + connect + restore + attach;
   // on a hit, only attaching the request's HTTP transport to an idle restored server.
@@ -261,12 +285,16 @@ async function build(): Promise<void> {
     rounds.push(((performance.now() - started) / n) * 1000);
   }
   const call = median(rounds);
-  table('the server a request runs on, in process', ['what', 'µs', '% of tools/call'], [
-    ['restored (pool miss: build + connect + restore + attach), 1 tool', fmt(one, 1), fmt((one / call) * 100, 1)],
-    ['restored (pool miss), 50 tools', fmt(fifty, 1), fmt((fifty / call) * 100, 1)],
-    ['from the pool (attach only), 50 tools', fmt(pooled, 1), fmt((pooled / call) * 100, 1)],
-    ['whole tools/call (memory store, in process, pool hit)', fmt(call, 1), '100.0'],
-  ]);
+  table(
+    'the server a request runs on, in process',
+    ['what', 'µs', '% of tools/call'],
+    [
+      ['restored (pool miss: build + connect + restore + attach), 1 tool', fmt(one, 1), fmt((one / call) * 100, 1)],
+      ['restored (pool miss), 50 tools', fmt(fifty, 1), fmt((fifty / call) * 100, 1)],
+      ['from the pool (attach only), 50 tools', fmt(pooled, 1), fmt((pooled / call) * 100, 1)],
+      ['whole tools/call (memory store, in process, pool hit)', fmt(call, 1), '100.0'],
+    ],
+  );
   results.build = { oneToolMicros: one, fiftyToolsMicros: fifty, pooledMicros: pooled, toolsCallMicros: call };
 }
 
@@ -275,7 +303,9 @@ async function memory(): Promise<void> {
   const rows: (string | number)[][] = [];
   const out: unknown[] = [];
   for (const count of [10_000, 100_000]) {
-    const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory-child.ts', String(count)], { cwd: ROOT });
+    const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory-child.ts', String(count)], {
+      cwd: ROOT,
+    });
     const m = JSON.parse(stdout.trim().split('\n').pop()!);
     out.push(m);
     rows.push([count, fmt(m.rssBytesPerSession, 0), fmt(m.heapBytesPerSession, 0)]);
@@ -283,9 +313,18 @@ async function memory(): Promise<void> {
   table('memory store, per idle session', ['sessions', 'RSS bytes', 'heap bytes'], rows);
   const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory-child.ts', 'pool'], { cwd: ROOT });
   const pooled = JSON.parse(stdout.trim().split('\n').pop()!);
-  table('pool of idle restored servers, when full', ['servers', 'RSS bytes each', 'heap bytes each', 'heap in all'], [
-    [pooled.servers, fmt(pooled.rssBytesPerServer, 0), fmt(pooled.heapBytesPerServer, 0), `${fmt((pooled.heapBytesPerServer * pooled.servers) / 1048576, 1)} MiB`],
-  ]);
+  table(
+    'pool of idle restored servers, when full',
+    ['servers', 'RSS bytes each', 'heap bytes each', 'heap in all'],
+    [
+      [
+        pooled.servers,
+        fmt(pooled.rssBytesPerServer, 0),
+        fmt(pooled.heapBytesPerServer, 0),
+        `${fmt((pooled.heapBytesPerServer * pooled.servers) / 1048576, 1)} MiB`,
+      ],
+    ],
+  );
   results.memory = { store: out, pool: pooled };
 }
 
@@ -344,12 +383,16 @@ async function bundle(): Promise<void> {
     const first = performance.now();
     await worker.stop();
     if (response.status !== 200) throw new Error(`fresh Worker answered ${response.status}`);
-    table('Worker bundle (wrangler deploy --dry-run)', ['what', 'value'], [
-      ['raw KiB', fmt(raw / 1024, 1)],
-      ['gzip KiB', fmt(gz / 1024, 1)],
-      ['fresh workerd: first response after ready (ms)', fmt(first - ready, 0)],
-      ['fresh workerd: spawn to first response (ms)', fmt(first - spawned, 0)],
-    ]);
+    table(
+      'Worker bundle (wrangler deploy --dry-run)',
+      ['what', 'value'],
+      [
+        ['raw KiB', fmt(raw / 1024, 1)],
+        ['gzip KiB', fmt(gz / 1024, 1)],
+        ['fresh workerd: first response after ready (ms)', fmt(first - ready, 0)],
+        ['fresh workerd: spawn to first response (ms)', fmt(first - spawned, 0)],
+      ],
+    );
     results.bundle = { rawBytes: raw, gzipBytes: gz, firstResponseAfterReadyMs: first - ready, spawnToFirstResponseMs: first - spawned };
   } finally {
     rmSync(outdir, { recursive: true, force: true });

@@ -3,7 +3,9 @@
 // in this process (like `npm start`), so signals and exit codes are the command's own.
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
-  process.stderr.write(`baton needs Node.js 22 or newer; this is ${process.version}. From the repository, \`npx baton\` and \`npm run baton\` use the project's own Node.\n`);
+  process.stderr.write(
+    `baton needs Node.js 22 or newer; this is ${process.version}. From the repository, \`npx baton\` and \`npm run baton\` use the project's own Node.\n`,
+  );
   process.exit(2);
 }
 const { register } = await import('tsx/esm/api');

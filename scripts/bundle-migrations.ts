@@ -24,7 +24,10 @@ export function renderMigrations(): string {
       tag: entry.tag,
       folderMillis: entry.when,
       hash: createHash('sha256').update(text).digest('hex'),
-      statements: text.split('--> statement-breakpoint').map((s) => s.trim()).filter((s) => s.length > 0),
+      statements: text
+        .split('--> statement-breakpoint')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
     };
   });
   return [

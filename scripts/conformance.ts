@@ -28,9 +28,20 @@ export async function runConformance(env: Record<string, string> = {}, extraArgs
       });
       child.once('exit', resolve);
     });
-    const result: ConformanceResult = { passed: 0, failed: 0, warnings: 0, failures: [], seconds: (performance.now() - started) / 1000, exitCode };
+    const result: ConformanceResult = {
+      passed: 0,
+      failed: 0,
+      warnings: 0,
+      failures: [],
+      seconds: (performance.now() - started) / 1000,
+      exitCode,
+    };
     for (const dir of readdirSync(outDir)) {
-      const checks = JSON.parse(readFileSync(join(outDir, dir, 'checks.json'), 'utf8')) as { id: string; status: string; errorMessage?: string }[];
+      const checks = JSON.parse(readFileSync(join(outDir, dir, 'checks.json'), 'utf8')) as {
+        id: string;
+        status: string;
+        errorMessage?: string;
+      }[];
       for (const check of checks) {
         if (check.status === 'SUCCESS') result.passed++;
         else if (check.status === 'FAILURE') {
@@ -47,7 +58,9 @@ export async function runConformance(env: Record<string, string> = {}, extraArgs
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await runConformance({}, process.argv.slice(2), true);
-  console.log(`\nmcp-baton conformance (store: ${process.env.SESSIONS_STORE ?? 'memory'}): ${result.passed}/${result.passed + result.failed} checks passed, ${result.warnings} warnings, ${result.seconds.toFixed(1)} s`);
+  console.log(
+    `\nmcp-baton conformance (store: ${process.env.SESSIONS_STORE ?? 'memory'}): ${result.passed}/${result.passed + result.failed} checks passed, ${result.warnings} warnings, ${result.seconds.toFixed(1)} s`,
+  );
   for (const failure of result.failures) console.log(`  FAILED ${failure}`);
   process.exit(result.failed === 0 && result.exitCode === 0 ? 0 : 1);
 }

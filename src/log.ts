@@ -49,12 +49,17 @@ export function parseLogLevel(value: string | undefined): LogLevel {
  * statement text and the driver's own error stay.
  */
 export function errorText(error: unknown, options: { stack?: boolean } = {}): string {
-  if (isQueryError(error)) return `failed query (parameters withheld): ${error.query.slice(0, 200)}: ${error.cause === undefined ? 'no cause' : errorText(error.cause)}`;
+  if (isQueryError(error))
+    return `failed query (parameters withheld): ${error.query.slice(0, 200)}: ${error.cause === undefined ? 'no cause' : errorText(error.cause)}`;
   if (error instanceof Error) return (options.stack && error.stack) || error.message;
   return String(error);
 }
 
 /** drizzle's DrizzleQueryError, recognised by shape (drivers may bundle their own copy). */
 export function isQueryError(error: unknown): error is Error & { query: string; params: unknown[] } {
-  return error instanceof Error && typeof (error as { query?: unknown }).query === 'string' && Array.isArray((error as { params?: unknown }).params);
+  return (
+    error instanceof Error &&
+    typeof (error as { query?: unknown }).query === 'string' &&
+    Array.isArray((error as { params?: unknown }).params)
+  );
 }

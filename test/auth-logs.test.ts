@@ -61,7 +61,9 @@ function jwt(subject: string, expiresIn = '5m'): Promise<string> {
 
 async function digests(value: string): Promise<string[]> {
   const sha = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value)));
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(AUTH_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(AUTH_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(value)));
   return [sha, mac].flatMap((bytes) => {
     const hex = Buffer.from(bytes).toString('hex');

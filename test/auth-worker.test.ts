@@ -30,7 +30,14 @@ afterAll(async () => {
 });
 
 function token(key: CryptoKey | Uint8Array, alg: string, subject = 'alice', audience = AUDIENCE): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg }).setIssuer(ISSUER).setAudience(audience).setSubject(subject).setIssuedAt().setExpirationTime('5m').sign(key);
+  return new SignJWT({})
+    .setProtectedHeader({ alg })
+    .setIssuer(ISSUER)
+    .setAudience(audience)
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(key);
 }
 
 const session = (headers: Record<string, string>) => new RawSession((r) => fetch(r), worker.url, headers);
@@ -45,7 +52,11 @@ describe('authentication on Workers', () => {
 
     const metadata = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
     expect(metadata.status).toBe(200);
-    expect(await metadata.json()).toMatchObject({ resource: `${base}/mcp`, authorization_servers: [ISSUER], bearer_methods_supported: ['header'] });
+    expect(await metadata.json()).toMatchObject({
+      resource: `${base}/mcp`,
+      authorization_servers: [ISSUER],
+      bearer_methods_supported: ['header'],
+    });
   });
 
   it('accepts API keys, HMAC and ES256 tokens; refuses a wrong audience', async () => {
@@ -60,7 +71,9 @@ describe('authentication on Workers', () => {
       expect((await s.initialize()).status).toBe(200);
       expect((await s.callTool('test_simple_text')).status).toBe(200);
     }
-    const wrong = await session({ authorization: `Bearer ${await token(ec.privateKey, 'ES256', 'alice', 'https://elsewhere/mcp')}` }).initialize();
+    const wrong = await session({
+      authorization: `Bearer ${await token(ec.privateKey, 'ES256', 'alice', 'https://elsewhere/mcp')}`,
+    }).initialize();
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toContain('error_description="token audience mismatch"');
   });

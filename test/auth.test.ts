@@ -114,7 +114,14 @@ const jwtAuth = (extra: Record<string, unknown> = {}) => ({
 
 async function platform(settings: Record<string, unknown>, store: 'memory' | 'database' = 'memory'): Promise<Platform> {
   const config = parseConfig(
-    { toolsets: ['conformance'], ...settings, ...(store === 'database' && { sessions: { store: 'database', ...(settings.sessions as object) }, database: { driver: 'pg', dsn: db.url } }) },
+    {
+      toolsets: ['conformance'],
+      ...settings,
+      ...(store === 'database' && {
+        sessions: { store: 'database', ...(settings.sessions as object) },
+        database: { driver: 'pg', dsn: db.url },
+      }),
+    },
     {},
   );
   return createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
@@ -153,7 +160,10 @@ describe('API keys', () => {
 
   it('answers 401 with a Bearer challenge and a JSON-RPC body: missing, unknown, other scheme', async () => {
     await expect401(await session(p).initialize(), /^Bearer$/);
-    await expect401(await session(p, bearer('not-a-key')).initialize(), /^Bearer error="invalid_token", error_description="unknown API key or token"$/);
+    await expect401(
+      await session(p, bearer('not-a-key')).initialize(),
+      /^Bearer error="invalid_token", error_description="unknown API key or token"$/,
+    );
     await expect401(await session(p, { 'x-api-key': `${KEY_A}x` }).initialize(), /error="invalid_token"/);
     await expect401(await session(p, { authorization: `Basic ${btoa(`user:${KEY_A}`)}` }).initialize(), /error="invalid_request"/);
     // No resource metadata outside JWT mode.
@@ -174,8 +184,12 @@ describe('API keys', () => {
   it('refuses configurations it cannot honour, naming the key', async () => {
     await expect(platform({ auth: { api_keys: ['sha256:abc'] } })).rejects.toThrow(/auth\.api_keys\[0\].*64 hexadecimal/);
     await expect(platform({ auth: { required: true } })).rejects.toThrow(/auth\.required: true needs/);
-    await expect(platform({ auth: { jwt: { public_keys: ['-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----'] } } })).rejects.toThrow(/auth\.jwt\.public_keys\[0\]/);
-    await expect(platform({ auth: { jwt: { public_keys: [JSON.stringify({ ...ecJwk, d: 'secret' })] } } })).rejects.toThrow(/public_keys\[0\]: this is a private key/);
+    await expect(
+      platform({ auth: { jwt: { public_keys: ['-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----'] } } }),
+    ).rejects.toThrow(/auth\.jwt\.public_keys\[0\]/);
+    await expect(platform({ auth: { jwt: { public_keys: [JSON.stringify({ ...ecJwk, d: 'secret' })] } } })).rejects.toThrow(
+      /public_keys\[0\]: this is a private key/,
+    );
     await expect(platform({ auth: { jwt: { secret: HMAC_SECRET, algorithms: ['none'] } } })).rejects.toThrow(/auth\.jwt\.algorithms\[0\]/);
     await expect(platform({ auth: { resource_url: 'mcp.example.com' } })).rejects.toThrow(/auth\.resource_url/);
   });
@@ -189,7 +203,11 @@ describe('JWT bearer tokens', () => {
   afterAll(() => p?.close());
 
   it('accepts tokens signed by a PEM key, a JWK and the HMAC secret', async () => {
-    for (const t of [await token(), await token({ key: ec.privateKey, alg: 'ES256' }), await token({ key: new TextEncoder().encode(HMAC_SECRET), alg: 'HS256' })]) {
+    for (const t of [
+      await token(),
+      await token({ key: ec.privateKey, alg: 'ES256' }),
+      await token({ key: new TextEncoder().encode(HMAC_SECRET), alg: 'HS256' }),
+    ]) {
       const s = session(p, bearer(t));
       expect((await s.initialize()).status).toBe(200);
       expect((await s.callTool('test_simple_text')).status).toBe(200);
@@ -211,7 +229,10 @@ describe('JWT bearer tokens', () => {
       ['not-a-jwt', 'malformed token'],
     ];
     for (const [t, reason] of cases) {
-      const body = await expect401(await session(p, bearer(t)).initialize(), new RegExp(`^Bearer error="invalid_token", error_description="${reason}", ${metadata}$`));
+      const body = await expect401(
+        await session(p, bearer(t)).initialize(),
+        new RegExp(`^Bearer error="invalid_token", error_description="${reason}", ${metadata}$`),
+      );
       expect(body.error.message).toBe(`Unauthorized: ${reason}`);
     }
     const missing = await session(p).initialize();
@@ -258,13 +279,17 @@ describe('JWT bearer tokens', () => {
     }
     expect((await p.app.fetch(new Request('http://127.0.0.1/.well-known/oauth-protected-resource/other'))).status).toBe(404);
 
-    const configured = await platform({ auth: { ...jwtAuth(), resource_url: 'https://mcp.example.com/tenant/mcp', authorization_servers: [] } });
+    const configured = await platform({
+      auth: { ...jwtAuth(), resource_url: 'https://mcp.example.com/tenant/mcp', authorization_servers: [] },
+    });
     try {
       const response = await configured.app.fetch(new Request('http://127.0.0.1/.well-known/oauth-protected-resource/tenant/mcp'));
       // No authorization servers configured: the issuer is the one.
       expect(await response.json()).toMatchObject({ resource: 'https://mcp.example.com/tenant/mcp', authorization_servers: [ISSUER] });
       const refused = await session(configured).initialize();
-      expect(refused.headers.get('www-authenticate')).toBe('Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/tenant/mcp"');
+      expect(refused.headers.get('www-authenticate')).toBe(
+        'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/tenant/mcp"',
+      );
     } finally {
       await configured.close();
     }
@@ -277,7 +302,10 @@ describe('JWT bearer tokens', () => {
       expect((await s.initialize()).status).toBe(200);
       expect((await s.callTool('test_simple_text')).status).toBe(200);
       expect(jwks.hits).toBe(1); // cached after the first read
-      await expect401(await session(remote, bearer(await token({ key: otherRsa.privateKey, kid: 'rsa-1' }))).initialize(), /signature verification failed/);
+      await expect401(
+        await session(remote, bearer(await token({ key: otherRsa.privateKey, kid: 'rsa-1' }))).initialize(),
+        /signature verification failed/,
+      );
 
       // A new instance has to read the set first; with the key server down, that is the
       // server's problem, not the token's: 503, retry later (not 401, which sends the client
@@ -346,7 +374,10 @@ describe.each(stores)('session binding, $store store', ({ store }) => {
 
   beforeAll(async () => {
     p = await platform({ auth: { api_keys: [KEY_A, KEY_B], jwt: { public_keys: [rsaPem], issuer: ISSUER, audience: AUDIENCE } } }, store);
-    principal = await platform({ auth: { jwt: { public_keys: [rsaPem], issuer: ISSUER, audience: AUDIENCE } }, sessions: { bind: 'principal' } }, store);
+    principal = await platform(
+      { auth: { jwt: { public_keys: [rsaPem], issuer: ISSUER, audience: AUDIENCE } }, sessions: { bind: 'principal' } },
+      store,
+    );
   });
   afterAll(async () => {
     await p?.close();

@@ -28,7 +28,15 @@ function run(file: string, args: string[], env: Record<string, string> = {}): Pr
       args,
       {
         cwd: ROOT,
-        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, BATON_CONFIG: '', BATON_CONFIG_YAML: '', SESSIONS_STORE: '', DATABASE_URL: '', ...env },
+        env: {
+          ...process.env,
+          PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+          BATON_CONFIG: '',
+          BATON_CONFIG_YAML: '',
+          SESSIONS_STORE: '',
+          DATABASE_URL: '',
+          ...env,
+        },
         timeout: 60_000,
       },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -66,7 +74,14 @@ afterAll(async () => {
 });
 
 async function createSession(credentialHash = '', id = newSessionId()): Promise<string> {
-  await store.create({ id, credentialHash, protocolVersion: '2025-11-25', clientCapabilities: {}, clientInfo: { name: 'cli-test', version: '1' }, state: {} });
+  await store.create({
+    id,
+    credentialHash,
+    protocolVersion: '2025-11-25',
+    clientCapabilities: {},
+    clientInfo: { name: 'cli-test', version: '1' },
+    state: {},
+  });
   return id;
 }
 
@@ -132,7 +147,11 @@ describe('migrate', () => {
   it('tells to migrate when the table is missing and auto_migrate is off', async () => {
     const fresh = await createTestDatabase('baton_cli_fresh');
     try {
-      const result = await baton(['sessions', 'list'], { SESSIONS_STORE: 'database', DATABASE_URL: fresh.url, BATON_CONFIG_YAML: 'database:\n  auto_migrate: false\n' });
+      const result = await baton(['sessions', 'list'], {
+        SESSIONS_STORE: 'database',
+        DATABASE_URL: fresh.url,
+        BATON_CONFIG_YAML: 'database:\n  auto_migrate: false\n',
+      });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('run "baton migrate"');
     } finally {
@@ -212,7 +231,10 @@ describe('sessions revoke', () => {
     expect(revoked.code).toBe(0);
     expect(await exists(id)).toBe(false);
 
-    const twins = [await createSession('', 'TwinTwin-one-0123456789012345678901234567'), await createSession('', 'TwinTwin-two-0123456789012345678901234567')];
+    const twins = [
+      await createSession('', 'TwinTwin-one-0123456789012345678901234567'),
+      await createSession('', 'TwinTwin-two-0123456789012345678901234567'),
+    ];
     const [ambiguous, tooShort, plainPrefix] = await Promise.all([
       baton(['sessions', 'revoke', '--prefix', 'TwinTwin'], dbEnv),
       baton(['sessions', 'revoke', '--prefix', 'Twin'], dbEnv),

@@ -96,10 +96,7 @@ describe('defaults', () => {
   });
 
   it('keeps an explicit ttl or idle_timeout instead of session_timeout', () => {
-    const config = parseConfig(
-      { server: { streamable: { session_timeout: '2h' } }, sessions: { ttl: '1h', store: 'database' } },
-      {},
-    );
+    const config = parseConfig({ server: { streamable: { session_timeout: '2h' } }, sessions: { ttl: '1h', store: 'database' } }, {});
     expect(config.sessions.ttl).toBe(60 * MINUTE);
     expect(config.sessions.idle_timeout).toBe(120 * MINUTE);
     expect(config.sessions.store).toBe('database');
@@ -315,9 +312,7 @@ describe('${VAR} expansion', () => {
 
   it('names the list index of an unset variable inside a list', () => {
     const error = configError(() => parseConfig({ toolsets: ['echo', '${EXTRA_TOOLSET}'] }, {}));
-    expect(error.issues).toEqual([
-      { path: 'toolsets[1]', message: 'environment variable EXTRA_TOOLSET is not set' },
-    ]);
+    expect(error.issues).toEqual([{ path: 'toolsets[1]', message: 'environment variable EXTRA_TOOLSET is not set' }]);
   });
 
   it('treats $$ as a literal $', () => {
@@ -351,9 +346,7 @@ describe('${VAR} expansion', () => {
     const error = configError(() => parseConfig({ '${KEY}': 'x' }, { KEY: 'server' }));
     expect(error.issues[0]?.path).toBe('${KEY}');
     expect(error.issues[0]?.message).toContain('unknown key');
-    expect(parseConfig({ database: { pglite_dir: '${DIR}' } }, { DIR: '${NOT_EXPANDED}' }).database.pglite_dir).toBe(
-      '${NOT_EXPANDED}',
-    );
+    expect(parseConfig({ database: { pglite_dir: '${DIR}' } }, { DIR: '${NOT_EXPANDED}' }).database.pglite_dir).toBe('${NOT_EXPANDED}');
   });
 
   it('lets expanded text fill numbers, booleans, durations and lists', () => {
@@ -373,9 +366,7 @@ describe('${VAR} expansion', () => {
   });
 
   it('reports every unset variable at once, and no follow-on errors for them', () => {
-    const error = configError(() =>
-      parseConfig({ server: { port: '${P}' }, database: { dsn: '${D}' }, sessions: { ttl: '${T}' } }, {}),
-    );
+    const error = configError(() => parseConfig({ server: { port: '${P}' }, database: { dsn: '${D}' }, sessions: { ttl: '${T}' } }, {}));
     expect(error.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
       'server.port: environment variable P is not set',
       'database.dsn: environment variable D is not set',
@@ -402,7 +393,12 @@ describe('environment overrides', () => {
     ['SESSIONS_CLEANUP_INTERVAL', '10s', (c) => c.sessions.cleanup_interval, 10_000],
     ['BATON_TOOLSETS', ' conformance , ,echo,', (c) => c.toolsets, ['conformance', 'echo']],
     ['BATON_ALLOWED_HOSTS', 'a.example.com, b.example.com:8443', (c) => c.server.allowed_hosts, ['a.example.com', 'b.example.com:8443']],
-    ['BATON_ALLOWED_ORIGINS', 'https://a.example.com,http://localhost:3000', (c) => c.server.allowed_origins, ['https://a.example.com', 'http://localhost:3000']],
+    [
+      'BATON_ALLOWED_ORIGINS',
+      'https://a.example.com,http://localhost:3000',
+      (c) => c.server.allowed_origins,
+      ['https://a.example.com', 'http://localhost:3000'],
+    ],
   ])('%s=%j wins over the file', (variable, value, read, expected) => {
     expect(read(parseConfig(file, {}))).not.toEqual(expected);
     expect(read(parseConfig(file, { [variable]: value }))).toEqual(expected);
@@ -733,9 +729,7 @@ describe('ConfigError', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('ConfigError');
     expect(error.issues).toHaveLength(2);
-    expect(error.message).toBe(
-      'Invalid configuration (baton.yaml), 2 problems:\n  server.port: bad port\n  sessions.ttl: bad ttl',
-    );
+    expect(error.message).toBe('Invalid configuration (baton.yaml), 2 problems:\n  server.port: bad port\n  sessions.ttl: bad ttl');
   });
 });
 

@@ -55,7 +55,12 @@ describe('catalog file', () => {
         expect.stringMatching(/^tables\.public\.orders: .*colour/),
       ]),
     );
-    const terms = issuesOf(() => parseCatalog('glossary: { revenue: x }\ntables:\n  public.orders:\n    glossary: [revenue, churn]\n    columns:\n      total: { glossary: [margin] }\n', 'c.yaml'));
+    const terms = issuesOf(() =>
+      parseCatalog(
+        'glossary: { revenue: x }\ntables:\n  public.orders:\n    glossary: [revenue, churn]\n    columns:\n      total: { glossary: [margin] }\n',
+        'c.yaml',
+      ),
+    );
     expect(terms.issues).toEqual([
       'tables.public.orders.glossary: term "churn" is not defined under glossary',
       'tables.public.orders.columns.total.glossary: term "margin" is not defined under glossary',
@@ -97,13 +102,17 @@ describe('catalog file with a datasource by DSN (Node server)', () => {
         '      unit_price_cents: { description: Not shown either., deprecated: Use price_cents. }',
       ].join('\n'),
     );
-    const platform = await createPlatform(parseConfig({ toolsets: ['data'], datasource: { dsn: shop.url, catalog: file } }, {}), { logger: quiet });
+    const platform = await createPlatform(parseConfig({ toolsets: ['data'], datasource: { dsn: shop.url, catalog: file } }, {}), {
+      logger: quiet,
+    });
     try {
       const session = new RawSession((r) => platform.app.fetch(r));
       await session.initialize();
       const listed = (await session.callTool('list_tables')).result.content[0].text;
       expect(listed).toContain('order_items (table, ~137 rows) DEPRECATED: Moving to public.order_lines in 2027. — The lines of an order');
-      const [described, context] = (await session.callTool('describe_table', { table: 'order_items' })).result.content.map((c: { text: string }) => c.text);
+      const [described, context] = (await session.callTool('describe_table', { table: 'order_items' })).result.content.map(
+        (c: { text: string }) => c.text,
+      );
       expect(described).toContain('DEPRECATED: Moving to public.order_lines in 2027.');
       expect(described).toContain('| quantity | integer | no |  | Units ordered; never zero. |');
       expect(context).toBe(
@@ -125,7 +134,9 @@ describe('catalog file with a datasource by DSN (Node server)', () => {
         ].join('\n'),
       );
       // Tables the file does not name keep their comments only.
-      const [, products] = (await session.callTool('describe_table', { table: 'products' })).result.content.map((c: { text: string }) => c.text);
+      const [, products] = (await session.callTool('describe_table', { table: 'products' })).result.content.map(
+        (c: { text: string }) => c.text,
+      );
       expect(products).toMatch(/^semantic_context: public\.products\ndescription: Items the shop sells/);
       expect(products).not.toContain('owner:');
     } finally {
@@ -138,6 +149,8 @@ describe('catalog file with a datasource by DSN (Node server)', () => {
     await expect(createPlatform(config, { logger: quiet })).rejects.toThrow(/datasource\.catalog: cannot read .*missing\.yaml/);
     const invalid = join(dir, 'invalid.yaml');
     writeFileSync(invalid, 'tables:\n  orders: {}\n');
-    await expect(createPlatform(parseConfig({ toolsets: ['data'], datasource: { dsn: shop.url, catalog: invalid } }, {}), { logger: quiet })).rejects.toThrow(/schema-qualified/);
+    await expect(
+      createPlatform(parseConfig({ toolsets: ['data'], datasource: { dsn: shop.url, catalog: invalid } }, {}), { logger: quiet }),
+    ).rejects.toThrow(/schema-qualified/);
   });
 });

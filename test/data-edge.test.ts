@@ -22,8 +22,16 @@ describe('edge opener, in process', () => {
       const session = new RawSession((r) => platform.app.fetch(r));
       await session.initialize();
       const listed = await session.request('tools/list');
-      expect(listed.messages[0].result.tools.map((t: { name: string }) => t.name).sort()).toEqual(['describe_table', 'list_tables', 'query']);
-      for (const [tool, args] of [['list_tables', {}], ['describe_table', { table: 'orders' }], ['query', { sql: 'select 1' }]] as const) {
+      expect(listed.messages[0].result.tools.map((t: { name: string }) => t.name).sort()).toEqual([
+        'describe_table',
+        'list_tables',
+        'query',
+      ]);
+      for (const [tool, args] of [
+        ['list_tables', {}],
+        ['describe_table', { table: 'orders' }],
+        ['query', { sql: 'select 1' }],
+      ] as const) {
         const { result } = await session.callTool(tool, args);
         expect(result.isError, tool).toBe(true);
         expect(result.content[0].text, tool).toMatch(NEEDS_DATASOURCE);
@@ -35,7 +43,9 @@ describe('edge opener, in process', () => {
 
   it('a catalog file setting stops start-up, naming the key', async () => {
     const config = parseConfig({ datasource: { dsn: 'postgres://u@example.com/db', catalog: 'catalog.yaml' } }, {});
-    await expect(createPlatform(config, { logger: quiet, openDatasource: openEdgeDatasource })).rejects.toThrow(/datasource\.catalog: catalog files are read by the Node server only/);
+    await expect(createPlatform(config, { logger: quiet, openDatasource: openEdgeDatasource })).rejects.toThrow(
+      /datasource\.catalog: catalog files are read by the Node server only/,
+    );
   });
 });
 
@@ -46,7 +56,11 @@ describe('the Worker in workerd', () => {
   let shop: TestDatabase;
 
   beforeAll(async () => {
-    [endpoint, sessionsDb, shop] = await Promise.all([startNeonEndpoint({ postgresUrl: ADMIN_URL }), createTestDatabase('baton_edge_sessions'), createShopDatabase('baton_edge_shop')]);
+    [endpoint, sessionsDb, shop] = await Promise.all([
+      startNeonEndpoint({ postgresUrl: ADMIN_URL }),
+      createTestDatabase('baton_edge_sessions'),
+      createShopDatabase('baton_edge_shop'),
+    ]);
   });
 
   afterAll(async () => {
@@ -91,7 +105,12 @@ describe('the Worker in workerd', () => {
     const second = await call('describe_table', { table: 'orders' });
     expect(second.blocks.slice(1)).toEqual(['semantic_context: public.orders (sent earlier in this session; not repeated)']);
 
-    for (const sql of ['select * from baton.sessions', 'select * from session_peek', "select nextval('ticket_seq')", 'select 1; select 2']) {
+    for (const sql of [
+      'select * from baton.sessions',
+      'select * from session_peek',
+      "select nextval('ticket_seq')",
+      'select 1; select 2',
+    ]) {
       const refused = await call('query', { sql });
       expect(refused.isError, sql).toBe(true);
       expect(refused.blocks[0], sql).toMatch(/^Refused: /);

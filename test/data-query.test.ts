@@ -58,7 +58,10 @@ const drivers: Driver[] = [
   {
     name: 'pg',
     platform: () =>
-      createPlatform(parseConfig({ toolsets: ['data'], datasource: { dsn: shop.url, statement_timeout: '1s', row_limit: ROW_LIMIT } }, {}), { logger: quiet }),
+      createPlatform(
+        parseConfig({ toolsets: ['data'], datasource: { dsn: shop.url, statement_timeout: '1s', row_limit: ROW_LIMIT } }, {}),
+        { logger: quiet },
+      ),
     datasource: () => openPgDatasource({ dsn: shop.url, statementTimeoutMs: 2_000 }),
   },
   {
@@ -75,7 +78,12 @@ const drivers: Driver[] = [
         ),
         { logger: quiet, openDatasource: openEdgeDatasource },
       ),
-    datasource: () => openNeonHttpDatasource({ dsn: endpoint.connectionString(shop.name), statementTimeoutMs: 2_000, httpEndpoint: endpoint.fetchEndpoint }),
+    datasource: () =>
+      openNeonHttpDatasource({
+        dsn: endpoint.connectionString(shop.name),
+        statementTimeoutMs: 2_000,
+        httpEndpoint: endpoint.fetchEndpoint,
+      }),
   },
 ];
 
@@ -96,7 +104,8 @@ describe.each(drivers)('datasource by DSN, driver $name', (driver) => {
 
   it('list_tables shows the datasource, never the platform schema or the system catalogs', async () => {
     const listed = textOf(await call('list_tables'));
-    for (const table of ['customers', 'orders', 'order_items', 'products', 'legacy_orders', 'customer_revenue']) expect(listed).toContain(`  ${table} (`);
+    for (const table of ['customers', 'orders', 'order_items', 'products', 'legacy_orders', 'customer_revenue'])
+      expect(listed).toContain(`  ${table} (`);
     expect(listed).toContain('One row per checkout');
     expect(listed).not.toMatch(/baton|drizzle|pg_catalog|information_schema|pg_class|sessions \(/);
   });
@@ -126,10 +135,14 @@ describe.each(drivers)('datasource by DSN, driver $name', (driver) => {
   });
 
   it('query answers with a table and the semantic context of what it read', async () => {
-    const result = await call('query', { sql: "select status, count(*) as n from orders where status <> 'pending' group by status order by status" });
+    const result = await call('query', {
+      sql: "select status, count(*) as n from orders where status <> 'pending' group by status order by status",
+    });
     expect(result.isError).toBeFalsy();
     const [table, context] = result.content.map((c: any) => c.text);
-    expect(table).toBe(['3 rows.', '', '| status | n |', '| --- | --- |', '| cancelled | 13 |', '| paid | 13 |', '| shipped | 41 |'].join('\n'));
+    expect(table).toBe(
+      ['3 rows.', '', '| status | n |', '| --- | --- |', '| cancelled | 13 |', '| paid | 13 |', '| shipped | 41 |'].join('\n'),
+    );
     expect(context).toMatch(/^semantic_context: public\.orders\n/);
   });
 
@@ -156,11 +169,19 @@ describe.each(drivers)('datasource by DSN, driver $name', (driver) => {
     ['pg_advisory_lock', 'select pg_advisory_lock(42)', /pg_advisory_lock\(\), a volatile function/],
     ['pg_advisory_lock in FROM', 'select * from pg_advisory_lock(42)', /pg_advisory_lock\(\)/],
     ['pg_notify', "select pg_notify('channel', 'hi')", /pg_notify\(\), a volatile function/],
-    ['dblink', "select * from dblink_exec('dbname=postgres', 'create table t (a int)')", /dblink_exec\(\), which opens connections to other databases/],
-    ['SQL passed as text', "select query_to_xml('select * from baton.sessions', true, false, '')", /query_to_xml\(\), which runs SQL passed as text/],
+    [
+      'dblink',
+      "select * from dblink_exec('dbname=postgres', 'create table t (a int)')",
+      /dblink_exec\(\), which opens connections to other databases/,
+    ],
+    [
+      'SQL passed as text',
+      "select query_to_xml('select * from baton.sessions', true, false, '')",
+      /query_to_xml\(\), which runs SQL passed as text/,
+    ],
     ['a volatile call hidden in VALUES', "select * from (values (nextval('ticket_seq'))) v(n)", /nextval/],
     ['several statements', 'select 1; select 2', /one statement at a time/],
-    ['several statements after a comment', "select 1 -- one\n; delete from orders", /one statement at a time/],
+    ['several statements after a comment', 'select 1 -- one\n; delete from orders', /one statement at a time/],
     ['the platform schema', 'select * from baton.sessions', /baton\.sessions; it belongs to the platform/],
     ['the platform schema, quoted', 'select state from "baton"."sessions"', /baton\.sessions/],
     ['the platform schema through a view', 'select * from session_peek', /baton\.sessions/],
@@ -220,7 +241,9 @@ describe.each(drivers)('datasource by DSN, driver $name', (driver) => {
     const datasource = driver.datasource();
     try {
       await expect(datasource.readOnly([{ text: 'select 1; select 2' }])).rejects.toMatchObject({ code: '42601' });
-      await expect(datasource.readOnly([{ text: "insert into legacy_orders values (999, 'x', 1, now())" }])).rejects.toMatchObject({ code: '25006' });
+      await expect(datasource.readOnly([{ text: "insert into legacy_orders values (999, 'x', 1, now())" }])).rejects.toMatchObject({
+        code: '25006',
+      });
       await expect(datasource.readOnly([{ text: "select nextval('ticket_seq')" }])).rejects.toMatchObject({ code: '25006' });
       await expect(datasource.readOnly([{ text: 'select * from orders for update' }])).rejects.toMatchObject({ code: '25006' });
     } finally {
@@ -255,14 +278,18 @@ describe('the embedded demo dataset (PGlite in a worker thread)', () => {
   });
 
   it('holds the shop, read-only, one statement per text', async () => {
-    const [result] = await datasource.readOnly([{ text: 'select count(*), sum(total_cents) from orders where status = $1', params: ['shipped'] }]);
+    const [result] = await datasource.readOnly([
+      { text: 'select count(*), sum(total_cents) from orders where status = $1', params: ['shipped'] },
+    ]);
     expect(result!.rows).toEqual([['41', '408450']]);
     await expect(datasource.readOnly([{ text: 'select 1; select 2' }])).rejects.toMatchObject({ code: '42601' });
     await expect(datasource.readOnly([{ text: 'delete from order_items' }])).rejects.toMatchObject({ code: '25006' });
   });
 
   it('stops a statement past the timeout by replacing its thread, and answers again afterwards', async () => {
-    await expect(datasource.readOnly([{ text: 'select count(*) from generate_series(1, 10000000000)' }])).rejects.toMatchObject({ code: '57014' });
+    await expect(datasource.readOnly([{ text: 'select count(*) from generate_series(1, 10000000000)' }])).rejects.toMatchObject({
+      code: '57014',
+    });
     const [after] = await datasource.readOnly([{ text: 'select count(*) from order_items' }]);
     expect(after!.rows).toEqual([['137']]);
   });

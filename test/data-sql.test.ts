@@ -9,7 +9,9 @@ describe('tokenizer', () => {
   it('never sees words inside strings, quoted identifiers, comments or dollar quotes', () => {
     const sql = `select 'nextval(1)', E'it\\'s setval(', $f$ pg_advisory_lock(1) $f$, $$x$$, "Odd ""Name""" -- delete(
       /* nested /* dblink( */ still comment */ from t`;
-    const words = tokenize(sql).filter((t) => t.kind === 'word').map((t) => t.value);
+    const words = tokenize(sql)
+      .filter((t) => t.kind === 'word')
+      .map((t) => t.value);
     expect(words).toEqual(['select', 'from', 't']);
     expect(tokenize(sql).find((t) => t.kind === 'quoted')?.value).toBe('Odd "Name"');
   });
@@ -51,10 +53,16 @@ describe('plan reader', () => {
             'Parent Relationship': 'InitPlan',
             'Subplan Name': 'InitPlan 1 (returns $0)',
             Output: ['count(*)'],
-            Plans: [{ 'Node Type': 'Seq Scan', 'Relation Name': 'orders', Schema: 'public', Alias: 'o', Filter: "(o.status = 'x(y'::text)" }],
+            Plans: [
+              { 'Node Type': 'Seq Scan', 'Relation Name': 'orders', Schema: 'public', Alias: 'o', Filter: "(o.status = 'x(y'::text)" },
+            ],
           },
           { 'Node Type': 'Function Scan', 'Function Name': 'generate_series', Schema: 'pg_catalog', Output: ['g.g'] },
-          { 'Node Type': 'CTE Scan', 'CTE Name': 'weird(name', Plans: [{ 'Node Type': 'Index Scan', 'Relation Name': 'sessions', Schema: 'baton', 'Index Cond': '(id = lower($1))' }] },
+          {
+            'Node Type': 'CTE Scan',
+            'CTE Name': 'weird(name',
+            Plans: [{ 'Node Type': 'Index Scan', 'Relation Name': 'sessions', Schema: 'baton', 'Index Cond': '(id = lower($1))' }],
+          },
         ],
       },
     },
@@ -89,7 +97,19 @@ describe('statement rules', () => {
     expect(refused('select 1; select 2')).toMatch(/one statement at a time/);
     expect(refused('select 1; delete from orders')).toMatch(/one statement at a time/);
     expect(refused('  ')).toMatch(/empty/);
-    for (const sql of ['insert into t values (1)', 'UPDATE t SET a = 1', 'delete from t', 'create table x (a int)', 'drop table orders', 'truncate orders', 'set role postgres', 'copy t to stdout', 'explain select 1', 'call p()', 'do $$ begin end $$']) {
+    for (const sql of [
+      'insert into t values (1)',
+      'UPDATE t SET a = 1',
+      'delete from t',
+      'create table x (a int)',
+      'drop table orders',
+      'truncate orders',
+      'set role postgres',
+      'copy t to stdout',
+      'explain select 1',
+      'call p()',
+      'do $$ begin end $$',
+    ]) {
       expect(refused(sql), sql).toMatch(/only read-only queries/);
     }
     expect(refused('select * into copy_of_orders from orders')).toMatch(/INTO creates a table/);
@@ -112,11 +132,19 @@ describe('statement rules', () => {
       functions: new Set(functions),
       unreadable: [],
     });
-    const volatile = new Map([['nextval', true], ['random', true], ['my_counter', false], ['pg_sleep', true]]);
+    const volatile = new Map([
+      ['nextval', true],
+      ['random', true],
+      ['my_counter', false],
+      ['pg_sleep', true],
+    ]);
     const judge = (f: ReturnType<typeof facts>) => judgeStatement(statement, f, [], volatile);
     expect(judge(facts(['ModifyTable']))).toHaveProperty('refused', expect.stringMatching(/writes data/));
     expect(judge(facts(['LockRows']))).toHaveProperty('refused', expect.stringMatching(/locks rows/));
-    expect(judge(facts(['Seq Scan'], ['baton.sessions']))).toHaveProperty('refused', expect.stringMatching(/baton\.sessions; it belongs to the platform/));
+    expect(judge(facts(['Seq Scan'], ['baton.sessions']))).toHaveProperty(
+      'refused',
+      expect.stringMatching(/baton\.sessions; it belongs to the platform/),
+    );
     expect(judge(facts(['Seq Scan'], ['drizzle.__drizzle_migrations']))).toHaveProperty('refused', expect.stringMatching(/platform/));
     expect(judge(facts(['Seq Scan'], ['pg_catalog.pg_statistic']))).toHaveProperty('refused', expect.stringMatching(/system catalog/));
     expect(judge(facts(['Result'], [], ['nextval']))).toHaveProperty('refused', expect.stringMatching(/nextval\(\), a volatile function/));
@@ -128,7 +156,12 @@ describe('statement rules', () => {
 
   it('refers to views by their name, and to tables the plan reads otherwise', () => {
     const statement = inspectStatement('select * from v join orders using (id)') as InspectedStatement;
-    const plan = { nodeTypes: new Set(['Hash Join']), relations: new Set(['public.orders', 'public.customers']), functions: new Set<string>(), unreadable: [] };
+    const plan = {
+      nodeTypes: new Set(['Hash Join']),
+      relations: new Set(['public.orders', 'public.customers']),
+      functions: new Set<string>(),
+      unreadable: [],
+    };
     const named = [
       { schema: 'public', name: 'v', kind: 'v', reads: ['public.customers', 'public.orders'] },
       { schema: 'public', name: 'orders', kind: 'r', reads: [] },

@@ -195,7 +195,10 @@ describe('timestamps', () => {
       await admin.connect();
       await admin.query(`alter database ${zoned.name} set timezone to 'Pacific/Chatham'`);
       await admin.end();
-      const config = parseConfig({ sessions: { store: 'database', ttl: '1h', idle_timeout: '10m' }, database: { driver: 'pg', dsn: zoned.url } }, {});
+      const config = parseConfig(
+        { sessions: { store: 'database', ttl: '1h', idle_timeout: '10m' }, database: { driver: 'pg', dsn: zoned.url } },
+        {},
+      );
       const store = (await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase })).store as DatabaseSessionStore;
       try {
         const before = Date.now();

@@ -132,11 +132,11 @@ describe('database store (pg), datasource by DSN', () => {
       expect(isFull(products[1], 'public.products')).toBe(true);
       expect(isFull(items[1], 'public.order_items')).toBe(true);
       const state = await sessionState(transport.sessionId!);
-      expect(Object.keys(state).filter((k) => k.startsWith('enrich.sent:')).sort()).toEqual([
-        'enrich.sent:public.customers',
-        'enrich.sent:public.order_items',
-        'enrich.sent:public.products',
-      ]);
+      expect(
+        Object.keys(state)
+          .filter((k) => k.startsWith('enrich.sent:'))
+          .sort(),
+      ).toEqual(['enrich.sent:public.customers', 'enrich.sent:public.order_items', 'enrich.sent:public.products']);
       expect(await blocks(client, 'query', { sql: 'select count(*) from order_items join products on products.id = product_id' })).toEqual([
         '1 row.\n\n| count |\n| --- |\n| 137 |',
         REFERENCE('public.order_items'),

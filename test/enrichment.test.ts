@@ -22,7 +22,16 @@ const provider = {
   fail: false,
   asked: [] as string[][],
   contexts: new Map<string, SemanticContext>([
-    ['public.orders', { name: 'public.orders', description: 'One row per checkout.', owner: 'sales-data', tags: ['sales'], columns: [{ name: 'status', description: 'Lifecycle state.' }] }],
+    [
+      'public.orders',
+      {
+        name: 'public.orders',
+        description: 'One row per checkout.',
+        owner: 'sales-data',
+        tags: ['sales'],
+        columns: [{ name: 'status', description: 'Lifecycle state.' }],
+      },
+    ],
     ['public.customers', { name: 'public.customers', description: 'Accounts.', owner: 'crm', deprecated: 'Use public.accounts.' }],
   ]),
 };
@@ -64,7 +73,10 @@ afterEach(() => {
 });
 
 async function platformWith(dedup: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Platform> {
-  return createPlatform(parseConfig({ toolsets: ['enrich_probe'], enrichment: { session_dedup: dedup }, ...extra }, {}), { logger: quiet, openDatabase: openNodeDatabase });
+  return createPlatform(parseConfig({ toolsets: ['enrich_probe'], enrichment: { session_dedup: dedup }, ...extra }, {}), {
+    logger: quiet,
+    openDatabase: openNodeDatabase,
+  });
 }
 
 async function sessionOn(platform: Platform): Promise<RawSession> {
@@ -85,9 +97,19 @@ describe('dedup modes', () => {
     const first = await touch(session, ['public.orders']);
     expect(first).toEqual([
       'touched public.orders',
-      ['semantic_context: public.orders', 'description: One row per checkout.', 'owner: sales-data', 'tags: sales', 'columns:', '  status: Lifecycle state.'].join('\n'),
+      [
+        'semantic_context: public.orders',
+        'description: One row per checkout.',
+        'owner: sales-data',
+        'tags: sales',
+        'columns:',
+        '  status: Lifecycle state.',
+      ].join('\n'),
     ]);
-    expect(await touch(session, ['public.orders'])).toEqual(['touched public.orders', 'semantic_context: public.orders (sent earlier in this session; not repeated)']);
+    expect(await touch(session, ['public.orders'])).toEqual([
+      'touched public.orders',
+      'semantic_context: public.orders (sent earlier in this session; not repeated)',
+    ]);
     // Another session has its own memory.
     expect((await touch(await sessionOn(platform), ['public.orders']))[1]).toMatch(/^semantic_context: public\.orders\ndescription/);
     // The reference needs no context: the provider was not asked again in the first session.
@@ -120,7 +142,8 @@ describe('dedup modes', () => {
   it('disabled: the full context every time', async () => {
     const platform = await platformWith({ enabled: false, mode: 'none' });
     const session = await sessionOn(platform);
-    for (let i = 0; i < 3; i++) expect((await touch(session, ['public.orders']))[1]).toMatch(/^semantic_context: public\.orders\ndescription/);
+    for (let i = 0; i < 3; i++)
+      expect((await touch(session, ['public.orders']))[1]).toMatch(/^semantic_context: public\.orders\ndescription/);
     await platform.close();
   });
 
@@ -168,7 +191,11 @@ describe('dedup state is session state', () => {
     const opened = await platform.store.open(session.id, '');
     expect(opened.status).toBe('ok');
     const state = opened.status === 'ok' ? opened.session.state : {};
-    expect(Object.keys(state).filter((k) => k.startsWith('enrich.')).sort()).toEqual(['enrich.sent:public.customers', 'enrich.sent:public.orders']);
+    expect(
+      Object.keys(state)
+        .filter((k) => k.startsWith('enrich.'))
+        .sort(),
+    ).toEqual(['enrich.sent:public.customers', 'enrich.sent:public.orders']);
     expect(state['enrich.sent:public.orders']).toBeGreaterThanOrEqual(before);
     await platform.close();
   });
@@ -193,7 +220,10 @@ describe('dedup state is session state', () => {
         expect((await touch(onB, ['public.orders']))[1]).toMatch(/not repeated/);
 
         // Two calls at once, one per platform, each sending a different table for the first time.
-        const [viaA, viaB] = await Promise.all([touch(session, ['public.customers']), touch(onB, ['public.products_unknown', 'public.orders'])]);
+        const [viaA, viaB] = await Promise.all([
+          touch(session, ['public.customers']),
+          touch(onB, ['public.products_unknown', 'public.orders']),
+        ]);
         expect(viaA[1]).toMatch(/^semantic_context: public\.customers\n/);
         expect(viaB[1]).toMatch(/not repeated/);
         provider.contexts.set('public.extra', { name: 'public.extra', description: 'Extra.' });
@@ -203,11 +233,11 @@ describe('dedup state is session state', () => {
         await client.connect();
         const { rows } = await client.query('select state from baton.sessions where id = $1', [session.id]);
         await client.end();
-        expect(Object.keys(rows[0].state).filter((k) => k.startsWith('enrich.')).sort()).toEqual([
-          'enrich.sent:public.customers',
-          'enrich.sent:public.extra',
-          'enrich.sent:public.orders',
-        ]);
+        expect(
+          Object.keys(rows[0].state)
+            .filter((k) => k.startsWith('enrich.'))
+            .sort(),
+        ).toEqual(['enrich.sent:public.customers', 'enrich.sent:public.extra', 'enrich.sent:public.orders']);
       } finally {
         provider.contexts.delete('public.extra');
         await a.close();

@@ -85,7 +85,21 @@ function prng(seed: number) {
 
 type Rng = ReturnType<typeof prng>;
 
-const METHODS = ['tools/list', 'tools/call', 'ping', 'initialize', 'logging/setLevel', 'resources/list', 'resources/subscribe', 'prompts/list', 'completion/complete', 'notifications/initialized', 'notifications/cancelled', 'nope/unknown', ''];
+const METHODS = [
+  'tools/list',
+  'tools/call',
+  'ping',
+  'initialize',
+  'logging/setLevel',
+  'resources/list',
+  'resources/subscribe',
+  'prompts/list',
+  'completion/complete',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'nope/unknown',
+  '',
+];
 
 function message(rng: Rng): unknown {
   const method = rng.pick(METHODS);
@@ -94,13 +108,27 @@ function message(rng: Rng): unknown {
       ...INIT_BODY,
       id: rng.int(1000),
       params: rng.chance(0.7)
-        ? { ...INIT_BODY.params, protocolVersion: rng.pick(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '1999-01-01', '']), capabilities: rng.pick([{}, { elicitation: {} }, { sampling: 5 }, null]) }
+        ? {
+            ...INIT_BODY.params,
+            protocolVersion: rng.pick(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '1999-01-01', '']),
+            capabilities: rng.pick([{}, { elicitation: {} }, { sampling: 5 }, null]),
+          }
         : rng.pick([{}, null, 'x', []]),
     };
   }
   const base: Record<string, unknown> = { jsonrpc: rng.chance(0.95) ? '2.0' : rng.pick(['1.0', 2, null]), method };
   if (!method.startsWith('notifications/') || rng.chance(0.1)) base.id = rng.pick([rng.int(1e6), `id-${rng.int(100)}`, null, 1.5, {}, -1]);
-  if (rng.chance(0.8)) base.params = rng.pick([{}, { name: rng.pick(['test_simple_text', 'x', '']), arguments: { a: rng.int(10) } }, { level: rng.pick(['debug', 'error', 'nope']) }, { uri: 'test://x' }, [], 'str', null, { requestId: rng.int(5) }]);
+  if (rng.chance(0.8))
+    base.params = rng.pick([
+      {},
+      { name: rng.pick(['test_simple_text', 'x', '']), arguments: { a: rng.int(10) } },
+      { level: rng.pick(['debug', 'error', 'nope']) },
+      { uri: 'test://x' },
+      [],
+      'str',
+      null,
+      { requestId: rng.int(5) },
+    ]);
   if (rng.chance(0.05)) return { jsonrpc: '2.0', id: rng.int(100), result: {} };
   return base;
 }
@@ -114,11 +142,30 @@ function body(rng: Rng): Buffer {
     const valid = Buffer.from(JSON.stringify(message(rng)));
     const mutated = Buffer.from(valid);
     for (let i = rng.int(4) + 1; i > 0; i--) mutated[rng.int(mutated.length)] = rng.int(256);
-    return rng.pick([mutated, valid.subarray(0, rng.int(valid.length)), Buffer.concat([valid, rng.bytes(rng.int(20))]), Buffer.concat([valid, valid])]);
+    return rng.pick([
+      mutated,
+      valid.subarray(0, rng.int(valid.length)),
+      Buffer.concat([valid, rng.bytes(rng.int(20))]),
+      Buffer.concat([valid, valid]),
+    ]);
   }
   if (roll < 80) return Buffer.from(`${'['.repeat(rng.int(20_000))}1`); // deep nesting
-  if (roll < 84) return Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x'.repeat(rng.int(200_000)), arguments: {} } }));
-  if (roll < 88) return Buffer.from(rng.pick(['1e999', '-0', 'null', 'true', '"\\ud800"', '{"__proto__": {"polluted": 1}, "jsonrpc": "2.0", "id": 1, "method": "ping"}', '\ufeff{}']));
+  if (roll < 84)
+    return Buffer.from(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x'.repeat(rng.int(200_000)), arguments: {} } }),
+    );
+  if (roll < 88)
+    return Buffer.from(
+      rng.pick([
+        '1e999',
+        '-0',
+        'null',
+        'true',
+        '"\\ud800"',
+        '{"__proto__": {"polluted": 1}, "jsonrpc": "2.0", "id": 1, "method": "ping"}',
+        '\ufeff{}',
+      ]),
+    );
   if (roll < 92) return Buffer.alloc(0);
   return rng.bytes(rng.int(2_000));
 }
@@ -138,10 +185,22 @@ function sessionId(rng: Rng, victim: string, seen: string[]): string | undefined
 function credential(rng: Rng, aimedAtVictim: boolean): [string, string] | undefined {
   const roll = rng.int(100);
   if (roll < 40) return undefined;
-  if (roll < 55 && !aimedAtVictim) return rng.pick([['Authorization', `Bearer ${KEY}`], ['X-API-Key', KEY]]);
+  if (roll < 55 && !aimedAtVictim)
+    return rng.pick([
+      ['Authorization', `Bearer ${KEY}`],
+      ['X-API-Key', KEY],
+    ]);
   if (roll < 70) return ['Authorization', `Bearer ${rng.ascii(rng.int(60) + 1)}`];
-  if (roll < 80) return ['Authorization', `Bearer ${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from(`{"sub":"x","exp":${rng.int(2e9)}}`).toString('base64url')}.${rng.ascii(43)}`];
-  if (roll < 85) return ['Authorization', `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.`];
+  if (roll < 80)
+    return [
+      'Authorization',
+      `Bearer ${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from(`{"sub":"x","exp":${rng.int(2e9)}}`).toString('base64url')}.${rng.ascii(43)}`,
+    ];
+  if (roll < 85)
+    return [
+      'Authorization',
+      `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.`,
+    ];
   if (roll < 90) return ['Authorization', rng.pick(['Basic Zm9vOmJhcg==', 'Bearer', 'Bearer  ', 'Digest x', rng.ascii(30)])];
   return ['X-API-Key', rng.ascii(rng.int(40) + 1)];
 }
@@ -181,8 +240,21 @@ function draft(rng: Rng, victim: string, seen: string[]): Draft {
     ]);
   }
   const aimedAtVictim = headers.get('Mcp-Session-Id') === victim;
-  if (!aimedAtVictim && rng.chance(0.3)) headers.set(...rng.pick<[string, string]>([['Authorization', `Bearer ${KEY}`], ['X-API-Key', KEY]]));
-  const d: Draft = { method: 'POST', path: '/mcp', version: 'HTTP/1.1', headers, payload: Buffer.from(JSON.stringify(payload)), chunked: false };
+  if (!aimedAtVictim && rng.chance(0.3))
+    headers.set(
+      ...rng.pick<[string, string]>([
+        ['Authorization', `Bearer ${KEY}`],
+        ['X-API-Key', KEY],
+      ]),
+    );
+  const d: Draft = {
+    method: 'POST',
+    path: '/mcp',
+    version: 'HTTP/1.1',
+    headers,
+    payload: Buffer.from(JSON.stringify(payload)),
+    chunked: false,
+  };
 
   for (let m = rng.pick([0, 0, 1, 1, 1, 2, 2, 3, 5]); m > 0; m--) mutate(rng, d, victim, seen);
   // The victim's session is only ever aimed at with someone else's credentials: its owner's
@@ -200,7 +272,20 @@ function mutate(rng: Rng, d: Draft, victim: string, seen: string[]): void {
       if (d.method === 'GET' || d.method === 'HEAD') d.payload = Buffer.alloc(0);
       return;
     case 1:
-      d.path = rng.pick(['/', '/mcp/', '/MCP', '/mcp?x=1', '/healthz', '/readyz', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp', '/%00', '/mcp/../mcp', `/${'a'.repeat(rng.int(20_000))}`, '*']);
+      d.path = rng.pick([
+        '/',
+        '/mcp/',
+        '/MCP',
+        '/mcp?x=1',
+        '/healthz',
+        '/readyz',
+        '/.well-known/oauth-protected-resource',
+        '/.well-known/oauth-protected-resource/mcp',
+        '/%00',
+        '/mcp/../mcp',
+        `/${'a'.repeat(rng.int(20_000))}`,
+        '*',
+      ]);
       return;
     case 2:
       d.version = rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/9', 'HTTX/1.1']);
@@ -213,7 +298,23 @@ function mutate(rng: Rng, d: Draft, victim: string, seen: string[]): void {
     case 4:
       d.headers.set(
         rng.pick(['Content-Type', 'Accept', 'Host', 'Origin', 'MCP-Protocol-Version']),
-        rng.pick(['text/plain', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/jsonx', '*/*', 'text/html', 'text/event-stream', '', 'evil.example', 'https://evil.example', 'null', '2099-01-01', '2025-06-18', '2024-11-05', 'x']),
+        rng.pick([
+          'text/plain',
+          'application/json; charset=utf-8',
+          'APPLICATION/JSON',
+          'application/jsonx',
+          '*/*',
+          'text/html',
+          'text/event-stream',
+          '',
+          'evil.example',
+          'https://evil.example',
+          'null',
+          '2099-01-01',
+          '2025-06-18',
+          '2024-11-05',
+          'x',
+        ]),
       );
       return;
     case 5: {
@@ -250,7 +351,9 @@ function encode(d: Draft): Buffer {
   else if (d.payload.length > 0 || d.method === 'POST') headers.push(['Content-Length', String(d.payload.length)]);
   headers.push(['Connection', 'close']);
   const head = `${d.method} ${d.path} ${d.version}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
-  const encoded = chunked ? Buffer.concat([Buffer.from(`${d.payload.length.toString(16)}\r\n`), d.payload, Buffer.from('\r\n0\r\n\r\n')]) : d.payload;
+  const encoded = chunked
+    ? Buffer.concat([Buffer.from(`${d.payload.length.toString(16)}\r\n`), d.payload, Buffer.from('\r\n0\r\n\r\n')])
+    : d.payload;
   return Buffer.concat([Buffer.from(head, 'latin1'), encoded]);
 }
 
@@ -338,12 +441,16 @@ describe('fuzzing the Node server', () => {
     const seconds = (performance.now() - started) / 1000;
 
     const sorted = [...histogram.entries()].sort(([a], [b]) => a.localeCompare(b));
-    console.log(`fuzz: seed ${SEED}, ${sent} requests in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s, concurrency ${CONCURRENCY}), ${seen.length} sessions created`);
+    console.log(
+      `fuzz: seed ${SEED}, ${sent} requests in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s, concurrency ${CONCURRENCY}), ${seen.length} sessions created`,
+    );
     console.log(`fuzz: status histogram ${sorted.map(([status, n]) => `${status}: ${n}`).join(', ')}`);
 
-    if (samples.has('no answer')) console.log(`fuzz: a request answered by a closed connection: ${JSON.stringify(samples.get('no answer'))}`);
+    if (samples.has('no answer'))
+      console.log(`fuzz: a request answered by a closed connection: ${JSON.stringify(samples.get('no answer'))}`);
     const bad = sorted.filter(([status]) => status === 'timeout' || (/^5/.test(status) && status !== '503'));
-    if (bad.length > 0) console.log(`fuzz: first request per bad status:\n${bad.map(([s]) => `${s}: ${JSON.stringify(samples.get(s))}`).join('\n')}`);
+    if (bad.length > 0)
+      console.log(`fuzz: first request per bad status:\n${bad.map(([s]) => `${s}: ${JSON.stringify(samples.get(s))}`).join('\n')}`);
     expect(bad).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(10_000);
     expect(server.child.exitCode).toBeNull();
@@ -362,7 +469,10 @@ async function row(id: string) {
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
-    const { rows } = await client.query('select credential_hash, state, last_active_at, expires_at, client_capabilities from baton.sessions where id = $1', [id]);
+    const { rows } = await client.query(
+      'select credential_hash, state, last_active_at, expires_at, client_capabilities from baton.sessions where id = $1',
+      [id],
+    );
     return rows[0];
   } finally {
     await client.end();

@@ -50,7 +50,12 @@ const call = (id = 7) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/lis
 
 /** A request in the victim's session, with whatever the row changes. */
 function aimed(target: Target, init: { method?: string; headers?: Record<string, string | null>; body?: BodyInit | null } = {}): Request {
-  const headers: Record<string, string | null> = { ...MCP_HEADERS, 'mcp-session-id': target.sessionId, 'mcp-protocol-version': VERSION, ...init.headers };
+  const headers: Record<string, string | null> = {
+    ...MCP_HEADERS,
+    'mcp-session-id': target.sessionId,
+    'mcp-protocol-version': VERSION,
+    ...init.headers,
+  };
   const clean = Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== null));
   const method = init.method ?? 'POST';
   const body = init.body === undefined ? (method === 'POST' ? call() : null) : init.body;
@@ -75,31 +80,112 @@ const ROWS: Row[] = [
   { name: 'binary garbage', request: (t) => aimed(t, { body: new Uint8Array([0xff, 0xfe, 0x00, 0x7b]) }), status: 400, code: -32700 },
   { name: 'JSON that is not JSON-RPC (object)', request: (t) => aimed(t, { body: '{"hello": "world"}' }), status: 400, code: -32600 },
   { name: 'JSON that is not JSON-RPC (number)', request: (t) => aimed(t, { body: '42' }), status: 400, code: -32600 },
-  { name: 'JSON that is not JSON-RPC (wrong version)', request: (t) => aimed(t, { body: '{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}' }), status: 400, code: -32600 },
+  {
+    name: 'JSON that is not JSON-RPC (wrong version)',
+    request: (t) => aimed(t, { body: '{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}' }),
+    status: 400,
+    code: -32600,
+  },
   { name: 'empty batch', request: (t) => aimed(t, { body: '[]' }), status: 400, code: -32600 },
   { name: 'empty body', request: (t) => aimed(t, { body: '' }), status: 400, code: -32700 },
-  { name: 'body over max_body_bytes (Content-Length)', request: (t) => aimed(t, { body: 'x'.repeat(LIMIT + 1) }), status: 413, code: -32000 },
-  { name: 'body over max_body_bytes (streamed, endless)', request: (t) => aimed(t, { body: endless(streamed) }), status: 413, code: -32000 },
+  {
+    name: 'body over max_body_bytes (Content-Length)',
+    request: (t) => aimed(t, { body: 'x'.repeat(LIMIT + 1) }),
+    status: 413,
+    code: -32000,
+  },
+  {
+    name: 'body over max_body_bytes (streamed, endless)',
+    request: (t) => aimed(t, { body: endless(streamed) }),
+    status: 413,
+    code: -32000,
+  },
   { name: 'wrong Content-Type', request: (t) => aimed(t, { headers: { 'content-type': 'text/plain' } }), status: 415, code: -32000 },
   { name: 'no Content-Type', request: (t) => aimed(t, { headers: { 'content-type': null } }), status: 415, code: -32000 },
-  { name: 'form Content-Type', request: (t) => aimed(t, { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), status: 415, code: -32000 },
-  { name: 'Accept without JSON or event streams', request: (t) => aimed(t, { headers: { accept: 'text/html' } }), status: 406, code: -32000 },
+  {
+    name: 'form Content-Type',
+    request: (t) => aimed(t, { headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    status: 415,
+    code: -32000,
+  },
+  {
+    name: 'Accept without JSON or event streams',
+    request: (t) => aimed(t, { headers: { accept: 'text/html' } }),
+    status: 406,
+    code: -32000,
+  },
   { name: 'no Accept', request: (t) => aimed(t, { headers: { accept: null } }), status: 406, code: -32000 },
-  { name: 'unsupported MCP-Protocol-Version', request: (t) => aimed(t, { headers: { 'mcp-protocol-version': '1999-01-01' } }), status: 400, code: -32000 },
-  { name: 'session id too long', request: (t) => aimed(t, { headers: { 'mcp-session-id': t.sessionId + 'x'.repeat(200) } }), status: 400, code: -32000 },
-  { name: 'session id with a space', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)} ${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
-  { name: 'session id with a tab', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\t${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
-  { name: 'session id with non-ASCII', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\u00e9${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
-  { name: 'session id with DEL', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\x7f${t.sessionId.slice(11)}` } }), status: 400, code: -32000 },
-  { name: 'session id too long on DELETE', request: (t) => aimed(t, { method: 'DELETE', headers: { 'mcp-session-id': 'y'.repeat(10_000) } }), status: 400, code: -32000 },
-  { name: 'batch where the negotiated version forbids it', request: (t) => aimed(t, { body: `[${call(1)},${call(2)}]` }), status: 400, code: -32600 },
-  { name: 'initialize inside a batch', request: (t) => aimed(t, { headers: { 'mcp-protocol-version': null }, body: JSON.stringify([INIT_BODY, JSON.parse(call())]) }), status: 400, code: -32600 },
-  { name: 'malformed initialize', request: (t) => aimed(t, { body: JSON.stringify({ ...INIT_BODY, params: { protocolVersion: 5 } }) }), status: 400, code: -32600 },
+  {
+    name: 'unsupported MCP-Protocol-Version',
+    request: (t) => aimed(t, { headers: { 'mcp-protocol-version': '1999-01-01' } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'session id too long',
+    request: (t) => aimed(t, { headers: { 'mcp-session-id': t.sessionId + 'x'.repeat(200) } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'session id with a space',
+    request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)} ${t.sessionId.slice(11)}` } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'session id with a tab',
+    request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\t${t.sessionId.slice(11)}` } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'session id with non-ASCII',
+    request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\u00e9${t.sessionId.slice(11)}` } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'session id with DEL',
+    request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, 10)}\x7f${t.sessionId.slice(11)}` } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'session id too long on DELETE',
+    request: (t) => aimed(t, { method: 'DELETE', headers: { 'mcp-session-id': 'y'.repeat(10_000) } }),
+    status: 400,
+    code: -32000,
+  },
+  {
+    name: 'batch where the negotiated version forbids it',
+    request: (t) => aimed(t, { body: `[${call(1)},${call(2)}]` }),
+    status: 400,
+    code: -32600,
+  },
+  {
+    name: 'initialize inside a batch',
+    request: (t) => aimed(t, { headers: { 'mcp-protocol-version': null }, body: JSON.stringify([INIT_BODY, JSON.parse(call())]) }),
+    status: 400,
+    code: -32600,
+  },
+  {
+    name: 'malformed initialize',
+    request: (t) => aimed(t, { body: JSON.stringify({ ...INIT_BODY, params: { protocolVersion: 5 } }) }),
+    status: 400,
+    code: -32600,
+  },
   { name: 'request without a session id', request: (t) => aimed(t, { headers: { 'mcp-session-id': null } }), status: 400, code: -32000 },
   { name: 'unsupported method', request: (t) => aimed(t, { method: 'PUT' }), status: 405, code: -32000 },
   { name: 'Host not allowed', request: (t) => aimed(t, { headers: { host: 'evil.example' } }), status: 403, code: -32000 },
   { name: 'Origin not allowed', request: (t) => aimed(t, { headers: { origin: 'https://evil.example' } }), status: 403, code: -32000 },
-  { name: 'unknown session id', request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, -4)}AAAA` } }), status: 404, code: -32001, statements: 1 },
+  {
+    name: 'unknown session id',
+    request: (t) => aimed(t, { headers: { 'mcp-session-id': `${t.sessionId.slice(0, -4)}AAAA` } }),
+    status: 404,
+    code: -32001,
+    statements: 1,
+  },
 ];
 
 const stores = [{ store: 'memory' as const }, { store: 'database' as const }];
@@ -167,7 +253,9 @@ describe.each(stores)('hostile input, $store store', ({ store }) => {
   it('refuses a batch without a version header after one statement: the session says batches are over', async () => {
     const before = await snapshot();
     const counted = statements();
-    const response = await fetcher(aimed({ sessionId: victim.id }, { headers: { 'mcp-protocol-version': null }, body: `[${call(1)},${call(2)}]` }));
+    const response = await fetcher(
+      aimed({ sessionId: victim.id }, { headers: { 'mcp-protocol-version': null }, body: `[${call(1)},${call(2)}]` }),
+    );
     expect(response.status).toBe(400);
     expect((await response.json()).error.code).toBe(-32600);
     if (store === 'database') expect(statements() - counted).toBe(1);
@@ -234,11 +322,16 @@ describe('hostile input against the Node server', () => {
     // MiB beyond its limit (4 MiB by default) at any point.
     expect(outcome.sentAtResponse).toBeLessThan(total / 4);
     expect(rss() - before).toBeLessThan(64 * 1024 * 1024);
-    console.log(`413 after ${(outcome.sentAtResponse / 1048576).toFixed(1)} MiB sent of ${total / 1048576} MiB; RSS change ${((rss() - before) / 1048576).toFixed(1)} MiB`);
+    console.log(
+      `413 after ${(outcome.sentAtResponse / 1048576).toFixed(1)} MiB sent of ${total / 1048576} MiB; RSS change ${((rss() - before) / 1048576).toFixed(1)} MiB`,
+    );
   });
 
   it('answers 413 at once to a declared Content-Length over the limit', async () => {
-    const response = await rawExchange(server.port, `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 10000000000\r\n\r\n{"jsonrpc"`);
+    const response = await rawExchange(
+      server.port,
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 10000000000\r\n\r\n{"jsonrpc"`,
+    );
     expect(response).toMatch(/^HTTP\/1\.1 413 /);
     expect(response).toContain('"code":-32000');
   });

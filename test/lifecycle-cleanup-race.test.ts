@@ -63,7 +63,10 @@ it('requests near the idle limit never get 404 while cleanup loops', async () =>
   await Promise.all(sessions.map((s) => s.initialize()));
   expect(sessions.every((s) => s.id !== '')).toBe(true);
 
-  const cleaner = new DatabaseSessionStore(openPg({ dsn: db.url, statementTimeoutMs: 5_000 }), { ttlMs: 3_600_000, idleTimeoutMs: IDLE_MS });
+  const cleaner = new DatabaseSessionStore(openPg({ dsn: db.url, statementTimeoutMs: 5_000 }), {
+    ttlMs: 3_600_000,
+    idleTimeoutMs: IDLE_MS,
+  });
   const until = Date.now() + HAMMER_MS;
   const failures: string[] = [];
   /** 404s answered after the session's earliest possible deadline: slow, not wrong (checked below). */
@@ -98,7 +101,9 @@ it('requests near the idle limit never get 404 while cleanup loops', async () =>
       const earliestEnd = lastSent + IDLE_MS;
       const sentAt = Date.now();
       const { status } =
-        round % 2 === 0 ? await session.request('tools/list') : await session.request('logging/setLevel', { level: round % 4 === 1 ? 'info' : 'debug' });
+        round % 2 === 0
+          ? await session.request('tools/list')
+          : await session.request('logging/setLevel', { level: round % 4 === 1 ? 'info' : 'debug' });
       const latencyMs = Date.now() - sentAt;
       answered++;
       if (status === 200) {
@@ -109,7 +114,9 @@ it('requests near the idle limit never get 404 while cleanup loops', async () =>
         late.push({ session: index, round, latencyMs });
         return; // the session has ended; nothing more to send in it
       }
-      failures.push(`session ${index}, round ${round}: ${status} after ${latencyMs} ms, sent ${earliestEnd - sentAt} ms before its earliest end`);
+      failures.push(
+        `session ${index}, round ${round}: ${status} after ${latencyMs} ms, sent ${earliestEnd - sentAt} ms before its earliest end`,
+      );
     }
   });
 
@@ -123,9 +130,10 @@ it('requests near the idle limit never get 404 while cleanup loops', async () =>
     [ids, IDLE_MS],
   );
   const lateIds = new Set(late.map((l) => sessions[l.session]!.id));
-  const { rows: missing } = await admin.query('select wanted.id from unnest($1::text[]) as wanted(id) where not exists (select 1 from baton.sessions s where s.id = wanted.id)', [
-    ids.filter((id) => !lateIds.has(id)),
-  ]);
+  const { rows: missing } = await admin.query(
+    'select wanted.id from unnest($1::text[]) as wanted(id) where not exists (select 1 from baton.sessions s where s.id = wanted.id)',
+    [ids.filter((id) => !lateIds.has(id))],
+  );
 
   const intervalRuns = server.logs.join('').split('"msg":"cleanup"').length - 1;
   console.log(

@@ -87,7 +87,10 @@ it('replaces both instances one after the other with zero failed requests and ze
     const started = Date.now();
     const old = instances[slot]!;
     const exitCode = await old.stop('SIGTERM');
-    const line = old.logs.join('').split('\n').find((l) => l.includes('"msg":"shutting down"'));
+    const line = old.logs
+      .join('')
+      .split('\n')
+      .find((l) => l.includes('"msg":"shutting down"'));
     replaced.push({ port, exitCode, drainMs: Date.now() - started, inFlightAtSignal: line ? JSON.parse(line).inFlight : -1 });
     instances[slot] = await start(port);
     await waitUntilReady(backends[slot]!);

@@ -116,7 +116,11 @@ describe('start-up', () => {
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
     try {
       await proxy.cut();
-      const server = await start({ SESSIONS_STORE: 'database', DATABASE_URL: proxy.rewrite(db.url), BATON_CONFIG_YAML: shutdownYaml('0s', '5s') });
+      const server = await start({
+        SESSIONS_STORE: 'database',
+        DATABASE_URL: proxy.rewrite(db.url),
+        BATON_CONFIG_YAML: shutdownYaml('0s', '5s'),
+      });
       await waitFor(() => server.logs.join('').split('session store not ready').length > 2);
       expect(await probe(server, '/readyz')).toBe(503);
       expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({ status: 'starting' });

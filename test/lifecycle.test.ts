@@ -89,7 +89,10 @@ describe('cleanup schedule', () => {
     const schedule = startCleanupSchedule({ store, intervalMs: 30, logger });
     await sleep(200);
     await schedule.stop();
-    expect(lines.find((l) => l.msg === 'cleanup failed')).toMatchObject({ level: 'error', error: 'database unavailable: connect ECONNREFUSED' });
+    expect(lines.find((l) => l.msg === 'cleanup failed')).toMatchObject({
+      level: 'error',
+      error: 'database unavailable: connect ECONNREFUSED',
+    });
     expect(lines.some((l) => l.msg === 'cleanup' && l.removed === 1)).toBe(true);
   });
 
@@ -204,7 +207,9 @@ describe('the Kubernetes example (deploy/kubernetes)', () => {
     const [deployment] = read('deployment.yaml');
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0];
-    const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? 'postgres://user:secret@db.example:5432/baton']));
+    const env = Object.fromEntries(
+      container.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? 'postgres://user:secret@db.example:5432/baton']),
+    );
     const config = parseConfig(parseYaml(configMap.data['baton.yaml'], 'baton.yaml'), env);
     expect(config.sessions.store).toBe('database');
     expect(config.database.dsn).toBe('postgres://user:secret@db.example:5432/baton');
@@ -217,7 +222,10 @@ describe('the Kubernetes example (deploy/kubernetes)', () => {
     expect(container.readinessProbe.periodSeconds * 1000 * container.readinessProbe.failureThreshold).toBeLessThan(delay);
     expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
     expect([container.readinessProbe.httpGet.path, container.livenessProbe.httpGet.path]).toEqual(['/readyz', '/healthz']);
-    expect(container.env.find((e: { name: string }) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef).toEqual({ name: 'mcp-baton-database', key: 'url' });
+    expect(container.env.find((e: { name: string }) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef).toEqual({
+      name: 'mcp-baton-database',
+      key: 'url',
+    });
     const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'config');
     expect(env.BATON_CONFIG).toBe(`${mount.mountPath}/baton.yaml`);
     expect(read('secret.example.yaml')[0].metadata.name).toBe('mcp-baton-database');

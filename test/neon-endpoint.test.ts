@@ -16,8 +16,22 @@ let direct: pg.Client;
 let directZoned: pg.Client;
 
 const ERROR_FIELDS = [
-  'severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery', 'where',
-  'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine',
+  'severity',
+  'code',
+  'detail',
+  'hint',
+  'position',
+  'internalPosition',
+  'internalQuery',
+  'where',
+  'schema',
+  'table',
+  'column',
+  'dataType',
+  'constraint',
+  'file',
+  'line',
+  'routine',
 ] as const;
 
 const SCHEMA = `
@@ -140,7 +154,11 @@ describe('neon endpoint over Postgres', () => {
       tags: ['a', 'b c', 'quo"te', null, 'NULL'],
       nums: [1, 2, -3],
     });
-    expect(Object.values(nulls!).slice(1).every((v) => v === null)).toBe(true);
+    expect(
+      Object.values(nulls!)
+        .slice(1)
+        .every((v) => v === null),
+    ).toBe(true);
     expect(third).toMatchObject({ t: '', n: -2147483648, big: '-9223372036854775808', b: false, tags: [], nums: [] });
     expect(third!.j).toEqual([1, 'x', [true, null], { k: 'v' }]);
     expect(fourth).toMatchObject({
@@ -230,7 +248,11 @@ describe('neon endpoint over Postgres', () => {
     const created = await sql`CREATE INDEX counted_v ON counted (v)`;
     expect(created).toMatchObject({ command: 'CREATE', rowCount: null });
     const viaPg = await direct.query('SELECT * FROM counted ORDER BY id');
-    expect(viaPg.rows).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'z' }, { id: 3, v: 'z' }]);
+    expect(viaPg.rows).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'z' },
+      { id: 3, v: 'z' },
+    ]);
   });
 
   it('runs a batch as one transaction with the isolation and access mode asked for', async () => {
@@ -243,7 +265,9 @@ describe('neon endpoint over Postgres', () => {
     expect(readOnly).toEqual([{ transaction_read_only: 'on' }]);
     expect(deferrable).toEqual([{ transaction_deferrable: 'on' }]);
 
-    const [defaults] = await sql.transaction([sql`SELECT current_setting('transaction_isolation') AS level, current_setting('transaction_read_only') AS ro`]);
+    const [defaults] = await sql.transaction([
+      sql`SELECT current_setting('transaction_isolation') AS level, current_setting('transaction_read_only') AS ro`,
+    ]);
     expect(defaults).toEqual([{ level: 'read committed', ro: 'off' }]);
 
     const [insert, select, txids] = await sql.transaction([
@@ -297,7 +321,7 @@ describe('neon endpoint over Postgres', () => {
     const sql = neon(endpoint.connectionString(db.name));
     for (const run of [
       () => sql.query('SELECT 1; SELECT 2'),
-      () => sql.query("INSERT INTO samples (id) VALUES (30); DELETE FROM samples WHERE id = 30"),
+      () => sql.query('INSERT INTO samples (id) VALUES (30); DELETE FROM samples WHERE id = 30'),
       () => sql.query('SELECT $1::int; SELECT 2', [1]),
     ]) {
       const error = await neonError(run);
@@ -422,7 +446,14 @@ describe('neon endpoint over Postgres', () => {
       ],
     ]);
     expect(rawJson.fields.map((f: { name: string; dataTypeID: number }) => [f.name, f.dataTypeID])).toEqual([
-      ['id', 23], ['n', 23], ['big', 20], ['b', 16], ['j', 3802], ['ts', 1184], ['tags', 1009], ['nums', 1007],
+      ['id', 23],
+      ['n', 23],
+      ['big', 20],
+      ['b', 16],
+      ['j', 3802],
+      ['ts', 1184],
+      ['tags', 1009],
+      ['nums', 1007],
     ]);
 
     // Without Neon-Raw-Text-Output and Neon-Array-Mode: objects with JSON-typed values (as Neon does).
@@ -444,7 +475,12 @@ describe('neon endpoint over Postgres', () => {
 
     const batch = await fetch(endpoint.fetchEndpoint, {
       method: 'POST',
-      body: JSON.stringify({ queries: [{ query: 'SELECT $1::int AS x', params: [7] }, { query: 'SELECT 8 AS y', arrayMode: true }] }),
+      body: JSON.stringify({
+        queries: [
+          { query: 'SELECT $1::int AS x', params: [7] },
+          { query: 'SELECT 8 AS y', arrayMode: true },
+        ],
+      }),
       headers: { ...base, 'Neon-Batch-Read-Only': 'true', 'Neon-Batch-Isolation-Level': 'RepeatableRead' },
     });
     expect(batch.status).toBe(200);
@@ -481,7 +517,10 @@ describe('neon endpoint over PGlite', () => {
 
       const full = await sql.query('SELECT id, at FROM notes WHERE id = 1', [], { fullResults: true, arrayMode: true });
       expect(full.rows).toEqual([[1, at]]);
-      expect(full.fields.map((f) => [f.name, f.dataTypeID, f.columnID])).toEqual([['id', 23, 1], ['at', 1184, 3]]);
+      expect(full.fields.map((f) => [f.name, f.dataTypeID, f.columnID])).toEqual([
+        ['id', 23, 1],
+        ['at', 1184, 3],
+      ]);
 
       const multi = await neonError(() => sql.query('SELECT 1; SELECT 2'));
       expect(multi.code).toBe('42601');

@@ -34,7 +34,14 @@ afterAll(async () => {
 });
 
 async function newSession(store: SessionStore, id: string) {
-  await store.create({ id, credentialHash: '', protocolVersion: '2025-11-25', clientCapabilities: {}, clientInfo: { name: 'outage', version: '1' }, state: { k: id } });
+  await store.create({
+    id,
+    credentialHash: '',
+    protocolVersion: '2025-11-25',
+    clientCapabilities: {},
+    clientInfo: { name: 'outage', version: '1' },
+    state: { k: id },
+  });
 }
 
 /** Runs `work` and returns how it failed and how long that took. */
@@ -80,7 +87,10 @@ describe('driver failures are StoreUnavailableError', () => {
   afterAll(() => store?.close());
 
   it('pg: connection refused', async () => {
-    const closed = new DatabaseSessionStore(openPg({ dsn: db.url.replace(':5432', `:${await freePort()}`), statementTimeoutMs: TIMEOUT_MS }), LIMITS);
+    const closed = new DatabaseSessionStore(
+      openPg({ dsn: db.url.replace(':5432', `:${await freePort()}`), statementTimeoutMs: TIMEOUT_MS }),
+      LIMITS,
+    );
     try {
       const { error } = await failure(() => closed.open('fault-1', ''));
       expect(error).toBeInstanceOf(StoreUnavailableError);
@@ -133,7 +143,9 @@ describe('driver failures are StoreUnavailableError', () => {
   });
 
   it('pg: pool connect timeout when new connections hang', async () => {
-    const fresh = new DatabaseSessionStore(openPg({ dsn: proxy.rewrite(db.url), statementTimeoutMs: TIMEOUT_MS }), LIMITS, { autoMigrate: false });
+    const fresh = new DatabaseSessionStore(openPg({ dsn: proxy.rewrite(db.url), statementTimeoutMs: TIMEOUT_MS }), LIMITS, {
+      autoMigrate: false,
+    });
     await proxy.stall();
     try {
       const { error, ms } = await failure(() => fresh.open('fault-1', ''));
@@ -150,7 +162,11 @@ describe('driver failures are StoreUnavailableError', () => {
     const endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
     const front = await startTcpProxy({ host: '127.0.0.1', port: endpoint.port });
     const neon = new DatabaseSessionStore(
-      openNeonHttp({ dsn: endpoint.connectionString(db.name), httpEndpoint: front.rewrite(endpoint.fetchEndpoint), statementTimeoutMs: TIMEOUT_MS }),
+      openNeonHttp({
+        dsn: endpoint.connectionString(db.name),
+        httpEndpoint: front.rewrite(endpoint.fetchEndpoint),
+        statementTimeoutMs: TIMEOUT_MS,
+      }),
       LIMITS,
     );
     try {
@@ -202,7 +218,10 @@ describe('database outage under a running Node server', () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const { rows } = await client.query('select id, state, last_active_at, expires_at from baton.sessions where id = any($1) order by id', [ids]);
+      const { rows } = await client.query(
+        'select id, state, last_active_at, expires_at from baton.sessions where id = any($1) order by id',
+        [ids],
+      );
       return rows;
     } finally {
       await client.end();
@@ -212,7 +231,11 @@ describe('database outage under a running Node server', () => {
   async function expect503(response: Response) {
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');
-    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, message: expect.stringMatching(/unavailable/) } });
+    expect(await response.json()).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: expect.stringMatching(/unavailable/) },
+    });
   }
 
   it('answers 503 with Retry-After while the database is away, and the same sessions continue after', async () => {
@@ -232,7 +255,9 @@ describe('database outage under a running Node server', () => {
     await proxy.cut();
     try {
       for (const session of sessions) {
-        await expect503(await session.send('POST', { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }));
+        await expect503(
+          await session.send('POST', { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }),
+        );
         await expect503(await session.send('POST', { jsonrpc: '2.0', id: 100, method: 'logging/setLevel', params: { level: 'debug' } }));
         await expect503(await session.delete());
       }

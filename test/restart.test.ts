@@ -85,7 +85,11 @@ describe('store database, driver pg', () => {
       const sessionId = transport.sessionId!;
       const deleted = await fetch(`http://127.0.0.1:${a.port}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sessionId } });
       expect(deleted.status).toBe(200);
-      const onOther = await postJson(`http://127.0.0.1:${b.port}/mcp`, { jsonrpc: '2.0', id: 5, method: 'tools/list', params: {} }, { 'mcp-session-id': sessionId });
+      const onOther = await postJson(
+        `http://127.0.0.1:${b.port}/mcp`,
+        { jsonrpc: '2.0', id: 5, method: 'tools/list', params: {} },
+        { 'mcp-session-id': sessionId },
+      );
       expect(onOther.status).toBe(404);
       await client.close();
     } finally {
@@ -102,7 +106,14 @@ describe('store database, driver pg', () => {
       const servers = await Promise.all([start(env), start(env), start(env), start(env)]);
       // The migration runs on first use: send every instance its first request at the same moment.
       const responses = await Promise.all(
-        servers.map((s) => postJson(s.url, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'm', version: '1' } } })),
+        servers.map((s) =>
+          postJson(s.url, {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'm', version: '1' } },
+          }),
+        ),
       );
       expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200]);
       const check = new pg.Client({ connectionString: empty.url });

@@ -72,7 +72,11 @@ describe('session lifecycle with the SDK client', () => {
     const noId = await postJson(server.url, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
     expect(noId.status).toBe(400);
     expect((await noId.json()).jsonrpc).toBe('2.0');
-    const unknown = await postJson(server.url, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, { 'mcp-session-id': 'no-such-session' });
+    const unknown = await postJson(
+      server.url,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+      { 'mcp-session-id': 'no-such-session' },
+    );
     expect(unknown.status).toBe(404);
   });
 

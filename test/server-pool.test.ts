@@ -178,11 +178,15 @@ describe('the pool in the platform', () => {
     const session = await sessionOn(p);
     const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'answer_then_log', arguments: {} } };
     const first = await readMessages(await session.send('POST', body));
-    expect(first).toEqual([expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'answered' }] }) })]);
+    expect(first).toEqual([
+      expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'answered' }] }) }),
+    ]);
     // Same id again (allowed once the first is answered), on the same pooled server, while the
     // first call's late log fires.
     const second = await readMessages(await session.send('POST', { ...body, params: { name: 'sleep', arguments: { ms: 150 } } }));
-    expect(second).toEqual([expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'slept 150 ms' }] }) })]);
+    expect(second).toEqual([
+      expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'slept 150 ms' }] }) }),
+    ]);
     expect(lateLogs).toEqual(['refused: Not connected: the request this message belongs to was already answered']);
   });
 
@@ -190,7 +194,12 @@ describe('the pool in the platform', () => {
     const p = await platform();
     const session = await sessionOn(p);
     const started = Date.now();
-    const running = session.send('POST', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 10_000 } } });
+    const running = session.send('POST', {
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: { name: 'sleep', arguments: { ms: 10_000 } },
+    });
     await new Promise((r) => setTimeout(r, 200));
     expect(RequestTransport.inFlightCount).toBe(1);
     expect((await session.notify('notifications/cancelled', { requestId: 5, reason: 'changed my mind' })).status).toBe(202);
@@ -260,7 +269,12 @@ describe('answers held back to be sent whole (Node server)', () => {
     const response = await call(await session(), 'test_tool_with_logging');
     expect(response.headers.get('transfer-encoding')).toBe('chunked');
     const messages = await readMessages(response);
-    expect(messages.map((m) => m.method ?? 'result')).toEqual(['notifications/message', 'notifications/message', 'notifications/message', 'result']);
+    expect(messages.map((m) => m.method ?? 'result')).toEqual([
+      'notifications/message',
+      'notifications/message',
+      'notifications/message',
+      'result',
+    ]);
   });
 
   it('an answer that takes longer is streamed: the headers come first', async () => {

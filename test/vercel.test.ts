@@ -13,7 +13,13 @@ let mcp: { fetch(request: Request): Promise<Response> };
 let cleanup: (request: Request) => Promise<Response>;
 
 beforeAll(async () => {
-  Object.assign(process.env, { BATON_TOOLSETS: 'conformance', CRON_SECRET, SESSIONS_STORE: 'memory', SESSIONS_IDLE_TIMEOUT: `${IDLE_MS / 1000}s`, LOG_LEVEL: 'error' });
+  Object.assign(process.env, {
+    BATON_TOOLSETS: 'conformance',
+    CRON_SECRET,
+    SESSIONS_STORE: 'memory',
+    SESSIONS_IDLE_TIMEOUT: `${IDLE_MS / 1000}s`,
+    LOG_LEVEL: 'error',
+  });
   // Both modules read the environment when imported and when the platform is first built.
   mcp = (await import('../api/mcp.js')).default;
   cleanup = (await import('../api/cron/cleanup.js')).GET;

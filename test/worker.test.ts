@@ -26,7 +26,10 @@ afterAll(async () => {
 async function waitForLog(running: RunningWorker, pattern: RegExp, timeoutMs = 5_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const line = running.logs.join('').split('\n').find((l) => pattern.test(l));
+    const line = running.logs
+      .join('')
+      .split('\n')
+      .find((l) => pattern.test(l));
     if (line !== undefined) return line;
     if (Date.now() > deadline) throw new Error(`no log line matching ${pattern}:\n${running.logs.join('')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -26,12 +26,15 @@ export class ApiKeys {
       if (digest) {
         const hex = digest[1]!.trim();
         if (!HEX_DIGEST.test(hex)) {
-          throw configProblem(`auth.api_keys[${index}]: a "sha256:" entry needs 64 hexadecimal digits after the prefix (the SHA-256 digest of the key)`);
+          throw configProblem(
+            `auth.api_keys[${index}]: a "sha256:" entry needs 64 hexadecimal digits after the prefix (the SHA-256 digest of the key)`,
+          );
         }
         digests.push(Uint8Array.from(hex.match(/../g)!.map((pair) => parseInt(pair, 16))));
         continue;
       }
-      if (entry.length < SHORT_KEY) warnings.push(`auth.api_keys[${index}]: the key is shorter than ${SHORT_KEY} characters and easy to guess`);
+      if (entry.length < SHORT_KEY)
+        warnings.push(`auth.api_keys[${index}]: the key is shorter than ${SHORT_KEY} characters and easy to guess`);
       digests.push(await sha256(entry));
     }
     return { keys: new ApiKeys(digests), warnings };

@@ -12,7 +12,15 @@ import type { Principal } from '../tools/define.js';
 import { ApiKeys } from './api-keys.js';
 import { bindingHasher, presentedCredential, type PresentedCredential } from './credential.js';
 import { createJwtVerifier, jwtConfigured, type JwtVerifier } from './jwt.js';
-import { authorizationServers, bearerChallenge, checkResourceUrl, metadataResponse, metadataUrlOf, resourceOf, type Challenge } from './metadata.js';
+import {
+  authorizationServers,
+  bearerChallenge,
+  checkResourceUrl,
+  metadataResponse,
+  metadataUrlOf,
+  resourceOf,
+  type Challenge,
+} from './metadata.js';
 
 export type AuthOutcome = { ok: true; caller: Caller } | { ok: false; response: Response };
 
@@ -53,9 +61,12 @@ export async function createAuthenticator(options: AuthenticatorOptions): Promis
   }
   const mode: AuthMode = keys.size > 0 || jwt ? 'verify' : 'none';
   if (auth.required && mode === 'none') {
-    throw configProblem('auth.required: true needs a way to check credentials: auth.api_keys or auth.jwt (jwks_url, public_keys or secret)');
+    throw configProblem(
+      'auth.required: true needs a way to check credentials: auth.api_keys or auth.jwt (jwks_url, public_keys or secret)',
+    );
   }
-  if (bind === 'principal' && !jwt) warnings.push('sessions.bind: "principal" only differs from "token" for JWT callers, and auth.jwt is not configured');
+  if (bind === 'principal' && !jwt)
+    warnings.push('sessions.bind: "principal" only differs from "token" for JWT callers, and auth.jwt is not configured');
   for (const warning of warnings) logger.warn('auth configuration', { warning });
   logger.info('authentication', { mode, keys: keys.size, jwt: jwt !== undefined, required: auth.required, bind, hmac: auth.secret !== '' });
 
@@ -73,7 +84,8 @@ export async function createAuthenticator(options: AuthenticatorOptions): Promis
   };
 
   async function verify(request: Request, presented: PresentedCredential): Promise<AuthOutcome> {
-    if (presented.source === 'other-scheme') return invalid(request, presented, 'unsupported authorization scheme; use Bearer', 'invalid_request');
+    if (presented.source === 'other-scheme')
+      return invalid(request, presented, 'unsupported authorization scheme; use Bearer', 'invalid_request');
     const key = keys.size > 0 ? await keys.match(presented.value) : undefined;
     if (key) {
       const principal: Principal = { id: `api_keys[${key.index}]`, method: 'api_key' };
@@ -89,7 +101,7 @@ export async function createAuthenticator(options: AuthenticatorOptions): Promis
       return invalid(request, presented, outcome.reason);
     }
     const { iss, sub } = outcome.claims;
-    const principal: Principal = { id: iss && sub ? `${iss}#${sub}` : sub ?? iss ?? '', method: 'jwt', claims: outcome.claims };
+    const principal: Principal = { id: iss && sub ? `${iss}#${sub}` : (sub ?? iss ?? ''), method: 'jwt', claims: outcome.claims };
     // Bound to the subject, a refreshed token keeps the session; a token without a subject can
     // only be bound to itself.
     const material = bind === 'principal' && sub ? `principal:${JSON.stringify([iss ?? '', sub])}` : presented.value;

@@ -46,7 +46,10 @@ export function jwtConfigured(settings: JwtSettings): boolean {
  * Builds the verifier, importing static keys once. Configuration problems are thrown with the key
  * path; things worth an operator's attention are returned as warnings.
  */
-export async function createJwtVerifier(settings: JwtSettings, defaultAudience: string): Promise<{ verifier: JwtVerifier; warnings: string[] }> {
+export async function createJwtVerifier(
+  settings: JwtSettings,
+  defaultAudience: string,
+): Promise<{ verifier: JwtVerifier; warnings: string[] }> {
   const warnings: string[] = [];
   const algorithms = allowedAlgorithms(settings);
   const secret = settings.secret ? new TextEncoder().encode(settings.secret) : undefined;
@@ -62,7 +65,8 @@ export async function createJwtVerifier(settings: JwtSettings, defaultAudience: 
     } catch {
       throw configProblem('auth.jwt.jwks_url: expected an http(s) URL of a JSON Web Key Set');
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw configProblem('auth.jwt.jwks_url: expected an http(s) URL of a JSON Web Key Set');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw configProblem('auth.jwt.jwks_url: expected an http(s) URL of a JSON Web Key Set');
     if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
       warnings.push('auth.jwt.jwks_url: plain http; keys fetched without TLS can be replaced on the way');
     }
@@ -90,7 +94,12 @@ export async function createJwtVerifier(settings: JwtSettings, defaultAudience: 
       try {
         return await remote(header, token);
       } catch (error) {
-        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+        if (
+          error instanceof errors.JWKSNoMatchingKey ||
+          error instanceof errors.JWKSMultipleMatchingKeys ||
+          error instanceof errors.JOSENotSupported
+        )
+          throw error;
         throw new KeySourceUnavailable('the JWKS endpoint could not be read', { cause: error });
       }
     }
@@ -143,12 +152,16 @@ async function verifyWithAnyKey(token: string, getKey: JWTVerifyGetKey, options:
 function allowedAlgorithms(settings: JwtSettings): string[] {
   const known = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS];
   settings.algorithms.forEach((alg, index) => {
-    if (!known.includes(alg)) throw configProblem(`auth.jwt.algorithms[${index}]: unknown or unsafe algorithm "${alg}" (known: ${known.join(', ')})`);
+    if (!known.includes(alg))
+      throw configProblem(`auth.jwt.algorithms[${index}]: unknown or unsafe algorithm "${alg}" (known: ${known.join(', ')})`);
   });
   if (settings.algorithms.length > 0) return settings.algorithms;
   // By default, only what the configured keys can verify: an HMAC secret never stands in for a
   // public key, and the reverse cannot happen either.
-  return [...(settings.secret ? HMAC_ALGORITHMS : []), ...(settings.jwks_url || settings.public_keys.length > 0 ? ASYMMETRIC_ALGORITHMS : [])];
+  return [
+    ...(settings.secret ? HMAC_ALGORITHMS : []),
+    ...(settings.jwks_url || settings.public_keys.length > 0 ? ASYMMETRIC_ALGORITHMS : []),
+  ];
 }
 
 async function staticKeys(entries: string[]): Promise<JWK[]> {
@@ -158,7 +171,9 @@ async function staticKeys(entries: string[]): Promise<JWK[]> {
     const text = entry.trim();
     if (text.startsWith('-----BEGIN')) {
       if (!text.startsWith('-----BEGIN PUBLIC KEY-----')) {
-        throw new Error(`${at}: expected a PEM public key ("-----BEGIN PUBLIC KEY-----", SPKI); private keys and certificates are not accepted`);
+        throw new Error(
+          `${at}: expected a PEM public key ("-----BEGIN PUBLIC KEY-----", SPKI); private keys and certificates are not accepted`,
+        );
       }
       keys.push(await pemToJwk(text, at));
     } else if (text.startsWith('{')) {

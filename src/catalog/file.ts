@@ -68,12 +68,15 @@ export function parseCatalog(text: string, where: string): CatalogFile {
   const rawTables = (raw as { tables?: unknown } | null)?.tables;
   if (rawTables && typeof rawTables === 'object' && !Array.isArray(rawTables)) {
     for (const table of Object.keys(rawTables)) {
-      if (!/^[^.]+\.[^.]+$/.test(table)) issues.push({ path: `tables.${table}`, message: 'table names are schema-qualified, e.g. "public.orders"' });
+      if (!/^[^.]+\.[^.]+$/.test(table))
+        issues.push({ path: `tables.${table}`, message: 'table names are schema-qualified, e.g. "public.orders"' });
     }
   }
   const result = catalogSchema.safeParse(raw);
   if (!result.success) {
-    issues.push(...result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(top level)', message: issue.message })));
+    issues.push(
+      ...result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(top level)', message: issue.message })),
+    );
     throw new ConfigError(source, issues);
   }
   const glossary = new Map(Object.entries(result.data.glossary ?? {}));
@@ -84,7 +87,8 @@ export function parseCatalog(text: string, where: string): CatalogFile {
     }
     for (const [column, columnEntry] of Object.entries(entry.columns ?? {})) {
       for (const term of columnEntry.glossary ?? []) {
-        if (!glossary.has(term)) issues.push({ path: `tables.${table}.columns.${column}.glossary`, message: `term "${term}" is not defined under glossary` });
+        if (!glossary.has(term))
+          issues.push({ path: `tables.${table}.columns.${column}.glossary`, message: `term "${term}" is not defined under glossary` });
       }
     }
   }

@@ -81,7 +81,11 @@ function parse(argv: string[]): Parsed {
       if (rest.length !== 1) throw new UsageError('"sessions revoke" takes exactly one session id');
       result = { command: 'sessions revoke', values, id: rest[0]! };
     } else {
-      throw new UsageError(second === undefined ? '"sessions" needs a subcommand: list or revoke' : `unknown subcommand "sessions ${second}" (known: list, revoke)`);
+      throw new UsageError(
+        second === undefined
+          ? '"sessions" needs a subcommand: list or revoke'
+          : `unknown subcommand "sessions ${second}" (known: list, revoke)`,
+      );
     }
   } else {
     throw new UsageError(`unknown command "${first}"`);
@@ -95,7 +99,8 @@ function parse(argv: string[]): Parsed {
 function positiveInteger(value: string | boolean | undefined, name: string, max: number): number | undefined {
   if (value === undefined) return undefined;
   const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(number) || number < 1 || number > max) throw new UsageError(`--${name}: expected a whole number from 1 to ${max}, got "${value}"`);
+  if (!Number.isInteger(number) || number < 1 || number > max)
+    throw new UsageError(`--${name}: expected a whole number from 1 to ${max}, got "${value}"`);
   return number;
 }
 
@@ -157,13 +162,19 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     return EXIT.usage;
   }
   if (nodeDriver(config) === 'pglite') {
-    io.err(`note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}; stop the server first (one process at a time)`);
+    io.err(
+      `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}; stop the server first (one process at a time)`,
+    );
   }
 
   let database: Database | undefined;
   try {
     database = await openNodeDatabase(config);
-    const store = new DatabaseSessionStore(database, { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout }, { autoMigrate: config.database.auto_migrate });
+    const store = new DatabaseSessionStore(
+      database,
+      { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout },
+      { autoMigrate: config.database.auto_migrate },
+    );
     if (parsed.command === 'migrate') return await migrateCommand(database, io);
     await store.ready();
     if (parsed.command === 'sessions list') return await listCommand(store, limit ?? 50, io);
@@ -181,7 +192,8 @@ function describeFailure(error: unknown): string {
   if (error instanceof StoreUnavailableError) return `${error.message} (is the database at the configured URL up and reachable?)`;
   for (let e: any = error; e; e = e.cause) {
     // 42P01 undefined table, 3F000 undefined schema: nothing was migrated, and auto_migrate is off.
-    if (e.code === '42P01' || e.code === '3F000') return 'the session table does not exist yet: run "baton migrate" (database.auto_migrate is false)';
+    if (e.code === '42P01' || e.code === '3F000')
+      return 'the session table does not exist yet: run "baton migrate" (database.auto_migrate is false)';
   }
   return error instanceof Error ? error.message : String(error);
 }

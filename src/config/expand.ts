@@ -120,9 +120,7 @@ export function expandString(text: string, env: EnvRecord): string {
   if (missing.length > 0) {
     const unique = [...new Set(missing)];
     throw new Error(
-      unique.length === 1
-        ? `environment variable ${unique[0]} is not set`
-        : `environment variables ${unique.join(', ')} are not set`,
+      unique.length === 1 ? `environment variable ${unique[0]} is not set` : `environment variables ${unique.join(', ')} are not set`,
     );
   }
   return value;

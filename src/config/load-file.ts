@@ -25,9 +25,7 @@ export function loadConfig(env: EnvRecord = process.env, cwd: string = process.c
   if (explicit !== undefined && explicit.trim() !== '') {
     file = resolve(cwd, explicit);
     if (!existsSync(file)) {
-      throw new ConfigError(file, [
-        { path: 'BATON_CONFIG (environment)', message: `configuration file ${file} does not exist` },
-      ]);
+      throw new ConfigError(file, [{ path: 'BATON_CONFIG (environment)', message: `configuration file ${file} does not exist` }]);
     }
   } else {
     file = resolve(cwd, DEFAULT_CONFIG_FILE);

@@ -132,7 +132,10 @@ function stringList(check?: (item: string) => string | undefined) {
   return leaf((value, report): string[] => {
     let items: unknown[];
     if (typeof value === 'string') {
-      items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      items = value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
     } else if (Array.isArray(value)) {
       items = value;
     } else {
@@ -174,8 +177,7 @@ const knownKeys = new Map<string, readonly string[]>();
 function section<Shape extends z.ZodRawShape>(path: string, shape: Shape) {
   knownKeys.set(path, Object.keys(shape));
   return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'invalid_type' ? `expected a mapping of settings, got ${describeValue(issue.input)}` : undefined,
+    error: (issue) => (issue.code === 'invalid_type' ? `expected a mapping of settings, got ${describeValue(issue.input)}` : undefined),
   });
 }
 

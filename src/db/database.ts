@@ -60,7 +60,12 @@ export function classifyError(error: unknown): unknown {
     if (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_NODE_CODES.has(code) || e.name === 'TimeoutError' || e.name === 'AbortError') {
       return new StoreUnavailableError(`database unavailable: ${message || code}`, { cause: error });
     }
-    if (/timeout|terminat|Connection terminated|fetch failed|connect|socket hang up|Client has encountered a connection error/i.test(message) && !code.match(/^[0-9A-Z]{5}$/)) {
+    if (
+      /timeout|terminat|Connection terminated|fetch failed|connect|socket hang up|Client has encountered a connection error/i.test(
+        message,
+      ) &&
+      !code.match(/^[0-9A-Z]{5}$/)
+    ) {
       return new StoreUnavailableError(`database unavailable: ${message}`, { cause: error });
     }
   }

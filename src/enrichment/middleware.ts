@@ -47,7 +47,11 @@ export function enrichmentMiddleware(options: EnrichmentOptions): ToolMiddleware
       } catch (error) {
         // The tool's answer stands without its context; the next result tries again, since
         // nothing is marked as sent.
-        options.logger.warn('enrichment: context unavailable', { tool: call.tool.name, kind, error: error instanceof Error ? error.message : String(error) });
+        options.logger.warn('enrichment: context unavailable', {
+          tool: call.tool.name,
+          kind,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
     }
 

@@ -30,9 +30,10 @@ export function renderFull(context: SemanticContext): string {
 }
 
 export function renderSummary(context: SemanticContext): string {
-  const description = context.description && context.description.length > SUMMARY_DESCRIPTION_CHARS
-    ? `${context.description.slice(0, SUMMARY_DESCRIPTION_CHARS - 1)}…`
-    : context.description;
+  const description =
+    context.description && context.description.length > SUMMARY_DESCRIPTION_CHARS
+      ? `${context.description.slice(0, SUMMARY_DESCRIPTION_CHARS - 1)}…`
+      : context.description;
   const parts = [
     description,
     context.owner && `owner: ${context.owner}`,

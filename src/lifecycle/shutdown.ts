@@ -42,7 +42,12 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   const started = performance.now();
 
   steps.markDraining();
-  logger.info('shutting down', { reason, inFlight: inFlight.count, preShutdownDelayMs: steps.preShutdownDelayMs, gracePeriodMs: steps.gracePeriodMs });
+  logger.info('shutting down', {
+    reason,
+    inFlight: inFlight.count,
+    preShutdownDelayMs: steps.preShutdownDelayMs,
+    gracePeriodMs: steps.gracePeriodMs,
+  });
   // Load balancers and Kubernetes endpoints learn about the 503 only at their next probe; until
   // then they keep sending requests, which are still served.
   if (steps.preShutdownDelayMs > 0) await sleep(steps.preShutdownDelayMs);

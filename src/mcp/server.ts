@@ -91,38 +91,59 @@ export function createDispatcher(registry: Registry): Dispatcher {
     ['completion/complete', method(CompleteRequestSchema, (call) => complete(registry, call))],
   ]);
   if (registry.capabilities.prompts) {
-    methods.set('prompts/list', method(ListPromptsRequestSchema, () => ({ prompts: registry.promptList })));
-    methods.set('prompts/get', method(GetPromptRequestSchema, ({ request, context }) => {
-      const prompt = registry.prompts.get(request.params.name);
-      if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
-      const args = request.params.arguments ?? {};
-      for (const [name, arg] of Object.entries(prompt.arguments ?? {})) {
-        if (arg.required && args[name] === undefined) {
-          throw new McpError(ErrorCode.InvalidParams, `Prompt ${prompt.name}: missing required argument "${name}"`);
+    methods.set(
+      'prompts/list',
+      method(ListPromptsRequestSchema, () => ({ prompts: registry.promptList })),
+    );
+    methods.set(
+      'prompts/get',
+      method(GetPromptRequestSchema, ({ request, context }) => {
+        const prompt = registry.prompts.get(request.params.name);
+        if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
+        const args = request.params.arguments ?? {};
+        for (const [name, arg] of Object.entries(prompt.arguments ?? {})) {
+          if (arg.required && args[name] === undefined) {
+            throw new McpError(ErrorCode.InvalidParams, `Prompt ${prompt.name}: missing required argument "${name}"`);
+          }
         }
-      }
-      return prompt.get(args, context());
-    }));
+        return prompt.get(args, context());
+      }),
+    );
   }
   if (registry.capabilities.resources) {
-    methods.set('resources/list', method(ListResourcesRequestSchema, () => ({ resources: registry.resourceList })));
-    methods.set('resources/templates/list', method(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: registry.templateList })));
-    methods.set('resources/read', method(ReadResourceRequestSchema, ({ request, context }) => {
-      const { uri } = request.params;
-      const resource = registry.resources.get(uri);
-      if (resource) return resource.read(context());
-      const match = registry.matchTemplate(uri);
-      if (match) return match.template.definition.read(uri, match.variables, context());
-      throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
-    }));
-    methods.set('resources/subscribe', method(SubscribeRequestSchema, ({ request, scope }) => {
-      scope.session.set(STATE_KEYS.subscriptionPrefix + request.params.uri, true);
-      return {};
-    }));
-    methods.set('resources/unsubscribe', method(UnsubscribeRequestSchema, ({ request, scope }) => {
-      scope.session.delete(STATE_KEYS.subscriptionPrefix + request.params.uri);
-      return {};
-    }));
+    methods.set(
+      'resources/list',
+      method(ListResourcesRequestSchema, () => ({ resources: registry.resourceList })),
+    );
+    methods.set(
+      'resources/templates/list',
+      method(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: registry.templateList })),
+    );
+    methods.set(
+      'resources/read',
+      method(ReadResourceRequestSchema, ({ request, context }) => {
+        const { uri } = request.params;
+        const resource = registry.resources.get(uri);
+        if (resource) return resource.read(context());
+        const match = registry.matchTemplate(uri);
+        if (match) return match.template.definition.read(uri, match.variables, context());
+        throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
+      }),
+    );
+    methods.set(
+      'resources/subscribe',
+      method(SubscribeRequestSchema, ({ request, scope }) => {
+        scope.session.set(STATE_KEYS.subscriptionPrefix + request.params.uri, true);
+        return {};
+      }),
+    );
+    methods.set(
+      'resources/unsubscribe',
+      method(UnsubscribeRequestSchema, ({ request, scope }) => {
+        scope.session.delete(STATE_KEYS.subscriptionPrefix + request.params.uri);
+        return {};
+      }),
+    );
   }
 
   return async (request, extra, scope, server) => {

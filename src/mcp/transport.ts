@@ -181,7 +181,10 @@ export class RequestTransport implements Transport {
           message = {
             jsonrpc: '2.0',
             id,
-            error: { code: ErrorCode.InternalError, message: 'Session state could not be saved; the request was not completed. Retry later.' },
+            error: {
+              code: ErrorCode.InternalError,
+              message: 'Session state could not be saved; the request was not completed. Retry later.',
+            },
           };
         }
       }

@@ -97,10 +97,13 @@ async function start() {
     starting.abort();
     const { grace_period: gracePeriodMs, pre_shutdown_delay: preShutdownDelayMs } = config.server.shutdown;
     // Kubernetes kills at terminationGracePeriodSeconds anyway; this only bounds a hung close.
-    setTimeout(() => {
-      logger.error('shutdown did not complete in time, exiting');
-      process.exit(1);
-    }, preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS).unref();
+    setTimeout(
+      () => {
+        logger.error('shutdown did not complete in time, exiting');
+        process.exit(1);
+      },
+      preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS,
+    ).unref();
     shutdown(
       {
         preShutdownDelayMs,
@@ -124,7 +127,7 @@ async function start() {
     ).then(
       () => process.exit(0),
       (error: unknown) => {
-        logger.error('shutdown failed', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
+        logger.error('shutdown failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
         process.exit(1);
       },
     );

@@ -17,7 +17,13 @@ const logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
 // on its own domain, where DNS rebinding to localhost is not a threat: any Host/Origin unless
 // BATON_ALLOWED_HOSTS / BATON_ALLOWED_ORIGINS narrow it.
 const platform = lazyPlatform(
-  () => createPlatform(configFromEnv(process.env), { defaultOriginPolicy: OPEN_POLICY, logger, openDatabase: openEdgeDatabase, openDatasource: openEdgeDatasource }),
+  () =>
+    createPlatform(configFromEnv(process.env), {
+      defaultOriginPolicy: OPEN_POLICY,
+      logger,
+      openDatabase: openEdgeDatabase,
+      openDatasource: openEdgeDatasource,
+    }),
   () => logger,
 );
 
@@ -42,10 +48,16 @@ export async function handleCleanup(request: Request): Promise<Response> {
   const secret = process.env.CRON_SECRET;
   if (!secret) {
     logger.error('cleanup refused: CRON_SECRET is not set');
-    return jsonRpcError(500, JsonRpcCode.InternalError, 'CRON_SECRET must be set in the environment for the cleanup route (Vercel sends it with each cron request)');
+    return jsonRpcError(
+      500,
+      JsonRpcCode.InternalError,
+      'CRON_SECRET must be set in the environment for the cleanup route (Vercel sends it with each cron request)',
+    );
   }
   if (!sameSecret(request.headers.get('authorization') ?? '', `Bearer ${secret}`)) {
-    return jsonRpcError(401, JsonRpcCode.ServerError, 'Unauthorized: expected Authorization: Bearer <CRON_SECRET>', { 'WWW-Authenticate': 'Bearer' });
+    return jsonRpcError(401, JsonRpcCode.ServerError, 'Unauthorized: expected Authorization: Bearer <CRON_SECRET>', {
+      'WWW-Authenticate': 'Bearer',
+    });
   }
   return platform.respond(async ({ store }) => {
     const report = await store.cleanup();

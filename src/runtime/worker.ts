@@ -20,10 +20,18 @@ let logger = createLogger();
 // localhost is not a threat: accept any Host/Origin unless BATON_ALLOWED_HOSTS /
 // BATON_ALLOWED_ORIGINS (or BATON_CONFIG_YAML) narrow it. `wrangler dev` on a machine with a
 // browser should set BATON_ALLOWED_HOSTS=localhost,127.0.0.1.
-const platform = lazyPlatform(() => {
-  logger = createLogger(parseLogLevel(readEnv(env, 'LOG_LEVEL')));
-  return createPlatform(configFromEnv(env), { defaultOriginPolicy: OPEN_POLICY, logger, openDatabase: openEdgeDatabase, openDatasource: openEdgeDatasource });
-}, () => logger);
+const platform = lazyPlatform(
+  () => {
+    logger = createLogger(parseLogLevel(readEnv(env, 'LOG_LEVEL')));
+    return createPlatform(configFromEnv(env), {
+      defaultOriginPolicy: OPEN_POLICY,
+      logger,
+      openDatabase: openEdgeDatabase,
+      openDatasource: openEdgeDatasource,
+    });
+  },
+  () => logger,
+);
 
 /** Rejects on a failed start or cleanup, so the run counts as failed in the cron history. */
 async function cleanup(cron: string, bindings: EnvRecord): Promise<void> {

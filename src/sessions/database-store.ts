@@ -22,7 +22,9 @@ type RawRow = Record<string, unknown>;
 
 // Named, not `*`: statements stay prepared on pooled connections, and Postgres refuses to reuse a
 // prepared `*` whose columns a later migration changed.
-const COLUMNS = sql.raw('id, credential_hash, created_at, last_active_at, expires_at, protocol_version, client_capabilities, client_info, state');
+const COLUMNS = sql.raw(
+  'id, credential_hash, created_at, last_active_at, expires_at, protocol_version, client_capabilities, client_info, state',
+);
 
 const DEFAULT_BATCH = 5_000;
 const DEFAULT_BUDGET_MS = 20_000;
@@ -81,12 +83,15 @@ export class DatabaseSessionStore implements SessionStore {
   }
 
   async create(session: NewSession): Promise<SessionRecord> {
-    const [row] = await this.#run(sql`
+    const [row] = await this.#run(
+      sql`
       insert into ${sessions} (id, credential_hash, expires_at, protocol_version, client_capabilities, client_info, state)
       values (${session.id}, ${session.credentialHash}, now() + ${this.limits.ttlMs} * interval '1 millisecond',
               ${session.protocolVersion}, ${JSON.stringify(session.clientCapabilities)}::jsonb,
               ${JSON.stringify(session.clientInfo)}::jsonb, ${JSON.stringify(session.state)}::jsonb)
-      returning ${COLUMNS}`, 'baton_session_create');
+      returning ${COLUMNS}`,
+      'baton_session_create',
+    );
     return toRecord(row!);
   }
 
@@ -94,7 +99,8 @@ export class DatabaseSessionStore implements SessionStore {
     // One statement: find the live session, touch it only if the caller may use it (and only if
     // the stored touch is older than the granularity), and say which of ok / forbidden / not
     // found applies. A foreign credential leaves the row as it was.
-    const [row] = await this.#run(sql`
+    const [row] = await this.#run(
+      sql`
       with candidate as (
         select ${COLUMNS}, (credential_hash = '' or credential_hash = ${credentialHash}) as allowed,
                last_active_at < now() - ${this.touchGranularityMs} * interval '1 millisecond' as stale
@@ -106,7 +112,9 @@ export class DatabaseSessionStore implements SessionStore {
         where s.id = c.id and c.allowed and c.stale
         returning s.last_active_at
       )
-      select c.*, t.last_active_at as touched_at from candidate c left join touched t on true`, 'baton_session_open');
+      select c.*, t.last_active_at as touched_at from candidate c left join touched t on true`,
+      'baton_session_open',
+    );
     if (!row) return { status: 'not_found' };
     if (!row.allowed) return { status: 'forbidden' };
     // A stale touch that found no row: the session was deleted while this statement ran.
@@ -117,11 +125,14 @@ export class DatabaseSessionStore implements SessionStore {
   async update(id: string, patch: StatePatch): Promise<void> {
     // A merge on the stored value: concurrent writers of other keys keep theirs, because Postgres
     // re-evaluates the expression against the newest row version after waiting for its lock.
-    await this.#run(sql`
+    await this.#run(
+      sql`
       update ${sessions}
       set state = (state - array(select jsonb_array_elements_text(${JSON.stringify(patch.unset)}::jsonb)))
                   || ${JSON.stringify(patch.set)}::jsonb
-      where id = ${id}`, 'baton_session_update');
+      where id = ${id}`,
+      'baton_session_update',
+    );
   }
 
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {

@@ -60,7 +60,11 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const version = request.headers.get('mcp-protocol-version');
     if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      return jsonRpcError(400, JsonRpcCode.ServerError, `Bad Request: unsupported MCP-Protocol-Version "${version.slice(0, 40)}" (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+      return jsonRpcError(
+        400,
+        JsonRpcCode.ServerError,
+        `Bad Request: unsupported MCP-Protocol-Version "${version.slice(0, 40)}" (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+      );
     }
     try {
       switch (request.method) {
@@ -95,7 +99,9 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     const body = await readBody(request, options.maxBodyBytes);
     if (!body.ok) {
       // The rest of the body is not read; closing the connection tells the client to stop sending.
-      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`, { Connection: 'close' });
+      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`, {
+        Connection: 'close',
+      });
     }
     let raw: unknown;
     try {
@@ -128,7 +134,11 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     const opened = await open(sessionId, caller);
     if (opened instanceof Response) return opened;
     if (batch && opened.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
-      return jsonRpcError(400, JsonRpcCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not allowed in protocol ${opened.protocolVersion}`);
+      return jsonRpcError(
+        400,
+        JsonRpcCode.InvalidRequest,
+        `Invalid Request: JSON-RPC batches are not allowed in protocol ${opened.protocolVersion}`,
+      );
     }
 
     const rest = RequestTransport.route(sessionId, messages);
@@ -160,7 +170,13 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     return response;
   }
 
-  async function serve(request: Request, session: SessionRecord, caller: Caller, requests: JSONRPCRequest[], body: unknown): Promise<Response> {
+  async function serve(
+    request: Request,
+    session: SessionRecord,
+    caller: Caller,
+    requests: JSONRPCRequest[],
+    body: unknown,
+  ): Promise<Response> {
     let entry = servers.take(session.id);
     if (!entry) {
       entry = await connect(session.id);
@@ -242,7 +258,9 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     if (opened instanceof Response) return opened;
     // Server-initiated messages travel on the stream of the request they belong to; a standalone
     // stream would tie a session to one instance, which is what this platform exists to avoid.
-    return jsonRpcError(405, JsonRpcCode.ServerError, 'Method Not Allowed: this server sends no standalone event stream', { Allow: 'POST, DELETE' });
+    return jsonRpcError(405, JsonRpcCode.ServerError, 'Method Not Allowed: this server sends no standalone event stream', {
+      Allow: 'POST, DELETE',
+    });
   }
 
   async function remove(sessionId: string | null, caller: Caller): Promise<Response> {
@@ -281,7 +299,13 @@ function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
   if ('result' in m) return validId && typeof m.result === 'object' && m.result !== null;
   if ('error' in m) {
     const error = m.error as Record<string, unknown> | null;
-    return (validId || id === undefined || id === null) && typeof error === 'object' && error !== null && typeof error.code === 'number' && typeof error.message === 'string';
+    return (
+      (validId || id === undefined || id === null) &&
+      typeof error === 'object' &&
+      error !== null &&
+      typeof error.code === 'number' &&
+      typeof error.message === 'string'
+    );
   }
   return false;
 }

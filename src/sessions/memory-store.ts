@@ -37,7 +37,10 @@ export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, Entry>();
   readonly #shared = new Map<string, Negotiated>();
 
-  constructor(readonly limits: SessionLimits, private readonly now: () => number = Date.now) {}
+  constructor(
+    readonly limits: SessionLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   #share(negotiated: Negotiated): Negotiated {
     const { protocolVersion, clientCapabilities, clientInfo } = negotiated;
@@ -120,7 +123,13 @@ export class MemorySessionStore implements SessionStore {
       .filter(([, entry]) => isLive(entry, now, this.limits))
       .sort(([, a], [, b]) => b.lastActiveAt - a.lastActiveAt)
       .slice(0, limit)
-      .map(([id, e]) => ({ id, bound: e.credentialHash !== '', createdAt: new Date(e.createdAt), lastActiveAt: new Date(e.lastActiveAt), expiresAt: new Date(e.expiresAt) }));
+      .map(([id, e]) => ({
+        id,
+        bound: e.credentialHash !== '',
+        createdAt: new Date(e.createdAt),
+        lastActiveAt: new Date(e.lastActiveAt),
+        expiresAt: new Date(e.expiresAt),
+      }));
   }
 
   /** For operators and tests: a copy of the stored record, without touching it. */

@@ -30,10 +30,7 @@ export interface StatePatch {
   unset: string[];
 }
 
-export type OpenResult =
-  | { status: 'ok'; session: SessionRecord }
-  | { status: 'not_found' }
-  | { status: 'forbidden' };
+export type OpenResult = { status: 'ok'; session: SessionRecord } | { status: 'not_found' } | { status: 'forbidden' };
 
 export type RemoveResult = 'ok' | 'not_found' | 'forbidden';
 

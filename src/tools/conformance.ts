@@ -154,8 +154,7 @@ const errorHandling = defineTool({
 
 const reconnection = defineTool({
   name: 'test_reconnection',
-  description:
-    'Closes its event stream before answering, so the client must reconnect (Last-Event-ID) to get the result.',
+  description: 'Closes its event stream before answering, so the client must reconnect (Last-Event-ID) to get the result.',
   input: {},
   async handler(_args, ctx) {
     if (ctx.closeStream) {
@@ -164,9 +163,7 @@ const reconnection = defineTool({
       // store and reach the client on its resumed stream.
       await sleep(100);
     }
-    return text(
-      'Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure.',
-    );
+    return text('Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure.');
   },
 });
 

@@ -27,7 +27,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(env: Record<string, string> = {}, options: { port?: number; timeoutMs?: number } = {}): Promise<RunningServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  options: { port?: number; timeoutMs?: number } = {},
+): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
   // One process (no tsx wrapper), so that signals reach the server itself, as with `npm start`.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {

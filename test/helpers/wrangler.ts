@@ -104,7 +104,10 @@ export async function startWrangler(options: WranglerOptions = {}): Promise<Runn
       throw new Error(`wrangler dev did not answer ${base}/healthz in time:\n${logs.join('')}`);
     }
     // Any answer counts: a Worker with a configuration error answers 500, and tests may want that.
-    const answered = await fetch(`${base}/healthz`).then(() => true, () => false);
+    const answered = await fetch(`${base}/healthz`).then(
+      () => true,
+      () => false,
+    );
     if (answered) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -48,9 +48,7 @@ async function main() {
     port,
     ...(values.host ? { host: values.host } : {}),
   });
-  const backend = postgresUrl
-    ? `postgres ${redact(postgresUrl)}`
-    : `pglite ${pgliteDir ? pgliteDir : '(in memory)'}`;
+  const backend = postgresUrl ? `postgres ${redact(postgresUrl)}` : `pglite ${pgliteDir ? pgliteDir : '(in memory)'}`;
   console.log(endpoint.url);
   console.log(`neon endpoint ready: neonConfig.fetchEndpoint = '${endpoint.fetchEndpoint}', backend ${backend}`);
   console.log(`example connection string: ${endpoint.connectionString()}`);

@@ -131,7 +131,7 @@ class TypeShapes {
     }
     if (unknown.size > 0) {
       const lookup: QueryData = {
-        query: "SELECT oid::int8::text, typelem::int8::text, typcategory::text FROM pg_type WHERE oid = ANY($1::oid[])",
+        query: 'SELECT oid::int8::text, typelem::int8::text, typcategory::text FROM pg_type WHERE oid = ANY($1::oid[])',
         params: [`{${[...unknown].join(',')}}`],
         arrayMode: true,
       };

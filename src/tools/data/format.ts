@@ -43,6 +43,7 @@ export function formatRows(result: RawResult, options: FormatOptions): string {
   } else if (shown < rows.length) {
     head = `Showing the first ${shown} of ${rows.length} rows, to keep the answer short. Select fewer columns or rows to see the rest.`;
   } else head = `${shown} ${shown === 1 ? 'row' : 'rows'}.`;
-  if (options.moreRows && shown < rows.length) head += ` (${rows.length - shown} more of the first ${rows.length} were left out to keep the answer short.)`;
+  if (options.moreRows && shown < rows.length)
+    head += ` (${rows.length - shown} more of the first ${rows.length} were left out to keep the answer short.)`;
   return [head, '', ...lines].join('\n');
 }

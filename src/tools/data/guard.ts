@@ -58,8 +58,8 @@ const HARMLESS_VOLATILE = new Set([
 // Refused whatever their volatility says: they run SQL given as text (which no check sees), or
 // reach outside the datasource.
 const FORBIDDEN: [RegExp, string][] = [
-  [/^(query|table|cursor|schema|database)_to_xml(schema|_and_xmlschema)?$/, 'runs SQL passed as text, out of the checks\' sight'],
-  [/^ts_stat$/, 'runs SQL passed as text, out of the checks\' sight'],
+  [/^(query|table|cursor|schema|database)_to_xml(schema|_and_xmlschema)?$/, "runs SQL passed as text, out of the checks' sight"],
+  [/^ts_stat$/, "runs SQL passed as text, out of the checks' sight"],
   [/^dblink/, 'opens connections to other databases'],
   [/^pg_(read_file|read_binary_file|ls_dir|stat_file)$|^lo_/, 'reads files or large objects on the database server'],
 ];
@@ -74,7 +74,8 @@ export function inspectStatement(sql: string): InspectedStatement | Refusal {
   try {
     tokens = tokenize(sql);
   } catch (error) {
-    if (error instanceof SqlSyntaxError) return { refused: `the statement cannot be read: ${error.message} (at character ${error.position + 1})` };
+    if (error instanceof SqlSyntaxError)
+      return { refused: `the statement cannot be read: ${error.message} (at character ${error.position + 1})` };
     throw error;
   }
   let end = tokens.length;
@@ -125,10 +126,17 @@ export interface Verdict {
  * Layer 3: judges a statement by its plan, the relations its names resolve to and the volatile
  * functions of the datasource (name -> true when all of that name are built-in).
  */
-export function judgeStatement(statement: InspectedStatement, plan: PlanFacts, named: NamedRelation[], volatile: ReadonlyMap<string, boolean>): Verdict | Refusal {
+export function judgeStatement(
+  statement: InspectedStatement,
+  plan: PlanFacts,
+  named: NamedRelation[],
+  volatile: ReadonlyMap<string, boolean>,
+): Verdict | Refusal {
   if (plan.unreadable.length > 0) return { refused: `the plan holds an expression the checks cannot read: ${plan.unreadable[0]}` };
-  if (plan.nodeTypes.has('ModifyTable')) return { refused: 'the statement writes data (INSERT, UPDATE, DELETE or MERGE); only read-only queries run here' };
-  if (plan.nodeTypes.has('LockRows')) return { refused: 'the statement locks rows (SELECT ... FOR UPDATE/SHARE); only read-only queries run here' };
+  if (plan.nodeTypes.has('ModifyTable'))
+    return { refused: 'the statement writes data (INSERT, UPDATE, DELETE or MERGE); only read-only queries run here' };
+  if (plan.nodeTypes.has('LockRows'))
+    return { refused: 'the statement locks rows (SELECT ... FOR UPDATE/SHARE); only read-only queries run here' };
 
   const touched = new Set<string>([...plan.relations, ...named.flatMap((n) => [`${n.schema}.${n.name}`, ...n.reads])]);
   for (const relation of touched) {
@@ -141,7 +149,9 @@ export function judgeStatement(statement: InspectedStatement, plan: PlanFacts, n
     if (forbidden) return { refused: `the statement calls ${fn}(), which ${forbidden[1]}` };
     const builtinOnly = volatile.get(fn);
     if (builtinOnly === undefined || (builtinOnly && HARMLESS_VOLATILE.has(fn))) continue;
-    return { refused: `the statement calls ${fn}(), a volatile function (one that may change state, e.g. nextval, setval, pg_advisory_lock, pg_notify); only read-only functions are allowed` };
+    return {
+      refused: `the statement calls ${fn}(), a volatile function (one that may change state, e.g. nextval, setval, pg_advisory_lock, pg_notify); only read-only functions are allowed`,
+    };
   }
   return { references: references(plan, named) };
 }

@@ -66,7 +66,9 @@ export async function createDataToolset(services: ToolsetServices): Promise<Tool
       if (error instanceof DatasourceUnavailableError) return failure(error.message);
       if (error instanceof StatementError) {
         if (error.code === QUERY_CANCELED) {
-          return failure(`The statement ran longer than the statement timeout (${timeout}, datasource.statement_timeout) and was stopped. Narrow it (WHERE, LIMIT) or aggregate less.`);
+          return failure(
+            `The statement ran longer than the statement timeout (${timeout}, datasource.statement_timeout) and was stopped. Narrow it (WHERE, LIMIT) or aggregate less.`,
+          );
         }
         if (error.code === '25006') return failure(`Refused: ${error.message}. Only read-only queries run here.`);
         return failure(`Postgres: ${error.message}${error.code ? ` (SQLSTATE ${error.code})` : ''}`);
@@ -80,7 +82,8 @@ export async function createDataToolset(services: ToolsetServices): Promise<Tool
   const listTables = defineTool({
     name: 'list_tables',
     title: 'List tables',
-    description: 'Lists the tables and views of the datasource by schema, with their descriptions and approximate row counts. Start here to see what data exists.',
+    description:
+      'Lists the tables and views of the datasource by schema, with their descriptions and approximate row counts. Start here to see what data exists.',
     input: {},
     annotations: READ_ONLY,
     handler: () =>
@@ -100,7 +103,7 @@ export async function createDataToolset(services: ToolsetServices): Promise<Tool
           const description = r.description ?? catalog.entry(`${r.schema}.${r.name}`)?.description;
           lines.push(`  ${r.name} (${facts})${deprecated ? ` DEPRECATED: ${deprecated}` : ''}${description ? ` — ${description}` : ''}`);
         }
-        lines.push('', 'describe_table shows a table\'s columns and keys; query runs a read-only SELECT.');
+        lines.push('', "describe_table shows a table's columns and keys; query runs a read-only SELECT.");
         return text(lines.join('\n'));
       }),
   });
@@ -108,8 +111,11 @@ export async function createDataToolset(services: ToolsetServices): Promise<Tool
   const describeTable = defineTool({
     name: 'describe_table',
     title: 'Describe a table',
-    description: 'Describes one table or view: columns with types, nullability, defaults and descriptions; primary, unique and foreign keys; check constraints; tables that reference it.',
-    input: { table: z.string().describe('The table or view, e.g. "public.orders" or "orders" (found on the search path, else in any schema).') },
+    description:
+      'Describes one table or view: columns with types, nullability, defaults and descriptions; primary, unique and foreign keys; check constraints; tables that reference it.',
+    input: {
+      table: z.string().describe('The table or view, e.g. "public.orders" or "orders" (found on the search path, else in any schema).'),
+    },
     annotations: READ_ONLY,
     handler: ({ table }) =>
       withDatasource(async (ds) => {
@@ -195,7 +201,9 @@ function renderDescription(relation: DescribedRelation, catalog: Catalog): strin
   const detail = relation.detail!;
   const qualified = `${relation.schema}.${relation.name}`;
   const entry = catalog.entry(qualified);
-  const lines = [`${qualified} (${[detail.kind, detail.estimated_rows === null ? '' : `~${detail.estimated_rows} rows`].filter(Boolean).join(', ')})`];
+  const lines = [
+    `${qualified} (${[detail.kind, detail.estimated_rows === null ? '' : `~${detail.estimated_rows} rows`].filter(Boolean).join(', ')})`,
+  ];
   const description = detail.description ?? entry?.description;
   if (description) lines.push(description);
   if (entry?.deprecated) lines.push(`DEPRECATED: ${entry.deprecated}`);
@@ -204,8 +212,14 @@ function renderDescription(relation: DescribedRelation, catalog: Catalog): strin
   lines.push('', '| column | type | nullable | default | description |', '| --- | --- | --- | --- | --- |');
   for (const c of detail.columns) {
     const fallback = entry?.columns?.[c.name]?.description;
-    const def = c.identity ? `identity (${c.identity === 'a' ? 'always' : 'by default'})` : c.generated ? `generated: ${c.default ?? ''}` : (c.default ?? '');
-    lines.push(`| ${cell(c.name)} | ${cell(c.type)} | ${c.not_null ? 'no' : 'yes'} | ${cell(def)} | ${cell(c.description ?? fallback ?? '')} |`);
+    const def = c.identity
+      ? `identity (${c.identity === 'a' ? 'always' : 'by default'})`
+      : c.generated
+        ? `generated: ${c.default ?? ''}`
+        : (c.default ?? '');
+    lines.push(
+      `| ${cell(c.name)} | ${cell(c.type)} | ${c.not_null ? 'no' : 'yes'} | ${cell(def)} | ${cell(c.description ?? fallback ?? '')} |`,
+    );
   }
 
   for (const type of ['p', 'u', 'f', 'c'] as const) {
@@ -219,7 +233,11 @@ function renderDescription(relation: DescribedRelation, catalog: Catalog): strin
     lines.push('', `${CONSTRAINT_TITLES[type]}:`, ...items.map((item) => `  ${item}`));
   }
   if (detail.referenced_by.length > 0) {
-    lines.push('', 'Referenced by:', ...detail.referenced_by.map((r) => `  ${r.table} (${r.columns.join(', ')}) -> (${r.references_columns.join(', ')})`));
+    lines.push(
+      '',
+      'Referenced by:',
+      ...detail.referenced_by.map((r) => `  ${r.table} (${r.columns.join(', ')}) -> (${r.references_columns.join(', ')})`),
+    );
   }
   if (detail.reads?.length) lines.push('', `Reads: ${detail.reads.join(', ')}`);
   return lines.join('\n');

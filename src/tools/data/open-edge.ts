@@ -14,7 +14,11 @@ export async function openEdgeDatasource(config: Config): Promise<DataSetup> {
   const { dsn, statement_timeout: statementTimeoutMs, catalog } = config.datasource;
   if (catalog) {
     throw new ConfigError('datasource.catalog', [
-      { path: 'datasource.catalog', message: 'catalog files are read by the Node server only (Workers and Vercel functions have no files to read at run time); leave it empty here' },
+      {
+        path: 'datasource.catalog',
+        message:
+          'catalog files are read by the Node server only (Workers and Vercel functions have no files to read at run time); leave it empty here',
+      },
     ]);
   }
   const datasource = async (): Promise<Datasource> => {

@@ -20,7 +20,9 @@ export async function openNodeDatasource(config: Config): Promise<DataSetup> {
     try {
       catalogText = readFileSync(catalogSource, 'utf8');
     } catch (error) {
-      throw new ConfigError('datasource.catalog', [{ path: 'datasource.catalog', message: `cannot read ${catalogSource}: ${(error as Error).message}` }]);
+      throw new ConfigError('datasource.catalog', [
+        { path: 'datasource.catalog', message: `cannot read ${catalogSource}: ${(error as Error).message}` },
+      ]);
     }
   } else if (!dsn) {
     catalogText = demoCatalog();

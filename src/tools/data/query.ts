@@ -41,7 +41,12 @@ export class VolatileFunctions {
   }
 }
 
-export async function runQuery(datasource: Datasource, functions: VolatileFunctions, sql: string, rowLimit: number): Promise<QueryResult | Refusal> {
+export async function runQuery(
+  datasource: Datasource,
+  functions: VolatileFunctions,
+  sql: string,
+  rowLimit: number,
+): Promise<QueryResult | Refusal> {
   const statement = inspectStatement(sql);
   if (isRefusal(statement)) return statement;
   const volatile = await functions.get(datasource);

@@ -23,12 +23,20 @@ const toQuery = (s: Statement) => ({ query: s.text, params: s.params ?? [], arra
 
 try {
   const backend = await PgliteBackend.open();
-  await backend.batch('demo', seed.map((text) => toQuery({ text })), 'begin');
+  await backend.batch(
+    'demo',
+    seed.map((text) => toQuery({ text })),
+    'begin',
+  );
   port.on('message', async (request: ThreadRequest) => {
     let reply: ThreadReply;
     try {
       const results = await backend.batch('demo', request.statements.map(toQuery), 'begin read only');
-      reply = { id: request.id, ok: true, results: results.map((r) => ({ fields: r.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })), rows: r.rows })) };
+      reply = {
+        id: request.id,
+        ok: true,
+        results: results.map((r) => ({ fields: r.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })), rows: r.rows })),
+      };
     } catch (error) {
       // Errors do not cross threads with their fields; send the ones that matter.
       const e = error as { message?: string; code?: string; position?: string };

@@ -81,7 +81,10 @@ export async function openPgliteDatasource(options: PgliteDatasourceOptions): Pr
         if ('type' in reply || reply.id !== id) return;
         finish();
         if (reply.ok) job.resolve(reply.results.slice(1));
-        else job.reject(new StatementError(reply.error.message, reply.error.code, reply.error.position ? Number(reply.error.position) : undefined));
+        else
+          job.reject(
+            new StatementError(reply.error.message, reply.error.code, reply.error.position ? Number(reply.error.position) : undefined),
+          );
       };
       const onExit = (code: number) => {
         finish();

@@ -16,7 +16,10 @@ export interface Token {
 }
 
 export class SqlSyntaxError extends Error {
-  constructor(message: string, readonly position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(message);
     this.name = 'SqlSyntaxError';
   }
@@ -43,8 +46,8 @@ export function tokenize(source: string): Token[] {
     } else if (c === '/' && at(1) === '*') {
       let depth = 0;
       do {
-        if (at() === '/' && at(1) === '*') (depth++, (i += 2));
-        else if (at() === '*' && at(1) === '/') (depth--, (i += 2));
+        if (at() === '/' && at(1) === '*') depth++, (i += 2);
+        else if (at() === '*' && at(1) === '/') depth--, (i += 2);
         else if (i >= source.length) throw new SqlSyntaxError('unterminated /* comment', start);
         else i++;
       } while (depth > 0);
@@ -104,7 +107,8 @@ export function tokenize(source: string): Token[] {
 function endOfQuoted(source: string, from: number, quote: string, backslashEscapes: boolean, start: number): number {
   let i = from;
   for (;;) {
-    if (i >= source.length) throw new SqlSyntaxError(quote === "'" ? 'unterminated quoted string' : 'unterminated quoted identifier', start);
+    if (i >= source.length)
+      throw new SqlSyntaxError(quote === "'" ? 'unterminated quoted string' : 'unterminated quoted identifier', start);
     const c = source[i];
     if (backslashEscapes && c === '\\') i += 2;
     else if (c === quote && source[i + 1] === quote) i += 2;

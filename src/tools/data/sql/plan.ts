@@ -18,7 +18,19 @@ type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] };
 
 // Keys whose values are names, not expressions: their text could hold anything a quoted
 // identifier may, so they are not read as expressions.
-const NAME_KEYS = new Set(['Node Type', 'Relation Name', 'Schema', 'Alias', 'Index Name', 'CTE Name', 'Function Name', 'Subplan Name', 'Parent Relationship', 'Trigger Name', 'Constraint Name']);
+const NAME_KEYS = new Set([
+  'Node Type',
+  'Relation Name',
+  'Schema',
+  'Alias',
+  'Index Name',
+  'CTE Name',
+  'Function Name',
+  'Subplan Name',
+  'Parent Relationship',
+  'Trigger Name',
+  'Constraint Name',
+]);
 
 /** Reads the JSON text EXPLAIN (FORMAT JSON) returns. */
 export function planFacts(explainJson: string): PlanFacts {
@@ -37,7 +49,11 @@ function walk(node: PlanNode, facts: PlanFacts): void {
   if (typeof fn === 'string') facts.functions.add(fn);
   for (const [key, value] of Object.entries(node)) {
     if (key === 'Plans' || NAME_KEYS.has(key)) continue;
-    for (const text of typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []) {
+    for (const text of typeof value === 'string'
+      ? [value]
+      : Array.isArray(value)
+        ? value.filter((v): v is string => typeof v === 'string')
+        : []) {
       // Deparsed expressions tokenize like any SQL (labels such as "InitPlan 1 (returns $0)" do
       // too); one that does not is reported rather than skipped, since a call in it would be missed.
       let tokens;
