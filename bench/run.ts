@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.js';
 import { freePort, startServer, ROOT, type RunningServer } from '../test/helpers/server.js';
-import { createTestDatabase, type TestDatabase } from '../test/helpers/db.js';
+import { createTestDatabase } from '../test/helpers/db.js';
 import { startWrangler } from '../test/helpers/wrangler.js';
 import { RawSession } from '../test/helpers/mcp.js';
 import { parseConfig } from '../src/config/index.js';
@@ -111,7 +111,10 @@ async function throughput(): Promise<void> {
   try {
     const common = { BATON_TOOLSETS: 'conformance' };
     // Each is recorded as soon as it runs, so that the finally below stops it whatever fails next.
-    const started = (server: RunningServer) => (servers.push(server), server);
+    const started = (server: RunningServer) => {
+      servers.push(server);
+      return server;
+    };
     const [memory, pgServer, neonServer] = await Promise.all([
       startServer({ ...common, SESSIONS_STORE: 'memory' }).then(started),
       startServer({ ...common, SESSIONS_STORE: 'database', DATABASE_URL: pgDb.url }).then(started),

@@ -172,8 +172,10 @@ describe('sessions list', () => {
     expect(lines[0]).toMatch(/^ID\s+BINDING\s+CREATED\s+LAST ACTIVE\s+ENDS$/);
     expect(lines).toHaveLength(4);
     // Most recently active first: the anonymous session was created last.
-    expect(lines[1]).toMatch(new RegExp(`^${escape(anonymous.slice(0, 8))}…\\s+anonymous\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`));
-    expect(lines[2]).toMatch(new RegExp(`^${escape(bound.slice(0, 8))}…\\s+bound\\s`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${escapeRegExp(anonymous.slice(0, 8))}…\\s+anonymous\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`),
+    );
+    expect(lines[2]).toMatch(new RegExp(`^${escapeRegExp(bound.slice(0, 8))}…\\s+bound\\s`));
     // The configuration's limits apply (30m each by default): the idle deadline comes first.
     expect(lines[2]).toMatch(/\(in (29m\d+s|30m), idle\)$/);
     expect(lines[3]).toBe('2 live session(s), most recently active first');
@@ -290,6 +292,6 @@ describe('entry points', () => {
   });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }

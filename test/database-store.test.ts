@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/config/index.js';
 import { createPlatform, type Platform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
-import { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { createLogger } from '../src/log.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';

@@ -7,14 +7,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { freePort, startServer, type RunningServer } from './helpers/server.js';
-import { startRoundRobinProxy, type Proxy } from './helpers/proxy.js';
+import { startRoundRobinProxy, type Proxy as RoundRobinProxy } from './helpers/proxy.js';
 import { connectClient } from './helpers/mcp.js';
 
 const CLIENTS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
-let proxy: Proxy | undefined;
+let proxy: RoundRobinProxy | undefined;
 const running: RunningServer[] = [];
 
 const env = () => ({

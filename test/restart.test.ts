@@ -38,7 +38,10 @@ describe('store database, driver pg', () => {
     const elicited: string[] = [];
     const { client, transport } = await connectClient(first.url, {
       capabilities: { elicitation: {} },
-      onElicit: (message) => (elicited.push(message), elicitAnswer()),
+      onElicit: (message) => {
+        elicited.push(message);
+        return elicitAnswer();
+      },
     });
     const sessionId = transport.sessionId;
     expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();

@@ -97,7 +97,14 @@ beforeAll(() => {
         handler: async (_args, ctx) => {
           const aborted = await new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => resolve(false), 10_000);
-            ctx.signal.addEventListener('abort', () => (clearTimeout(timer), resolve(true)), { once: true });
+            ctx.signal.addEventListener(
+              'abort',
+              () => {
+                clearTimeout(timer);
+                resolve(true);
+              },
+              { once: true },
+            );
           });
           abortSeen.push(aborted ? 'aborted' : 'timed out');
           return text('done waiting');

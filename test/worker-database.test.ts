@@ -36,7 +36,10 @@ it('keeps a session, and what it negotiated, across a Worker restart (neon-http)
   const elicited: string[] = [];
   const { client, transport } = await connectClient(worker.url, {
     capabilities: { elicitation: {} },
-    onElicit: (message) => (elicited.push(message), { action: 'accept', content: { username: 'ada', email: 'ada@example.com' } }),
+    onElicit: (message) => {
+      elicited.push(message);
+      return { action: 'accept', content: { username: 'ada', email: 'ada@example.com' } };
+    },
   });
   expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();
 

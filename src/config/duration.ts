@@ -20,7 +20,7 @@ const EXAMPLES = 'e.g. "30s", "1m", "1h30m", "500ms", "1.5h"';
 const COMPONENT = /^(\d+(?:\.\d*)?|\.\d+)([A-Za-zµμ]*)/;
 
 function isUnit(text: string): text is Unit {
-  return Object.prototype.hasOwnProperty.call(UNIT_MS, text);
+  return Object.hasOwn(UNIT_MS, text);
 }
 
 function invalid(text: string): Error {

@@ -218,7 +218,7 @@ export class RequestTransport implements Transport {
    */
   async #cancelled(clientId: RequestId): Promise<void> {
     const exchange = this.#exchange;
-    if (!exchange || !exchange.open.delete(clientId)) return;
+    if (!exchange?.open.delete(clientId)) return;
     inFlight.get(this.sessionId)?.delete(clientId);
     if (exchange.open.size > 0) return;
     try {

@@ -1,7 +1,7 @@
 // The one way to declare what a toolset offers: tools, prompts, resources and resource
 // templates, each described once with zod. The MCP layer (src/mcp/registry.ts) turns these into
 // protocol lists once per process, so building a server per request costs almost nothing.
-import { z } from 'zod';
+import type { z } from 'zod';
 import type {
   CallToolResult,
   ClientCapabilities,

@@ -46,9 +46,13 @@ export function tokenize(source: string): Token[] {
     } else if (c === '/' && at(1) === '*') {
       let depth = 0;
       do {
-        if (at() === '/' && at(1) === '*') depth++, (i += 2);
-        else if (at() === '*' && at(1) === '/') depth--, (i += 2);
-        else if (i >= source.length) throw new SqlSyntaxError('unterminated /* comment', start);
+        if (at() === '/' && at(1) === '*') {
+          depth++;
+          i += 2;
+        } else if (at() === '*' && at(1) === '/') {
+          depth--;
+          i += 2;
+        } else if (i >= source.length) throw new SqlSyntaxError('unterminated /* comment', start);
         else i++;
       } while (depth > 0);
     } else if (c === "'" || (/[eEbBxXnN]/.test(c) && at(1) === "'") || (/[uU]/.test(c) && at(1) === '&' && at(2) === "'")) {
