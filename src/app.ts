@@ -6,12 +6,13 @@ import { METADATA_PATH } from './auth/metadata.js';
 import { checkOrigin, type OriginPolicy } from './http/origin-guard.js';
 import { JsonRpcCode, jsonRpcError } from './http/errors.js';
 import { errorText, type Logger } from './log.js';
-import type { SessionHandler } from './sessions/handler.js';
+import type { McpEndpoint } from './era.js';
 
 export type Readiness = 'starting' | 'ready' | 'draining';
 
 export interface AppOptions {
-  handler: SessionHandler;
+  /** The MCP endpoint behind the guards: routes each request to its protocol era. */
+  mcp: McpEndpoint;
   auth: Authenticator;
   originPolicy: OriginPolicy;
   readiness: () => Readiness;
@@ -38,7 +39,7 @@ export function createApp(options: AppOptions): Hono {
     if (refused) return jsonRpcError(403, JsonRpcCode.ServerError, `Forbidden: ${refused}`);
     const outcome = await options.auth.authenticate(c.req.raw);
     if (!outcome.ok) return outcome.response;
-    return options.handler(c.req.raw, outcome.caller);
+    return options.mcp(c.req.raw, outcome.caller);
   });
 
   app.notFound(notFound);

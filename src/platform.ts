@@ -7,6 +7,11 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-guard.js';
 import { Registry } from './mcp/registry.js';
 import { createSessionHandler } from './sessions/handler.js';
+import { routeByEra } from './era.js';
+import { cacheHints } from './modern/caching.js';
+import { createModernLeg } from './modern/handler.js';
+import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from './modern/request-state.js';
+import type { Change } from './tools/define.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionStore } from './sessions/types.js';
 import { DatabaseSessionStore } from './sessions/database-store.js';
@@ -38,6 +43,8 @@ export interface Platform {
   store: SessionStore;
   logger: Logger;
   readiness: Readiness;
+  /** Tells the clients listening on this instance of a change (list changes, resource updates). */
+  announce(change: Change): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -81,25 +88,50 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     throw error;
   }
   const registry = new Registry(toolsets, [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger })]);
-  const handler = createSessionHandler({ store, registry, maxBodyBytes: config.server.max_body_bytes, logger });
+  const announce = async (change: Change) => modern.announce(change);
+  const sessions = createSessionHandler({ store, registry, maxBodyBytes: config.server.max_body_bytes, logger, announce });
+  const modern = createModernLeg({
+    registry,
+    seal: createRequestStateSeal(requestStateKeys(config, store), config.request_state.ttl),
+    caching: cacheHints(config.caching, registry),
+    maxBodyBytes: config.server.max_body_bytes,
+    logger,
+  });
   const platform: Platform = {
     config,
     store,
     logger,
     readiness: 'ready',
     app: createApp({
-      handler,
+      mcp: routeByEra({ sessions, modern, maxBodyBytes: config.server.max_body_bytes }),
       auth,
       logger,
       originPolicy: originPolicy(config, options.defaultOriginPolicy ?? LOCALHOST_POLICY),
       readiness: () => platform.readiness,
     }),
+    announce,
     async close() {
+      await modern.close();
       await closeToolsets();
       await store.close();
     },
   };
   return platform;
+}
+
+/**
+ * The keys that sign requestState: the configured secret, else one generated once and shared
+ * through the store (the memory store keeps it for the process); previous secrets still verify.
+ */
+function requestStateKeys(config: Config, store: SessionStore): KeySource {
+  const { secret, previous_secrets: previous } = config.request_state;
+  const older = previous.map(keyFromSecret);
+  if (secret !== '') return async () => [keyFromSecret(secret), ...older];
+  return async () => {
+    const made = btoa(String.fromCharCode(...newKey()));
+    const shared = await store.sharedSecret('request_state', made);
+    return [keyFromSecret(`base64:${shared}`), ...older];
+  };
 }
 
 export { OPEN_POLICY };

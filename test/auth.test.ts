@@ -346,7 +346,7 @@ describe('JWT bearer tokens', () => {
     const config = parseConfig({ auth: { api_keys: [KEY_A], jwt: { public_keys: [rsaPem], issuer: ISSUER, audience: AUDIENCE } } }, {});
     const store = new MemorySessionStore({ ttlMs: 60_000, idleTimeoutMs: 60_000 });
     const app = createApp({
-      handler: createSessionHandler({ store, registry: new Registry([whoami]), maxBodyBytes: 1 << 20, logger: quiet }),
+      mcp: createSessionHandler({ store, registry: new Registry([whoami]), maxBodyBytes: 1 << 20, logger: quiet }),
       auth: await createAuthenticator({ auth: config.auth, bind: 'token', logger: quiet }),
       originPolicy: LOCALHOST_POLICY,
       readiness: () => 'ready',

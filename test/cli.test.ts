@@ -1,6 +1,7 @@
 // The operators' command line against a real database: every command through runCli in this
 // process (what src/cli/main.ts calls), and the entry points operators type (bin/baton.mjs,
 // `npx baton`, `npm run baton --`) as child processes.
+import { MIGRATIONS } from '../src/db/migrations.generated.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -138,7 +139,7 @@ describe('migrate', () => {
   it('applies the bundled migrations once and says so; then finds nothing to do', async () => {
     const first = await baton(['migrate'], { SESSIONS_STORE: 'database', DATABASE_URL: empty.url });
     expect(first).toMatchObject({ code: 0, stderr: '' });
-    expect(first.stdout).toBe('applied 0000_sessions\n1 migration(s) applied\n');
+    expect(first.stdout).toBe(`${MIGRATIONS.map((m) => `applied ${m.tag}\n`).join('')}${MIGRATIONS.length} migration(s) applied\n`);
     const again = await baton(['migrate'], { SESSIONS_STORE: 'database', DATABASE_URL: empty.url });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('nothing to apply');

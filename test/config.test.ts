@@ -78,6 +78,8 @@ describe('defaults', () => {
       },
       datasource: { dsn: '', statement_timeout: 5_000, row_limit: 200, catalog: '' },
       enrichment: { session_dedup: { enabled: true, mode: 'reference', entry_ttl: 60 * MINUTE } },
+      request_state: { secret: '', previous_secrets: [], ttl: 10 * MINUTE },
+      caching: { list_ttl: 5 * MINUTE, read_ttl: 0, scope: 'private', toolsets: {} },
       toolsets: [],
     });
   });
@@ -153,6 +155,16 @@ enrichment:
     enabled: false
     mode: summary
     entry_ttl: 10m
+request_state:
+  secret: a-request-state-secret-of-32-bytes-or-more
+  previous_secrets: [an-older-request-state-secret-of-32-bytes]
+  ttl: 5m
+caching:
+  list_ttl: 1m
+  read_ttl: 10s
+  scope: public
+  toolsets:
+    conformance: { read_ttl: 0, scope: private }
 toolsets: [conformance, echo]
 `);
     expect(config).toEqual({
@@ -191,6 +203,12 @@ toolsets: [conformance, echo]
       },
       datasource: { dsn: 'postgres://reader@db:5432/shop', statement_timeout: 2_000, row_limit: 50, catalog: 'catalog.yaml' },
       enrichment: { session_dedup: { enabled: false, mode: 'summary', entry_ttl: 10 * MINUTE } },
+      request_state: {
+        secret: 'a-request-state-secret-of-32-bytes-or-more',
+        previous_secrets: ['an-older-request-state-secret-of-32-bytes'],
+        ttl: 5 * MINUTE,
+      },
+      caching: { list_ttl: MINUTE, read_ttl: 10_000, scope: 'public', toolsets: { conformance: { read_ttl: 0, scope: 'private' } } },
       toolsets: ['conformance', 'echo'],
     });
   });
@@ -415,6 +433,8 @@ describe('environment overrides', () => {
         'BATON_API_KEYS',
         'BATON_AUTH_REQUIRED',
         'BATON_AUTH_SECRET',
+        'BATON_REQUEST_STATE_PREVIOUS_SECRETS',
+        'BATON_REQUEST_STATE_SECRET',
         'DATASOURCE_URL',
         'BATON_TOOLSETS',
         'DATABASE_DRIVER',
@@ -528,6 +548,21 @@ describe('invalid configuration files', () => {
   it('rejects a duration that is not one', () => {
     const error = fileError('sessions:\n  ttl: soon\n');
     expect(error.message).toContain('sessions.ttl: invalid duration "soon"');
+  });
+
+  it('rejects a requestState secret that is too short, without echoing it', () => {
+    const error = fileError('request_state:\n  secret: short-secret\n  previous_secrets: [also-short]\n');
+    expect(error.message).toContain('request_state.secret: expected a secret of at least 32 bytes (got 12');
+    expect(error.message).toContain('request_state.previous_secrets[0]: expected a secret of at least 32 bytes');
+    expect(error.message).not.toContain('short-secret');
+    expect(error.message).not.toContain('also-short');
+  });
+
+  it('rejects a caching scope and an unknown key under a toolset, naming the keys it knows', () => {
+    const error = fileError('caching:\n  scope: everyone\n  toolsets:\n    data: { read_tll: 1s }\n');
+    expect(error.message).toContain('caching.scope: expected one of "private", "public", got "everyone"');
+    expect(error.message).toContain('caching.toolsets.data.read_tll: unknown key; did you mean "read_ttl"?');
+    expect(error.message).toContain('known keys here: list_ttl, read_ttl, scope');
   });
 
   it('reports a YAML syntax error with its line and column', () => {

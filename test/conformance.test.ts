@@ -1,26 +1,73 @@
-// The official MCP conformance suite (active scenarios) against the platform, on both stores.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runConformance } from '../scripts/conformance.js';
+// The official MCP conformance suite against the platform: the frozen requirement sets of both
+// protocol revisions (every scenario but protocol extensions, pending ones included) and the
+// 0.1.16 active suite, on both stores; and the 2026-07-28 set through two database-store
+// instances behind a round-robin proxy with no secret configured, so that requestState minted on
+// one instance is redeemed on the other.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeSet, REVISIONS, runActiveSuite, runRequirementSet, startConformanceServer } from '../scripts/conformance.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { startRoundRobinProxy } from './helpers/proxy.js';
+import type { RunningServer } from './helpers/server.js';
 
 let db: TestDatabase;
+let shared: TestDatabase;
 beforeAll(async () => {
-  db = await createTestDatabase('baton_conformance');
+  [db, shared] = await Promise.all([createTestDatabase('baton_conformance'), createTestDatabase('baton_conformance_lb')]);
 });
 afterAll(async () => {
-  await db?.drop();
+  await Promise.all([db?.drop(), shared?.drop()]);
 });
 
-it('passes every check of the active conformance suite on the memory store', async () => {
-  const result = await runConformance({ SESSIONS_STORE: 'memory' });
-  expect(result.failures).toEqual([]);
-  expect(result.passed).toBeGreaterThanOrEqual(40);
-  expect(result.exitCode).toBe(0);
-}, 180_000);
+const stores = [
+  { name: 'memory', env: () => ({ SESSIONS_STORE: 'memory' }) },
+  { name: 'database (pg)', env: () => ({ SESSIONS_STORE: 'database', DATABASE_URL: db.url }) },
+];
 
-it('passes every check of the active conformance suite on the database store (pg)', async () => {
-  const result = await runConformance({ SESSIONS_STORE: 'database', DATABASE_URL: db.url });
-  expect(result.failures).toEqual([]);
-  expect(result.passed).toBeGreaterThanOrEqual(40);
-  expect(result.exitCode).toBe(0);
-}, 180_000);
+describe.each(stores)('conformance on the $name store', ({ env }) => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startConformanceServer(env());
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.each(REVISIONS)(
+    'passes every required and pending scenario of the %s requirement set',
+    async (revision) => {
+      const result = await runRequirementSet(server.url, revision);
+      console.log(describeSet(result));
+      expect(result.failures).toEqual([]);
+      expect(result.failing).toEqual([]);
+      // Every scenario the set names ran (none was skipped for want of a fixture).
+      expect(result.required.every((name) => result.scenarios.has(name))).toBe(true);
+      expect(result.required.length).toBeGreaterThanOrEqual(revision === '2026-07-28' ? 40 : 33);
+    },
+    180_000,
+  );
+
+  it('passes every check of the 0.1.16 active suite', async () => {
+    const result = await runActiveSuite(server.url);
+    expect(result.failures).toEqual([]);
+    expect(result.passed).toBeGreaterThanOrEqual(40);
+    expect(result.exitCode).toBe(0);
+  }, 180_000);
+});
+
+it('passes the 2026-07-28 set through two database-store instances behind a round-robin proxy, no secret configured', async () => {
+  const env = { SESSIONS_STORE: 'database', DATABASE_URL: shared.url, BATON_REQUEST_STATE_SECRET: '' };
+  const [a, b] = await Promise.all([startConformanceServer(env), startConformanceServer(env)]);
+  const proxy = await startRoundRobinProxy([`http://127.0.0.1:${a.port}`, `http://127.0.0.1:${b.port}`]);
+  try {
+    const result = await runRequirementSet(`${proxy.url}/mcp`, '2026-07-28');
+    console.log(`two instances: ${describeSet(result)}`);
+    expect(result.failures).toEqual([]);
+    expect(result.failing).toEqual([]);
+    // Both instances served: multi-round scenarios crossed from one to the other.
+    expect(proxy.served.filter((index) => index === 0).length).toBeGreaterThan(10);
+    expect(proxy.served.filter((index) => index === 1).length).toBeGreaterThan(10);
+  } finally {
+    await proxy.close();
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}, 240_000);

@@ -59,6 +59,14 @@ export const ENV_OVERRIDES = {
     path: 'toolsets',
     description: 'Comma-separated toolsets to enable, e.g. conformance.',
   },
+  BATON_REQUEST_STATE_SECRET: {
+    path: 'request_state.secret',
+    description: 'Key (at least 32 bytes, or base64:...) that signs requestState for 2026-07-28 clients.',
+  },
+  BATON_REQUEST_STATE_PREVIOUS_SECRETS: {
+    path: 'request_state.previous_secrets',
+    description: 'Comma-separated earlier keys, still accepted for requestState they signed (rotation).',
+  },
   BATON_ALLOWED_HOSTS: {
     path: 'server.allowed_hosts',
     description: 'Comma-separated Host header values to accept, e.g. api.example.com.',

@@ -262,6 +262,89 @@ const enrichmentSchema = section('enrichment', {
   }).prefault({}),
 });
 
+/**
+ * A key for signing: text of at least 32 bytes, or `base64:` followed by at least 32 bytes.
+ * Never echoed: it is a secret.
+ */
+function secretKey(item: string): string | undefined {
+  let bytes: number;
+  if (item.startsWith('base64:')) {
+    try {
+      bytes = atob(item.slice(7)).length;
+    } catch {
+      return 'expected base64 after "base64:"';
+    }
+  } else {
+    bytes = new TextEncoder().encode(item).byteLength;
+  }
+  return bytes < 32
+    ? `expected a secret of at least 32 bytes (got ${bytes}; e.g. \`openssl rand -base64 32\` prefixed with "base64:")`
+    : undefined;
+}
+
+function secret() {
+  return leaf((value, report): string => {
+    if (typeof value !== 'string') {
+      report('expected text (the secret itself, usually a ${VAR} reference)');
+      return '';
+    }
+    const problem = value === '' ? undefined : secretKey(value);
+    if (problem) report(problem);
+    return value;
+  });
+}
+
+/** Secrets in a list: problems are reported without the value. */
+function secretList() {
+  return leaf((value, report): string[] => {
+    const items = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined;
+    if (items === undefined) {
+      report('expected a list of secrets (or one comma-separated string)');
+      return [];
+    }
+    const out: string[] = [];
+    items.forEach((item, index) => {
+      const trimmed = typeof item === 'string' ? item.trim() : '';
+      if (trimmed === '') {
+        if (typeof value !== 'string') report('expected a non-empty secret', [index]);
+        return;
+      }
+      const problem = secretKey(trimmed);
+      if (problem) report(problem, [index]);
+      else out.push(trimmed);
+    });
+    return out;
+  });
+}
+
+const requestStateSchema = section('request_state', {
+  /** Signs requestState for 2026-07-28 clients; empty = generated (kept in the database store). */
+  secret: secret().default(''),
+  /** Keys still accepted for state they signed (rotation); never used to sign. */
+  previous_secrets: secretList().default([]),
+  /** How long a client may take to answer an input request. */
+  ttl: duration({ positive: true, max: 24 * 60 * 60_000 }).default(10 * 60_000),
+});
+
+const CACHE_SCOPES = ['private', 'public'] as const;
+
+const cacheOverride = section('caching.toolsets.*', {
+  list_ttl: duration({ positive: false }).optional(),
+  read_ttl: duration({ positive: false }).optional(),
+  scope: oneOf(CACHE_SCOPES).optional(),
+});
+
+const cachingSchema = section('caching', {
+  /** ttlMs on tools/list, prompts/list, resources/list and resources/templates/list (2026-07-28). */
+  list_ttl: duration({ positive: false }).default(5 * 60_000),
+  /** ttlMs on resources/read. */
+  read_ttl: duration({ positive: false }).default(0),
+  /** cacheScope: "private" (one client's cache) or "public" (shared caches may keep it). */
+  scope: oneOf(CACHE_SCOPES).default('private'),
+  /** Per toolset, by name: any of list_ttl, read_ttl and scope. */
+  toolsets: z.record(z.string(), cacheOverride).default({}),
+});
+
 export const configSchema = section('', {
   server: serverSchema.prefault({}),
   database: databaseSchema.prefault({}),
@@ -269,8 +352,10 @@ export const configSchema = section('', {
   auth: authSchema.prefault({}),
   datasource: datasourceSchema.prefault({}),
   enrichment: enrichmentSchema.prefault({}),
+  request_state: requestStateSchema.prefault({}),
+  caching: cachingSchema.prefault({}),
   toolsets: stringList().default([]),
-}).transform(({ server, database, sessions, auth, datasource, enrichment, toolsets }) => ({
+}).transform(({ server, database, sessions, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
   server,
   database,
   sessions: {
@@ -283,6 +368,8 @@ export const configSchema = section('', {
   auth,
   datasource,
   enrichment,
+  request_state,
+  caching,
   toolsets,
 }));
 
@@ -324,7 +411,9 @@ function editDistance(a: string, b: string): number {
 }
 
 function unknownKeyMessage(parent: KeyPath, key: string): string {
-  const known = knownKeys.get(parent.map(String).join('.')) ?? [];
+  const path = parent.map(String);
+  // Mappings keyed by name (caching.toolsets.<name>) share one set of keys.
+  const known = knownKeys.get(path.join('.')) ?? knownKeys.get([...path.slice(0, -1), '*'].join('.')) ?? [];
   const guess = suggest(key, known);
   const hint = guess === undefined ? '' : `; did you mean "${guess}"?`;
   return `unknown key${hint} (known keys here: ${known.join(', ')})`;

@@ -11,5 +11,13 @@ export const MIGRATIONS: BundledMigration[] = [
       "CREATE INDEX \"sessions_expires_at_idx\" ON \"baton\".\"sessions\" USING btree (\"expires_at\");",
       "CREATE INDEX \"sessions_last_active_at_idx\" ON \"baton\".\"sessions\" USING btree (\"last_active_at\");"
     ]
+  },
+  {
+    "tag": "0001_secrets",
+    "folderMillis": 1795741481713,
+    "hash": "927e79f25130a24debac91b4ffdd39368427b5dcba66ed25eb23c89c129e7296",
+    "statements": [
+      "CREATE TABLE \"baton\".\"secrets\" (\n\t\"name\" text PRIMARY KEY NOT NULL,\n\t\"value\" text NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL\n);"
+    ]
   }
 ];

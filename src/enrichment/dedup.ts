@@ -18,8 +18,12 @@ export function sentKey(reference: ResultReference): string {
   return SENT_PREFIX + (reference.kind === 'table' ? reference.name : `${reference.kind}:${reference.name}`);
 }
 
-export function decide(session: SessionState, reference: ResultReference, now: number, settings: DedupSettings): Delivery {
-  if (!settings.enabled) return 'full';
+/**
+ * Without a session (a 2026-07-28 request) there is nothing that remembers what a client was sent,
+ * so every result carries the full context: see docs/toolsets.md, "Enrichment and the two eras".
+ */
+export function decide(session: SessionState | undefined, reference: ResultReference, now: number, settings: DedupSettings): Delivery {
+  if (!settings.enabled || session === undefined) return 'full';
   const sentAt = session.get<number>(sentKey(reference));
   if (typeof sentAt !== 'number' || now - sentAt >= settings.entry_ttl) return 'full';
   return settings.mode;

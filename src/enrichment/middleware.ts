@@ -8,7 +8,7 @@
 // response leaves, never later. So there is nothing to flush when the Node server shuts down: a
 // response that went out has its state stored, one that did not has nothing to keep.
 import type { ToolMiddleware } from '../mcp/registry.js';
-import type { ResultReference } from '../tools/define.js';
+import { isInputRequired, type ResultReference } from '../tools/define.js';
 import type { Logger } from '../log.js';
 import type { ContextProviders, SemanticContext } from './context.js';
 import { decide, markSent, type DedupSettings, type Delivery } from './dedup.js';
@@ -26,7 +26,7 @@ export function enrichmentMiddleware(options: EnrichmentOptions): ToolMiddleware
   const now = options.now ?? Date.now;
   return async (call, ctx, next) => {
     const result = await next();
-    if (result.isError || !result.references?.length) return result;
+    if (isInputRequired(result) || result.isError || !result.references?.length) return result;
     const at = now();
 
     const unique = new Map<string, ResultReference>();
@@ -61,7 +61,7 @@ export function enrichmentMiddleware(options: EnrichmentOptions): ToolMiddleware
       const block = render(ref, delivery, context);
       if (block === undefined) continue;
       blocks.push(block);
-      if (delivery === 'full') markSent(ctx.session, ref, at);
+      if (delivery === 'full' && ctx.session) markSent(ctx.session, ref, at);
     }
     if (blocks.length === 0) return result;
     return { ...result, content: [...result.content, ...blocks.map((text) => ({ type: 'text' as const, text }))] };

@@ -39,3 +39,16 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   }
   return out;
 }
+
+/** A POST body as the MCP endpoint reads it: JSON, not JSON, or over the limit. */
+export type JsonBody = { kind: 'json'; value: unknown } | { kind: 'invalid' } | { kind: 'too-large' };
+
+export async function readJsonBody(request: Request, limit: number): Promise<JsonBody> {
+  const body = await readBody(request, limit);
+  if (!body.ok) return { kind: 'too-large' };
+  try {
+    return { kind: 'json', value: JSON.parse(body.text) };
+  } catch {
+    return { kind: 'invalid' };
+  }
+}

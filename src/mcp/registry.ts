@@ -55,9 +55,10 @@ export class Registry {
     this.capabilities = {
       logging: {},
       completions: {},
-      tools: { listChanged: false },
-      ...(this.prompts.size > 0 && { prompts: { listChanged: false } }),
-      ...((this.resources.size > 0 || this.templates.length > 0) && { resources: { subscribe: true, listChanged: false } }),
+      // Changes are announced (platform.announce, a tool's ctx.announce) to listening clients.
+      tools: { listChanged: true },
+      ...(this.prompts.size > 0 && { prompts: { listChanged: true } }),
+      ...((this.resources.size > 0 || this.templates.length > 0) && { resources: { subscribe: true, listChanged: true } }),
     };
   }
 

@@ -1,25 +1,29 @@
-// Builds the MCP server that serves one HTTP request of one session. It is cheap by design: the
-// method table is made once per registry (`createDispatcher`), so a request costs one SDK Server
-// object whose only per-session facts are the negotiated client capabilities (restored by the
-// caller) and the session's state.
+// Builds the MCP server (SDK v1, the 2025 protocol era) that serves the requests of one session.
+// It is cheap by design: the method table is made once per registry (`createDispatcher`), so a
+// server costs one SDK Server object whose only per-session facts are the negotiated client
+// capabilities (restored by the caller) and the session's state.
+//
+// The methods themselves are the era-neutral ones of ./calls.ts. What is particular to this era
+// lives here: session state for the logging level and subscriptions, and the fulfilment of input
+// requests. A handler asks for input by returning InputRequired; a 2025 client has no such result,
+// so this layer sends the embedded requests to the client as real elicitation, sampling and roots
+// requests on the request's stream, then runs the handler again with the answers.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker-provider.js';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
-  ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   LoggingLevelSchema,
-  McpError,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
-  type CallToolResult,
+  type ElicitRequestParams,
   type JSONRPCRequest,
   type LoggingLevel,
   type ServerNotification,
@@ -28,17 +32,29 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { z } from 'zod';
-import type { HandlerContext, Principal, ToolOutput } from '../tools/define.js';
+import {
+  type Change,
+  type HandlerContext,
+  type InputRequests,
+  type InputRequired,
+  type InputResponses,
+  isInputRequired,
+  type Principal,
+} from '../tools/define.js';
 import type { SessionState } from '../sessions/state.js';
+import { callTool, complete, FaultCode, getPrompt, ProtocolFault, readResource, SERVER_INFO } from './calls.js';
 import type { Registry } from './registry.js';
 
-export const SERVER_INFO = { name: 'mcp-baton', version: '0.1.0' };
+export { SERVER_INFO };
 
 /** State keys the protocol layer owns (toolsets use their own prefixes). */
 export const STATE_KEYS = {
   loggingLevel: 'mcp.logging_level',
   subscriptionPrefix: 'mcp.sub:',
 } as const;
+
+/** Rounds of input one call may ask for before it is stopped (a handler that never completes). */
+export const MAX_INPUT_ROUNDS = 10;
 
 const LEVELS = LoggingLevelSchema.options;
 
@@ -50,6 +66,8 @@ export interface RequestScope {
   sessionId: string;
   session: SessionState;
   principal: Principal | undefined;
+  /** Where announced changes go (list changes, resource updates). */
+  announce?: (change: Change) => Promise<void>;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -79,7 +97,12 @@ const method = <S extends z.ZodType>(schema: S, handle: Method<S>['handle']): Me
 export function createDispatcher(registry: Registry): Dispatcher {
   const methods = new Map<string, Method>([
     ['tools/list', method(ListToolsRequestSchema, () => ({ tools: registry.toolList }))],
-    ['tools/call', method(CallToolRequestSchema, (call) => callTool(registry, call))],
+    [
+      'tools/call',
+      method(CallToolRequestSchema, ({ request, server, extra, context }) =>
+        withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx)),
+      ),
+    ],
     // The SDK keeps the level in process memory; here it is session state, so it survives restarts.
     [
       'logging/setLevel',
@@ -88,7 +111,7 @@ export function createDispatcher(registry: Registry): Dispatcher {
         return {};
       }),
     ],
-    ['completion/complete', method(CompleteRequestSchema, (call) => complete(registry, call))],
+    ['completion/complete', method(CompleteRequestSchema, ({ request }) => complete(registry, request.params))],
   ]);
   if (registry.capabilities.prompts) {
     methods.set(
@@ -97,17 +120,9 @@ export function createDispatcher(registry: Registry): Dispatcher {
     );
     methods.set(
       'prompts/get',
-      method(GetPromptRequestSchema, ({ request, context }) => {
-        const prompt = registry.prompts.get(request.params.name);
-        if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
-        const args = request.params.arguments ?? {};
-        for (const [name, arg] of Object.entries(prompt.arguments ?? {})) {
-          if (arg.required && args[name] === undefined) {
-            throw new McpError(ErrorCode.InvalidParams, `Prompt ${prompt.name}: missing required argument "${name}"`);
-          }
-        }
-        return prompt.get(args, context());
-      }),
+      method(GetPromptRequestSchema, ({ request, server, extra, context }) =>
+        withInput(server, extra, context(), (ctx) => getPrompt(registry, request.params, ctx)),
+      ),
     );
   }
   if (registry.capabilities.resources) {
@@ -121,14 +136,9 @@ export function createDispatcher(registry: Registry): Dispatcher {
     );
     methods.set(
       'resources/read',
-      method(ReadResourceRequestSchema, ({ request, context }) => {
-        const { uri } = request.params;
-        const resource = registry.resources.get(uri);
-        if (resource) return resource.read(context());
-        const match = registry.matchTemplate(uri);
-        if (match) return match.template.definition.read(uri, match.variables, context());
-        throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
-      }),
+      method(ReadResourceRequestSchema, ({ request, server, extra, context }) =>
+        withInput(server, extra, context(), (ctx) => readResource(registry, request.params.uri, ctx)),
+      ),
     );
     methods.set(
       'resources/subscribe',
@@ -148,11 +158,66 @@ export function createDispatcher(registry: Registry): Dispatcher {
 
   return async (request, extra, scope, server) => {
     const entry = methods.get(request.method);
-    if (!entry) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    if (!entry) throw new ProtocolFault(FaultCode.MethodNotFound, `Method not found: ${request.method}`);
     const parsed = entry.schema.safeParse(request);
-    if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid ${request.method} request: ${parsed.error.message}`);
+    if (!parsed.success) throw new ProtocolFault(FaultCode.InvalidParams, `Invalid ${request.method} request: ${parsed.error.message}`);
     return entry.handle({ request: parsed.data, extra, scope, server, context: () => handlerContext(server, scope, extra) });
   };
+}
+
+/**
+ * Runs a method that may ask for input until it answers: each InputRequired round's requests go
+ * to the client as real requests, one after the other (clients show one form at a time), and
+ * the method runs again with this round's answers and the state it returned. The state never
+ * leaves the process here, so it needs no signature.
+ */
+async function withInput<R>(server: Server, extra: Extra, base: HandlerContext, run: (ctx: HandlerContext) => Promise<R | InputRequired>) {
+  let ctx = base;
+  for (let round = 0; ; round++) {
+    const output = await run(ctx);
+    if (!isInputRequired(output)) return output as R & ServerResult;
+    if (round === MAX_INPUT_ROUNDS) {
+      throw new ProtocolFault(
+        FaultCode.InternalError,
+        `The handler asked for input more than ${MAX_INPUT_ROUNDS} times; the call was stopped.`,
+      );
+    }
+    ctx = { ...base, inputResponses: await ask(server, extra, output.inputRequests), requestState: output.requestState };
+  }
+}
+
+async function ask(server: Server, extra: Extra, requests: InputRequests | undefined): Promise<InputResponses | undefined> {
+  if (requests === undefined) return undefined;
+  // No abort signal here: on Workers the reply arrives in another request's context, which may
+  // not touch the I/O objects (an AbortSignal among them) of the request that asked.
+  const options = { relatedRequestId: extra.requestId };
+  const responses: InputResponses = {};
+  for (const [key, request] of Object.entries(requests)) {
+    switch (request.method) {
+      case 'elicitation/create': {
+        const params = request.params as ElicitRequestParams;
+        // A URL elicitation of the 2025 era names itself, so that its completion can be told apart.
+        const sent = params.mode === 'url' && !params.elicitationId ? { ...params, elicitationId: crypto.randomUUID() } : params;
+        responses[key] = (await server.elicitInput(sent, options)) as InputResponses[string];
+        break;
+      }
+      case 'sampling/createMessage':
+        responses[key] = (await server.createMessage(
+          request.params as Parameters<Server['createMessage']>[0],
+          options,
+        )) as InputResponses[string];
+        break;
+      case 'roots/list':
+        responses[key] = (await server.listRoots(undefined, options)) as InputResponses[string];
+        break;
+      default:
+        throw new ProtocolFault(
+          FaultCode.InternalError,
+          `Unknown input request "${(request as { method: string }).method}" (key "${key}")`,
+        );
+    }
+  }
+  return responses;
 }
 
 /**
@@ -176,12 +241,15 @@ export function serveScope(server: Server, dispatch: Dispatcher, scope: RequestS
 
 function handlerContext(server: Server, scope: RequestScope, extra: Extra): HandlerContext {
   return {
+    era: 'session',
     sessionId: scope.sessionId,
     session: scope.session,
     principal: scope.principal,
     clientCapabilities: server.getClientCapabilities(),
     clientInfo: server.getClientVersion(),
     signal: extra.signal,
+    inputResponses: undefined,
+    requestState: undefined,
     async log(level, data, logger) {
       const threshold = scope.session.get<LoggingLevel>(STATE_KEYS.loggingLevel);
       if (threshold && LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return;
@@ -195,55 +263,8 @@ function handlerContext(server: Server, scope: RequestScope, extra: Extra): Hand
         params: { progressToken, progress, ...(total !== undefined && { total }), ...(message && { message }) },
       });
     },
-    elicit: (params) => server.elicitInput({ ...params, mode: 'form' }, { relatedRequestId: extra.requestId }),
-    sample: (params) => server.createMessage(params, { relatedRequestId: extra.requestId }),
     notify: (notification) => extra.sendNotification(notification),
+    announce: async (change) => scope.announce?.(change),
     closeStream: extra.closeSSEStream,
   };
-}
-
-async function callTool(registry: Registry, { request, context }: Call<z.infer<typeof CallToolRequestSchema>>): Promise<CallToolResult> {
-  const compiled = registry.tools.get(request.params.name);
-  if (!compiled) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
-  const parsed = compiled.validator.safeParse(request.params.arguments ?? {});
-  if (!parsed.success) {
-    return errorResult(
-      `Invalid arguments for tool ${request.params.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const ctx = context();
-  const args = parsed.data as Record<string, unknown>;
-  const run = async (index: number): Promise<ToolOutput> => {
-    const middleware = registry.middleware[index];
-    if (middleware) return middleware({ tool: compiled.definition, args }, ctx, () => run(index + 1));
-    return compiled.definition.handler(args, ctx);
-  };
-  try {
-    const { references: _references, ...result } = await run(0);
-    return result;
-  } catch (error) {
-    if (error instanceof McpError) throw error;
-    return errorResult(error instanceof Error ? error.message : String(error));
-  }
-}
-
-async function complete(registry: Registry, { request }: Call<z.infer<typeof CompleteRequestSchema>>) {
-  const { ref, argument, context: completionContext } = request.params;
-  const known = completionContext?.arguments ?? {};
-  let suggest: ((value: string, context: Record<string, string>) => string[] | Promise<string[]>) | undefined;
-  if (ref.type === 'ref/prompt') {
-    const prompt = registry.prompts.get(ref.name);
-    if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
-    suggest = prompt.arguments?.[argument.name]?.complete;
-  } else {
-    const template = registry.templates.find((t) => t.definition.uriTemplate === ref.uri);
-    if (!template && !registry.resources.has(ref.uri)) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${ref.uri}`);
-    suggest = template?.definition.complete?.[argument.name];
-  }
-  const values = suggest ? await suggest(argument.value, known) : [];
-  return { completion: { values: values.slice(0, 100), total: values.length, hasMore: values.length > 100 } };
-}
-
-function errorResult(message: string): CallToolResult {
-  return { content: [{ type: 'text', text: message }], isError: true };
 }

@@ -2,7 +2,7 @@
 // pglite) only decides how statements travel. Every call is exactly one statement, so a request
 // in an existing session costs one round trip, two when its state changed.
 import { sql, type SQL } from 'drizzle-orm';
-import { sessions } from '../db/schema.js';
+import { secrets, sessions } from '../db/schema.js';
 import { classifyError, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import type {
@@ -192,6 +192,14 @@ export class DatabaseSessionStore implements SessionStore {
       const r = toRecord({ ...row, protocol_version: '', client_capabilities: {}, client_info: {}, state: {} });
       return { id: r.id, bound: r.credentialHash !== '', createdAt: r.createdAt, lastActiveAt: r.lastActiveAt, expiresAt: r.expiresAt };
     });
+  }
+
+  async sharedSecret(name: string, made: string): Promise<string> {
+    // One statement: the insert's row when it won, else the row another instance stored first.
+    const rows = await this.#run(sql`
+      with made as (insert into ${secrets} (name, value) values (${name}, ${made}) on conflict (name) do nothing returning value)
+      select value from made union all select value from ${secrets} where name = ${name} limit 1`);
+    return String(rows[0]!.value);
   }
 
   async close(): Promise<void> {

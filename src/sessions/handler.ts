@@ -12,12 +12,12 @@ import {
   type JSONRPCRequest,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Principal } from '../tools/define.js';
+import type { Change, Principal } from '../tools/define.js';
 import { createDispatcher, serveScope, type RequestScope } from '../mcp/server.js';
 import { ServerPool, connectServer, type SessionServer } from '../mcp/server-pool.js';
 import { RequestTransport } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
-import { readBody } from '../http/body.js';
+import { type JsonBody, readJsonBody } from '../http/body.js';
 import { JsonRpcCode, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
@@ -38,9 +38,12 @@ export interface SessionHandlerOptions {
   registry: Registry;
   maxBodyBytes: number;
   logger: Logger;
+  /** Where a tool's announced changes go (list changes, resource updates). */
+  announce?: (change: Change) => Promise<void>;
 }
 
-export type SessionHandler = (request: Request, caller: Caller) => Promise<Response>;
+/** Serves one request of the 2025 era; `body` is the POST body when the caller already read it. */
+export type SessionHandler = (request: Request, caller: Caller, body?: JsonBody) => Promise<Response>;
 
 const SESSION_HEADER = 'mcp-session-id';
 /** How long an event stream's answer is waited for, to be sent whole (see `exchange`). */
@@ -53,7 +56,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
   const dispatch = createDispatcher(registry);
   const servers = new ServerPool();
 
-  return async function handle(request, caller) {
+  return async function handle(request, caller, body) {
     const sessionId = request.headers.get(SESSION_HEADER);
     if (sessionId !== null && !isWellFormedSessionId(sessionId)) {
       return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: malformed Mcp-Session-Id header');
@@ -69,7 +72,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     try {
       switch (request.method) {
         case 'POST':
-          return await post(request, sessionId, version, caller);
+          return await post(request, sessionId, version, caller, body);
         case 'GET':
           return await get(sessionId, caller);
         case 'DELETE':
@@ -87,7 +90,13 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
   };
 
-  async function post(request: Request, sessionId: string | null, version: string | null, caller: Caller): Promise<Response> {
+  async function post(
+    request: Request,
+    sessionId: string | null,
+    version: string | null,
+    caller: Caller,
+    read?: JsonBody,
+  ): Promise<Response> {
     const accept = request.headers.get('accept') ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
       return jsonRpcError(406, JsonRpcCode.ServerError, 'Not Acceptable: Accept must list both application/json and text/event-stream');
@@ -96,19 +105,15 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     if (contentType.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
       return jsonRpcError(415, JsonRpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const body = await readBody(request, options.maxBodyBytes);
-    if (!body.ok) {
+    const body = read ?? (await readJsonBody(request, options.maxBodyBytes));
+    if (body.kind === 'too-large') {
       // The rest of the body is not read; closing the connection tells the client to stop sending.
       return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`, {
         Connection: 'close',
       });
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(body.text);
-    } catch {
-      return jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
-    }
+    if (body.kind === 'invalid') return jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
+    const raw = body.value;
     const batch = Array.isArray(raw);
     const items = batch ? (raw as unknown[]) : [raw];
     if (items.length === 0) return jsonRpcError(400, JsonRpcCode.InvalidRequest, 'Invalid Request: empty batch');
@@ -163,7 +168,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     // The real initialize goes through this server, which is then as restored as any.
     const entry = await connect(id);
     const response = await exchange(entry, request, new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true }), message, {
-      scope: { sessionId: id, session: new SessionState(), principal: caller.principal },
+      scope: { sessionId: id, session: new SessionState(), principal: caller.principal, announce: options.announce },
       requestIds: [message.id],
     });
     response.headers.set(SESSION_HEADER, id);
@@ -187,7 +192,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const state = new SessionState(session.state);
     return exchange(entry, request, new WebStandardStreamableHTTPServerTransport({}), body, {
-      scope: { sessionId: session.id, session: state, principal: caller.principal },
+      scope: { sessionId: session.id, session: state, principal: caller.principal, announce: options.announce },
       requestIds: requests.map((r) => r.id),
       beforeLastResponse: async () => {
         const patch = state.takePatch();
@@ -286,7 +291,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
  * The JSON-RPC 2.0 message shapes, checked by hand: this runs on every request before the store
  * is asked, and the SDK transport validates the full schema again afterwards anyway.
  */
-function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
+export function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const m = value as Record<string, unknown>;
   if (m.jsonrpc !== '2.0') return false;

@@ -35,6 +35,7 @@ const MAX_SHARED = 1_000;
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory' as const;
   readonly #sessions = new Map<string, Entry>();
+  readonly #secrets = new Map<string, string>();
   readonly #shared = new Map<string, Negotiated>();
 
   constructor(
@@ -140,6 +141,12 @@ export class MemorySessionStore implements SessionStore {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  async sharedSecret(name: string, made: string): Promise<string> {
+    let secret = this.#secrets.get(name);
+    if (secret === undefined) this.#secrets.set(name, (secret = made));
+    return secret;
   }
 
   async close(): Promise<void> {}

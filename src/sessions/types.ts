@@ -102,5 +102,11 @@ export interface SessionStore {
   cleanup(options?: CleanupOptions): Promise<CleanupReport>;
   /** For operators: live sessions, newest activity first. */
   list(limit?: number): Promise<SessionSummary[]>;
+  /**
+   * A secret every instance on this store shares: the stored one, or `made` stored by whoever
+   * asks first (instances racing for it all end up with the same one). The memory store keeps it
+   * for the process.
+   */
+  sharedSecret(name: string, made: string): Promise<string>;
   close(): Promise<void>;
 }

@@ -2,8 +2,9 @@
 // scenarios). Names, arguments, texts and MIME types follow what the scenarios ask of a server;
 // change them only together with the suite version. Enabled with BATON_TOOLSETS=conformance.
 import { z } from 'zod';
-import type { CallToolResult, CreateMessageResult, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
-import { defineTool, defineToolset, text, type HandlerContext, type Toolset } from './define.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { inputPrompt, inputTools } from './conformance-input.js';
+import { defineTool, defineToolset, text, type Toolset } from './define.js';
 
 // A 1x1 RGB PNG and a 1 ms, 8 kHz, 8-bit mono PCM WAV: the smallest files that real decoders
 // accept, so clients that actually decode the content do not choke on a placeholder.
@@ -27,32 +28,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 function toolError(message: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: message }] };
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-// Sampling results carry one content block (2025-06-18) or an array of them (2025-11-25).
-function sampledText(result: CreateMessageResult): string {
-  const blocks: unknown[] = Array.isArray(result.content) ? result.content : [result.content];
-  const texts = blocks.flatMap((block) =>
-    block && typeof block === 'object' && (block as { type?: unknown }).type === 'text'
-      ? [String((block as { text?: unknown }).text ?? '')]
-      : [],
-  );
-  return texts.length > 0 ? texts.join('\n') : JSON.stringify(result.content);
-}
-
-function elicitationSummary(prefix: string, result: ElicitResult): string {
-  return `${prefix}: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`;
-}
-
-// The scenarios ask for an error result, not a protocol error, when the client lacks the
-// capability: the model can read it and the call still completes.
-function requireCapability(ctx: HandlerContext, capability: 'sampling' | 'elicitation'): CallToolResult | undefined {
-  if (ctx.clientCapabilities?.[capability]) return undefined;
-  return toolError(`The client did not declare the '${capability}' capability, so this tool cannot run.`);
 }
 
 const simpleText = defineTool({
@@ -167,151 +142,15 @@ const reconnection = defineTool({
   },
 });
 
-const sampling = defineTool({
-  name: 'test_sampling',
-  description: "Asks the client's model to answer a prompt (sampling/createMessage) and returns the answer.",
-  input: { prompt: z.string().describe('The prompt to send to the LLM') },
-  async handler({ prompt }, ctx) {
-    const missing = requireCapability(ctx, 'sampling');
-    if (missing) return missing;
-    try {
-      const result = await ctx.sample({
-        messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
-        maxTokens: 100,
-      });
-      return text(`LLM response: ${sampledText(result)}`);
-    } catch (error) {
-      return toolError(`Sampling failed: ${errorMessage(error)}`);
-    }
-  },
-});
-
-const elicitation = defineTool({
-  name: 'test_elicitation',
-  description: 'Asks the user for a username and an email address (elicitation/create).',
-  input: { message: z.string().describe('The message to show the user') },
-  async handler({ message }, ctx) {
-    const missing = requireCapability(ctx, 'elicitation');
-    if (missing) return missing;
-    try {
-      const result = await ctx.elicit({
-        message,
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            username: { type: 'string', description: "User's response" },
-            email: { type: 'string', description: "User's email address" },
-          },
-          required: ['username', 'email'],
-        },
-      });
-      return text(elicitationSummary('User response', result));
-    } catch (error) {
-      return toolError(`Elicitation failed: ${errorMessage(error)}`);
-    }
-  },
-});
-
-const elicitationDefaults = defineTool({
-  name: 'test_elicitation_sep1034_defaults',
-  description: 'Asks the user to confirm a form whose fields of every primitive type carry defaults (SEP-1034).',
-  input: {},
-  async handler(_args, ctx) {
-    const missing = requireCapability(ctx, 'elicitation');
-    if (missing) return missing;
-    try {
-      const result = await ctx.elicit({
-        message: 'Please review and update the form fields with defaults',
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            name: { type: 'string', description: 'User name', default: 'John Doe' },
-            age: { type: 'integer', description: 'User age', default: 30 },
-            score: { type: 'number', description: 'User score', default: 95.5 },
-            status: {
-              type: 'string',
-              description: 'User status',
-              enum: ['active', 'inactive', 'pending'],
-              default: 'active',
-            },
-            verified: { type: 'boolean', description: 'Verification status', default: true },
-          },
-        },
-      });
-      return text(elicitationSummary('Elicitation completed', result));
-    } catch (error) {
-      return toolError(`Elicitation failed: ${errorMessage(error)}`);
-    }
-  },
-});
-
-const elicitationEnums = defineTool({
-  name: 'test_elicitation_sep1330_enums',
-  description: 'Asks the user to fill a form with each enum schema variant of SEP-1330.',
-  input: {},
-  async handler(_args, ctx) {
-    const missing = requireCapability(ctx, 'elicitation');
-    if (missing) return missing;
-    try {
-      const result = await ctx.elicit({
-        message: 'Please choose from each list',
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            untitledSingle: {
-              type: 'string',
-              description: 'Single choice, values only',
-              enum: ['option1', 'option2', 'option3'],
-            },
-            titledSingle: {
-              type: 'string',
-              description: 'Single choice, with titles',
-              oneOf: [
-                { const: 'value1', title: 'First Option' },
-                { const: 'value2', title: 'Second Option' },
-                { const: 'value3', title: 'Third Option' },
-              ],
-            },
-            // Deprecated form, kept because older clients only understand enumNames.
-            legacyEnum: {
-              type: 'string',
-              description: 'Single choice, legacy titles',
-              enum: ['opt1', 'opt2', 'opt3'],
-              enumNames: ['Option One', 'Option Two', 'Option Three'],
-            },
-            untitledMulti: {
-              type: 'array',
-              description: 'Several choices, values only',
-              items: { type: 'string', enum: ['option1', 'option2', 'option3'] },
-            },
-            titledMulti: {
-              type: 'array',
-              description: 'Several choices, with titles',
-              items: {
-                anyOf: [
-                  { const: 'value1', title: 'First Choice' },
-                  { const: 'value2', title: 'Second Choice' },
-                  { const: 'value3', title: 'Third Choice' },
-                ],
-              },
-            },
-          },
-        },
-      });
-      return text(elicitationSummary('Elicitation completed', result));
-    } catch (error) {
-      return toolError(`Elicitation failed: ${errorMessage(error)}`);
-    }
-  },
-});
-
-// SEP-1613: the advertised schema must reach clients untouched ($schema, $defs, $ref,
-// additionalProperties), which a schema derived from zod would not reproduce.
+// SEP-1613 / SEP-2106: the advertised schema must reach clients untouched ($schema, $defs,
+// $anchor, $ref, composition and conditionals, additionalProperties), which a schema derived
+// from zod would not reproduce.
 const JSON_SCHEMA_2020_12: Record<string, unknown> = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   type: 'object',
   $defs: {
     address: {
+      $anchor: 'addressDef',
       type: 'object',
       properties: {
         street: { type: 'string' },
@@ -322,7 +161,15 @@ const JSON_SCHEMA_2020_12: Record<string, unknown> = {
   properties: {
     name: { type: 'string' },
     address: { $ref: '#/$defs/address' },
+    contactMethod: { type: 'string', enum: ['phone', 'email'] },
+    phone: { type: 'string' },
+    email: { type: 'string' },
   },
+  allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+  if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+  // biome-ignore lint/suspicious/noThenProperty: `then` is a JSON Schema keyword here.
+  then: { required: ['phone'] },
+  else: { required: ['email'] },
   additionalProperties: false,
 };
 
@@ -334,8 +181,69 @@ const jsonSchema202012 = defineTool({
   input: {
     name: z.string().optional(),
     address: z.object({ street: z.string().optional(), city: z.string().optional() }).loose().optional(),
+    contactMethod: z.enum(['phone', 'email']).optional(),
+    phone: z.string().optional(),
+    email: z.string().optional(),
   },
-  handler: ({ name, address }) => text(`Received: ${JSON.stringify({ name, address })}`),
+  handler: (args) => text(`Received: ${JSON.stringify(args)}`),
+});
+
+// The 2026-07-28 scenarios look at the stream of an ordinary call: it must carry its result and
+// no request of its own (the era has no server-to-client requests).
+const streamingElicitation = defineTool({
+  name: 'test_streaming_elicitation',
+  description: 'Answers with a result and nothing else on its stream.',
+  input: {},
+  handler: () => text('stream observed: result frames only, no top-level requests'),
+});
+
+// Logs one message; a 2026-07-28 request that names no log level in its _meta must not see it.
+const loggingTool = defineTool({
+  name: 'test_logging_tool',
+  description: "Logs one message through the request's logging channel.",
+  input: {},
+  async handler(_args, ctx) {
+    await ctx.log('info', 'test_logging_tool ran (delivered only when the request set a log level)', LOGGER);
+    return text('logged through the request-scoped, level-gated channel');
+  },
+});
+
+// The toolsets are fixed for the life of a deployment, so nothing really changes here: these
+// announce a change so that listening clients can be seen to hear of it.
+const triggerToolChange = defineTool({
+  name: 'test_trigger_tool_change',
+  description: 'Announces that the tool list changed.',
+  input: {},
+  async handler(_args, ctx) {
+    await ctx.announce({ kind: 'tools' });
+    return text('tools_list_changed published');
+  },
+});
+
+const triggerPromptChange = defineTool({
+  name: 'test_trigger_prompt_change',
+  description: 'Announces that the prompt list changed.',
+  input: {},
+  async handler(_args, ctx) {
+    await ctx.announce({ kind: 'prompts' });
+    return text('prompts_list_changed published');
+  },
+});
+
+// SEP-2243: an argument mirrored into an Mcp-Param-Region header, which the server must check
+// against the body.
+const mirroredHeader = defineTool({
+  name: 'test_x_mcp_header',
+  description: 'Has an argument mirrored into the Mcp-Param-Region header.',
+  inputJsonSchema: {
+    type: 'object',
+    properties: {
+      region: { type: 'string', description: 'mirrored into Mcp-Param-Region', 'x-mcp-header': 'Region' },
+      level: { type: 'integer', description: 'not mirrored' },
+    },
+  },
+  input: { region: z.string().optional(), level: z.number().int().optional() },
+  handler: ({ region }) => text(`region=${region ?? '<none>'}`),
 });
 
 // Suggestions offered by completion/complete for prompt arguments; matched by prefix.
@@ -359,13 +267,16 @@ export const conformanceToolset: Toolset = defineToolset({
     withProgress,
     errorHandling,
     reconnection,
-    sampling,
-    elicitation,
-    elicitationDefaults,
-    elicitationEnums,
     jsonSchema202012,
+    streamingElicitation,
+    loggingTool,
+    triggerToolChange,
+    triggerPromptChange,
+    mirroredHeader,
+    ...inputTools,
   ],
   prompts: [
+    inputPrompt,
     {
       name: 'test_simple_prompt',
       description: 'A prompt without arguments.',

@@ -2,13 +2,16 @@
 // templates, each described once with zod. The MCP layer (src/mcp/registry.ts) turns these into
 // protocol lists once per process, so building a server per request costs almost nothing.
 import type { z } from 'zod';
+import {
+  acceptedContent,
+  inputResponse,
+  inputRequired as sdkInputRequired,
+  type InputRequests,
+  type InputResponses,
+} from '@modelcontextprotocol/server';
 import type {
   CallToolResult,
   ClientCapabilities,
-  CreateMessageRequestParams,
-  CreateMessageResult,
-  ElicitRequestFormParams,
-  ElicitResult,
   GetPromptResult,
   Implementation,
   LoggingLevel,
@@ -17,6 +20,8 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionState } from '../sessions/state.js';
+
+export { acceptedContent, inputResponse, type InputRequests, type InputResponses };
 
 /** Who is calling: filled by authentication; anonymous callers have no principal. */
 export interface Principal {
@@ -28,31 +33,104 @@ export interface Principal {
   claims?: Record<string, unknown>;
 }
 
-/** What a handler may do while it serves one request of one session. */
+/**
+ * What a handler may do while it serves one request. The same handler serves both protocol eras:
+ * a 2025-era request belongs to a session (`sessionId`, `session`); a 2026-07-28 request stands
+ * alone, and whatever must outlive it travels in `requestState`.
+ */
 export interface HandlerContext {
-  sessionId: string;
-  /** The session's key/value state; changes are written back before the response leaves. */
-  session: SessionState;
+  /** `session`: a 2025-era request of a durable session; `stateless`: a 2026-07-28 request. */
+  era: 'session' | 'stateless';
+  /** The session's id (2025 era); undefined for 2026-07-28 requests, which have no session. */
+  sessionId: string | undefined;
+  /**
+   * The session's key/value state, written back before the response leaves (2025 era).
+   * Undefined for 2026-07-28 requests: there is nothing to write it to.
+   */
+  session: SessionState | undefined;
   principal: Principal | undefined;
   clientCapabilities: ClientCapabilities | undefined;
   clientInfo: Implementation | undefined;
   /** Aborted when the client cancels the request or the connection closes. */
   signal: AbortSignal;
+  /**
+   * The client's answers to the previous round's input requests, by key; undefined on the first
+   * entry. Client input: read it with `acceptedContent(ctx.inputResponses, key, schema)` or
+   * `inputResponse(ctx.inputResponses, key)`, which validate and discriminate.
+   */
+  inputResponses: InputResponses | undefined;
+  /**
+   * The `requestState` the previous round returned, verified (a 2026-07-28 client sends it back
+   * signed by this platform, and it is checked before the handler runs); undefined on the first
+   * entry.
+   */
+  requestState: unknown;
   /** Sends a log message to the client if its logging level lets it through. */
   log(level: LoggingLevel, data: unknown, logger?: string): Promise<void>;
   /** Reports progress when the client asked for it (a progress token); otherwise does nothing. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
-  /** Asks the user for input through the client (elicitation, form mode). */
-  elicit(params: Omit<ElicitRequestFormParams, 'mode'> & { mode?: 'form' }): Promise<ElicitResult>;
-  /** Asks the client's model for a completion (sampling). */
-  sample(params: CreateMessageRequestParams): Promise<CreateMessageResult>;
   /** Sends any notification on this request's stream. */
   notify(notification: ServerNotification): Promise<void>;
+  /** Announces a change to the clients listening for it (list changes, resource updates). */
+  announce(change: Change): Promise<void>;
   /**
    * Closes this request's event stream early so that the client reconnects and polls for the
    * result (SSE polling). Undefined when the client cannot resume.
    */
   closeStream: (() => void) | undefined;
+}
+
+/** A change clients may listen for: a list changed, or one resource was updated. */
+export type Change = { kind: 'tools' | 'prompts' | 'resources' } | { kind: 'resource'; uri: string };
+
+/**
+ * A handler's answer when it needs input from the client first (elicitation, sampling, roots).
+ * The platform asks the client (in-band as an `input_required` result for 2026-07-28 clients, as
+ * real requests on the session's stream for 2025 sessions) and runs the handler again with the
+ * answers in `ctx.inputResponses` and this `requestState` in `ctx.requestState`. Write handlers so
+ * that every entry reads what has arrived and asks only for what is still missing.
+ */
+export interface InputRequired {
+  resultType: 'input_required';
+  inputRequests?: InputRequests;
+  /**
+   * What the next round needs to know (any JSON value). Before it leaves for a 2026-07-28 client
+   * the platform signs it, binds it to the caller and to this request, and gives it an expiry;
+   * the client can read it, so keep secrets out of it.
+   */
+  requestState?: unknown;
+}
+
+export interface InputRequiredBuilder {
+  (spec: { inputRequests?: InputRequests; requestState?: unknown }): InputRequired;
+  /** A form elicitation; `requestedSchema` is a JSON Schema or a zod object of primitives. */
+  elicit: (typeof sdkInputRequired)['elicit'];
+  /** A URL-mode elicitation (the user completes it out of band). */
+  elicitUrl: (typeof sdkInputRequired)['elicitUrl'];
+  /** A sampling request (`sampling/createMessage`). */
+  createMessage: (typeof sdkInputRequired)['createMessage'];
+  /** A `roots/list` request. */
+  listRoots: (typeof sdkInputRequired)['listRoots'];
+}
+
+/** Builds an InputRequired answer; the embedded request builders are the SDK's. */
+export const inputRequired: InputRequiredBuilder = Object.assign(
+  (spec: { inputRequests?: InputRequests; requestState?: unknown }): InputRequired => {
+    if (spec.inputRequests === undefined && spec.requestState === undefined) {
+      throw new TypeError('inputRequired: give inputRequests, requestState or both');
+    }
+    return { resultType: 'input_required', ...spec };
+  },
+  {
+    elicit: sdkInputRequired.elicit,
+    elicitUrl: sdkInputRequired.elicitUrl,
+    createMessage: sdkInputRequired.createMessage,
+    listRoots: sdkInputRequired.listRoots,
+  },
+);
+
+export function isInputRequired(value: unknown): value is InputRequired {
+  return typeof value === 'object' && value !== null && (value as { resultType?: unknown }).resultType === 'input_required';
 }
 
 /** Where a result came from: what the enrichment middleware may add context about. */
@@ -62,8 +140,11 @@ export interface ResultReference {
   name: string;
 }
 
-/** A tool's answer plus, optionally, what it referenced (read by middleware, never sent). */
-export type ToolOutput = CallToolResult & { references?: ResultReference[] };
+/** A tool's result plus, optionally, what it referenced (read by middleware, never sent). */
+export type ToolResult = CallToolResult & { references?: ResultReference[] };
+
+/** What a tool handler returns: its result, or a request for input first. */
+export type ToolOutput = ToolResult | InputRequired;
 
 export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
@@ -90,7 +171,7 @@ export interface PromptDefinition {
   title?: string;
   description: string;
   arguments?: Record<string, PromptArgument>;
-  get(args: Record<string, string>, ctx: HandlerContext): Promise<GetPromptResult> | GetPromptResult;
+  get(args: Record<string, string>, ctx: HandlerContext): Promise<GetPromptResult | InputRequired> | GetPromptResult | InputRequired;
 }
 
 export interface ResourceDefinition {
@@ -99,7 +180,7 @@ export interface ResourceDefinition {
   title?: string;
   description?: string;
   mimeType?: string;
-  read(ctx: HandlerContext): Promise<ReadResourceResult> | ReadResourceResult;
+  read(ctx: HandlerContext): Promise<ReadResourceResult | InputRequired> | ReadResourceResult | InputRequired;
 }
 
 export interface ResourceTemplateDefinition {
@@ -110,7 +191,11 @@ export interface ResourceTemplateDefinition {
   mimeType?: string;
   /** Suggestions for template variables in `completion/complete`. */
   complete?: Record<string, (value: string, context: Record<string, string>) => string[] | Promise<string[]>>;
-  read(uri: string, variables: Record<string, string>, ctx: HandlerContext): Promise<ReadResourceResult> | ReadResourceResult;
+  read(
+    uri: string,
+    variables: Record<string, string>,
+    ctx: HandlerContext,
+  ): Promise<ReadResourceResult | InputRequired> | ReadResourceResult | InputRequired;
 }
 
 export interface Toolset {

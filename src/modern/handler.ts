@@ -1,0 +1,177 @@
+// The 2026-07-28 leg: stateless requests, each carrying its own `_meta` envelope. The SDK v2's
+// `createMcpHandler` owns the protocol (envelope and header validation, server/discover,
+// subscriptions/listen, removed methods, the input_required seam, serverInfo and caching fields);
+// this module gives it a server per request built from the same registry the 2025 sessions use.
+//
+// Building that server costs no schema work: the registry converted every schema once at start,
+// and the per-request server only points the methods at it. The server is an McpServer (the SDK
+// checks `Mcp-Param-*` headers only for those) whose tool schemas come from the registry.
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  type CacheHint,
+  createMcpHandler,
+  type InputRequiredResult,
+  type ListToolsResult,
+  type ReadResourceResult,
+  McpServer,
+  type ServerCapabilities as ModernCapabilities,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/server/validators/cf-worker';
+import type { Caller } from '../sessions/handler.js';
+import { callTool, complete, getPrompt, readResource, SERVER_INFO } from '../mcp/calls.js';
+import type { Registry } from '../mcp/registry.js';
+import { errorText, type Logger } from '../log.js';
+import { type Change, type HandlerContext, type InputRequired, isInputRequired } from '../tools/define.js';
+import type { CacheHints } from './caching.js';
+import type { RequestStateSeal } from './request-state.js';
+
+export interface ModernLegOptions {
+  registry: Registry;
+  seal: RequestStateSeal;
+  caching: CacheHints;
+  maxBodyBytes: number;
+  logger: Logger;
+}
+
+export interface ModernLeg {
+  /** Serves one 2026-07-28 request (or answers it with the protocol's error). */
+  handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
+  /** Tells the clients listening on this instance (subscriptions/listen) of a change. */
+  announce(change: Change): void;
+  close(): Promise<void>;
+}
+
+/** Workers forbid code generation: the cfworker validator interprets schemas instead. */
+const validator = new CfWorkerJsonSchemaValidator();
+
+/** The registry's precomputed tool schemas, for the SDK's `Mcp-Param-*` header check. */
+class RegistryServer extends McpServer {
+  readonly #schemas: ReadonlyMap<string, Record<string, unknown>>;
+
+  constructor(schemas: ReadonlyMap<string, Record<string, unknown>>, options: ConstructorParameters<typeof McpServer>[1]) {
+    super(SERVER_INFO, options);
+    this.#schemas = schemas;
+  }
+
+  override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
+    return this.#schemas.get(name);
+  }
+}
+
+export function createModernLeg(options: ModernLegOptions): ModernLeg {
+  const { registry, seal, caching, logger } = options;
+  const schemas = new Map(registry.toolList.map((tool) => [tool.name, tool.inputSchema as Record<string, unknown>]));
+  const cacheHints: Record<string, CacheHint> = {
+    'tools/list': caching.lists,
+    'prompts/list': caching.lists,
+    'resources/list': caching.lists,
+    'resources/templates/list': caching.lists,
+  };
+
+  const buildServer = () => {
+    const mcp = new RegistryServer(schemas, { requestState: { verify: seal.verify }, cacheHints, jsonSchemaValidator: validator });
+    const server = mcp.server;
+    // Declared after construction, so that McpServer installs none of its own handlers.
+    server.registerCapabilities(registry.capabilities as ModernCapabilities);
+    server.setRequestHandler('tools/list', () => ({ tools: registry.toolList as ListToolsResult['tools'] }));
+    server.setRequestHandler('tools/call', async (request, ctx) => {
+      const target = `tools/call ${request.params.name}`;
+      const result = await callTool(registry, request.params, handlerContext(ctx, target));
+      return isInputRequired(result) ? sealInput(result, target, ctx) : result;
+    });
+    server.setRequestHandler('completion/complete', (request) => complete(registry, request.params));
+    if (registry.capabilities.prompts) {
+      server.setRequestHandler('prompts/list', () => ({ prompts: registry.promptList }));
+      server.setRequestHandler('prompts/get', async (request, ctx) => {
+        const target = `prompts/get ${request.params.name}`;
+        const result = await getPrompt(registry, request.params, handlerContext(ctx, target));
+        return isInputRequired(result) ? sealInput(result, target, ctx) : result;
+      });
+    }
+    if (registry.capabilities.resources) {
+      server.setRequestHandler('resources/list', () => ({ resources: registry.resourceList }));
+      server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: registry.templateList }));
+      server.setRequestHandler('resources/read', async (request, ctx) => {
+        const { uri } = request.params;
+        const target = `resources/read ${uri}`;
+        const result = await readResource(registry, uri, handlerContext(ctx, target));
+        if (isInputRequired(result)) return sealInput(result, target, ctx);
+        return { ...caching.read(uri), ...(result as ReadResourceResult) };
+      });
+    }
+    server.onerror = (error) => logger.debug('mcp server error', { era: '2026-07-28', error: errorText(error) });
+    return mcp;
+  };
+
+  /** A handler's InputRequired, with its state sealed for the trip through the client. */
+  async function sealInput(result: InputRequired, target: string, ctx: ServerContext): Promise<InputRequiredResult> {
+    const { requestState, ...rest } = result;
+    if (requestState === undefined) return rest;
+    return { ...rest, requestState: await seal.seal(requestState, target, ctx) };
+  }
+
+  function handlerContext(ctx: ServerContext, target: string): HandlerContext {
+    const { mcpReq } = ctx;
+    const caller = callerOf(ctx);
+    // The SDK's envelope type is opaque; its keys are the specification's.
+    const envelope = mcpReq.envelope as Record<string, unknown> | undefined;
+    return {
+      era: 'stateless',
+      sessionId: undefined,
+      session: undefined,
+      principal: caller?.principal,
+      clientCapabilities: envelope?.[CLIENT_CAPABILITIES_META_KEY] as HandlerContext['clientCapabilities'],
+      clientInfo: envelope?.[CLIENT_INFO_META_KEY] as HandlerContext['clientInfo'],
+      signal: mcpReq.signal,
+      inputResponses: mcpReq.inputResponses as HandlerContext['inputResponses'],
+      requestState: seal.open(mcpReq.requestState(), target),
+      log: (level, data, logger) => mcpReq.log(level, data, logger),
+      async progress(progress, total, message) {
+        const progressToken = mcpReq._meta?.progressToken;
+        if (progressToken === undefined) return;
+        await mcpReq.notify({
+          method: 'notifications/progress',
+          params: { progressToken, progress, ...(total !== undefined && { total }), ...(message && { message }) },
+        });
+      },
+      notify: (notification) => mcpReq.notify(notification),
+      announce: async (change) => leg.announce(change),
+      closeStream: undefined,
+    };
+  }
+
+  const handler = createMcpHandler(buildServer, {
+    legacy: 'reject',
+    maxRequestBodySize: options.maxBodyBytes,
+    onerror: (error) => logger.debug('2026-07-28 request refused or failed', { error: errorText(error) }),
+  });
+
+  const leg: ModernLeg = {
+    handle: (request, caller, parsedBody) =>
+      handler.fetch(request, {
+        // The caller digest binds requestState; the token itself is never passed on.
+        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
+        ...(parsedBody !== undefined && { parsedBody }),
+      }),
+    announce(change) {
+      switch (change.kind) {
+        case 'tools':
+          return handler.notify.toolsChanged();
+        case 'prompts':
+          return handler.notify.promptsChanged();
+        case 'resources':
+          return handler.notify.resourcesChanged();
+        case 'resource':
+          return handler.notify.resourceUpdated(change.uri);
+      }
+    },
+    close: () => handler.close(),
+  };
+  return leg;
+}
+
+function callerOf(ctx: ServerContext): Caller | undefined {
+  return (ctx.http?.authInfo?.extra as { caller?: Caller } | undefined)?.caller;
+}

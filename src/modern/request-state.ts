@@ -1,0 +1,90 @@
+// requestState for 2026-07-28 clients. A handler's InputRequired may carry state for its next
+// round; it travels through the client, so it comes back as attacker-controlled input. Before it
+// leaves, it is sealed with HMAC-SHA256 (the SDK's codec), bound to the caller (the digest that
+// sessions are bound to as well) and to the request it answers (method and tool, prompt or
+// resource), and given an expiry. On the way back the SDK runs `verify` before the handler: a
+// tampered, foreign or expired state is a JSON-RPC error (-32602), never a new prompt.
+//
+// The key is shared by every instance: from configuration (a Worker or Vercel secret), or
+// generated once and kept in the database, or (memory store) made per process. Rotation: the
+// first key seals, and every key verifies, so an old key stays in the list until what it sealed
+// has expired (request_state.ttl).
+import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
+import { FaultCode, ProtocolFault } from '../mcp/calls.js';
+
+/** What a sealed state holds: the request it belongs to and the handler's own payload. */
+interface Sealed {
+  /** Method and target (tool or prompt name, resource URI) of the request that minted it. */
+  for: string;
+  payload: unknown;
+}
+
+/** Where the keys come from; called once per platform, on the first request that needs them. */
+export type KeySource = () => Promise<Uint8Array[]>;
+
+export interface RequestStateSeal {
+  /** Seals a handler's payload for the request at hand. */
+  seal(payload: unknown, target: string, ctx: ServerContext): Promise<string>;
+  /** The SDK's verify hook: checks the MAC (under any key), the expiry and the caller binding. */
+  verify(state: string, ctx: ServerContext): Promise<Sealed>;
+  /** The payload of a verified state, if it was minted for `target`; otherwise the request is refused. */
+  open(verified: unknown, target: string): unknown;
+}
+
+/** Whom a request is from: the caller digest the app passes in `authInfo.clientId`. */
+const callerOf = (ctx: ServerContext) => ctx.http?.authInfo?.clientId ?? '';
+
+export function createRequestStateSeal(keys: KeySource, ttlMs: number): RequestStateSeal {
+  let codecs: Promise<RequestStateCodec<Sealed>[]> | undefined;
+  const load = () =>
+    (codecs ??= keys().then((list) => {
+      if (list.length === 0) throw new Error('request_state: no key to seal requestState with');
+      return list.map((key) => createRequestStateCodec<Sealed>({ key, ttlSeconds: Math.max(1, Math.round(ttlMs / 1000)), bind: callerOf }));
+    })).catch((error: unknown) => {
+      // A key that could not be had (the database was down) is asked for again next time.
+      codecs = undefined;
+      throw error;
+    });
+
+  return {
+    async seal(payload, target, ctx) {
+      const [current] = await load();
+      return current!.mint({ for: target, payload }, ctx);
+    },
+    async verify(state, ctx) {
+      let refusal: unknown;
+      for (const codec of await load()) {
+        try {
+          return await codec.verify(state, ctx);
+        } catch (error) {
+          // Only a MAC mismatch may mean "sealed under another key"; expiry and binding are final.
+          refusal = error;
+          if (!(error instanceof Error) || error.message !== 'mac') break;
+        }
+      }
+      throw refusal;
+    },
+    open(verified, target) {
+      const sealed = verified as Sealed | undefined;
+      if (sealed === undefined) return undefined;
+      if (sealed.for !== target) {
+        throw new ProtocolFault(FaultCode.InvalidParams, 'Invalid or expired requestState', { reason: 'invalid_request_state' });
+      }
+      return sealed.payload;
+    },
+  };
+}
+
+/** Decodes configured secrets: text of at least 32 bytes, or `base64:` followed by the bytes. */
+export function keyFromSecret(secret: string): Uint8Array {
+  const bytes = secret.startsWith('base64:')
+    ? Uint8Array.from(atob(secret.slice(7)), (c) => c.charCodeAt(0))
+    : new TextEncoder().encode(secret);
+  if (bytes.byteLength < 32) throw new Error('must be at least 32 bytes long');
+  return bytes;
+}
+
+/** 32 random bytes: a key for one process (memory store) or to keep in the database. */
+export function newKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(32));
+}
