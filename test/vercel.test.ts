@@ -2,6 +2,7 @@
 // runtime calls them: no Vercel CLI, the same modules a deployment loads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSession, readMessages } from './helpers/mcp.js';
+import { modernRequest } from './helpers/modern.js';
 
 const ORIGIN = 'https://mcp-baton.example.vercel.app';
 const CRON_SECRET = 'test-cron-secret-0123456789';
@@ -109,5 +110,22 @@ describe('Vercel cron function', () => {
     } finally {
       process.env.CRON_SECRET = CRON_SECRET;
     }
+  });
+});
+
+describe('Vercel entry, 2026-07-28 requests', () => {
+  it('answers server/discover and a two-round call whose sealed state comes back', async () => {
+    const discover = (await readMessages(await mcp.fetch(modernRequest(`${ORIGIN}/mcp`, 'server/discover'))))[0];
+    expect(discover.result.supportedVersions).toContain('2026-07-28');
+    const tool = 'test_input_required_result_request_state';
+    const first = (await readMessages(await mcp.fetch(modernRequest(`${ORIGIN}/mcp`, 'tools/call', { name: tool, arguments: {} }))))[0];
+    expect(first.result).toMatchObject({ resultType: 'input_required' });
+    const params = { name: tool, arguments: {}, inputResponses: { confirm: { action: 'accept', content: { ok: true } } } };
+    const second = (
+      await readMessages(
+        await mcp.fetch(modernRequest(`${ORIGIN}/mcp`, 'tools/call', { ...params, requestState: first.result.requestState })),
+      )
+    )[0];
+    expect(second.result.content[0].text).toMatch(/^state-ok/);
   });
 });

@@ -7,11 +7,15 @@ import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { freePort } from './helpers/server.js';
 import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
-import { connectClient } from './helpers/mcp.js';
+import { connectClient, readMessages } from './helpers/mcp.js';
+import { modernRequest } from './helpers/modern.js';
 
 let db: TestDatabase;
 let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
 let worker: RunningWorker | undefined;
+
+const STATE_TOOL = 'test_input_required_result_request_state';
+const CONFIRMED = { confirm: { action: 'accept', content: { ok: true } } };
 
 beforeAll(async () => {
   db = await createTestDatabase('baton_worker');
@@ -24,7 +28,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-it('keeps a session, and what it negotiated, across a Worker restart (neon-http)', async () => {
+it('keeps a session, what it negotiated, and the requestState key across a Worker restart (neon-http)', async () => {
   const vars = {
     BATON_TOOLSETS: 'conformance',
     SESSIONS_STORE: 'database',
@@ -43,8 +47,23 @@ it('keeps a session, and what it negotiated, across a Worker restart (neon-http)
   });
   expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();
 
+  // A 2026-07-28 call's first round; its state is sealed with the key kept in Postgres.
+  const first = (await readMessages(await fetch(modernRequest(worker.url, 'tools/call', { name: STATE_TOOL, arguments: {} }))))[0];
+  expect(first.result.resultType).toBe('input_required');
+
   await worker.stop();
   worker = await startWrangler({ vars, port });
+
+  // A new isolate redeems it: the key did not live in the old one.
+  const second = await fetch(
+    modernRequest(worker.url, 'tools/call', {
+      name: STATE_TOOL,
+      arguments: {},
+      inputResponses: CONFIRMED,
+      requestState: first.result.requestState,
+    }),
+  );
+  expect((await readMessages(second))[0].result.content[0].text).toMatch(/^state-ok/);
 
   const after = await client.callTool({ name: 'test_elicitation', arguments: { message: 'after restart' } });
   expect(after.isError).toBeFalsy();

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveProcesses, startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { connectClient, postJson } from './helpers/mcp.js';
+import { connectModernClient } from './helpers/modern.js';
 
 // Short enough that the cron test can see the client's session go idle and be removed.
 const IDLE_MS = 2_000;
@@ -46,6 +47,22 @@ describe('Worker entry in workerd', () => {
 
     const result = await client.callTool({ name: 'test_simple_text', arguments: {} });
     expect(result.content).toEqual([{ type: 'text', text: 'This is a simple text response for testing.' }]);
+    await client.close();
+  });
+
+  it('serves the SDK v2 client pinned to 2026-07-28: two input rounds, the state sealed between them', async () => {
+    const asked: string[] = [];
+    const { client } = await connectModernClient(worker.url, {
+      onElicit: (message) => {
+        asked.push(message);
+        const content: Record<string, string> = message.includes('name') ? { name: 'ada' } : { color: 'teal' };
+        return { action: 'accept', content };
+      },
+    });
+    expect(client.getProtocolEra()).toBe('modern');
+    const result = await client.callTool({ name: 'test_input_required_result_multi_round', arguments: {} });
+    expect(result.content).toEqual([{ type: 'text', text: 'Multi-round complete: ada likes teal' }]);
+    expect(asked).toEqual(['Step 1: What is your name?', 'Step 2: What is your favorite color?']);
     await client.close();
   });
 
