@@ -15,7 +15,8 @@ import { splitStatements } from '../src/tools/data/sql/lexer.js';
 import { demoSql } from '../src/tools/data/demo/index.js';
 import type { Datasource } from '../src/tools/data/datasource.js';
 import { ADMIN_URL, type TestDatabase } from './helpers/db.js';
-import { RawSession } from './helpers/mcp.js';
+import { RawSession, readMessages } from './helpers/mcp.js';
+import { modernRequest } from './helpers/modern.js';
 import { createShopDatabase, SECRET_STATE } from './data-fixtures.js';
 
 const quiet = createLogger('error');
@@ -144,6 +145,25 @@ describe.each(drivers)('datasource by DSN, driver $name', (driver) => {
       ['3 rows.', '', '| status | n |', '| --- | --- |', '| cancelled | 13 |', '| paid | 13 |', '| shipped | 41 |'].join('\n'),
     );
     expect(context).toMatch(/^semantic_context: public\.orders\n/);
+  });
+
+  it('answers 2026-07-28 requests too; without a session, every result carries the full context', async () => {
+    const sql = 'select count(*) as n from orders';
+    const modern = async () => {
+      const response = await platform.app.fetch(modernRequest('http://127.0.0.1/mcp', 'tools/call', { name: 'query', arguments: { sql } }));
+      return (await readMessages(response))[0].result.content.map((c: any) => c.text);
+    };
+    for (const blocks of [await modern(), await modern()]) {
+      expect(blocks[0]).toContain('| n |');
+      expect(blocks[1]).toMatch(/^semantic_context: public\.orders\n/);
+    }
+    // A 2025 session is told once, then referred to what it was told.
+    const fresh = new RawSession((r) => platform.app.fetch(r));
+    await fresh.initialize();
+    const once = (await fresh.callTool('query', { sql })).result.content.map((c: any) => c.text);
+    const again = (await fresh.callTool('query', { sql })).result.content.map((c: any) => c.text);
+    expect(once[1]).toMatch(/^semantic_context: public\.orders\n/);
+    expect(again[1]).not.toMatch(/^semantic_context: public\.orders\n/);
   });
 
   it('query refers to a view by its name, not to the tables under it', async () => {
