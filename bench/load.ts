@@ -49,21 +49,57 @@ export async function callOnce(url: string, dispatcher: Agent, sessionId: string
   return response.statusCode === 200 && text.includes('"result"');
 }
 
+const MODERN = '2026-07-28';
+
+/** A 2026-07-28 tools/call: no session, the envelope in `_meta`, the standard headers. */
+export async function callModern(url: string, dispatcher: Agent, id: number, tool: string): Promise<boolean> {
+  const response = await request(url, {
+    method: 'POST',
+    dispatcher,
+    headers: {
+      'content-type': 'application/json',
+      accept: ACCEPT,
+      'mcp-protocol-version': MODERN,
+      'mcp-method': 'tools/call',
+      'mcp-name': tool,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: {
+        name: tool,
+        arguments: {},
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': MODERN,
+          'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+  const text = await response.body.text();
+  return response.statusCode === 200 && text.includes('"result"');
+}
+
 export async function runLoad(
   url: string,
-  options: { concurrency: number; seconds: number; warmupSeconds?: number; tool?: string },
+  options: { concurrency: number; seconds: number; warmupSeconds?: number; tool?: string; era?: '2025' | '2026' },
 ): Promise<LoadResult> {
   const tool = options.tool ?? 'test_simple_text';
+  const modern = options.era === '2026';
   const dispatcher = new Agent({ connections: options.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   try {
-    const sessions = await Promise.all(Array.from({ length: options.concurrency }, () => initSession(url, dispatcher)));
+    // 2026-07-28 clients have no session to open.
+    const sessions = await Promise.all(Array.from({ length: options.concurrency }, () => (modern ? '' : initSession(url, dispatcher))));
     const latencies: number[] = [];
     let errors = 0;
     let id = 1;
     const loop = async (sessionId: string, until: number, record: boolean) => {
       while (performance.now() < until) {
         const started = performance.now();
-        const ok = await callOnce(url, dispatcher, sessionId, id++, tool).catch(() => false);
+        const call = modern ? callModern(url, dispatcher, id++, tool) : callOnce(url, dispatcher, sessionId, id++, tool);
+        const ok = await call.catch(() => false);
         if (!record) continue;
         if (ok) latencies.push(performance.now() - started);
         else errors++;

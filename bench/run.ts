@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: throughput,statements,build,memory,rows,bundle,cleanup
+//   --only LIST     comma list of sections: throughput,modern,statements,build,memory,rows,bundle,cleanup
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -41,7 +41,7 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
-const sections = new Set((args.only ?? 'throughput,statements,build,memory,rows,bundle,cleanup').split(','));
+const sections = new Set((args.only ?? 'throughput,modern,statements,build,memory,rows,bundle,cleanup').split(','));
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
 const results: Record<string, unknown> = {
@@ -176,6 +176,78 @@ async function throughput(): Promise<void> {
     endpoint.child.kill('SIGTERM');
     await pgDb.drop();
     await neonDb.drop();
+  }
+}
+
+// ---- (1b) 2026-07-28 tools/call: a stock SDK v2 createMcpHandler server against the platform ----
+async function modern(): Promise<void> {
+  const pgDb = await createTestDatabase('baton_bench_modern');
+  const referencePort = await freePort();
+  const reference = await startProcess(
+    [process.execPath, '--import', 'tsx', 'bench/reference-modern-server.ts'],
+    { PORT: String(referencePort) },
+    /listening/,
+  );
+  const servers: RunningServer[] = [];
+  try {
+    const common = { BATON_TOOLSETS: 'conformance' };
+    servers.push(
+      ...(await Promise.all([
+        startServer({ ...common, SESSIONS_STORE: 'memory' }),
+        startServer({ ...common, SESSIONS_STORE: 'database', DATABASE_URL: pgDb.url }),
+      ])),
+    );
+    const targets = {
+      'a2: SDK v2 createMcpHandler': `http://127.0.0.1:${referencePort}/mcp`,
+      'b2: baton memory': servers[0]!.url,
+      'c2: baton pg': servers[1]!.url,
+    };
+    const levels = [1, 16];
+    const samples: Record<string, Record<number, LoadResult[]>> = {};
+    for (let r = 0; r < RUNS; r++) {
+      for (const concurrency of levels) {
+        // Rotating order, so that no target always runs first (JIT warm-up, a busy core).
+        const order = Object.entries(targets);
+        for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
+        for (const [name, url] of order) {
+          const result = await runLoad(url, { concurrency, seconds: SECONDS, era: '2026' });
+          ((samples[name] ??= {})[concurrency] ??= []).push(result);
+          process.stdout.write(
+            `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`,
+          );
+        }
+      }
+    }
+    const summary: Record<string, Record<number, { throughput: number; p50: number; p99: number; errors: number }>> = {};
+    const rows: (string | number)[][] = [];
+    for (const [name, byLevel] of Object.entries(samples)) {
+      for (const level of levels) {
+        const list = byLevel[level]!;
+        (summary[name] ??= {})[level] = {
+          throughput: median(list.map((x) => x.throughput)),
+          p50: median(list.map((x) => x.p50)),
+          p99: median(list.map((x) => x.p99)),
+          errors: list.reduce((n, x) => n + x.errors, 0),
+        };
+      }
+    }
+    for (const [name, byLevel] of Object.entries(summary)) {
+      for (const level of levels) {
+        const s = byLevel[level]!;
+        const base = summary['a2: SDK v2 createMcpHandler']![level]!;
+        rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
+      }
+    }
+    table(
+      `2026-07-28 tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`,
+      ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x/a2'],
+      rows,
+    );
+    results.modern = summary;
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    reference.kill('SIGTERM');
+    await pgDb.drop();
   }
 }
 
@@ -421,6 +493,7 @@ const plan: [string, () => Promise<void>][] = [
   ['rows', rowSize],
   ['bundle', bundle],
   ['throughput', throughput],
+  ['modern', modern],
   ['cleanup', cleanup],
 ];
 for (const [name, step] of plan) {
