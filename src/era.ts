@@ -3,7 +3,7 @@
 // everything else goes to the 2025 session layer, exactly as before. The decision is the SDK v2's
 // own (`isLegacyRequest`), so it never disagrees with the modern leg about who owns a request.
 // Host/Origin and authentication were checked before this point, for both eras alike.
-import { SUPPORTED_PROTOCOL_VERSIONS as SESSION_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION as LATEST_SESSION_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
 import { readJsonBody } from './http/body.js';
 import { JsonRpcCode, jsonRpcError } from './http/errors.js';
@@ -12,22 +12,22 @@ import { type Caller, isJsonRpcMessage, type SessionHandler } from './sessions/h
 
 export type McpEndpoint = (request: Request, caller: Caller) => Promise<Response>;
 
-
 export function routeByEra(options: { sessions: SessionHandler; modern: ModernLeg; maxBodyBytes: number }): McpEndpoint {
   const { sessions, modern, maxBodyBytes } = options;
   return async (request, caller) => {
     if (request.method !== 'POST') {
-      return (await isLegacyRequest(request)) ? sessions(request, caller) : modern.handle(request, caller, undefined);
+      // GET and DELETE have no body to read an envelope from: a 2026 client says so in its header.
+      const legacy = !claimsModern(request) && (await isLegacyRequest(request));
+      return legacy ? sessions(request, caller) : modern.handle(request, caller, undefined);
     }
     // A body that is not JSON cannot claim an era; the session layer answers it (415, 413, 400)
     // with the same errors either era would get.
     if (!isJsonContentType(request.headers.get('content-type'))) return sessions(request, caller);
     const body = await readJsonBody(request, maxBodyBytes);
     if (body.kind !== 'json' || !isJsonRpc(body.value)) {
-      // No envelope to read: the version header alone says whose client this is. Without one, or
-      // with a 2025 revision, the session layer answers as it always has.
-      const version = request.headers.get('mcp-protocol-version');
-      if (version === null || SESSION_VERSIONS.includes(version)) return sessions(request, caller, body);
+      // No envelope to read: the version header alone says whose client this is. Without a claim
+      // of a later revision, the session layer answers as it always has.
+      if (!claimsModern(request)) return sessions(request, caller, body);
       if (body.kind === 'json') return modern.handle(request, caller, body.value);
       return body.kind === 'too-large'
         ? jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${maxBodyBytes} bytes`, { Connection: 'close' })
@@ -36,6 +36,12 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
     if (await isLegacyRequest(request, body.value)) return sessions(request, caller, body);
     return modern.handle(request, caller, body.value);
   };
+}
+
+/** The version header names a revision after the 2025 ones (dated revisions sort as text). */
+function claimsModern(request: Request): boolean {
+  const version = request.headers.get('mcp-protocol-version');
+  return version !== null && /^\d{4}-\d\d-\d\d$/.test(version) && version > LATEST_SESSION_VERSION;
 }
 
 /** A JSON-RPC 2.0 message, or a non-empty batch of them. */

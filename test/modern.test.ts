@@ -229,6 +229,19 @@ describe('the 2026-07-28 leg behind the same guards', () => {
     expect(missing).toMatchObject({ code: -32602, data: { uri: 'test://no-such-resource' } });
   });
 
+  it('answers 405 to GET and DELETE from a 2026-07-28 client', async () => {
+    const p = await platform();
+    for (const method of ['GET', 'DELETE']) {
+      const response = await p.app.fetch(
+        new Request(URL_, {
+          method,
+          headers: { 'mcp-protocol-version': '2026-07-28', accept: 'text/event-stream', authorization: `Bearer ${KEY_A}` },
+        }),
+      );
+      expect(response.status, method).toBe(405);
+    }
+  });
+
   it('ignores Mcp-Session-Id: the request is served without a session', async () => {
     const p = await platform();
     const response = await p.app.fetch(
