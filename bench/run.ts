@@ -96,6 +96,53 @@ async function startNeonEndpointProcess(
   };
 }
 
+type LoadSummary = Record<string, Record<number, { throughput: number; p50: number; p99: number; errors: number }>>;
+
+/**
+ * Runs every target at every concurrency level RUNS times and prints the medians, with each
+ * target's throughput relative to the first target (the baseline). The order of the targets
+ * rotates from run to run, so that none always goes first (JIT warm-up, a busy core).
+ */
+async function loadMatrix(title: string, targets: Record<string, string>, levels: number[], era: '2025' | '2026'): Promise<LoadSummary> {
+  const samples: Record<string, Record<number, LoadResult[]>> = {};
+  for (let r = 0; r < RUNS; r++) {
+    for (const concurrency of levels) {
+      const order = Object.entries(targets);
+      for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
+      for (const [name, url] of order) {
+        const result = await runLoad(url, { concurrency, seconds: SECONDS, era });
+        ((samples[name] ??= {})[concurrency] ??= []).push(result);
+        process.stdout.write(
+          `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`,
+        );
+      }
+    }
+  }
+  const summary: LoadSummary = {};
+  for (const name of Object.keys(targets)) {
+    for (const level of levels) {
+      const list = samples[name]![level]!;
+      (summary[name] ??= {})[level] = {
+        throughput: median(list.map((x) => x.throughput)),
+        p50: median(list.map((x) => x.p50)),
+        p99: median(list.map((x) => x.p99)),
+        errors: list.reduce((n, x) => n + x.errors, 0),
+      };
+    }
+  }
+  const baseline = Object.keys(targets)[0]!;
+  const rows: (string | number)[][] = [];
+  for (const [name, byLevel] of Object.entries(summary)) {
+    for (const level of levels) {
+      const s = byLevel[level]!;
+      const base = summary[baseline]![level]!;
+      rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
+    }
+  }
+  table(title, ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', `x/${baseline.split(':')[0]}`], rows);
+  return summary;
+}
+
 // ---- (1) throughput and latency: (a) SDK reference, (b) memory, (c) pg, (d) neon-http ----
 async function throughput(): Promise<void> {
   const pgDb = await createTestDatabase('baton_bench_pg');
@@ -132,44 +179,12 @@ async function throughput(): Promise<void> {
       'c: baton pg': pgServer.url,
       'd: baton neon-http': neonServer.url,
     };
-    const levels = [1, 16, 64];
-    const samples: Record<string, Record<number, LoadResult[]>> = {};
-    for (let r = 0; r < RUNS; r++) {
-      for (const concurrency of levels) {
-        for (const [name, url] of Object.entries(targets)) {
-          const result = await runLoad(url, { concurrency, seconds: SECONDS });
-          ((samples[name] ??= {})[concurrency] ??= []).push(result);
-          process.stdout.write(
-            `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`,
-          );
-        }
-      }
-    }
-    const summary: Record<string, Record<number, { throughput: number; p50: number; p99: number; errors: number }>> = {};
-    for (const [name, byLevel] of Object.entries(samples)) {
-      for (const [level, list] of Object.entries(byLevel)) {
-        (summary[name] ??= {})[Number(level)] = {
-          throughput: median(list.map((x) => x.throughput)),
-          p50: median(list.map((x) => x.p50)),
-          p99: median(list.map((x) => x.p99)),
-          errors: list.reduce((n, x) => n + x.errors, 0),
-        };
-      }
-    }
-    const rows: (string | number)[][] = [];
-    for (const [name, byLevel] of Object.entries(summary)) {
-      for (const level of levels) {
-        const s = byLevel[level]!;
-        const base = summary['a: SDK reference']![level]!;
-        rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
-      }
-    }
-    table(
+    results.throughput = await loadMatrix(
       `tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`,
-      ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x/a'],
-      rows,
+      targets,
+      [1, 16, 64],
+      '2025',
     );
-    results.throughput = summary;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     reference.kill('SIGTERM');
@@ -202,48 +217,12 @@ async function modern(): Promise<void> {
       'b2: baton memory': servers[0]!.url,
       'c2: baton pg': servers[1]!.url,
     };
-    const levels = [1, 16];
-    const samples: Record<string, Record<number, LoadResult[]>> = {};
-    for (let r = 0; r < RUNS; r++) {
-      for (const concurrency of levels) {
-        // Rotating order, so that no target always runs first (JIT warm-up, a busy core).
-        const order = Object.entries(targets);
-        for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
-        for (const [name, url] of order) {
-          const result = await runLoad(url, { concurrency, seconds: SECONDS, era: '2026' });
-          ((samples[name] ??= {})[concurrency] ??= []).push(result);
-          process.stdout.write(
-            `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`,
-          );
-        }
-      }
-    }
-    const summary: Record<string, Record<number, { throughput: number; p50: number; p99: number; errors: number }>> = {};
-    const rows: (string | number)[][] = [];
-    for (const [name, byLevel] of Object.entries(samples)) {
-      for (const level of levels) {
-        const list = byLevel[level]!;
-        (summary[name] ??= {})[level] = {
-          throughput: median(list.map((x) => x.throughput)),
-          p50: median(list.map((x) => x.p50)),
-          p99: median(list.map((x) => x.p99)),
-          errors: list.reduce((n, x) => n + x.errors, 0),
-        };
-      }
-    }
-    for (const [name, byLevel] of Object.entries(summary)) {
-      for (const level of levels) {
-        const s = byLevel[level]!;
-        const base = summary['a2: SDK v2 createMcpHandler']![level]!;
-        rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
-      }
-    }
-    table(
+    results.modern = await loadMatrix(
       `2026-07-28 tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`,
-      ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x/a2'],
-      rows,
+      targets,
+      [1, 16],
+      '2026',
     );
-    results.modern = summary;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     reference.kill('SIGTERM');

@@ -120,6 +120,15 @@ export async function complete(registry: Registry, params: CompleteParams): Prom
   return { completion: { values: values.slice(0, 100), total: values.length, hasMore: values.length > 100 } };
 }
 
+/** The progress notification a handler's `ctx.progress` sends, when the request asked for progress. */
+export function progressNotification(progressToken: string | number | undefined, progress: number, total?: number, message?: string) {
+  if (progressToken === undefined) return undefined;
+  return {
+    method: 'notifications/progress' as const,
+    params: { progressToken, progress, ...(total !== undefined && { total }), ...(message && { message }) },
+  };
+}
+
 export function errorResult(message: string): ToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }

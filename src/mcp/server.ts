@@ -42,7 +42,7 @@ import {
   type Principal,
 } from '../tools/define.js';
 import type { SessionState } from '../sessions/state.js';
-import { callTool, complete, FaultCode, getPrompt, ProtocolFault, readResource, SERVER_INFO } from './calls.js';
+import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource, SERVER_INFO } from './calls.js';
 import type { Registry } from './registry.js';
 
 export { SERVER_INFO };
@@ -256,12 +256,8 @@ function handlerContext(server: Server, scope: RequestScope, extra: Extra): Hand
       await extra.sendNotification({ method: 'notifications/message', params: { level, data, ...(logger && { logger }) } });
     },
     async progress(progress, total, message) {
-      const progressToken = extra._meta?.progressToken;
-      if (progressToken === undefined) return;
-      await extra.sendNotification({
-        method: 'notifications/progress',
-        params: { progressToken, progress, ...(total !== undefined && { total }), ...(message && { message }) },
-      });
+      const notification = progressNotification(extra._meta?.progressToken, progress, total, message);
+      if (notification) await extra.sendNotification(notification);
     },
     notify: (notification) => extra.sendNotification(notification),
     announce: async (change) => scope.announce?.(change),

@@ -20,7 +20,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/server/validators/cf-worker';
 import type { Caller } from '../sessions/handler.js';
-import { callTool, complete, getPrompt, readResource, SERVER_INFO } from '../mcp/calls.js';
+import { callTool, complete, getPrompt, progressNotification, readResource, SERVER_INFO } from '../mcp/calls.js';
 import type { Registry } from '../mcp/registry.js';
 import { errorText, type Logger } from '../log.js';
 import { type Change, type HandlerContext, type InputRequired, isInputRequired } from '../tools/define.js';
@@ -129,12 +129,8 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       requestState: seal.open(mcpReq.requestState(), target),
       log: (level, data, logger) => mcpReq.log(level, data, logger),
       async progress(progress, total, message) {
-        const progressToken = mcpReq._meta?.progressToken;
-        if (progressToken === undefined) return;
-        await mcpReq.notify({
-          method: 'notifications/progress',
-          params: { progressToken, progress, ...(total !== undefined && { total }), ...(message && { message }) },
-        });
+        const notification = progressNotification(mcpReq._meta?.progressToken, progress, total, message);
+        if (notification) await mcpReq.notify(notification);
       },
       notify: (notification) => mcpReq.notify(notification),
       announce: async (change) => leg.announce(change),
