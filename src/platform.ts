@@ -30,6 +30,8 @@ export interface PlatformOptions {
    * DSN, else the embedded demo); Workers and Vercel pass their own (neon-http).
    */
   openDatasource?: DatasourceOpener;
+  /** The clock of time-based decisions made per request (enrichment's entry_ttl), in ms. */
+  now?: () => number;
 }
 
 export interface Platform {
@@ -80,7 +82,9 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     await closeToolsets();
     throw error;
   }
-  const registry = new Registry(toolsets, [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger })]);
+  const registry = new Registry(toolsets, [
+    enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now }),
+  ]);
   const handler = createSessionHandler({ store, registry, maxBodyBytes: config.server.max_body_bytes, logger });
   const platform: Platform = {
     config,
