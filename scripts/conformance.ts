@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startServer, ROOT } from '../test/helpers/server.js';
+import { startServer, ROOT } from '../test/helpers/server.js';
 
 export interface ConformanceResult {
   passed: number;
@@ -17,7 +17,7 @@ export interface ConformanceResult {
 }
 
 export async function runConformance(env: Record<string, string> = {}, extraArgs: string[] = [], echo = false): Promise<ConformanceResult> {
-  const server = await startServer({ BATON_TOOLSETS: 'conformance', ...env }, { port: await freePort() });
+  const server = await startServer({ BATON_TOOLSETS: 'conformance', ...env });
   const outDir = mkdtempSync(join(tmpdir(), 'baton-conformance-'));
   const started = performance.now();
   try {

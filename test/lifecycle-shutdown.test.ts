@@ -60,8 +60,8 @@ const logged = (server: RunningServer, msg: string) => server.logs.join('').incl
 describe('SIGTERM on the Node server (database store, pg)', () => {
   it('lets a slow call finish, answers 503 on /readyz during the delay, exits 0; the session carries on in a new process', async () => {
     const env = { SESSIONS_STORE: 'database', DATABASE_URL: db.url, BATON_CONFIG_YAML: shutdownYaml('1500ms', '10s') };
-    const port = await freePort();
-    const first = await start(env, port);
+    const first = await start(env);
+    const port = first.port;
     await waitFor(async () => (await probe(first, '/readyz')) === 200);
 
     const { client, transport } = await connectClient(first.url);

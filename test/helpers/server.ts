@@ -15,6 +15,11 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * A port nothing listens on right now. Only for addresses that must refuse connections (a
+ * database that is down): a server started on it could find it taken by then. Servers bind
+ * port 0 instead and say which port they got.
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -27,33 +32,42 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts the server on `options.port`, or by default on a port the system picks when the server
+ * binds (PORT=0), read back from its "listening" log line: a port found free beforehand could be
+ * taken by another test before the server binds it. A restart on the same port passes the port
+ * the first process got.
+ */
 export async function startServer(
   env: Record<string, string> = {},
   options: { port?: number; timeoutMs?: number } = {},
 ): Promise<RunningServer> {
-  const port = options.port ?? (await freePort());
   // One process (no tsx wrapper), so that signals reach the server itself, as with `npm start`.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
     cwd: ROOT,
-    env: { ...process.env, BATON_CONFIG: '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: { ...process.env, BATON_CONFIG: '', PORT: String(options.port ?? 0), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
+  const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       // A server that never said it listens must not outlive the test that gave up on it.
       child.kill('SIGKILL');
       reject(new Error(`server did not start in time:\n${logs.join('')}`));
     }, options.timeoutMs ?? 60_000);
-    const onData = (chunk: Buffer) => {
+    let pending = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
       logs.push(chunk.toString());
-      if (chunk.toString().includes('"msg":"listening"')) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      const listening = lines.find((line) => line.includes('"msg":"listening"'));
+      if (listening) {
         clearTimeout(timer);
-        resolve();
+        resolve((JSON.parse(listening) as { port: number }).port);
       }
-    };
-    child.stdout!.on('data', onData);
+    });
     child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
     void exited.then((code) => {
       clearTimeout(timer);
