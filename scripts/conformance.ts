@@ -2,7 +2,7 @@
 // MCP conformance suite against it. Extra arguments go to the suite (e.g. --suite all).
 // SESSIONS_STORE / DATABASE_URL in the environment choose the store under test.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, ROOT } from '../test/helpers/server.js';
@@ -53,6 +53,7 @@ export async function runConformance(env: Record<string, string> = {}, extraArgs
     return result;
   } finally {
     await server.stop();
+    rmSync(outDir, { recursive: true, force: true });
   }
 }
 
