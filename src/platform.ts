@@ -2,6 +2,8 @@
 // HTTP app. Every runtime entry calls this and only adds its own wiring around it.
 import type { Hono } from 'hono';
 import type { Config } from './config/schema.js';
+import { ConfigError } from './config/errors.js';
+import { namingVariables, type EnvRecord } from './config/index.js';
 import { createApp, type Readiness } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-guard.js';
@@ -32,6 +34,11 @@ export interface PlatformOptions {
   openDatasource?: DatasourceOpener;
   /** The clock of time-based decisions made per request (enrichment's entry_ttl), in ms. */
   now?: () => number;
+  /**
+   * The environment the configuration was read with: a problem found while building (auth,
+   * toolsets) names the variable that set the key, as the configuration's own errors do.
+   */
+  env?: EnvRecord;
 }
 
 export interface Platform {
@@ -39,7 +46,11 @@ export interface Platform {
   app: Hono;
   store: SessionStore;
   logger: Logger;
+  /** The toolsets enabled, by name (the default set when the configuration names none). */
+  toolsets: string[];
   readiness: Readiness;
+  /** Why the platform is not ready yet, when known; /readyz says it. */
+  readinessReason: string | undefined;
   close(): Promise<void>;
 }
 
@@ -59,6 +70,14 @@ export async function createStore(config: Config, openDatabase?: PlatformOptions
 }
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
+  try {
+    return await buildPlatform(config, options);
+  } catch (error) {
+    throw error instanceof ConfigError && options.env ? namingVariables(error, options.env) : error;
+  }
+}
+
+async function buildPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const logger = options.logger ?? createLogger();
   // Before the store: a configuration error in `auth` must not leave a database pool open.
   const auth = await createAuthenticator({ auth: config.auth, bind: config.sessions.bind, logger });
@@ -90,13 +109,16 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     config,
     store,
     logger,
+    toolsets: toolsets.map((toolset) => toolset.name),
     readiness: 'ready',
+    readinessReason: undefined,
     app: createApp({
       handler,
       auth,
       logger,
       originPolicy: originPolicy(config, options.defaultOriginPolicy ?? LOCALHOST_POLICY),
       readiness: () => platform.readiness,
+      readinessReason: () => platform.readinessReason,
     }),
     async close() {
       await closeToolsets();

@@ -123,7 +123,10 @@ describe('start-up', () => {
       });
       await waitFor(() => server.logs.join('').split('session store not ready').length > 2);
       expect(await probe(server, '/readyz')).toBe(503);
-      expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({ status: 'starting' });
+      expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({
+        status: 'starting',
+        reason: 'Session store unavailable: the database cannot be reached (connection refused); retry shortly',
+      });
       expect(await probe(server, '/healthz')).toBe(200);
 
       await proxy.restore();

@@ -32,6 +32,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The command line of the Node entry from the sources, as tests run it. */
+const ENTRY = ['--import', 'tsx', 'src/runtime/node.ts'];
+
+/**
+ * Starts the server expecting it to stop by itself (a start-up error): resolves to its exit code
+ * and everything it printed. A server still running after `timeoutMs` is killed and fails this.
+ */
+export async function serverExit(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ENTRY, {
+    cwd: ROOT,
+    env: { ...process.env, BATON_CONFIG: '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  if (child.signalCode === 'SIGKILL') throw new Error(`server still running after ${timeoutMs} ms:\n${stdout}${stderr}`);
+  return { code, stdout, stderr };
+}
+
 /**
  * Starts the server on `options.port`, or by default on a port the system picks when the server
  * binds (PORT=0), read back from its "listening" log line: a port found free beforehand could be
@@ -43,7 +70,7 @@ export async function startServer(
   options: { port?: number; timeoutMs?: number } = {},
 ): Promise<RunningServer> {
   // One process (no tsx wrapper), so that signals reach the server itself, as with `npm start`.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+  const child = spawn(process.execPath, ENTRY, {
     cwd: ROOT,
     env: { ...process.env, BATON_CONFIG: '', PORT: String(options.port ?? 0), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
