@@ -11,7 +11,6 @@ import { Registry } from './mcp/registry.js';
 import { createSessionHandler } from './sessions/handler.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionStore } from './sessions/types.js';
-import { DatabaseSessionStore } from './sessions/database-store.js';
 import type { Database } from './db/database.js';
 import { selectToolsets } from './tools/index.js';
 import { openDefaultDatasource, type DatasourceOpener } from './tools/data/datasource.js';
@@ -66,6 +65,8 @@ export async function createStore(config: Config, openDatabase?: PlatformOptions
   const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
   if (config.sessions.store === 'memory') return new MemorySessionStore(limits);
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
+  // Loaded only for this store: a server on the memory store holds no query builder.
+  const { DatabaseSessionStore } = await import('./sessions/database-store.js');
   return new DatabaseSessionStore(await openDatabase(config), limits, { autoMigrate: config.database.auto_migrate });
 }
 

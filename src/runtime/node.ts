@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import { createPlatform, type Platform } from '../platform.js';
 import { createLogger, parseLogLevel, type Logger, type LogLevel } from '../log.js';
 import { openNodeDatabase, nodeDriver } from '../db/open-node.js';
+import { openNodeDatasource } from '../tools/data/open-node.js';
 import { redactDsn } from '../db/problems.js';
 import { StoreUnavailableError } from '../http/errors.js';
 import { RequestTransport } from '../mcp/transport.js';
@@ -105,7 +106,12 @@ async function start() {
   const { config, source } = loaded;
   let platform: Platform;
   try {
-    platform = await createPlatform(config, { logger, openDatabase: openNodeDatabase, env: process.env });
+    platform = await createPlatform(config, {
+      logger,
+      openDatabase: openNodeDatabase,
+      openDatasource: openNodeDatasource,
+      env: process.env,
+    });
   } catch (error) {
     // Problems found while building (auth keys, toolsets, catalog) are configuration errors too.
     if (error instanceof ConfigError) {

@@ -1,5 +1,6 @@
-// Starts the real Node entry (src/runtime/node.ts) as a child process, the way `npm start` does,
-// so tests exercise the same wiring, signals and logs as production.
+// Starts the real Node entry as a child process, so tests exercise the same wiring, signals and
+// logs as production: from the sources through tsx (what `npm start` builds into dist/), or any
+// other command line that starts it (the built dist/node.js, `npm start` itself).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -32,8 +33,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The command line of the Node entry from the sources, as tests run it. */
-const ENTRY = ['--import', 'tsx', 'src/runtime/node.ts'];
+/** The Node entry from the sources, as tests run it: one process, so that signals reach the server itself. */
+const ENTRY = [process.execPath, '--import', 'tsx', 'src/runtime/node.ts'];
 
 /**
  * Starts the server expecting it to stop by itself (a start-up error): resolves to its exit code
@@ -43,7 +44,7 @@ export async function serverExit(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ENTRY, {
+  const child = spawn(ENTRY[0]!, ENTRY.slice(1), {
     cwd: ROOT,
     env: { ...process.env, BATON_CONFIG: '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,11 +68,11 @@ export async function serverExit(
  */
 export async function startServer(
   env: Record<string, string> = {},
-  options: { port?: number; timeoutMs?: number } = {},
+  options: { port?: number; timeoutMs?: number; command?: string[]; cwd?: string } = {},
 ): Promise<RunningServer> {
-  // One process (no tsx wrapper), so that signals reach the server itself, as with `npm start`.
-  const child = spawn(process.execPath, ENTRY, {
-    cwd: ROOT,
+  const [program, ...args] = options.command ?? ENTRY;
+  const child = spawn(program!, args, {
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, BATON_CONFIG: '', PORT: String(options.port ?? 0), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
