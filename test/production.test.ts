@@ -2,10 +2,12 @@
 // node_modules holding the production dependencies only, as in the container image's final stage
 // (`npm ci --omit=dev`): nothing is installed, the packages already installed are linked, and
 // every module the server loads is recorded, across the configurations that load code lazily
-// (PGlite, pg, neon-http, the data toolset and its demo thread).
+// (PGlite, pg, neon-http, the data toolset and its demo thread). And `npm start` as a process
+// manager runs it: SIGTERM to npm's own pid reaches the server, frees the port, ends the tree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -180,5 +182,109 @@ describe('dist/ with production dependencies only', () => {
     // The bundle holds its dependencies; only PGlite is read from node_modules.
     expect([...packages]).toEqual(['@electric-sql/pglite']);
     expect(files.some((file) => file.endsWith('/dist/pglite-thread.js'))).toBe(true);
+  });
+});
+
+/** Pids of the process and all its descendants, now. */
+function processTree(pid: number): number[] {
+  let children = '';
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  } catch {
+    // ps exits 1 when the process has no children.
+  }
+  return [
+    pid,
+    ...children
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter(Boolean)
+      .flatMap(processTree),
+  ];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** `npm start` in a process group of its own (as a terminal runs it), until it says it listens. */
+async function npmStart(
+  preShutdownDelay = '0s',
+): Promise<{ npm: ChildProcess; port: number; output: () => string; exited: Promise<number | null> }> {
+  const npm = spawn('npm', ['start'], {
+    cwd: ROOT,
+    detached: true,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BATON_CONFIG: '',
+      BATON_CONFIG_YAML: `server:\n  shutdown:\n    pre_shutdown_delay: ${preShutdownDelay}\n`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    npm.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then((code) => reject(new Error(`npm start exited with ${code} before listening:\n${output}`)));
+  });
+  return { npm, port, output: () => output, exited };
+}
+
+describe('npm start', () => {
+  it('SIGTERM to the pid of `npm start` reaches the server: it drains and exits, the port is freed, no process is left', async () => {
+    const { npm, port, output, exited } = await npmStart();
+    const session = new RawSession((r) => fetch(r), `http://127.0.0.1:${port}/mcp`);
+    expect((await session.initialize()).status).toBe(200);
+    const tree = processTree(npm.pid!);
+    expect(tree.length).toBeGreaterThan(1);
+    try {
+      process.kill(npm.pid!, 'SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output()).toContain('"msg":"shutdown complete"');
+      expect(await refused(port)).toBe(true);
+      expect(tree.filter(alive)).toEqual([]);
+    } finally {
+      // Whatever failed above, no process of this test outlives it.
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('Ctrl-C (SIGINT to the process group: the server gets it from the terminal and from npm) drains once and exits 0', async () => {
+    // Still draining when npm's copy of the signal arrives.
+    const { npm, port, output, exited } = await npmStart('500ms');
+    const tree = processTree(npm.pid!);
+    try {
+      process.kill(-npm.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(output()).toContain('"msg":"shutdown complete"');
+      expect(output()).not.toContain('second signal');
+      expect(await refused(port)).toBe(true);
+      expect(tree.filter(alive)).toEqual([]);
+    } finally {
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
   });
 });

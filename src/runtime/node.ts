@@ -4,7 +4,8 @@
 //
 // Readiness: 'starting' until the store is ready (migration check done), 'ready', then
 // 'draining' from the first SIGTERM/SIGINT on. A second signal exits at once with 128 + the
-// signal's number (130 for SIGINT, 143 for SIGTERM), without draining.
+// signal's number (130 for SIGINT, 143 for SIGTERM), without draining; a SIGINT within a second of
+// a first one is the same Ctrl-C, which reaches the server twice under `npm start`.
 import type { Server, ServerResponse } from 'node:http';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../config/load-file.js';
@@ -25,6 +26,12 @@ import { waitForStore } from '../lifecycle/startup.js';
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
 /** Beyond the configured delays, how long closing the store may take before we give up. */
 const CLOSE_ALLOWANCE_MS = 10_000;
+/**
+ * Under `npm start` one Ctrl-C reaches the server twice: from the terminal, which signals the
+ * whole foreground process group, and from npm, which passes on the SIGINT it got itself a few
+ * milliseconds later. A SIGINT this soon after the first is that same key press.
+ */
+const SAME_CTRL_C_MS = 1_000;
 
 interface DrainState {
   /** Readiness is 503; requests are still served. */
@@ -145,15 +152,16 @@ async function start() {
 
   const starting = new AbortController();
   let cleanup: CleanupSchedule | undefined;
-  let stopping = false;
+  let stopping: { signal: NodeJS.Signals; at: number } | undefined;
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
+      if (signal === 'SIGINT' && stopping.signal === 'SIGINT' && performance.now() - stopping.at < SAME_CTRL_C_MS) return;
       const code = 128 + (SIGNAL_NUMBERS[signal] ?? 1);
       logger.warn('second signal, exiting now', { signal, code, inFlight: inFlight.count });
       process.exit(code);
     }
-    stopping = true;
+    stopping = { signal, at: performance.now() };
     starting.abort();
     const { grace_period: gracePeriodMs, pre_shutdown_delay: preShutdownDelayMs } = config.server.shutdown;
     // Kubernetes kills at terminationGracePeriodSeconds anyway; this only bounds a hung close.
