@@ -140,13 +140,6 @@ async function start() {
     await platform.close().catch(() => {});
     process.exit(1);
   }
-  const address = server.address();
-  logger.info('listening', {
-    port: typeof address === 'object' && address ? address.port : config.server.port,
-    store: config.sessions.store,
-    config: source,
-    toolsets: platform.toolsets,
-  });
   const drain: DrainState = { draining: false, closed: false };
   trackExchanges(server, inFlight, drain);
 
@@ -202,6 +195,15 @@ async function start() {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  // Said once the signals are handled: whoever waits for this line may stop the server at once.
+  const address = server.address();
+  logger.info('listening', {
+    port: typeof address === 'object' && address ? address.port : config.server.port,
+    store: config.sessions.store,
+    config: source,
+    toolsets: platform.toolsets,
+  });
 
   const ready = await waitForStore(platform.store, {
     logger,
