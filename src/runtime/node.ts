@@ -137,7 +137,7 @@ async function start() {
     server = await listen(platform, config.server.port, host);
   } catch (error) {
     logger.error(listenProblem(error, host, config.server.port), { code: (error as NodeJS.ErrnoException).code });
-    await platform.close().catch(() => {});
+    await platform.close().catch((closing: unknown) => logger.warn('closing the store failed', { error: String(closing) }));
     process.exit(1);
   }
   const drain: DrainState = { draining: false, closed: false };
