@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests start servers and databases of their own; two cores run two files at a time well.
     maxWorkers: 2,
+    globalSetup: ['test/global-setup.ts'],
   },
 });

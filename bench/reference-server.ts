@@ -39,6 +39,9 @@ const http = createServer(async (req, res) => {
   await transport.handleRequest(req, res, body);
 });
 
-const port = Number(process.env.PORT ?? 8090);
-http.listen(port, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'listening', port })));
+// PORT=0: any free port, named in the "listening" line.
+http.listen(Number(process.env.PORT ?? 8090), '127.0.0.1', () => {
+  const address = http.address();
+  console.log(JSON.stringify({ msg: 'listening', port: typeof address === 'object' && address ? address.port : 0 }));
+});
 process.on('SIGTERM', () => process.exit(0));

@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: throughput,modern,statements,build,memory,rows,bundle,cleanup
+//   --only LIST     comma list of sections: startup,throughput,modern,statements,build,memory,rows,bundle,cleanup
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.js';
 import { freePort, startServer, ROOT, type RunningServer } from '../test/helpers/server.js';
+import { build as buildDist } from '../scripts/build.mjs';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { startWrangler } from '../test/helpers/wrangler.js';
 import { RawSession } from '../test/helpers/mcp.js';
@@ -41,7 +42,7 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
-const sections = new Set((args.only ?? 'throughput,modern,statements,build,memory,rows,bundle,cleanup').split(','));
+const sections = new Set((args.only ?? 'startup,throughput,modern,statements,build,memory,rows,bundle,cleanup').split(','));
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
 const results: Record<string, unknown> = {
@@ -141,6 +142,91 @@ async function loadMatrix(title: string, targets: Record<string, string>, levels
   }
   table(title, ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', `x/${baseline.split(':')[0]}`], rows);
   return summary;
+}
+
+// ---- (0) resident memory at start: the built server against a stock SDK server ----
+/** Resident set size of a process, in MiB (`ps`, so that it reads the same on Linux and macOS). */
+async function rssMiB(pid: number): Promise<number> {
+  const { stdout } = await run('ps', ['-o', 'rss=', '-p', String(pid)]);
+  return Number(stdout.trim()) / 1024;
+}
+
+/** Bytes of the files under a path (links followed as the image's copy would). */
+function sizeOf(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.size;
+  return readdirSync(path).reduce((sum, name) => sum + sizeOf(join(path, name)), 0);
+}
+
+async function startup(): Promise<void> {
+  await buildDist({ ifStale: true });
+  // The stock server as plain JavaScript, its imports left to node_modules as a stock deployment
+  // has them: Node's own type stripping would add its TypeScript compiler (~15 MiB) to the figure.
+  mkdirSync(`${ROOT}bench/results`, { recursive: true });
+  const { build: transpile } = await import('esbuild');
+  await transpile({
+    entryPoints: [`${ROOT}bench/reference-server.ts`],
+    outfile: `${ROOT}bench/results/reference-server.mjs`,
+    format: 'esm',
+    platform: 'node',
+    logLevel: 'warning',
+  });
+  const env = { SESSIONS_STORE: 'memory', BATON_TOOLSETS: 'conformance' };
+  const servers: [string, () => Promise<RunningServer>][] = [
+    [
+      'stock SDK server (bench/reference-server.ts as JavaScript)',
+      () => startServer({}, { command: [process.execPath, 'bench/results/reference-server.mjs'] }),
+    ],
+    ['mcp-baton, built (node dist/node.js)', () => startServer(env, { command: [process.execPath, 'dist/node.js'] })],
+    ['mcp-baton, from the sources (node --import tsx)', () => startServer(env)],
+  ];
+  const measured: Record<string, { startMiB: number; afterCallMiB: number }> = {};
+  for (const [name, start] of servers) {
+    const startMiB: number[] = [];
+    const afterCallMiB: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const server = await start();
+      try {
+        // Measured as soon as each says it listens: on the memory store there is nothing to wait for.
+        startMiB.push(await rssMiB(server.child.pid!));
+        const session = new RawSession((request) => fetch(request), server.url);
+        await session.initialize();
+        await session.callTool('test_simple_text');
+        afterCallMiB.push(await rssMiB(server.child.pid!));
+      } finally {
+        await server.stop();
+      }
+    }
+    measured[name] = { startMiB: median(startMiB), afterCallMiB: median(afterCallMiB) };
+  }
+  const stock = Object.values(measured)[0]!;
+  table(
+    `resident memory at start (memory store, conformance toolset; medians of ${RUNS} starts; goal: built <= 1.5x stock)`,
+    ['server', 'RSS MiB', 'x stock', 'after 1 tools/call', 'x stock'],
+    Object.entries(measured).map(([name, m]) => [
+      name,
+      fmt(m.startMiB),
+      fmt(m.startMiB / stock.startMiB, 2),
+      fmt(m.afterCallMiB),
+      fmt(m.afterCallMiB / stock.afterCallMiB, 2),
+    ]),
+  );
+  // The image cannot be built without a Docker engine; what its final stage adds to node:24-slim
+  // is dist/ and the production dependencies, measured here as installed.
+  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT });
+  const modules = `${ROOT}node_modules/`;
+  const topLevel = stdout.split('\n').filter((line) => line.startsWith(modules) && !line.slice(modules.length).includes('/node_modules/'));
+  const dependencies = topLevel.reduce((sum, path) => sum + sizeOf(path), 0);
+  const dist = sizeOf(`${ROOT}dist`);
+  table(
+    'the container image (deploy/kubernetes/Dockerfile), what its final stage adds to node:24-slim',
+    ['what', 'MiB'],
+    [
+      ['dist/ (built server and command line, with source maps)', fmt(dist / 2 ** 20)],
+      ['production dependencies (npm ci --omit=dev)', fmt(dependencies / 2 ** 20)],
+    ],
+  );
+  results.startup = { rssMiB: measured, imageAddsBytes: { dist, dependencies } };
 }
 
 // ---- (1) throughput and latency: (a) SDK reference, (b) memory, (c) pg, (d) neon-http ----
@@ -466,6 +552,7 @@ async function cleanup(): Promise<void> {
 }
 
 const plan: [string, () => Promise<void>][] = [
+  ['startup', startup],
   ['statements', statements],
   ['build', build],
   ['memory', memory],

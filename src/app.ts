@@ -16,6 +16,8 @@ export interface AppOptions {
   auth: Authenticator;
   originPolicy: OriginPolicy;
   readiness: () => Readiness;
+  /** Why the server is not ready, when it knows (the session database's problem at start-up). */
+  readinessReason?: () => string | undefined;
   logger: Logger;
 }
 
@@ -27,7 +29,8 @@ export function createApp(options: AppOptions): Hono {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
     const readiness = options.readiness();
-    return c.json({ status: readiness }, readiness === 'ready' ? 200 : 503);
+    const reason = readiness === 'ready' ? undefined : options.readinessReason?.();
+    return c.json({ status: readiness, ...(reason !== undefined && { reason }) }, readiness === 'ready' ? 200 : 503);
   });
 
   // OAuth protected resource metadata (JWT mode): at the root and path-suffixed (RFC 9728).

@@ -1,5 +1,7 @@
 // Structured logs, one JSON object per line on stderr/stdout. Callers pass fields, never raw
 // credentials: session ids are shortened to a prefix and tokens are not logged at all.
+import { ConfigError, describeValue } from './config/errors.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
@@ -39,8 +41,16 @@ function defaultSink(line: string, level: LogLevel): void {
   else console.log(line);
 }
 
+/**
+ * LOG_LEVEL: unset or blank means info; any other value must name a level, and a ConfigError
+ * names the variable otherwise, like every other setting.
+ */
 export function parseLogLevel(value: string | undefined): LogLevel {
-  return value && (ORDER as string[]).includes(value) ? (value as LogLevel) : 'info';
+  if (value === undefined || value.trim() === '') return 'info';
+  if ((ORDER as string[]).includes(value)) return value as LogLevel;
+  throw new ConfigError('environment', [
+    { path: 'LOG_LEVEL (environment)', message: `expected one of ${ORDER.map((l) => `"${l}"`).join(', ')}, got ${describeValue(value)}` },
+  ]);
 }
 
 /**

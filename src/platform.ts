@@ -2,6 +2,8 @@
 // HTTP app. Every runtime entry calls this and only adds its own wiring around it.
 import type { Hono } from 'hono';
 import type { Config } from './config/schema.js';
+import { ConfigError } from './config/errors.js';
+import { namingVariables, type EnvRecord } from './config/index.js';
 import { createApp, type Readiness } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-guard.js';
@@ -14,7 +16,6 @@ import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from '.
 import type { Change } from './tools/define.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionStore } from './sessions/types.js';
-import { DatabaseSessionStore } from './sessions/database-store.js';
 import type { Database } from './db/database.js';
 import { selectToolsets } from './tools/index.js';
 import { openDefaultDatasource, type DatasourceOpener } from './tools/data/datasource.js';
@@ -35,6 +36,13 @@ export interface PlatformOptions {
    * DSN, else the embedded demo); Workers and Vercel pass their own (neon-http).
    */
   openDatasource?: DatasourceOpener;
+  /** The clock of time-based decisions made per request (enrichment's entry_ttl), in ms. */
+  now?: () => number;
+  /**
+   * The environment the configuration was read with: a problem found while building (auth,
+   * toolsets) names the variable that set the key, as the configuration's own errors do.
+   */
+  env?: EnvRecord;
 }
 
 export interface Platform {
@@ -42,7 +50,11 @@ export interface Platform {
   app: Hono;
   store: SessionStore;
   logger: Logger;
+  /** The toolsets enabled, by name (the default set when the configuration names none). */
+  toolsets: string[];
   readiness: Readiness;
+  /** Why the platform is not ready yet, when known; /readyz says it. */
+  readinessReason: string | undefined;
   /** Tells the clients listening on this instance of a change (list changes, resource updates). */
   announce(change: Change): Promise<void>;
   close(): Promise<void>;
@@ -60,10 +72,20 @@ export async function createStore(config: Config, openDatabase?: PlatformOptions
   const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
   if (config.sessions.store === 'memory') return new MemorySessionStore(limits);
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
+  // Loaded only for this store: a server on the memory store holds no query builder.
+  const { DatabaseSessionStore } = await import('./sessions/database-store.js');
   return new DatabaseSessionStore(await openDatabase(config), limits, { autoMigrate: config.database.auto_migrate });
 }
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
+  try {
+    return await buildPlatform(config, options);
+  } catch (error) {
+    throw error instanceof ConfigError && options.env ? namingVariables(error, options.env) : error;
+  }
+}
+
+async function buildPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const logger = options.logger ?? createLogger();
   // Before the store: a configuration error in `auth` must not leave a database pool open.
   const auth = await createAuthenticator({ auth: config.auth, bind: config.sessions.bind, logger });
@@ -87,7 +109,9 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     await closeToolsets();
     throw error;
   }
-  const registry = new Registry(toolsets, [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger })]);
+  const registry = new Registry(toolsets, [
+    enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now }),
+  ]);
   const announce = async (change: Change) => modern.announce(change);
   const sessions = createSessionHandler({ store, registry, maxBodyBytes: config.server.max_body_bytes, logger, announce });
   const modern = createModernLeg({
@@ -101,13 +125,16 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     config,
     store,
     logger,
+    toolsets: toolsets.map((toolset) => toolset.name),
     readiness: 'ready',
+    readinessReason: undefined,
     app: createApp({
       mcp: routeByEra({ sessions, modern, maxBodyBytes: config.server.max_body_bytes }),
       auth,
       logger,
       originPolicy: originPolicy(config, options.defaultOriginPolicy ?? LOCALHOST_POLICY),
       readiness: () => platform.readiness,
+      readinessReason: () => platform.readinessReason,
     }),
     announce,
     async close() {

@@ -471,9 +471,9 @@ describe('environment overrides', () => {
   });
 
   it.each<[EnvOverrideName, string, string]>([
-    ['PORT', 'abc', 'PORT (environment): expected an integer between 1 and 65535, got "abc"'],
-    ['PORT', '0', 'PORT (environment): expected an integer between 1 and 65535, got "0"'],
-    ['PORT', '8080.5', 'PORT (environment): expected an integer between 1 and 65535, got "8080.5"'],
+    ['PORT', 'abc', 'PORT (environment): expected an integer between 0 and 65535 (0: any free port), got "abc"'],
+    ['PORT', '-1', 'PORT (environment): expected an integer between 0 and 65535 (0: any free port), got "-1"'],
+    ['PORT', '8080.5', 'PORT (environment): expected an integer between 0 and 65535 (0: any free port), got "8080.5"'],
     ['DATABASE_URL', 'mysql://root:hunter2@db/app', 'DATABASE_URL (environment): expected a postgres URL'],
     ['DATABASE_DRIVER', 'mysql', 'DATABASE_DRIVER (environment): expected one of "auto", "pg", "neon-http", "pglite", got "mysql"'],
     ['SESSIONS_STORE', 'redis', 'SESSIONS_STORE (environment): expected one of "memory", "database", got "redis"'],
@@ -536,7 +536,7 @@ describe('invalid configuration files', () => {
 
   it('rejects a port out of range', () => {
     const error = fileError('server:\n  port: 70000\n');
-    expect(error.message).toContain('server.port: expected an integer between 1 and 65535, got 70000');
+    expect(error.message).toContain('server.port: expected an integer between 0 and 65535 (0: any free port), got 70000');
   });
 
   it('rejects a bare number as a duration, showing how to write it', () => {
@@ -745,7 +745,7 @@ describe('configFromEnv', () => {
     expect(error.source).toBe('environment');
     expect(error.message.split('\n')).toEqual([
       'Invalid configuration (environment), 1 problem:',
-      '  PORT (environment): expected an integer between 1 and 65535, got "abc"',
+      '  PORT (environment): expected an integer between 0 and 65535 (0: any free port), got "abc"',
     ]);
   });
 

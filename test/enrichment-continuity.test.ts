@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { freePort, startServer, type RunningServer } from './helpers/server.js';
+import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy } from './helpers/proxy.js';
 import { connectClient } from './helpers/mcp.js';
 import { createShopDatabase } from './data-fixtures.js';
@@ -89,8 +89,8 @@ describe('database store (pg), datasource by DSN', () => {
   }
 
   it('the full context goes once; after SIGKILL and a restart the same session gets the reference', async () => {
-    const port = await freePort();
-    const first = await start(env, port);
+    const first = await start(env);
+    const port = first.port;
     const { client, transport } = await connectClient(first.url);
     try {
       const described = await blocks(client, 'describe_table', { table: 'public.orders' });

@@ -72,10 +72,11 @@ afterEach(() => {
   provider.asked = [];
 });
 
-async function platformWith(dedup: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Platform> {
+async function platformWith(dedup: Record<string, unknown>, extra: Record<string, unknown> = {}, now?: () => number): Promise<Platform> {
   return createPlatform(parseConfig({ toolsets: ['enrich_probe'], enrichment: { session_dedup: dedup }, ...extra }, {}), {
     logger: quiet,
     openDatabase: openNodeDatabase,
+    ...(now ? { now } : {}),
   });
 }
 
@@ -148,12 +149,17 @@ describe('dedup modes', () => {
   });
 
   it('entry_ttl: after it, the full context is sent again', async () => {
-    const platform = await platformWith({ entry_ttl: '400ms' });
+    // The platform's clock, moved by hand: the test never depends on how fast the machine is.
+    let clock = 1_700_000_000_000;
+    const platform = await platformWith({ entry_ttl: '400ms' }, {}, () => clock);
     const session = await sessionOn(platform);
     expect((await touch(session, ['public.orders']))[1]).toMatch(/\nowner: sales-data/);
+    clock += 399;
     expect((await touch(session, ['public.orders']))[1]).toMatch(/not repeated/);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    clock += 1;
     expect((await touch(session, ['public.orders']))[1]).toMatch(/\nowner: sales-data/);
+    // Sent again at that moment: the next 400 ms count from there.
+    clock += 399;
     expect((await touch(session, ['public.orders']))[1]).toMatch(/not repeated/);
     await platform.close();
   });

@@ -4,9 +4,12 @@
 // credentials). No answer may be a 5xx other than the documented 503, the process must stay up,
 // and a session created before must be usable, with its state, afterwards.
 //
-// Reproduce a run with FUZZ_SEED=<seed printed by the test>; FUZZ_REQUESTS changes the count.
+// Request i is drawn from its own generator, seeded from the run's seed and i, and aims at
+// sessions made before the run: so FUZZ_SEED=<the seed the test prints> sends the same requests
+// again, whatever order the answers come back in. FUZZ_REQUESTS changes the count.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +20,9 @@ import { INIT_BODY, RawSession } from './helpers/mcp.js';
 
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_500);
 const CONCURRENCY = 48;
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
+const SEED = process.env.FUZZ_SEED ? seedFrom(process.env.FUZZ_SEED) : randomInt(2 ** 31);
+/** Sessions made before the run, which fuzzed requests aim at besides the victim's. */
+const POOL_SIZE = 24;
 const KEY = 'fuzz-key-0123456789abcdef';
 const JWT_SECRET = 'fuzz-jwt-secret-0123456789abcdef0123';
 
@@ -49,7 +54,16 @@ beforeAll(async () => {
     ].join('\n'),
   );
   server = await startServer({ BATON_CONFIG: config });
+  // Printed first, so that a run that hangs or crashes can be replayed too.
+  console.log(`fuzz: seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
 });
+
+function seedFrom(text: string): number {
+  const seed = Number(text);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`FUZZ_SEED: expected an integer from 0 to 2^32-1, got "${text}"`);
+  return seed;
+}
 
 afterAll(async () => {
   await server?.stop();
@@ -84,6 +98,11 @@ function prng(seed: number) {
 }
 
 type Rng = ReturnType<typeof prng>;
+
+/** Request `index` of the run with `seed`: its own generator, so no other request's timing changes it. */
+function requestAt(seed: number, index: number, victim: string, pool: string[]): Draft {
+  return draft(prng((seed + Math.imul(index + 1, 0x9e3779b9)) >>> 0), victim, pool);
+}
 
 const METHODS = [
   'tools/list',
@@ -170,11 +189,11 @@ function body(rng: Rng): Buffer {
   return rng.bytes(rng.int(2_000));
 }
 
-function sessionId(rng: Rng, victim: string, seen: string[]): string | undefined {
+function sessionId(rng: Rng, victim: string, pool: string[]): string | undefined {
   const roll = rng.int(100);
   if (roll < 20) return undefined;
   if (roll < 40) return victim; // never with the victim's credential (see credential())
-  if (roll < 60 && seen.length > 0) return rng.pick(seen);
+  if (roll < 60) return rng.pick(pool);
   if (roll < 70) return rng.ascii(43);
   if (roll < 75) return rng.ascii(rng.int(400) + 129);
   if (roll < 80) return `${victim.slice(0, 20)}${rng.bytes(4, [10, 13]).toString('latin1')}${victim.slice(24)}`;
@@ -218,7 +237,7 @@ interface Draft {
  * A valid request (initialize, or a call in a known session) with 0 to 5 random mutations, so
  * that some requests get deep into the session layer and others fail at every earlier step.
  */
-function draft(rng: Rng, victim: string, seen: string[]): Draft {
+function draft(rng: Rng, victim: string, pool: string[]): Draft {
   const headers = new Map<string, string>([
     ['Host', '127.0.0.1'],
     ['Content-Type', 'application/json'],
@@ -226,10 +245,10 @@ function draft(rng: Rng, victim: string, seen: string[]): Draft {
   ]);
   const target = rng.int(100);
   let payload: unknown;
-  if (target < 35 || seen.length === 0) {
+  if (target < 35) {
     payload = { ...INIT_BODY, id: rng.int(1000) };
   } else {
-    headers.set('Mcp-Session-Id', target < 55 ? victim : rng.pick(seen));
+    headers.set('Mcp-Session-Id', target < 55 ? victim : rng.pick(pool));
     headers.set('MCP-Protocol-Version', '2025-11-25');
     payload = rng.pick([
       { jsonrpc: '2.0', id: rng.int(1e6), method: 'tools/list', params: {} },
@@ -256,7 +275,7 @@ function draft(rng: Rng, victim: string, seen: string[]): Draft {
     chunked: false,
   };
 
-  for (let m = rng.pick([0, 0, 1, 1, 1, 2, 2, 3, 5]); m > 0; m--) mutate(rng, d, victim, seen);
+  for (let m = rng.pick([0, 0, 1, 1, 1, 2, 2, 3, 5]); m > 0; m--) mutate(rng, d, victim, pool);
   // The victim's session is only ever aimed at with someone else's credentials: its owner's
   // requests may legitimately change it.
   if (d.headers.get('Mcp-Session-Id') === victim) {
@@ -265,7 +284,7 @@ function draft(rng: Rng, victim: string, seen: string[]): Draft {
   return d;
 }
 
-function mutate(rng: Rng, d: Draft, victim: string, seen: string[]): void {
+function mutate(rng: Rng, d: Draft, victim: string, pool: string[]): void {
   switch (rng.int(12)) {
     case 0:
       d.method = rng.pick(['GET', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'FOO', 'post', 'CONNECT']);
@@ -318,7 +337,7 @@ function mutate(rng: Rng, d: Draft, victim: string, seen: string[]): void {
       );
       return;
     case 5: {
-      const id = sessionId(rng, victim, seen);
+      const id = sessionId(rng, victim, pool);
       if (id === undefined) d.headers.delete('Mcp-Session-Id');
       else d.headers.set('Mcp-Session-Id', id);
       return;
@@ -413,28 +432,44 @@ function exchange(port: number, raw: Buffer, method: string): Promise<Answer> {
 }
 
 describe('fuzzing the Node server', () => {
-  it(`survives ${REQUESTS} random and mutated requests: no 5xx but 503, no crash, sessions intact`, async () => {
+  it('a seed replays: request i depends on the seed and i only, not on which requests were drawn before', () => {
+    const pool = Array.from({ length: POOL_SIZE }, (_, i) => `pool-session-${i}`);
+    const inOrder = Array.from({ length: 200 }, (_, i) => encode(requestAt(SEED, i, 'victim-session', pool)));
+    const reversed = Array.from({ length: 200 }, (_, i) => encode(requestAt(SEED, 199 - i, 'victim-session', pool))).reverse();
+    expect(reversed).toEqual(inOrder);
+    // And another seed is another run.
+    expect(Array.from({ length: 200 }, (_, i) => encode(requestAt(SEED + 1, i, 'victim-session', pool)))).not.toEqual(inOrder);
+  });
+
+  it(`survives ${REQUESTS} random and mutated requests (seed ${SEED}): no 5xx but 503, no crash, sessions intact`, async () => {
     const victim = new RawSession((r) => fetch(r), server.url, { authorization: `Bearer ${KEY}` });
     expect((await victim.initialize()).status).toBe(200);
     await victim.notify('notifications/initialized');
     await victim.request('logging/setLevel', { level: 'critical' });
     const rowBefore = await row(victim.id);
 
-    const rng = prng(SEED);
-    const seen: string[] = [];
+    // Sessions bound to no credential, and to the API key presented either way.
+    const credentials: Record<string, string>[] = [{}, { authorization: `Bearer ${KEY}` }, { 'x-api-key': KEY }];
+    const pool: string[] = [];
+    for (let i = 0; i < POOL_SIZE; i++) {
+      const session = new RawSession((r) => fetch(r), server.url, credentials[i % credentials.length]);
+      expect((await session.initialize()).status).toBe(200);
+      pool.push(session.id);
+    }
+
     const histogram = new Map<string, number>();
     const samples = new Map<string, string>();
     let sent = 0;
+    let created = 0;
     const started = performance.now();
     const worker = async () => {
       while (sent < REQUESTS) {
-        sent++;
-        const d = draft(rng, victim.id, seen);
+        const d = requestAt(SEED, sent++, victim.id, pool);
         const raw = encode(d);
         const answer = await exchange(server.port, raw, d.method);
         histogram.set(answer.status, (histogram.get(answer.status) ?? 0) + 1);
         if (!samples.has(answer.status)) samples.set(answer.status, raw.subarray(0, 300).toString('latin1'));
-        if (answer.sessionId && seen.length < 200) seen.push(answer.sessionId);
+        if (answer.sessionId) created++;
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -442,7 +477,7 @@ describe('fuzzing the Node server', () => {
 
     const sorted = [...histogram.entries()].sort(([a], [b]) => a.localeCompare(b));
     console.log(
-      `fuzz: seed ${SEED}, ${sent} requests in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s, concurrency ${CONCURRENCY}), ${seen.length} sessions created`,
+      `fuzz: seed ${SEED}, ${sent} requests in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s, concurrency ${CONCURRENCY}), ${created} sessions created`,
     );
     console.log(`fuzz: status histogram ${sorted.map(([status, n]) => `${status}: ${n}`).join(', ')}`);
 

@@ -1,25 +1,23 @@
-// Session lifetime (ttl, from creation) and idleness (idle_timeout, between requests) with short
-// real durations, on both stores, through the HTTP app: past either limit a request gets 404 at
-// once, cleanup or not; a busy session outlives the idle timeout but not the lifetime; one
-// cleanup run removes what is past its limits and nothing else.
+// Session lifetime (ttl, from creation) and idleness (idle_timeout, between requests) on both
+// stores, through the HTTP app: past either limit a request gets 404 at once, cleanup or not; a
+// busy session outlives the idle timeout but not the lifetime; one cleanup run removes what is past
+// its limits and nothing else. Time is moved by hand, in minutes, so that how fast this machine
+// runs the requests (milliseconds of real time) cannot decide an outcome: the memory store's clock
+// is injected, and the database store's sessions are aged by the same amount (every stored time
+// moved back, which is what the passing of time looks like to Postgres's now()).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { createPlatform, type Platform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
-import type { MemorySessionStore } from '../src/sessions/memory-store.js';
+import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { createLogger } from '../src/log.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';
 
-const TTL_MS = 4_000;
-const IDLE_MS = 1_500;
-/**
- * Time a request may take to reach the store on a busy machine; a request sent earlier than this
- * before a limit must succeed.
- */
-const LATENCY_ALLOWANCE_MS = 500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MINUTE = 60_000;
+const TTL_MS = 30 * MINUTE;
+const IDLE_MS = 10 * MINUTE;
 
 let db: TestDatabase;
 let rows: pg.Client;
@@ -35,9 +33,15 @@ afterAll(async () => {
   await db?.drop();
 });
 
+interface Clocked {
+  platform: Platform;
+  /** Makes `ms` pass for every session. */
+  advance(ms: number): Promise<void>;
+}
+
 interface Setup {
   name: string;
-  platform(): Promise<Platform>;
+  platform(): Promise<Clocked>;
   /** Sessions kept by the store, live or not. */
   stored(platform: Platform): Promise<number>;
 }
@@ -47,47 +51,54 @@ const sessionsConfig = { ttl: `${TTL_MS}ms`, idle_timeout: `${IDLE_MS}ms` };
 const setups: Setup[] = [
   {
     name: 'memory',
-    platform: () => createPlatform(parseConfig({ sessions: sessionsConfig }, {}), { logger: createLogger('error') }),
+    platform: async () => {
+      let now = Date.now();
+      const store = new MemorySessionStore({ ttlMs: TTL_MS, idleTimeoutMs: IDLE_MS }, () => now);
+      const platform = await createPlatform(parseConfig({ sessions: sessionsConfig }, {}), { logger: createLogger('error'), store });
+      return { platform, advance: async (ms) => void (now += ms) };
+    },
     stored: async (platform) => (platform.store as MemorySessionStore).size,
   },
   {
     name: 'database (pg)',
-    platform: () =>
-      createPlatform(parseConfig({ sessions: { store: 'database', ...sessionsConfig }, database: { dsn: db.url } }, {}), {
-        logger: createLogger('error'),
-        openDatabase: openNodeDatabase,
-      }),
+    platform: async () => {
+      await rows.query('delete from baton.sessions').catch(() => {});
+      const platform = await createPlatform(
+        parseConfig({ sessions: { store: 'database', ...sessionsConfig }, database: { dsn: db.url } }, {}),
+        { logger: createLogger('error'), openDatabase: openNodeDatabase },
+      );
+      const advance = async (ms: number) => {
+        const by = `${ms} milliseconds`;
+        await rows.query(
+          'update baton.sessions set created_at = created_at - $1::interval, last_active_at = last_active_at - $1::interval, expires_at = expires_at - $1::interval',
+          [by],
+        );
+      };
+      return { platform, advance };
+    },
     stored: async () => Number((await rows.query('select count(*)::int as n from baton.sessions')).rows[0].n),
   },
 ];
 
 describe.each(setups)('store $name', (setup) => {
   it('refuses a session past its idle timeout or lifetime at once; one cleanup run removes exactly those', async () => {
-    const platform = await setup.platform();
+    const { platform, advance } = await setup.platform();
     try {
       const session = () => new RawSession((request) => platform.app.fetch(request));
-      const before = Date.now();
       const [busy, idle, untouched] = [session(), session(), session()];
       await Promise.all([busy.initialize(), idle.initialize(), untouched.initialize()]);
-      const after = Date.now();
       const baseline = await setup.stored(platform);
 
-      // Busy: a request every 250 ms, through the idle timeout and past the lifetime.
-      const answers: { sentAt: number; status: number }[] = [];
-      while (Date.now() < after + TTL_MS + 500) {
-        const sentAt = Date.now();
-        answers.push({ sentAt, status: (await busy.request('tools/list')).status });
-        await sleep(250);
+      // Busy: a request every 4 minutes (the idle timeout is 10), through the lifetime (30).
+      for (let minutes = 4; minutes < 30; minutes += 4) {
+        await advance(4 * MINUTE);
+        expect((await busy.request('tools/list')).status, `after ${minutes} minutes`).toBe(200);
       }
-      const within = answers.filter((a) => a.sentAt + LATENCY_ALLOWANCE_MS < before + TTL_MS);
-      const past = answers.filter((a) => a.sentAt >= after + TTL_MS);
-      expect(within.every((a) => a.status === 200)).toBe(true);
-      // Kept alive by its requests well beyond the idle timeout.
-      expect(Math.max(...within.map((a) => a.sentAt)) - after).toBeGreaterThan(IDLE_MS * 1.5);
-      expect(past.length).toBeGreaterThan(0);
-      expect(past.every((a) => a.status === 404)).toBe(true);
+      // 31 minutes: past the lifetime, however busy.
+      await advance(3 * MINUTE);
+      expect((await busy.request('tools/list')).status).toBe(404);
 
-      // Idle since its initialize (more than IDLE_MS ago): 404, and the body says why.
+      // Idle since its initialize (31 minutes ago): 404, and the body says why.
       const refused = await idle.request('tools/list');
       expect(refused.status).toBe(404);
       expect(refused.messages[0].error.code).toBe(-32001);
@@ -113,17 +124,17 @@ describe.each(setups)('store $name', (setup) => {
   });
 
   it('counts idleness from the last request, not from creation', async () => {
-    const platform = await setup.platform();
+    const { platform, advance } = await setup.platform();
     try {
       const session = new RawSession((request) => platform.app.fetch(request));
       await session.initialize();
-      // Three half-idle gaps: 1.5 x the idle timeout since creation, never more than half of it
-      // (plus the time a request takes) between two requests.
+      // Three gaps of half the idle timeout: 1.5 x the idle timeout since creation, never more
+      // than half of it between two requests.
       for (let i = 0; i < 3; i++) {
-        await sleep(IDLE_MS * 0.5);
+        await advance(IDLE_MS / 2);
         expect((await session.request('tools/list')).status).toBe(200);
       }
-      await sleep(IDLE_MS + 100);
+      await advance(IDLE_MS + 2 * MINUTE);
       expect((await session.request('tools/list')).status).toBe(404);
     } finally {
       await platform.close();

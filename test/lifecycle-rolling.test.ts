@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { freePort, startServer, type RunningServer } from './helpers/server.js';
+import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy, type Proxy as RoundRobinProxy } from './helpers/proxy.js';
 import { connectClient } from './helpers/mcp.js';
 
@@ -26,8 +26,8 @@ const env = () => ({
   BATON_CONFIG_YAML: 'server:\n  shutdown:\n    pre_shutdown_delay: 1s\n    grace_period: 15s\n',
 });
 
-async function start(port: number): Promise<RunningServer> {
-  const server = await startServer(env(), { port });
+async function start(port?: number): Promise<RunningServer> {
+  const server = await startServer(env(), port === undefined ? {} : { port });
   running.push(server);
   return server;
 }
@@ -43,8 +43,8 @@ afterAll(async () => {
 });
 
 it('replaces both instances one after the other with zero failed requests and zero lost sessions', async () => {
-  const ports = [await freePort(), await freePort()];
-  const instances = await Promise.all(ports.map(start));
+  const instances = await Promise.all([start(), start()]);
+  const ports = instances.map((instance) => instance.port);
   const backends = ports.map((port) => `http://127.0.0.1:${port}`);
   proxy = await startRoundRobinProxy(backends, { readiness: { intervalMs: 100 } });
   const lb = proxy;

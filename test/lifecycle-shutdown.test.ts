@@ -60,19 +60,19 @@ const logged = (server: RunningServer, msg: string) => server.logs.join('').incl
 describe('SIGTERM on the Node server (database store, pg)', () => {
   it('lets a slow call finish, answers 503 on /readyz during the delay, exits 0; the session carries on in a new process', async () => {
     const env = { SESSIONS_STORE: 'database', DATABASE_URL: db.url, BATON_CONFIG_YAML: shutdownYaml('1500ms', '10s') };
-    const port = await freePort();
-    const first = await start(env, port);
+    const first = await start(env);
+    const port = first.port;
     await waitFor(async () => (await probe(first, '/readyz')) === 200);
 
     const { client, transport } = await connectClient(first.url);
     const sessionId = transport.sessionId;
     let progress = 0;
     const call = client.callTool({ name: 'sleep', arguments: { ms: 3_000 } }, undefined, { onprogress: () => progress++, timeout: 30_000 });
-    await sleep(300);
+    // The call is running once it reports progress.
+    await waitFor(() => progress > 0);
 
     const exited = first.stop('SIGTERM');
     await waitFor(() => logged(first, 'shutting down'));
-    const signalled = Date.now();
     const readiness: number[] = [];
     const liveness: number[] = [];
     // Probe through the delay, until the server stops accepting connections.
@@ -84,10 +84,20 @@ describe('SIGTERM on the Node server (database store, pg)', () => {
       await sleep(100);
     }
     const stoppedAccepting = Date.now();
-    expect(readiness.length).toBeGreaterThanOrEqual(5);
+    expect(readiness.length).toBeGreaterThanOrEqual(1);
     expect(new Set(readiness)).toEqual(new Set([503]));
     expect(new Set(liveness)).toEqual(new Set([200]));
-    expect(stoppedAccepting - signalled).toBeGreaterThanOrEqual(1_300);
+    // It kept accepting through the delay: measured from the server's own "shutting down" line, so
+    // that a slow test noticing it late cannot shorten the interval (a lower bound only).
+    const shuttingDownAt = Date.parse(
+      JSON.parse(
+        first.logs
+          .join('')
+          .split('\n')
+          .find((l) => l.includes('"msg":"shutting down"'))!,
+      ).time,
+    );
+    expect(stoppedAccepting - shuttingDownAt).toBeGreaterThanOrEqual(1_400);
 
     const result = await call;
     expect(result.isError).toBeFalsy();
@@ -123,7 +133,10 @@ describe('start-up', () => {
       });
       await waitFor(() => server.logs.join('').split('session store not ready').length > 2);
       expect(await probe(server, '/readyz')).toBe(503);
-      expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({ status: 'starting' });
+      expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({
+        status: 'starting',
+        reason: 'Session store unavailable: the database cannot be reached (connection refused); retry shortly',
+      });
       expect(await probe(server, '/healthz')).toBe(200);
 
       await proxy.restore();
@@ -149,9 +162,8 @@ describe('signals and the grace period (memory store)', () => {
     const server = await start({ BATON_CONFIG_YAML: shutdownYaml('30s', '30s') });
     server.child.kill('SIGTERM');
     await waitFor(() => logged(server, 'shutting down'));
-    const started = Date.now();
+    // 130 comes only from the second signal: a drained exit would be 0, and only after 30 s.
     expect(await server.stop('SIGINT')).toBe(130);
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(server.logs.join('')).toContain('"msg":"second signal, exiting now"');
   });
 
@@ -160,14 +172,19 @@ describe('signals and the grace period (memory store)', () => {
     // A raw client: the SDK's would try to resume the stream, which hides the connection closing.
     const session = new RawSession(fetch, server.url);
     await session.initialize();
-    const call = session.callTool('sleep', { ms: 20_000 }).then(
-      () => 'answered',
+    // Its event stream has begun (the first progress report) once the response's head arrives.
+    const response = await session.send('POST', {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'sleep', arguments: { ms: 20_000 }, _meta: { progressToken: 1 } },
+    });
+    const call = response.text().then(
+      (body) => (body.includes('slept 20000 ms') ? 'answered' : 'ended without an answer'),
       () => 'connection closed',
     );
-    await sleep(300);
-    const started = Date.now();
+    // Exit 0 and a closed connection: the 20 s call was cut at the 1 s grace period.
     expect(await server.stop('SIGTERM')).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(await call).toBe('connection closed');
     const logs = server.logs.join('');
     expect(logs).toContain('"msg":"grace period over, closing connections still open"');

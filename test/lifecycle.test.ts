@@ -16,6 +16,11 @@ import type { CleanupOptions, CleanupReport, SessionStore } from '../src/session
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `check` holds; the test's timeout bounds the wait, not a guess of how fast this machine is. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await sleep(5);
+}
+
 function recordingLogger() {
   const lines: { level: LogLevel; msg: string; [key: string]: unknown }[] = [];
   const logger = createLogger('debug', (line) => lines.push(JSON.parse(line)));
@@ -49,10 +54,10 @@ describe('InFlight', () => {
     a();
     expect(inFlight.count).toBe(1);
     expect(await inFlight.idle(30)).toBe(false);
-    setTimeout(b, 30);
-    const started = Date.now();
-    expect(await inFlight.idle(5_000)).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Woken by the last exchange leaving, not by its (far) timeout.
+    const idle = inFlight.idle(3_600_000);
+    b();
+    expect(await idle).toBe(true);
     expect(inFlight.count).toBe(0);
   });
 });
@@ -63,7 +68,8 @@ describe('cleanup schedule', () => {
     const { store, stats } = slowStore(120, () => (++calls % 2 === 0 ? 3 : 0));
     const { logger, lines } = recordingLogger();
     const schedule = startCleanupSchedule({ store, intervalMs: 40, logger });
-    await sleep(700);
+    // Runs take three intervals: some ticks find one still going.
+    await until(() => stats.runs >= 3 && lines.some((l) => l.msg.startsWith('cleanup skipped')));
     await schedule.stop();
     expect(stats.runs).toBeGreaterThanOrEqual(3);
     expect(stats.maxRunning).toBe(1);
@@ -87,7 +93,7 @@ describe('cleanup schedule', () => {
     };
     const { logger, lines } = recordingLogger();
     const schedule = startCleanupSchedule({ store, intervalMs: 30, logger });
-    await sleep(200);
+    await until(() => lines.some((l) => l.msg === 'cleanup' && l.removed === 1));
     await schedule.stop();
     expect(lines.find((l) => l.msg === 'cleanup failed')).toMatchObject({
       level: 'error',
@@ -99,10 +105,9 @@ describe('cleanup schedule', () => {
   it('stop() aborts the run in progress through its signal, waits for it, and ends the schedule', async () => {
     const { store, stats } = slowStore(150, () => 0);
     const schedule = startCleanupSchedule({ store, intervalMs: 20, logger: createLogger('error') });
-    await sleep(60); // the first run is in progress
-    const stopping = Date.now();
+    await until(() => stats.running === 1);
     await schedule.stop();
-    expect(Date.now() - stopping).toBeGreaterThan(50);
+    // The run ignores its signal and takes 150 ms: stop() waited for it to end.
     expect(stats.running).toBe(0);
     expect(stats.signals[0]?.aborted).toBe(true);
     const runs = stats.runs;
@@ -137,7 +142,8 @@ describe('shutdown sequence', () => {
   }
 
   it('marks draining, waits the delay, stops accepting, waits for exchanges, then stops cleanup and closes the store', async () => {
-    const { order, inFlight, steps: plan } = steps();
+    // A grace period no exchange here comes near: only the exchange ending lets the sequence go on.
+    const { order, inFlight, steps: plan } = steps({ gracePeriodMs: 3_600_000 });
     const leave = inFlight.enter();
     plan.stopAccepting = () => {
       order.push('stop accepting');
@@ -162,12 +168,19 @@ describe('shutdown sequence', () => {
   });
 
   it('waits, within the grace period, for a request whose client went away before it was answered', async () => {
+    // The request finishes while the sequence is polling for it, at its third look.
     let unfinished = 1;
-    setTimeout(() => (unfinished = 0), 150);
-    const { order, steps: plan } = steps({ preShutdownDelayMs: 0, unfinishedRequests: () => unfinished, sleep: (ms) => sleep(ms) });
-    const started = Date.now();
+    let polls = 0;
+    const { order, steps: plan } = steps({
+      preShutdownDelayMs: 0,
+      gracePeriodMs: 3_600_000,
+      unfinishedRequests: () => unfinished,
+      sleep: async () => {
+        if (++polls === 3) unfinished = 0;
+      },
+    });
     const report = await shutdown(plan, 'SIGTERM');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(polls).toBe(3);
     expect(report.drained).toBe(true);
     expect(order).toEqual(['draining', 'stop accepting', 'close connections', 'stop cleanup', 'close store']);
   });

@@ -1,7 +1,8 @@
 // Database faults. First the real failures each driver produces (connection refused, connection
 // dropped mid-statement, statement timeout 57014, pool connect timeout, read timeout, neon-http
-// fetch timeout) must all reach the session layer as StoreUnavailableError, within the configured
-// statement timeout. Then a Node server whose Postgres sits behind a TCP proxy: cut mid-test,
+// fetch timeout) must all reach the session layer as StoreUnavailableError, each through the
+// timer the configured statement timeout sets (its cause says which; how long it took depends on
+// the machine and is not asserted). Then a Node server whose Postgres sits behind a TCP proxy: cut mid-test,
 // requests get 503 with Retry-After; restored, the same sessions continue, unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,7 +71,21 @@ async function lockRow(id: string) {
   await client.query(`update baton.sessions set last_active_at = now() - interval '2 seconds' where id = $1`, [id]);
   await client.query('begin');
   await client.query('select id from baton.sessions where id = $1 for update', [id]);
+  const holder = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
   return {
+    /** Resolves once a statement of another connection waits for this lock. */
+    waitedOn: async () => {
+      const monitor = new pg.Client({ connectionString: db.url });
+      await monitor.connect();
+      try {
+        const blocked = async () =>
+          (await monitor.query('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [holder])).rows[0]
+            .n;
+        while ((await blocked()) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      } finally {
+        await monitor.end();
+      }
+    },
     release: async () => {
       await client.query('rollback');
       await client.end();
@@ -103,10 +118,9 @@ describe('driver failures are StoreUnavailableError', () => {
   it('pg: statement timeout (57014) bounds a statement that waits on a lock', async () => {
     const lock = await lockRow('fault-1');
     try {
-      const { error, ms } = await failure(() => store.open('fault-1', ''));
+      const { error } = await failure(() => store.open('fault-1', ''));
       expect(error).toBeInstanceOf(StoreUnavailableError);
       expect(causes(error).some((e) => e.code === '57014')).toBe(true);
-      expect(ms).toBeLessThan(TIMEOUT_MS + 1_500);
     } finally {
       await lock.release();
     }
@@ -117,7 +131,8 @@ describe('driver failures are StoreUnavailableError', () => {
     const lock = await lockRow('fault-1');
     try {
       const pending = failure(() => store.open('fault-1', ''));
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Mid-statement: the statement has reached the database and waits there.
+      await lock.waitedOn();
       await proxy.cut();
       const { error } = await pending;
       expect(error).toBeInstanceOf(StoreUnavailableError);
@@ -134,9 +149,9 @@ describe('driver failures are StoreUnavailableError', () => {
     await store.open('fault-1', ''); // a pooled, idle connection exists
     await proxy.stall();
     try {
-      const { error, ms } = await failure(() => store.open('fault-1', ''));
+      const { error } = await failure(() => store.open('fault-1', ''));
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect(ms).toBeLessThan(TIMEOUT_MS + 2_500);
+      expect(causes(error).some((e) => /Query read timeout/.test(e.message))).toBe(true);
     } finally {
       await proxy.restore();
     }
@@ -148,10 +163,9 @@ describe('driver failures are StoreUnavailableError', () => {
     });
     await proxy.stall();
     try {
-      const { error, ms } = await failure(() => fresh.open('fault-1', ''));
+      const { error } = await failure(() => fresh.open('fault-1', ''));
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect((error as Error).message).toMatch(/timeout/i);
-      expect(ms).toBeLessThan(TIMEOUT_MS + 1_500);
+      expect((error as Error).message).toMatch(/connection timeout/i);
     } finally {
       await proxy.restore();
       await fresh.close();
@@ -174,7 +188,7 @@ describe('driver failures are StoreUnavailableError', () => {
       await front.stall();
       const timedOut = await failure(() => neon.open('fault-neon', ''));
       expect(timedOut.error).toBeInstanceOf(StoreUnavailableError);
-      expect(timedOut.ms).toBeLessThan(TIMEOUT_MS + 1_500);
+      expect(causes(timedOut.error).some((e) => e.name === 'TimeoutError' || /aborted due to timeout/.test(e.message))).toBe(true);
       await front.cut();
       expect((await failure(() => neon.open('fault-neon', ''))).error).toBeInstanceOf(StoreUnavailableError);
       await front.restore();
@@ -269,12 +283,10 @@ describe('database outage under a running Node server', () => {
     }
     expect(await rows(ids)).toEqual(before);
 
-    // A network that hangs instead of refusing: answered within the statement timeout.
+    // A network that hangs instead of refusing: answered (the read timeout ends the wait).
     await proxy.stall();
     try {
-      const started = performance.now();
       await expect503(await sessions[0]!.send('POST', { jsonrpc: '2.0', id: 101, method: 'tools/list', params: {} }));
-      expect(performance.now() - started).toBeLessThan(4_000);
     } finally {
       await proxy.restore();
     }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { startServer, freePort, type RunningServer } from './helpers/server.js';
+import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy } from './helpers/proxy.js';
 import { connectClient, postJson } from './helpers/mcp.js';
 
@@ -34,8 +34,8 @@ const elicitAnswer = () => ({ action: 'accept' as const, content: { username: 'g
 describe('store database, driver pg', () => {
   it('a session survives SIGKILL of the server; capabilities negotiated before still apply', async () => {
     const env = { SESSIONS_STORE: 'database', DATABASE_URL: db.url };
-    const port = await freePort();
-    const first = await start(env, port);
+    const first = await start(env);
+    const port = first.port;
     const elicited: string[] = [];
     const { client, transport } = await connectClient(first.url, {
       capabilities: { elicitation: {} },
@@ -140,8 +140,8 @@ describe('store database, no database configured (pglite)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-pglite-'));
     try {
       const env = { SESSIONS_STORE: 'database', BATON_CONFIG_YAML: `database:\n  pglite_dir: ${join(dir, 'data')}\n` };
-      const port = await freePort();
-      const first = await start(env, port);
+      const first = await start(env);
+      const port = first.port;
       const { client, transport } = await connectClient(first.url, { capabilities: {} });
       expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();
       expect(await first.stop('SIGTERM')).toBe(0);

@@ -92,7 +92,7 @@ describe('session lifecycle with the SDK client', () => {
 
   it('stops start-up with exit code 2 and the key path on a problem found while building', async () => {
     await expect(startServer({ BATON_TOOLSETS: 'conformance,nonsense' })).rejects.toThrow(
-      /exited with 2 before listening:[\s\S]*toolsets: unknown toolset "nonsense"/,
+      /exited with 2 before listening:[\s\S]*BATON_TOOLSETS \(environment\): unknown toolset "nonsense"/,
     );
   });
 

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { freePort } from './helpers/server.js';
 import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { connectClient, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
@@ -35,8 +34,8 @@ it('keeps a session, what it negotiated, and the requestState key across a Worke
     DATABASE_URL: endpoint.connectionString(db.name),
     DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
   };
-  const port = await freePort();
-  worker = await startWrangler({ vars, port });
+  worker = await startWrangler({ vars });
+  const port = worker.port;
   const elicited: string[] = [];
   const { client, transport } = await connectClient(worker.url, {
     capabilities: { elicitation: {} },

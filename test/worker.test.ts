@@ -23,8 +23,11 @@ afterAll(async () => {
   await Promise.all([worker?.stop(), broken?.stop()]);
 });
 
-/** Worker output reaches wrangler's after the response; waits for the first line matching. */
-async function waitForLog(running: RunningWorker, pattern: RegExp, timeoutMs = 5_000): Promise<string> {
+/**
+ * Worker output reaches wrangler's after the response; waits for the first line matching. The
+ * bound is only there to name what was missing: a loaded machine may take seconds to pass it on.
+ */
+async function waitForLog(running: RunningWorker, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const line = running.logs

@@ -189,7 +189,8 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
 }
 
 function describeFailure(error: unknown): string {
-  if (error instanceof StoreUnavailableError) return `${error.message} (is the database at the configured URL up and reachable?)`;
+  // Its message says what is wrong and what to do.
+  if (error instanceof StoreUnavailableError) return error.message;
   for (let e: any = error; e; e = e.cause) {
     // 42P01 undefined table, 3F000 undefined schema: nothing was migrated, and auto_migrate is off.
     if (e.code === '42P01' || e.code === '3F000')

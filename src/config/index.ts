@@ -4,7 +4,7 @@
  * loader is `./load-file.js`.
  */
 import { ConfigError, formatPath, type ConfigIssue, type KeyPath } from './errors.js';
-import { applyEnvOverrides, readEnv, type AppliedOverride, type EnvRecord } from './env.js';
+import { applyEnvOverrides, ENV_OVERRIDES, readEnv, type AppliedOverride, type EnvRecord } from './env.js';
 import { expandTree } from './expand.js';
 import { validateConfig, type Config } from './schema.js';
 import { parseYaml } from './yaml.js';
@@ -98,6 +98,23 @@ export function configFromEnv(env: EnvRecord): Config {
   const yaml = readEnv(env, 'BATON_CONFIG_YAML');
   if (yaml === undefined || yaml.trim() === '') return parseConfig({}, env, 'environment');
   return parseConfig(parseYaml(yaml, 'BATON_CONFIG_YAML'), env, 'BATON_CONFIG_YAML');
+}
+
+/**
+ * A problem found after the schema accepted the configuration (while building auth or toolsets)
+ * is reported at a key path; when an environment variable set that key, the report names the
+ * variable instead, as the schema's own errors do.
+ */
+export function namingVariables(error: ConfigError, env: EnvRecord): ConfigError {
+  const set = Object.entries(ENV_OVERRIDES).filter(([variable]) => (readEnv(env, variable) ?? '').trim() !== '');
+  let renamed = false;
+  const issues = error.issues.map((issue) => {
+    const by = set.find(([, { path }]) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`));
+    if (!by) return issue;
+    renamed = true;
+    return { path: `${by[0]} (environment)`, message: issue.message };
+  });
+  return renamed ? new ConfigError(error.source, issues) : error;
 }
 
 /** The configuration with nothing set. */

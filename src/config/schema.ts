@@ -182,7 +182,8 @@ function section<Shape extends z.ZodRawShape>(path: string, shape: Shape) {
 }
 
 const serverSchema = section('server', {
-  port: integer(1, 65535, 'an integer between 1 and 65535').default(8080),
+  // 0: any free port, which the "listening" log line names (tests start many servers at once).
+  port: integer(0, 65535, 'an integer between 0 and 65535 (0: any free port)').default(8080),
   max_body_bytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number of bytes').default(4 * 1024 * 1024),
   allowed_hosts: stringList(checkHost).default([]),
   allowed_origins: stringList(checkOrigin).default([]),

@@ -4,6 +4,7 @@
 import type { Logger as DrizzleLogger, SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { StoreUnavailableError } from '../http/errors.js';
+import { databaseProblem } from './problems.js';
 
 export type DriverName = 'pg' | 'neon-http' | 'pglite';
 
@@ -41,35 +42,31 @@ export function rowsOf<T>(result: unknown): T[] {
   return ((result as { rows?: T[] }).rows ?? []) as T[];
 }
 
-// SQLSTATE classes that mean "the database is not there right now" rather than "this statement
-// is wrong": connection exceptions, operator intervention, insufficient resources, cancellation.
-const UNAVAILABLE_STATES = /^(08|57|53)|^(40001|40P01)$/;
-const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
-
-/** Turns driver errors that mean "unreachable or too slow" into StoreUnavailableError. */
+/**
+ * Turns driver errors that mean "the database cannot serve" (unreachable, too slow, or not set up
+ * for the store: see ./problems.ts) into StoreUnavailableError; errors of one statement pass.
+ */
 export function classifyError(error: unknown): unknown {
   if (error instanceof StoreUnavailableError) return error;
+  const found = databaseProblem(error);
+  if (!found) return error;
+  const said = driverMessage(error) || found.problem;
+  return new StoreUnavailableError(`database unavailable: ${said}; ${found.remedy}`, { cause: error, ...found });
+}
+
+/**
+ * The driver's own words, for logs. drizzle's query errors repeat the statement's parameters
+ * (session ids, credential digests) in their message: those are skipped for their cause.
+ */
+function driverMessage(error: unknown): string {
   const seen = new Set<unknown>();
   for (let e: any = error; e && !seen.has(e); e = e.cause) {
     seen.add(e);
-    const code = typeof e.code === 'string' ? e.code : '';
-    // drizzle's query errors repeat the statement's parameters (session ids, credential digests)
-    // in their message: never match on it or pass it on; their cause says what went wrong.
     const wrapper = typeof e.query === 'string' && Array.isArray(e.params);
-    const message = typeof e.message === 'string' && !wrapper ? e.message : '';
-    if (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_NODE_CODES.has(code) || e.name === 'TimeoutError' || e.name === 'AbortError') {
-      return new StoreUnavailableError(`database unavailable: ${message || code}`, { cause: error });
-    }
-    if (
-      /timeout|terminat|Connection terminated|fetch failed|connect|socket hang up|Client has encountered a connection error/i.test(
-        message,
-      ) &&
-      !code.match(/^[0-9A-Z]{5}$/)
-    ) {
-      return new StoreUnavailableError(`database unavailable: ${message}`, { cause: error });
-    }
+    if (!wrapper && typeof e.message === 'string' && e.message !== '') return e.message;
+    if (!wrapper && typeof e.code === 'string') return e.code;
   }
-  return error;
+  return '';
 }
 
 /** For drivers with interactive transactions (pg, pglite): the statements one after another. */

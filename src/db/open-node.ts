@@ -1,10 +1,8 @@
 // Chooses and opens the database driver on the Node server: embedded PGlite when no DSN is given,
-// node-postgres for a DSN, neon-http when asked for explicitly (database.driver).
+// node-postgres for a DSN, neon-http when asked for explicitly (database.driver). Only the driver
+// chosen is loaded: a server on pg never holds PGlite's code, nor one on PGlite pg's.
 import type { Config } from '../config/schema.js';
 import type { Database, DriverName } from './database.js';
-import { openNeonHttp } from './drivers/neon-http.js';
-import { openPg } from './drivers/pg.js';
-import { openPglite } from './drivers/pglite.js';
 
 export function nodeDriver(config: Config): DriverName {
   if (config.database.driver !== 'auto') return config.database.driver;
@@ -14,11 +12,17 @@ export function nodeDriver(config: Config): DriverName {
 export async function openNodeDatabase(config: Config): Promise<Database> {
   const { dsn, statement_timeout, pglite_dir, http_endpoint } = config.database;
   switch (nodeDriver(config)) {
-    case 'pg':
+    case 'pg': {
+      const { openPg } = await import('./drivers/pg.js');
       return openPg({ dsn, statementTimeoutMs: statement_timeout });
-    case 'neon-http':
+    }
+    case 'neon-http': {
+      const { openNeonHttp } = await import('./drivers/neon-http.js');
       return openNeonHttp({ dsn, statementTimeoutMs: statement_timeout, httpEndpoint: http_endpoint || undefined });
-    case 'pglite':
+    }
+    case 'pglite': {
+      const { openPglite } = await import('./drivers/pglite.js');
       return openPglite({ dir: pglite_dir });
+    }
   }
 }

@@ -2,7 +2,7 @@
 // database store that is the migration check (and the migration, on a fresh database), paid here
 // instead of by the first request. A database that is not there yet is retried: the process stays
 // alive (liveness 200) and not ready (readiness 503) until it is, as orchestrators expect.
-import type { Logger } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import type { SessionStore } from '../sessions/types.js';
 
 export interface WaitForStoreOptions {
@@ -11,6 +11,10 @@ export interface WaitForStoreOptions {
   signal: AbortSignal;
   firstRetryMs?: number;
   maxRetryMs?: number;
+  /** Added to each "not ready" line (where the database is, without its password). */
+  fields?: LogFields;
+  /** Told about each failed attempt (readiness says why it is not ready). */
+  onFailure?: (error: unknown) => void;
 }
 
 /** Resolves true once the store is ready, false when aborted first. */
@@ -23,10 +27,12 @@ export async function waitForStore(store: SessionStore, options: WaitForStoreOpt
       await store.ready();
       return true;
     } catch (error) {
+      options.onFailure?.(error);
       options.logger.warn('session store not ready, retrying', {
         attempt,
         retryInMs: delay,
         error: error instanceof Error ? error.message : String(error),
+        ...options.fields,
       });
     }
     const aborted = await pause(delay, options.signal);

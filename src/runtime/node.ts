@@ -4,25 +4,34 @@
 //
 // Readiness: 'starting' until the store is ready (migration check done), 'ready', then
 // 'draining' from the first SIGTERM/SIGINT on. A second signal exits at once with 128 + the
-// signal's number (130 for SIGINT, 143 for SIGTERM), without draining.
+// signal's number (130 for SIGINT, 143 for SIGTERM), without draining; a SIGINT within a second of
+// a first one is the same Ctrl-C, which reaches the server twice under `npm start`.
 import type { Server, ServerResponse } from 'node:http';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../config/load-file.js';
 import { ConfigError } from '../config/errors.js';
-import { createPlatform } from '../platform.js';
-import { createLogger, parseLogLevel } from '../log.js';
-import { openNodeDatabase } from '../db/open-node.js';
+import type { Config } from '../config/schema.js';
+import { createPlatform, type Platform } from '../platform.js';
+import { createLogger, parseLogLevel, type Logger, type LogLevel } from '../log.js';
+import { openNodeDatabase, nodeDriver } from '../db/open-node.js';
+import { openNodeDatasource } from '../tools/data/open-node.js';
+import { redactDsn } from '../db/problems.js';
+import { StoreUnavailableError } from '../http/errors.js';
 import { RequestTransport } from '../mcp/transport.js';
 import { InFlight } from '../lifecycle/in-flight.js';
 import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup-schedule.js';
 import { shutdown } from '../lifecycle/shutdown.js';
 import { waitForStore } from '../lifecycle/startup.js';
 
-const logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
-
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
 /** Beyond the configured delays, how long closing the store may take before we give up. */
 const CLOSE_ALLOWANCE_MS = 10_000;
+/**
+ * Under `npm start` one Ctrl-C reaches the server twice: from the terminal, which signals the
+ * whole foreground process group, and from npm, which passes on the SIGINT it got itself a few
+ * milliseconds later. A SIGINT this soon after the first is that same key press.
+ */
+const SAME_CTRL_C_MS = 1_000;
 
 interface DrainState {
   /** Readiness is 503; requests are still served. */
@@ -50,21 +59,66 @@ function trackExchanges(server: Server, inFlight: InFlight, state: DrainState): 
   });
 }
 
-async function start() {
-  let loaded;
+/** Reads a setting; a ConfigError is kept for the report, anything else is thrown. */
+function attempt<T>(read: () => T, problems: ConfigError[]): T | undefined {
   try {
-    loaded = loadConfig(process.env, process.cwd());
+    return read();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error);
+    return undefined;
   }
+}
+
+/** Listens, or says in one line why it cannot. */
+function listen(platform: Platform, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: platform.app.fetch, port, hostname: host }, () => {
+      server.off('error', reject);
+      resolve(server);
+    }) as Server;
+    server.once('error', reject);
+  });
+}
+
+function listenProblem(error: unknown, host: string, port: number): string {
+  const where = `cannot listen on ${host}:${port}`;
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return `${where}: the port is in use by another process; stop that process, or set PORT (server.port) to a free port`;
+    case 'EACCES':
+      return `${where}: permission denied (ports below 1024 need privileges); set PORT (server.port) to 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${where}: this machine has no such address; set HOST to one of its addresses, or to 0.0.0.0 for all`;
+    default:
+      return `${where}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** Where the session database is, as logs may say it. */
+function databaseLocation(config: Config): string {
+  return nodeDriver(config) === 'pglite' ? `${config.database.pglite_dir} (embedded PGlite)` : redactDsn(config.database.dsn);
+}
+
+async function start() {
+  // LOG_LEVEL and the configuration are checked together: one report lists every problem.
+  const problems: ConfigError[] = [];
+  const level = attempt<LogLevel>(() => parseLogLevel(process.env.LOG_LEVEL), problems);
+  const loaded = attempt(() => loadConfig(process.env, process.cwd()), problems);
+  if (problems.length > 0 || level === undefined || loaded === undefined) {
+    for (const problem of problems) console.error(problem.message);
+    process.exit(2);
+  }
+  const logger: Logger = createLogger(level);
   const { config, source } = loaded;
-  let platform;
+  let platform: Platform;
   try {
-    platform = await createPlatform(config, { logger, openDatabase: openNodeDatabase });
+    platform = await createPlatform(config, {
+      logger,
+      openDatabase: openNodeDatabase,
+      openDatasource: openNodeDatasource,
+      env: process.env,
+    });
   } catch (error) {
     // Problems found while building (auth keys, toolsets, catalog) are configuration errors too.
     if (error instanceof ConfigError) {
@@ -77,23 +131,30 @@ async function start() {
   platform.readiness = 'starting';
 
   const inFlight = new InFlight();
-  const server = serve({ fetch: platform.app.fetch, port: config.server.port, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {
-    logger.info('listening', { port: info.port, store: config.sessions.store, config: source, toolsets: config.toolsets });
-  }) as Server;
+  const host = process.env.HOST ?? '0.0.0.0';
+  let server: Server;
+  try {
+    server = await listen(platform, config.server.port, host);
+  } catch (error) {
+    logger.error(listenProblem(error, host, config.server.port), { code: (error as NodeJS.ErrnoException).code });
+    await platform.close().catch((closing: unknown) => logger.warn('closing the store failed', { error: String(closing) }));
+    process.exit(1);
+  }
   const drain: DrainState = { draining: false, closed: false };
   trackExchanges(server, inFlight, drain);
 
   const starting = new AbortController();
   let cleanup: CleanupSchedule | undefined;
-  let stopping = false;
+  let stopping: { signal: NodeJS.Signals; at: number } | undefined;
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
+      if (signal === 'SIGINT' && stopping.signal === 'SIGINT' && performance.now() - stopping.at < SAME_CTRL_C_MS) return;
       const code = 128 + (SIGNAL_NUMBERS[signal] ?? 1);
       logger.warn('second signal, exiting now', { signal, code, inFlight: inFlight.count });
       process.exit(code);
     }
-    stopping = true;
+    stopping = { signal, at: performance.now() };
     starting.abort();
     const { grace_period: gracePeriodMs, pre_shutdown_delay: preShutdownDelayMs } = config.server.shutdown;
     // Kubernetes kills at terminationGracePeriodSeconds anyway; this only bounds a hung close.
@@ -135,10 +196,28 @@ async function start() {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const ready = await waitForStore(platform.store, { logger, signal: starting.signal });
+  // Said once the signals are handled: whoever waits for this line may stop the server at once.
+  const address = server.address();
+  logger.info('listening', {
+    port: typeof address === 'object' && address ? address.port : config.server.port,
+    store: config.sessions.store,
+    config: source,
+    toolsets: platform.toolsets,
+  });
+
+  const ready = await waitForStore(platform.store, {
+    logger,
+    signal: starting.signal,
+    ...(config.sessions.store === 'database' && { fields: { database: databaseLocation(config) } }),
+    onFailure: (error) => {
+      platform.readinessReason =
+        error instanceof StoreUnavailableError ? error.publicMessage : 'the session store is not ready yet (the server log says why)';
+    },
+  });
   if (!ready || stopping) return;
   cleanup = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
   platform.readiness = 'ready';
+  platform.readinessReason = undefined;
   logger.info('ready', { store: platform.store.kind, cleanupIntervalMs: config.sessions.cleanup_interval });
 }
 

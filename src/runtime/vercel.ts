@@ -11,19 +11,23 @@ import { createLogger, parseLogLevel } from '../log.js';
 import { createPlatform, OPEN_POLICY } from '../platform.js';
 import { lazyPlatform } from './lazy-platform.js';
 
-const logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
+let logger = createLogger();
 
 // One platform per function instance (Fluid compute sends it many requests). A deployment answers
 // on its own domain, where DNS rebinding to localhost is not a threat: any Host/Origin unless
 // BATON_ALLOWED_HOSTS / BATON_ALLOWED_ORIGINS narrow it.
+// LOG_LEVEL is read with the rest of the configuration: a bad value is reported like theirs.
 const platform = lazyPlatform(
-  () =>
-    createPlatform(configFromEnv(process.env), {
+  () => {
+    logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
+    return createPlatform(configFromEnv(process.env), {
       defaultOriginPolicy: OPEN_POLICY,
       logger,
       openDatabase: openEdgeDatabase,
       openDatasource: openEdgeDatasource,
-    }),
+      env: process.env,
+    });
+  },
   () => logger,
 );
 

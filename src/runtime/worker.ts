@@ -28,6 +28,7 @@ const platform = lazyPlatform(
       logger,
       openDatabase: openEdgeDatabase,
       openDatasource: openEdgeDatasource,
+      env,
     });
   },
   () => logger,

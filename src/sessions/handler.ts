@@ -83,7 +83,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         logger.warn('session store unavailable', { error: error.message });
-        return unavailable();
+        return unavailable(error.publicMessage);
       }
       logger.error('request failed', { error: errorText(error, { stack: true }) });
       return jsonRpcError(500, JsonRpcCode.InternalError, 'Internal error');

@@ -6,7 +6,6 @@ import type { Logger } from '../log.js';
 import type { Toolset } from './define.js';
 import type { DatasourceOpener } from './data/datasource.js';
 import { conformanceToolset } from './conformance.js';
-import { createDataToolset } from './data/index.js';
 import { diagnosticsToolset } from './diagnostics.js';
 
 /** What the platform offers toolsets that need more than their own code. */
@@ -30,7 +29,8 @@ export const TOOLSETS: Record<string, Toolset> = {
 export type ToolsetFactory = (services: ToolsetServices) => Toolset | Promise<Toolset>;
 
 export const TOOLSET_FACTORIES: Record<string, ToolsetFactory> = {
-  data: createDataToolset,
+  // Loaded when enabled: its SQL lexer, catalog and drivers are not needed otherwise.
+  data: async (services) => (await import('./data/index.js')).createDataToolset(services),
 };
 
 /** Enabled when the configuration names none. */

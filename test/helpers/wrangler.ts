@@ -4,13 +4,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, ROOT } from './server.js';
+import { ROOT } from './server.js';
 
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
 
 export interface WranglerOptions {
   /** Worker variables, passed as `--var KEY:VALUE` (they win over wrangler.toml's [vars]). */
   vars?: Record<string, string>;
+  /** Default 0: wrangler binds a port the system picks and says which ("Ready on ..."). */
   port?: number;
   timeoutMs?: number;
 }
@@ -42,10 +43,10 @@ export function liveProcesses(pgid: number): string {
 }
 
 export async function startWrangler(options: WranglerOptions = {}): Promise<RunningWorker> {
-  const port = options.port ?? (await freePort());
-  const inspectorPort = await freePort();
   const persistTo = await mkdtemp(join(tmpdir(), 'baton-wrangler-'));
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort)];
+  // Ports are bound by wrangler itself (0: any free one), never chosen here first: a port found
+  // free could be taken by another test before wrangler binds it.
+  const args = ['dev', '--port', String(options.port ?? 0), '--ip', '127.0.0.1', '--inspector-port', '0'];
   args.push('--test-scheduled', '--show-interactive-dev-session=false', '--persist-to', persistTo);
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('--var', `${key}:${value}`);
 
@@ -92,8 +93,8 @@ export async function startWrangler(options: WranglerOptions = {}): Promise<Runn
     await rm(persistTo, { recursive: true, force: true });
   };
 
-  const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let port = 0;
   for (;;) {
     if (!running()) {
       await stop();
@@ -101,15 +102,18 @@ export async function startWrangler(options: WranglerOptions = {}): Promise<Runn
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`wrangler dev did not answer ${base}/healthz in time:\n${logs.join('')}`);
+      throw new Error(`wrangler dev did not answer /healthz in time:\n${logs.join('')}`);
     }
+    port ||= Number(/Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(logs.join(''))?.[1] ?? 0);
     // Any answer counts: a Worker with a configuration error answers 500, and tests may want that.
-    const answered = await fetch(`${base}/healthz`).then(
-      () => true,
-      () => false,
-    );
+    const answered =
+      port > 0 &&
+      (await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        () => true,
+        () => false,
+      ));
     if (answered) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { url: `${base}/mcp`, port, pid: child.pid!, logs, stop };
+  return { url: `http://127.0.0.1:${port}/mcp`, port, pid: child.pid!, logs, stop };
 }

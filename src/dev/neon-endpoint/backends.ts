@@ -3,21 +3,9 @@
 // query protocol (Parse/Bind/Describe/Execute/Sync) and text-format results, as Neon's proxy does,
 // so a string with several statements fails with 42601 and values come back as Postgres text.
 import pg from 'pg';
-import type { PGlite } from '@electric-sql/pglite';
-import { parseCommandTag, type FieldDescription, type QueryData, type RawResult } from './protocol.js';
+import { textField, type QueryData, type RawResult } from '../../db/pglite-wire.js';
 
-/** A column description as Neon sends it: every value travels as text. */
-function textField(f: Omit<FieldDescription, 'format'>): FieldDescription {
-  return {
-    name: f.name,
-    dataTypeID: f.dataTypeID,
-    tableID: f.tableID,
-    columnID: f.columnID,
-    dataTypeSize: f.dataTypeSize,
-    dataTypeModifier: f.dataTypeModifier,
-    format: 'text',
-  };
-}
+export { PgliteWire } from '../../db/pglite-wire.js';
 
 export interface Backend {
   readonly kind: 'pg' | 'pglite';
@@ -137,98 +125,5 @@ export class PgBackend implements Backend {
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((pool) => pool.end()));
-  }
-}
-
-// ---- PGlite ------------------------------------------------------------------------------------
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-interface BackendMessageLike {
-  name: string;
-  fields?: unknown;
-  text?: string;
-}
-
-/**
- * PGlite is one backend process serving one database: the database named in requests is ignored.
- * Statements go through `execProtocol` with hand-built extended-protocol messages (PGlite's own
- * `query()` parses values into JS types and reports fields without table/column/size details),
- * inside `runExclusive` so no other PGlite user interleaves with a batch.
- */
-export class PgliteBackend implements Backend {
-  readonly kind = 'pglite' as const;
-
-  private constructor(
-    private readonly db: PGlite,
-    private readonly serialize: typeof import('@electric-sql/pglite').protocol.serialize,
-  ) {}
-
-  static async open(dataDir?: string): Promise<PgliteBackend> {
-    const { PGlite, protocol } = await import('@electric-sql/pglite');
-    // PGlite creates only the last directory of the path.
-    if (dataDir) (await import('node:fs')).mkdirSync(dataDir, { recursive: true });
-    const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
-    return new PgliteBackend(db, protocol.serialize);
-  }
-
-  private async exec(query: QueryData): Promise<RawResult> {
-    const s = this.serialize;
-    const message = concatBytes([
-      s.parse({ text: query.query }),
-      s.bind({ values: query.params }),
-      s.describe({ type: 'P' }),
-      s.execute({}),
-      s.sync(),
-    ]);
-    const { messages } = await this.db.execProtocol(message, { throwOnError: false });
-    const result: RawResult = { fields: [], rows: [], command: '', rowCount: null };
-    for (const msg of messages as BackendMessageLike[]) {
-      switch (msg.name) {
-        case 'error':
-          throw msg;
-        case 'rowDescription':
-          result.fields = (msg.fields as FieldDescription[]).map(textField);
-          break;
-        case 'dataRow':
-          result.rows.push(msg.fields as (string | null)[]);
-          break;
-        case 'commandComplete':
-          Object.assign(result, parseCommandTag(msg.text));
-          break;
-      }
-    }
-    return result;
-  }
-
-  query(_database: string, query: QueryData): Promise<RawResult> {
-    return this.db.runExclusive(() => this.exec(query));
-  }
-
-  batch(_database: string, queries: QueryData[], begin: string): Promise<RawResult[]> {
-    return this.db.runExclusive(async () => {
-      await this.exec({ query: begin, params: [], arrayMode: undefined });
-      try {
-        const results: RawResult[] = [];
-        for (const query of queries) results.push(await this.exec(query));
-        await this.exec({ query: 'COMMIT', params: [], arrayMode: undefined });
-        return results;
-      } catch (error) {
-        await this.exec({ query: 'ROLLBACK', params: [], arrayMode: undefined }).catch(() => {});
-        throw error;
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.db.close();
   }
 }

@@ -17,7 +17,7 @@
 // ignored. Set DEBUG_NEON_ENDPOINT=1 to log each request to stderr.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PgBackend, PgliteBackend, type Backend } from './backends.js';
+import { PgBackend, PgliteWire, type Backend } from './backends.js';
 import {
   CORS_ALLOW_HEADERS,
   HEADER_DISPLAY,
@@ -155,7 +155,7 @@ export async function startNeonEndpoint(options: NeonEndpointOptions = {}): Prom
     ? new PgBackend(options.postgresUrl, {
         onIdleError: (error, database) => debug(`idle connection to ${database} failed: ${error.message}`),
       })
-    : await PgliteBackend.open(options.pgliteDir);
+    : await PgliteWire.open(options.pgliteDir);
   const typeShapes = new TypeShapes(backend);
 
   async function handleSql(req: IncomingMessage, res: ServerResponse) {

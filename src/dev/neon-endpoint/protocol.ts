@@ -19,6 +19,11 @@
 //   constraint, file, line, routine}; the driver turns a 400 into a NeonDbError carrying those
 //   fields, and any other status into NeonDbError("Server error (HTTP status N): <body text>").
 
+// The result shapes are Postgres's own (extended protocol, text format): they live with the
+// PGlite runner the production code uses too.
+export { parseCommandTag, type FieldDescription, type QueryData, type RawResult } from '../../db/pglite-wire.js';
+import type { QueryData, RawResult } from '../../db/pglite-wire.js';
+
 export const HEADER = {
   connectionString: 'neon-connection-string',
   rawTextOutput: 'neon-raw-text-output',
@@ -131,12 +136,6 @@ export function databaseFromHeaders(headers: HeaderBag): string {
   return database;
 }
 
-export interface QueryData {
-  query: string;
-  params: (string | null)[];
-  arrayMode: boolean | undefined;
-}
-
 export type Payload = { kind: 'single'; query: QueryData } | { kind: 'batch'; queries: QueryData[] };
 
 function parseQueryData(value: unknown, where: string): QueryData {
@@ -195,41 +194,6 @@ function jsonArrayToPgArray(value: unknown): string | null {
   }
   if (typeof value === 'object') return jsonArrayToPgArray(JSON.stringify(value));
   return JSON.stringify(value);
-}
-
-/** A column as the driver reads it (`fields` of a result). */
-export interface FieldDescription {
-  name: string;
-  dataTypeID: number;
-  tableID: number;
-  columnID: number;
-  dataTypeSize: number;
-  dataTypeModifier: number;
-  format: 'text';
-}
-
-/** What a backend returns for one statement: text-format values, straight from the wire. */
-export interface RawResult {
-  fields: FieldDescription[];
-  rows: (string | null)[][];
-  /** The command tag's name (`SELECT`, `INSERT`, `CREATE`...), '' for an empty query. */
-  command: string;
-  rowCount: number | null;
-}
-
-/** Neon's parse_command_tag: `INSERT 0 5` → INSERT/5, `SELECT 3` → SELECT/3, `CREATE TABLE` → CREATE/null. */
-export function parseCommandTag(tag: string | null | undefined): { command: string; rowCount: number | null } {
-  if (!tag) return { command: '', rowCount: null };
-  const space = tag.indexOf(' ');
-  if (space < 0) return { command: tag, rowCount: null };
-  const command = tag.slice(0, space);
-  let rest = tag.slice(space + 1);
-  if (command === 'INSERT') {
-    const second = rest.indexOf(' ');
-    if (second < 0) return { command, rowCount: null };
-    rest = rest.slice(second + 1);
-  }
-  return { command, rowCount: /^\d+$/.test(rest) ? Number(rest) : null };
 }
 
 /** How the non-raw output converts a column: scalar type oid, or an array of an element type oid. */

@@ -1,14 +1,13 @@
 // The Node server's datasource: pg for datasource.dsn, else the demo dataset in an embedded,
 // in-memory PGlite, built from its seed when the data tools are first used. The catalog file named
-// in datasource.catalog is read here, at start: a missing or invalid file stops start-up.
+// in datasource.catalog is read here, at start: a missing or invalid file stops start-up. The
+// driver is loaded when the datasource is first opened, and only the one the configuration uses.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
 import type { DataSetup } from './datasource.js';
 import { demoCatalog, demoSql, DEMO_CATALOG_PATH } from './demo/index.js';
-import { openPgDatasource } from './drivers/pg.js';
-import { openPgliteDatasource } from './drivers/pglite.js';
 import { splitStatements } from './sql/lexer.js';
 
 export async function openNodeDatasource(config: Config): Promise<DataSetup> {
@@ -29,7 +28,7 @@ export async function openNodeDatasource(config: Config): Promise<DataSetup> {
     catalogSource = DEMO_CATALOG_PATH;
   }
   const datasource = dsn
-    ? async () => openPgDatasource({ dsn, statementTimeoutMs })
-    : () => openPgliteDatasource({ seed: splitStatements(demoSql()), statementTimeoutMs });
+    ? async () => (await import('./drivers/pg.js')).openPgDatasource({ dsn, statementTimeoutMs })
+    : async () => (await import('./drivers/pglite.js')).openPgliteDatasource({ seed: splitStatements(demoSql()), statementTimeoutMs });
   return { datasource, catalogText, catalogSource };
 }

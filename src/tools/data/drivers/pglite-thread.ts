@@ -1,8 +1,8 @@
 // The demo dataset's PGlite, inside a worker thread (see ./pglite.ts for why). Seeds the database
 // in memory, then runs one batch at a time through the extended protocol with text results, the
-// same machinery the local Neon endpoint uses (src/dev/neon-endpoint/backends.ts).
+// same machinery the local Neon endpoint uses (src/db/pglite-wire.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { PgliteBackend } from '../../../dev/neon-endpoint/backends.js';
+import { PgliteWire } from '../../../db/pglite-wire.js';
 import type { Statement } from '../datasource.js';
 
 export interface ThreadRequest {
@@ -22,7 +22,7 @@ const { seed } = workerData as { seed: string[] };
 const toQuery = (s: Statement) => ({ query: s.text, params: s.params ?? [], arrayMode: true });
 
 try {
-  const backend = await PgliteBackend.open();
+  const backend = await PgliteWire.open();
   await backend.batch(
     'demo',
     seed.map((text) => toQuery({ text })),

@@ -19,12 +19,14 @@ interface Job {
   reject(error: unknown): void;
 }
 
-const THREAD = new URL('./pglite-thread.ts', import.meta.url);
+// From the sources (tests, tsx) the thread is TypeScript and needs tsx loaded into it explicitly,
+// since tests run this module without it; from the build (dist/, see scripts/build.mjs) it is the
+// built pglite-thread.js beside the file this code was bundled into.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const THREAD = new URL(FROM_SOURCES ? './pglite-thread.ts' : './pglite-thread.js', import.meta.url);
 
 function startThread(seed: string[]): Promise<Worker> {
-  // The thread runs TypeScript like the rest of the server: tsx is loaded into it explicitly,
-  // because tests run this module without it.
-  const worker = new Worker(THREAD, { workerData: { seed }, execArgv: ['--import', 'tsx'] });
+  const worker = new Worker(THREAD, { workerData: { seed }, ...(FROM_SOURCES && { execArgv: ['--import', 'tsx'] }) });
   worker.unref();
   return new Promise((resolve, reject) => {
     const onMessage = (message: ThreadReply) => {

@@ -1,0 +1,14 @@
+// Types of scripts/build.mjs (plain JavaScript: it runs before anything is built).
+export const ROOT: string;
+
+export interface BuildResult {
+  /** False when `ifStale` was set and dist/ was current. */
+  built: boolean;
+  outdir: string;
+  /** What went into the bundle (paths relative to the repository), when built. */
+  inputs?: string[];
+  /** Files written, relative to `outdir`, when built. */
+  outputs?: string[];
+}
+
+export function build(options?: { outdir?: string; ifStale?: boolean }): Promise<BuildResult>;

@@ -1,0 +1,133 @@
+// `npm run build`: the Node server as built JavaScript in dist/, what production runs (the
+// container image) and what `npm start` runs:
+//
+//   dist/node.js           the Node entry (src/runtime/node.ts)
+//   dist/baton.js          the operators' command line (src/cli/main.ts)
+//   dist/pglite-thread.js  the demo dataset's worker thread
+//   dist/chunk-*.js        code loaded only when a configuration uses it (drivers, the data toolset)
+//
+// One bundle per entry, dependencies included: Node loads a few large files instead of hundreds of
+// small ones (drizzle-orm's modules alone, loaded one by one, keep some 100 MB of memory resident),
+// and nothing from src/dev/ or a development dependency can be in it. Only PGlite stays in
+// node_modules: it reads its WebAssembly and data files next to its own code.
+//
+// Plain JavaScript, so that it runs before anything is built: `node scripts/build.mjs
+// [--if-stale] [--outdir DIR]`. With --if-stale it does nothing when dist/ was built from the
+// sources as they are (`npm start` builds on demand this way).
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const ENTRIES = {
+  node: 'src/runtime/node.ts',
+  baton: 'src/cli/main.ts',
+  'pglite-thread': 'src/tools/data/drivers/pglite-thread.ts',
+};
+/** Files the built code reads beside itself (the demo dataset), copied flat like the code. */
+const ASSETS = ['src/tools/data/demo/shop.sql', 'src/tools/data/demo/catalog.yaml'];
+/** Not bundled: PGlite finds its files relative to its own module; pg-native is pg's optional native driver. */
+const EXTERNAL = ['@electric-sql/pglite', 'pg-native'];
+/** Records what the build was made from; --if-stale compares it. */
+const STAMP = 'build.json';
+
+function filesUnder(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+/** A digest of everything the build reads: the sources, the lockfile, this script. */
+function inputsDigest() {
+  const files = [...filesUnder(join(ROOT, 'src')), ...['package.json', 'package-lock.json', 'scripts/build.mjs'].map((f) => join(ROOT, f))];
+  const hash = createHash('sha256');
+  for (const file of files.sort())
+    hash
+      .update(`${relative(ROOT, file)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
+  return hash.digest('hex');
+}
+
+function readStamp(outdir) {
+  try {
+    return JSON.parse(readFileSync(join(outdir, STAMP), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each file replaced in one step, so that a process starting meanwhile never reads half of one. */
+function writeAtomically(path, contents) {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, path);
+}
+
+/**
+ * Builds into `outdir` (default dist/). Resolves to what was built and from which inputs, or to
+ * `{ built: false }` when `ifStale` is set and the last build is current.
+ */
+export async function build({ outdir = join(ROOT, 'dist'), ifStale = false } = {}) {
+  const digest = inputsDigest();
+  if (ifStale && readStamp(outdir)?.inputs === digest) return { built: false, outdir };
+
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: ENTRIES,
+    outdir,
+    entryNames: '[name]',
+    chunkNames: 'chunk-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    external: EXTERNAL,
+    // Bundled CommonJS packages call require() for Node's own modules; ESM has none.
+    banner: {
+      js: "import { createRequire as __batonCreateRequire } from 'node:module'; const require = __batonCreateRequire(import.meta.url);",
+    },
+    sourcemap: 'linked',
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  const development = inputs.filter((input) => input.startsWith('src/dev/'));
+  if (development.length > 0) throw new Error(`development code (src/dev/) in the production build: ${development.join(', ')}`);
+
+  mkdirSync(outdir, { recursive: true });
+  // Chunks before the entries that import them; files of earlier builds that this one does not
+  // have are removed last.
+  const outputs = [...result.outputFiles].sort((a, b) => Number(/\/chunk-/.test(b.path)) - Number(/\/chunk-/.test(a.path)));
+  for (const file of outputs) writeAtomically(file.path, file.contents);
+  for (const asset of ASSETS) copyFileSync(join(ROOT, asset), join(outdir, asset.split('/').pop()));
+  const kept = new Set([
+    ...outputs.map((file) => file.path),
+    ...ASSETS.map((asset) => join(outdir, asset.split('/').pop())),
+    join(outdir, STAMP),
+  ]);
+  for (const name of readdirSync(outdir)) {
+    const path = join(outdir, name);
+    if (!kept.has(path) && /^chunk-.*\.js(\.map)?$/.test(name)) rmSync(path, { force: true });
+  }
+  writeAtomically(join(outdir, STAMP), `${JSON.stringify({ inputs: digest }, null, 2)}\n`);
+  return { built: true, outdir, inputs, outputs: outputs.map((file) => relative(outdir, file.path)) };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { 'if-stale': { type: 'boolean', default: false }, outdir: { type: 'string' } } });
+  try {
+    const result = await build({ ifStale: values['if-stale'], ...(values.outdir && { outdir: resolve(values.outdir) }) });
+    if (result.built) process.stderr.write(`built ${relative(process.cwd(), result.outdir) || '.'}/ (${result.outputs.length} files)\n`);
+  } catch (error) {
+    process.stderr.write(`build failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+}

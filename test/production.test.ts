@@ -1,0 +1,290 @@
+// The production path. `npm run build` (scripts/build.mjs) makes dist/, which runs here beside a
+// node_modules holding the production dependencies only, as in the container image's final stage
+// (`npm ci --omit=dev`): nothing is installed, the packages already installed are linked, and
+// every module the server loads is recorded, across the configurations that load code lazily
+// (PGlite, pg, neon-http, the data toolset and its demo thread). And `npm start` as a process
+// manager runs it: SIGTERM to npm's own pid reaches the server, frees the port, ends the tree.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, type BuildResult } from '../scripts/build.mjs';
+import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { ROOT, startServer, type RunningServer } from './helpers/server.js';
+import { RawSession } from './helpers/mcp.js';
+
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+
+/** Installed packages `npm ci --omit=dev` would install, as paths under node_modules (nested ones included). */
+function productionPackages(): string[] {
+  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.startsWith(join(ROOT, 'node_modules') + sep))
+    .map((line) => relative(join(ROOT, 'node_modules'), line));
+}
+
+/** The package a file under node_modules belongs to (`@scope/name` or `name`), innermost. */
+function packageOf(path: string): string | undefined {
+  const parts = path.split('/node_modules/').pop()!.split('/');
+  return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+
+let dir: string;
+let app: string;
+let loadLog: string;
+let built: BuildResult;
+let db: TestDatabase;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'baton-production-'));
+  app = join(dir, 'app');
+  built = await build({ outdir: join(app, 'dist') });
+  cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
+  // The production packages, linked from the installed tree (top-level ones carry their nested
+  // node_modules with them). Run with --preserve-symlinks, a module resolves from the link's path:
+  // a development package is simply not there.
+  for (const pkg of productionPackages().filter((p) => !p.includes(`${sep}node_modules${sep}`))) {
+    mkdirSync(dirname(join(app, 'node_modules', pkg)), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', pkg), join(app, 'node_modules', pkg), 'dir');
+  }
+  // Records every module resolved, in the main thread and in worker threads (which inherit the
+  // command line's --import).
+  loadLog = join(dir, 'loaded.txt');
+  writeFileSync(
+    join(dir, 'record-loads.mjs'),
+    `import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+registerHooks({
+  resolve(specifier, context, next) {
+    const resolved = next(specifier, context);
+    appendFileSync(${JSON.stringify(loadLog)}, resolved.url + '\\n');
+    return resolved;
+  },
+});
+`,
+  );
+  db = await createTestDatabase('baton_production');
+});
+
+afterAll(async () => {
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm run build', () => {
+  it('bundles the server, the command line and the demo thread, with nothing from src/dev/', () => {
+    expect(built.built).toBe(true);
+    expect(built.outputs).toEqual(expect.arrayContaining(['node.js', 'baton.js', 'pglite-thread.js']));
+    expect(built.inputs!.filter((input) => input.startsWith('src/'))).toContain('src/runtime/node.ts');
+    expect(built.inputs!.filter((input) => input.startsWith('src/dev/'))).toEqual([]);
+  });
+
+  it('--if-stale builds only when the sources changed since the last build', async () => {
+    const outdir = join(dir, 'stale-check');
+    expect((await build({ outdir, ifStale: true })).built).toBe(true);
+    expect((await build({ outdir, ifStale: true })).built).toBe(false);
+    // What a changed source looks like to it: a record of other inputs.
+    writeFileSync(join(outdir, 'build.json'), JSON.stringify({ inputs: 'other sources' }));
+    expect((await build({ outdir, ifStale: true })).built).toBe(true);
+  });
+});
+
+describe('dist/ with production dependencies only', () => {
+  const servers: RunningServer[] = [];
+  const start = async (env: Record<string, string>) => {
+    const server = await startServer(
+      { BATON_CONFIG_YAML: 'server:\n  shutdown:\n    pre_shutdown_delay: 0s\n', ...env },
+      {
+        cwd: app,
+        command: [
+          process.execPath,
+          '--preserve-symlinks',
+          '--preserve-symlinks-main',
+          '--import',
+          pathToFileURL(join(dir, 'record-loads.mjs')).href,
+          'dist/node.js',
+        ],
+      },
+    );
+    servers.push(server);
+    return server;
+  };
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')));
+  });
+
+  const call = async (session: RawSession, name: string, args: Record<string, unknown> = {}) => {
+    const { status, result } = await session.callTool(name, args);
+    expect(status).toBe(200);
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    return (result.content as { text: string }[]).map((c) => c.text).join('\n');
+  };
+
+  it('serves every configuration whose code is loaded lazily, loading nothing but dist/ and production packages', async () => {
+    // PGlite as the session database, the data toolset on the demo dataset (its worker thread).
+    const embedded = await start({
+      SESSIONS_STORE: 'database',
+      BATON_TOOLSETS: 'data,conformance',
+      BATON_CONFIG_YAML: `database:\n  pglite_dir: ${join(dir, 'pglite')}\nserver:\n  shutdown:\n    pre_shutdown_delay: 0s\n`,
+    });
+    const first = new RawSession((r) => fetch(r), embedded.url);
+    expect((await first.initialize()).status).toBe(200);
+    expect(await call(first, 'test_simple_text')).toContain('simple text');
+    expect(await call(first, 'query', { sql: 'select count(*) as n from orders' })).toMatch(/\| n \|/);
+    expect(await embedded.stop()).toBe(0);
+
+    // pg for both the session database and the datasource.
+    const pg = await start({ SESSIONS_STORE: 'database', DATABASE_URL: db.url, DATASOURCE_URL: db.url });
+    const second = new RawSession((r) => fetch(r), pg.url);
+    expect((await second.initialize()).status).toBe(200);
+    expect(await call(second, 'list_tables')).toBeTruthy();
+    expect(await pg.stop()).toBe(0);
+
+    // neon-http, through the local endpoint (development code, but in this test process only).
+    const endpoint = await startNeonEndpoint({ postgresUrl: ADMIN_URL });
+    try {
+      const neon = await start({
+        SESSIONS_STORE: 'database',
+        DATABASE_DRIVER: 'neon-http',
+        DATABASE_URL: endpoint.connectionString(db.name),
+        DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+        BATON_TOOLSETS: 'conformance',
+      });
+      const third = new RawSession((r) => fetch(r), neon.url);
+      expect((await third.initialize()).status).toBe(200);
+      expect(await call(third, 'test_simple_text')).toContain('simple text');
+      expect(await neon.stop()).toBe(0);
+    } finally {
+      await endpoint.close();
+    }
+
+    const loaded = [
+      ...new Set(
+        readFileSync(loadLog, 'utf8')
+          .split('\n')
+          .filter((url) => url.startsWith('file:')),
+      ),
+    ];
+    const files = loaded.map((url) => new URL(url).pathname);
+    // Nothing from the repository itself: no sources, no tsx, no development package.
+    expect(files.filter((file) => !file.startsWith(app + sep))).toEqual([]);
+    const packages = new Set(files.filter((file) => file.includes('/node_modules/')).map(packageOf));
+    const development = [...packages].filter((name) => name && name in packageJson.devDependencies && !(name in packageJson.dependencies));
+    expect(development).toEqual([]);
+    // The bundle holds its dependencies; only PGlite is read from node_modules.
+    expect([...packages]).toEqual(['@electric-sql/pglite']);
+    expect(files.some((file) => file.endsWith('/dist/pglite-thread.js'))).toBe(true);
+  });
+});
+
+/** Pids of the process and all its descendants, now. */
+function processTree(pid: number): number[] {
+  let children = '';
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  } catch {
+    // ps exits 1 when the process has no children.
+  }
+  return [
+    pid,
+    ...children
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter(Boolean)
+      .flatMap(processTree),
+  ];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** `npm start` in a process group of its own (as a terminal runs it), until it says it listens. */
+async function npmStart(
+  preShutdownDelay = '0s',
+): Promise<{ npm: ChildProcess; port: number; output: () => string; exited: Promise<number | null> }> {
+  const npm = spawn('npm', ['start'], {
+    cwd: ROOT,
+    detached: true,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BATON_CONFIG: '',
+      BATON_CONFIG_YAML: `server:\n  shutdown:\n    pre_shutdown_delay: ${preShutdownDelay}\n`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    npm.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then((code) => reject(new Error(`npm start exited with ${code} before listening:\n${output}`)));
+  });
+  return { npm, port, output: () => output, exited };
+}
+
+describe('npm start', () => {
+  it('SIGTERM to the pid of `npm start` reaches the server: it drains and exits, the port is freed, no process is left', async () => {
+    const { npm, port, output, exited } = await npmStart();
+    const session = new RawSession((r) => fetch(r), `http://127.0.0.1:${port}/mcp`);
+    expect((await session.initialize()).status).toBe(200);
+    const tree = processTree(npm.pid!);
+    expect(tree.length).toBeGreaterThan(1);
+    try {
+      process.kill(npm.pid!, 'SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output()).toContain('"msg":"shutdown complete"');
+      expect(await refused(port)).toBe(true);
+      expect(tree.filter(alive)).toEqual([]);
+    } finally {
+      // Whatever failed above, no process of this test outlives it.
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('Ctrl-C (SIGINT to the process group: the server gets it from the terminal and from npm) drains once and exits 0', async () => {
+    // Still draining when npm's copy of the signal arrives.
+    const { npm, port, output, exited } = await npmStart('500ms');
+    const tree = processTree(npm.pid!);
+    try {
+      process.kill(-npm.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(output()).toContain('"msg":"shutdown complete"');
+      expect(output()).not.toContain('second signal');
+      expect(await refused(port)).toBe(true);
+      expect(tree.filter(alive)).toEqual([]);
+    } finally {
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+});
