@@ -23,6 +23,7 @@ import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { Registry } from '../src/mcp/registry.js';
 import { createDispatcher, serveScope } from '../src/mcp/server.js';
 import { connectServer } from '../src/mcp/server-pool.js';
+import { Exchanges } from '../src/mcp/exchanges.js';
 import { SessionState } from '../src/sessions/state.js';
 import { defineTool, text } from '../src/tools/define.js';
 import { z } from 'zod';
@@ -238,8 +239,9 @@ async function build(): Promise<void> {
   // on a hit, only attaching the request's HTTP transport to an idle restored server.
   const measure = async (registry: Registry, iterations: number, pooled: boolean) => {
     const dispatch = createDispatcher(registry);
+    const exchanges = new Exchanges('bench-instance');
     const restored = async () => {
-      const entry = await connectServer(registry.capabilities, 's');
+      const entry = await connectServer(registry.capabilities, 's', exchanges);
       await entry.transport.restore(initialize);
       return entry;
     };
@@ -247,8 +249,8 @@ async function build(): Promise<void> {
     const once = async () => {
       const { server, transport } = pooled ? kept : await restored();
       serveScope(server, dispatch, scope);
-      await transport.attach(new WebStandardStreamableHTTPServerTransport({}), { requestIds: [] });
-      transport.detach();
+      const exchange = await transport.attach(new WebStandardStreamableHTTPServerTransport({}), { requestIds: [], holdLastAnswer: false });
+      exchange.abandon();
     };
     for (let i = 0; i < 200; i++) await once();
     const started = performance.now();

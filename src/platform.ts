@@ -7,6 +7,7 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-guard.js';
 import { Registry } from './mcp/registry.js';
 import { createSessionHandler } from './sessions/handler.js';
+import { Instance } from './sessions/instance.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionStore } from './sessions/types.js';
 import { DatabaseSessionStore } from './sessions/database-store.js';
@@ -30,12 +31,19 @@ export interface PlatformOptions {
    * DSN, else the embedded demo); Workers and Vercel pass their own (neon-http).
    */
   openDatasource?: DatasourceOpener;
+  /**
+   * How long an answer is waited for to be sent whole instead of streamed (default 20 ms; see
+   * src/sessions/instance.ts). Tests set it so that they do not depend on the machine's speed.
+   */
+  answerHoldMs?: number;
 }
 
 export interface Platform {
   config: Config;
   app: Hono;
   store: SessionStore;
+  /** What this instance holds while it runs: restored servers, work in flight, streams. */
+  instance: Instance;
   logger: Logger;
   readiness: Readiness;
   close(): Promise<void>;
@@ -81,10 +89,12 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     throw error;
   }
   const registry = new Registry(toolsets, [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger })]);
-  const handler = createSessionHandler({ store, registry, maxBodyBytes: config.server.max_body_bytes, logger });
+  const instance = new Instance({ store, registry, logger, ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }) });
+  const handler = createSessionHandler({ store, instance, maxBodyBytes: config.server.max_body_bytes, logger });
   const platform: Platform = {
     config,
     store,
+    instance,
     logger,
     readiness: 'ready',
     app: createApp({
@@ -95,6 +105,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       readiness: () => platform.readiness,
     }),
     async close() {
+      await instance.close();
       await closeToolsets();
       await store.close();
     },

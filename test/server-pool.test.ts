@@ -208,13 +208,13 @@ describe('the pool in the platform', () => {
       params: { name: 'sleep', arguments: { ms: 10_000 } },
     });
     await new Promise((r) => setTimeout(r, 200));
-    expect(RequestTransport.inFlightCount).toBe(1);
+    expect(p.instance.unfinishedRequests).toBe(1);
     expect((await session.notify('notifications/cancelled', { requestId: 5, reason: 'changed my mind' })).status).toBe(202);
     const response = await running;
     expect(response.status).toBe(200);
     expect(await readMessages(response)).toEqual([]);
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(RequestTransport.inFlightCount).toBe(0);
+    expect(p.instance.unfinishedRequests).toBe(0);
     expect((await session.callTool('test_simple_text')).result.content[0].text).toMatch(/simple text/);
   });
 
@@ -241,7 +241,7 @@ describe('the pool in the platform', () => {
     // for one such fault, once.
     vi.spyOn(WebStandardStreamableHTTPServerTransport.prototype, 'handleRequest').mockRejectedValueOnce(new Error('transport fault'));
     expect((await session.callTool('test_simple_text')).status).toBe(500);
-    expect(RequestTransport.inFlightCount).toBe(0);
+    expect(p.instance.unfinishedRequests).toBe(0);
     expect((await session.callTool('test_simple_text')).result.content[0].text).toMatch(/simple text/);
   });
 });

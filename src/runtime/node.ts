@@ -12,8 +12,7 @@ import { ConfigError } from '../config/errors.js';
 import { createPlatform } from '../platform.js';
 import { createLogger, parseLogLevel } from '../log.js';
 import { openNodeDatabase } from '../db/open-node.js';
-import { RequestTransport } from '../mcp/transport.js';
-import { InFlight } from '../lifecycle/in-flight.js';
+import type { InFlight } from '../lifecycle/in-flight.js';
 import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup-schedule.js';
 import { shutdown } from '../lifecycle/shutdown.js';
 import { waitForStore } from '../lifecycle/startup.js';
@@ -76,7 +75,7 @@ async function start() {
   }
   platform.readiness = 'starting';
 
-  const inFlight = new InFlight();
+  const inFlight = platform.instance.requests;
   const server = serve({ fetch: platform.app.fetch, port: config.server.port, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {
     logger.info('listening', { port: info.port, store: config.sessions.store, config: source, toolsets: config.toolsets });
   }) as Server;
@@ -119,7 +118,7 @@ async function start() {
           server.close();
         },
         closeConnections: () => server.closeAllConnections(),
-        unfinishedRequests: () => RequestTransport.inFlightCount,
+        unfinishedRequests: () => platform.instance.unfinishedRequests,
         stopCleanup: async () => cleanup?.stop(),
         closeStore: () => platform.close(),
       },
