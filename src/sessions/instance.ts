@@ -113,7 +113,18 @@ export class Instance {
       void this.#complete(exchange, state);
       return response;
     }
-    if (early.kind !== 'ended') await this.#finish(exchange, early, state);
+    if (early.kind !== 'ended') {
+      try {
+        await this.#writeBack(session.id, state);
+      } catch (error) {
+        exchange.abandon();
+        void response.body?.cancel();
+        // Nothing was sent: the handler answers a store failure with 503 and Retry-After (and
+        // logs it), as everywhere else; the client may retry, and the stored state is unchanged.
+        throw error;
+      }
+      await exchange.finish(early.kind === 'answered' ? early.message : undefined);
+    }
     return new Response(await response.text(), { status: response.status, headers: response.headers });
   }
 
@@ -197,15 +208,11 @@ export class Instance {
   async #complete(exchange: Exchange, state: SessionState): Promise<void> {
     const outcome = await exchange.outcome;
     if (outcome.kind === 'ended') return;
-    await this.#finish(exchange, outcome, state);
-  }
-
-  async #finish(exchange: Exchange, outcome: Exclude<Outcome, { kind: 'ended' }>, state: SessionState): Promise<void> {
     let answer: JSONRPCResponse | undefined = outcome.kind === 'answered' ? outcome.message : undefined;
     try {
       await this.#writeBack(exchange.sessionId, state);
     } catch (error) {
-      this.#logger.debug('session state could not be saved', {
+      this.#logger.warn('session state could not be saved; the streamed request ends with an error instead of its result', {
         session: exchange.sessionId.slice(0, 8),
         error: errorText(error),
       });
