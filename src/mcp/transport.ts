@@ -106,13 +106,12 @@ export class Exchange {
   /** Sends the held answer (or what replaces it; nothing after a cancel) and ends the exchange. */
   async finish(message?: JSONRPCMessage): Promise<void> {
     if (this.over) return;
-    try {
-      if (message) await this.write(message, undefined, true);
-      else if (this.#sink) await this.#sink.end();
-      else for (const id of this.#lastIds) this.inner.closeSSEStream(id);
-    } finally {
-      this.transport.end(this, true);
-    }
+    // The server's part is over: it is free before the client can see the answer, so that a
+    // client's next request may already find it in the pool.
+    this.transport.end(this, true);
+    if (message) await this.write(message, undefined, true);
+    else if (this.#sink) await this.#sink.end();
+    else for (const id of this.#lastIds) this.inner.closeSSEStream(id);
   }
 
   /**
@@ -243,12 +242,9 @@ export class RequestTransport implements Transport {
     exchange.clientIds.delete(String(related));
     exchange.open.delete(id);
     if (exchange.open.size > 0 || !exchange.holdLastAnswer) {
-      try {
-        await exchange.write(answer, options, exchange.open.size === 0);
-      } finally {
-        if (exchange.open.size === 0) this.end(exchange, true);
-      }
-      return;
+      const last = exchange.open.size === 0;
+      if (last) this.end(exchange, true);
+      return exchange.write(answer, options, last);
     }
     exchange.settle({ kind: 'answered', message: answer }, id);
   }
