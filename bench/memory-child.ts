@@ -5,6 +5,8 @@ import { newSessionId } from '../src/sessions/ids.js';
 import { DEFAULT_POOL_LIMITS, ServerPool, connectServer } from '../src/mcp/server-pool.js';
 import { Registry } from '../src/mcp/registry.js';
 import { Exchanges } from '../src/mcp/exchanges.js';
+import { createLogger } from '../src/log.js';
+import { InProcessChannel } from '../src/channel/in-process.js';
 import { TOOLSETS } from '../src/tools/index.js';
 
 const pool = process.argv[2] === 'pool';
@@ -19,7 +21,7 @@ const settle = () => {
 if (pool) {
   const registry = new Registry([TOOLSETS.conformance!]);
   const servers = new ServerPool();
-  const exchanges = new Exchanges('bench-instance');
+  const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
   const before = settle();
   for (let i = 0; i < count; i++) {
     const id = newSessionId();

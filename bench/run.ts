@@ -24,6 +24,7 @@ import { Registry } from '../src/mcp/registry.js';
 import { createDispatcher, serveScope } from '../src/mcp/server.js';
 import { connectServer } from '../src/mcp/server-pool.js';
 import { Exchanges } from '../src/mcp/exchanges.js';
+import { InProcessChannel } from '../src/channel/in-process.js';
 import { SessionState } from '../src/sessions/state.js';
 import { defineTool, text } from '../src/tools/define.js';
 import { z } from 'zod';
@@ -239,7 +240,7 @@ async function build(): Promise<void> {
   // on a hit, only attaching the request's HTTP transport to an idle restored server.
   const measure = async (registry: Registry, iterations: number, pooled: boolean) => {
     const dispatch = createDispatcher(registry);
-    const exchanges = new Exchanges('bench-instance');
+    const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
     const restored = async () => {
       const entry = await connectServer(registry.capabilities, 's', exchanges);
       await entry.transport.restore(initialize);

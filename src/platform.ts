@@ -57,11 +57,17 @@ export function originPolicy(config: Config, fallback: OriginPolicy): OriginPoli
   };
 }
 
-export async function createStore(config: Config, openDatabase?: PlatformOptions['openDatabase']): Promise<SessionStore> {
+export async function createStore(config: Config, openDatabase?: PlatformOptions['openDatabase'], logger?: Logger): Promise<SessionStore> {
   const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
-  if (config.sessions.store === 'memory') return new MemorySessionStore(limits);
+  const { retention: retentionMs, poll_interval: pollIntervalMs } = config.channel;
+  if (config.sessions.store === 'memory') return new MemorySessionStore(limits, Date.now, { retentionMs });
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
-  return new DatabaseSessionStore(await openDatabase(config), limits, { autoMigrate: config.database.auto_migrate });
+  return new DatabaseSessionStore(await openDatabase(config), limits, {
+    autoMigrate: config.database.auto_migrate,
+    retentionMs,
+    pollIntervalMs,
+    ...(logger && { logger }),
+  });
 }
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
@@ -83,7 +89,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       openDatasource: options.openDatasource ?? openDefaultDatasource,
       onClose: (close) => closers.push(close),
     });
-    store = options.store ?? (await createStore(config, options.openDatabase));
+    store = options.store ?? (await createStore(config, options.openDatabase, logger));
   } catch (error) {
     await closeToolsets();
     throw error;

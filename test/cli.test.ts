@@ -13,6 +13,7 @@ import { openPg } from '../src/db/drivers/pg.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
 import { runCli } from '../src/cli/run.js';
+import { MIGRATIONS } from '../src/db/migrations.generated.js';
 
 interface Run {
   code: number | null;
@@ -138,7 +139,7 @@ describe('migrate', () => {
   it('applies the bundled migrations once and says so; then finds nothing to do', async () => {
     const first = await baton(['migrate'], { SESSIONS_STORE: 'database', DATABASE_URL: empty.url });
     expect(first).toMatchObject({ code: 0, stderr: '' });
-    expect(first.stdout).toBe('applied 0000_sessions\n1 migration(s) applied\n');
+    expect(first.stdout).toBe(`${MIGRATIONS.map((m) => `applied ${m.tag}\n`).join('')}${MIGRATIONS.length} migration(s) applied\n`);
     const again = await baton(['migrate'], { SESSIONS_STORE: 'database', DATABASE_URL: empty.url });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('nothing to apply');

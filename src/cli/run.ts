@@ -173,7 +173,8 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     const store = new DatabaseSessionStore(
       database,
       { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout },
-      { autoMigrate: config.database.auto_migrate },
+      // The command line publishes on the channel at most; it never waits for a message.
+      { autoMigrate: config.database.auto_migrate, listen: false },
     );
     if (parsed.command === 'migrate') return await migrateCommand(database, io);
     await store.ready();

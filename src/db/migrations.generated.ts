@@ -11,5 +11,15 @@ export const MIGRATIONS: BundledMigration[] = [
       "CREATE INDEX \"sessions_expires_at_idx\" ON \"baton\".\"sessions\" USING btree (\"expires_at\");",
       "CREATE INDEX \"sessions_last_active_at_idx\" ON \"baton\".\"sessions\" USING btree (\"last_active_at\");"
     ]
+  },
+  {
+    "tag": "0001_messages",
+    "folderMillis": 1795744676784,
+    "hash": "902c730a5a84f0df69ab14e36c6af061f8ff47569a57b7fd8a4fa80eff43435e",
+    "statements": [
+      "CREATE TABLE \"baton\".\"messages\" (\n\t\"id\" bigserial PRIMARY KEY NOT NULL,\n\t\"topic\" text NOT NULL,\n\t\"at\" bigint NOT NULL,\n\t\"payload\" jsonb NOT NULL\n);",
+      "CREATE INDEX \"messages_topic_at_idx\" ON \"baton\".\"messages\" USING btree (\"topic\",\"at\",\"id\");",
+      "CREATE INDEX \"messages_at_idx\" ON \"baton\".\"messages\" USING btree (\"at\");"
+    ]
   }
 ];

@@ -43,6 +43,11 @@ export interface ExchangeOptions {
    * the owner sends it with `finish`. Without it, every answer is sent as it comes.
    */
   holdLastAnswer: boolean;
+  /**
+   * The store's clock when the request's session was opened (OpenResult.at): messages about this
+   * exchange published on the channel from then on reach it.
+   */
+  since?: number;
 }
 
 /** How an exchange whose last answer is held came to its end. */
@@ -81,6 +86,7 @@ export class Exchange {
   /** Server-to-client requests sent in this exchange: their id on the wire -> the server's own. */
   readonly outgoing = new Map<string, RequestId>();
   readonly holdLastAnswer: boolean;
+  readonly since: number | undefined;
   over = false;
 
   /** The client's ids of the last requests answered or cancelled: the stream to close. */
@@ -98,6 +104,7 @@ export class Exchange {
     this.sessionId = transport.sessionId;
     this.open = new Set(options.requestIds);
     this.holdLastAnswer = options.holdLastAnswer;
+    this.since = options.since;
     this.streaming = new Promise((resolve) => (this.#markStreaming = resolve));
     this.outcome = new Promise((resolve) => (this.#settle = resolve));
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));

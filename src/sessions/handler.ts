@@ -14,8 +14,8 @@ import {
 import { readBody } from '../http/body.js';
 import { JsonRpcCode, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
-import type { Caller, Instance } from './instance.js';
-import type { Negotiated, SessionRecord, SessionStore } from './types.js';
+import type { Caller, Instance, Opened } from './instance.js';
+import type { Negotiated, SessionStore } from './types.js';
 import { isWellFormedSessionId } from './ids.js';
 
 export type { Caller } from './instance.js';
@@ -116,15 +116,16 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const opened = await open(sessionId, caller);
     if (opened instanceof Response) return opened;
-    if (batch && opened.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
+    const { session } = opened;
+    if (batch && session.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
       return jsonRpcError(
         400,
         JsonRpcCode.InvalidRequest,
-        `Invalid Request: JSON-RPC batches are not allowed in protocol ${opened.protocolVersion}`,
+        `Invalid Request: JSON-RPC batches are not allowed in protocol ${session.protocolVersion}`,
       );
     }
 
-    const rest = instance.route(sessionId, messages);
+    const rest = await instance.route(sessionId, messages);
     const requests = rest.filter(isJSONRPCRequest);
     if (requests.length === 0) return new Response(null, { status: 202 });
     return instance.serve(
@@ -171,11 +172,11 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     return new Response(null, { status: 200 });
   }
 
-  async function open(sessionId: string, caller: Caller): Promise<SessionRecord | Response> {
+  async function open(sessionId: string, caller: Caller): Promise<Opened | Response> {
     const result = await store.open(sessionId, caller.credentialHash);
     if (result.status === 'not_found') return notFound();
     if (result.status === 'forbidden') return forbidden();
-    return result.session;
+    return result;
   }
 }
 

@@ -13,17 +13,23 @@
 //              request leaves (a store failure is a 503 while nothing was sent yet);
 //   release    the server goes back to the pool for the session's next request on this instance.
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { ErrorCode, type JSONRPCRequest, type JSONRPCResponse, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type JSONRPCResponse,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import { createDispatcher, serveScope, type Dispatcher, type RequestScope } from '../mcp/server.js';
 import { ServerPool, connectServer, type SessionServer } from '../mcp/server-pool.js';
 import { Exchanges } from '../mcp/exchanges.js';
-import type { Exchange, Outcome } from '../mcp/transport.js';
+import type { Exchange, ExchangeOptions, Outcome } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
 import { InFlight } from '../lifecycle/in-flight.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import { newSessionId } from './ids.js';
-import type { Negotiated, SessionRecord, SessionStore } from './types.js';
+import type { Negotiated, OpenResult, SessionRecord, SessionStore } from './types.js';
 import type { Principal } from '../tools/define.js';
 
 export interface InstanceOptions {
@@ -47,6 +53,9 @@ export interface Caller {
   principal: Principal | undefined;
 }
 
+/** A session as the store opened it for this request. */
+export type Opened = Extract<OpenResult, { status: 'ok' }>;
+
 const DEFAULT_HOLD_MS = 20;
 const SAVE_FAILED = 'Session state could not be saved; the request was not completed. Retry later.';
 
@@ -65,7 +74,7 @@ export class Instance {
 
   constructor(options: InstanceOptions) {
     this.id = newSessionId().slice(0, 12);
-    this.exchanges = new Exchanges(this.id);
+    this.exchanges = new Exchanges(this.id, options.store.channel, options.logger);
     this.#store = options.store;
     this.#registry = options.registry;
     this.#logger = options.logger;
@@ -90,16 +99,18 @@ export class Instance {
     const server = await this.#connect(id);
     const scope: RequestScope = { sessionId: id, session: new SessionState(), principal: caller.principal };
     const inner = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
-    const exchange = await this.#attach(server, inner, scope, [message.id], false);
+    const exchange = await this.#attach(server, inner, scope, { requestIds: [message.id], holdLastAnswer: false });
     return { id, response: await this.#handle(server, exchange, request, message) };
   }
 
   /** One request of an opened session: restore, serve, write back, release. */
-  async serve(request: Request, session: SessionRecord, caller: Caller, body: unknown, requestIds: RequestId[]): Promise<Response> {
+  async serve(request: Request, opened: Opened, caller: Caller, body: unknown, requestIds: RequestId[]): Promise<Response> {
+    const { session, at } = opened;
     const server = this.#pool.take(session.id) ?? (await this.#restore(session));
     const state = new SessionState(session.state);
     const scope: RequestScope = { sessionId: session.id, session: state, principal: caller.principal };
-    const exchange = await this.#attach(server, new WebStandardStreamableHTTPServerTransport({}), scope, requestIds, true);
+    const inner = new WebStandardStreamableHTTPServerTransport({});
+    const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });
     const response = await this.#handle(server, exchange, request, body);
     if (response.status !== 200) return response;
 
@@ -129,10 +140,10 @@ export class Instance {
   }
 
   /**
-   * Routes what answers or cancels work in flight on this instance (replies to server-to-client
-   * requests, `notifications/cancelled`); returns the messages left to serve.
+   * Takes what answers or cancels work in flight, on this instance or another (replies to
+   * server-to-client requests, `notifications/cancelled`); returns the messages left to serve.
    */
-  route(sessionId: string, messages: Parameters<Exchanges['route']>[1]) {
+  route(sessionId: string, messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
     return this.exchanges.route(sessionId, messages);
   }
 
@@ -147,7 +158,9 @@ export class Instance {
     return this.exchanges.unfinished;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.exchanges.close();
+  }
 
   async #restore(session: SessionRecord): Promise<SessionServer> {
     const server = await this.#connect(session.id);
@@ -169,11 +182,10 @@ export class Instance {
     server: SessionServer,
     inner: WebStandardStreamableHTTPServerTransport,
     scope: RequestScope,
-    requestIds: RequestId[],
-    holdLastAnswer: boolean,
+    options: ExchangeOptions,
   ): Promise<Exchange> {
     serveScope(server.server, this.#dispatch, scope);
-    const exchange = await server.transport.attach(inner, { requestIds, holdLastAnswer });
+    const exchange = await server.transport.attach(inner, options);
     void exchange.done.then((reusable) => {
       if (reusable) this.#pool.give(scope.sessionId, server);
     });
