@@ -95,7 +95,16 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     throw error;
   }
   const registry = new Registry(toolsets, [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger })]);
-  const instance = new Instance({ store, registry, logger, ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }) });
+  // Streams on a polling channel cost reads while they are open: they are closed after a while
+  // unless configured otherwise, and clients resume them (docs/operations.md).
+  const streamTimeoutMs = config.channel.stream_timeout ?? (store.channel.delivery === 'poll' ? 60_000 : 0);
+  const instance = new Instance({
+    store,
+    registry,
+    logger,
+    streams: { retryMs: config.channel.retry, timeoutMs: streamTimeoutMs },
+    ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }),
+  });
   const handler = createSessionHandler({ store, instance, maxBodyBytes: config.server.max_body_bytes, logger });
   const platform: Platform = {
     config,

@@ -41,7 +41,8 @@ export const SESSION_ENDED = { kind: 'ended' } as const satisfies SessionMessage
 export const requestStreamTopic = (sessionId: string, key: string) => `stream:${sessionId}:${key}`;
 
 export interface StreamMessage {
-  message: JSONRPCMessage;
+  /** Absent in the last entry of a request that ended without an answer (cancelled). */
+  message?: JSONRPCMessage;
   /** The message that completes the request: the stream ends after it. */
   last: boolean;
 }

@@ -50,6 +50,8 @@ export interface RequestScope {
   sessionId: string;
   session: SessionState;
   principal: Principal | undefined;
+  /** Ends the request's event stream early, when the session can resume it (see src/sessions/streams.ts). */
+  closeStream?: () => void;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -198,7 +200,7 @@ function handlerContext(server: Server, scope: RequestScope, extra: Extra): Hand
     elicit: (params) => server.elicitInput({ ...params, mode: 'form' }, { relatedRequestId: extra.requestId }),
     sample: (params) => server.createMessage(params, { relatedRequestId: extra.requestId }),
     notify: (notification) => extra.sendNotification(notification),
-    closeStream: extra.closeSSEStream,
+    closeStream: scope.closeStream,
   };
 }
 

@@ -117,6 +117,7 @@ async function start() {
           drain.closed = true;
           server.close();
         },
+        endStreams: () => platform.instance.closeStreams(),
         closeConnections: () => server.closeAllConnections(),
         unfinishedRequests: () => platform.instance.unfinishedRequests,
         stopCleanup: async () => cleanup?.stop(),

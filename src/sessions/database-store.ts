@@ -166,6 +166,11 @@ export class DatabaseSessionStore implements SessionStore {
     );
   }
 
+  async stateHas(id: string, key: string): Promise<boolean> {
+    const [row] = await this.#run(sql`select jsonb_exists(state, ${key}) as has from ${sessions} where id = ${id}`);
+    return row?.has === true;
+  }
+
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {
     // One statement: the session's end is published with its deletion, so that every instance
     // stops what the session runs there, at no extra round trip.

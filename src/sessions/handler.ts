@@ -17,6 +17,7 @@ import { errorText, type Logger } from '../log.js';
 import type { Caller, Instance, Opened } from './instance.js';
 import type { Negotiated, SessionStore } from './types.js';
 import { isWellFormedSessionId } from './ids.js';
+import { decodeCursor } from './streams.js';
 
 export type { Caller } from './instance.js';
 
@@ -54,7 +55,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
         case 'POST':
           return await post(request, sessionId, version, caller);
         case 'GET':
-          return await get(sessionId, caller);
+          return await get(request, sessionId, caller);
         case 'DELETE':
           return await remove(sessionId, caller);
         default:
@@ -151,15 +152,20 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     return response;
   }
 
-  async function get(sessionId: string | null, caller: Caller): Promise<Response> {
+  async function get(request: Request, sessionId: string | null, caller: Caller): Promise<Response> {
     if (sessionId === null) return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
+    if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) {
+      return jsonRpcError(406, JsonRpcCode.ServerError, 'Not Acceptable: Accept must list text/event-stream');
+    }
+    const lastEventId = request.headers.get('last-event-id');
+    const cursor = lastEventId === null ? undefined : decodeCursor(lastEventId);
+    if (lastEventId !== null && !cursor) {
+      return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: Last-Event-ID is not an event id this server gave out');
+    }
     const opened = await open(sessionId, caller);
     if (opened instanceof Response) return opened;
-    // Server-initiated messages travel on the stream of the request they belong to; a standalone
-    // stream would tie a session to one instance, which is what this platform exists to avoid.
-    return jsonRpcError(405, JsonRpcCode.ServerError, 'Method Not Allowed: this server sends no standalone event stream', {
-      Allow: 'POST, DELETE',
-    });
+    // Served by whichever instance the request reached: what it carries comes through the channel.
+    return instance.streams.open(opened.session, opened.at, cursor);
   }
 
   async function remove(sessionId: string | null, caller: Caller): Promise<Response> {

@@ -29,6 +29,7 @@ import { InFlight } from '../lifecycle/in-flight.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import { newSessionId } from './ids.js';
+import { RequestStream, SessionStreams, resumable, type StreamOptions } from './streams.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from './types.js';
 import type { Principal } from '../tools/define.js';
 
@@ -41,6 +42,8 @@ export interface InstanceOptions {
    * 20 ms. Tests set it to be independent of the machine's speed.
    */
   holdMs?: number;
+  /** Event streams: the retry advised to clients, how long a GET stream stays open. */
+  streams?: Partial<StreamOptions>;
 }
 
 /** Who sends a request, as the session layer needs to know. */
@@ -63,6 +66,8 @@ export class Instance {
   /** Names this instance in the ids of its server-to-client requests. */
   readonly id: string;
   readonly exchanges: Exchanges;
+  /** The GET event streams this instance serves. */
+  readonly streams: SessionStreams;
   /** HTTP exchanges in progress, until their response is completely sent (the Node entry feeds it). */
   readonly requests = new InFlight();
   readonly #store: SessionStore;
@@ -71,6 +76,7 @@ export class Instance {
   readonly #dispatch: Dispatcher;
   readonly #pool = new ServerPool();
   readonly #holdMs: number;
+  readonly #retryMs: number;
 
   constructor(options: InstanceOptions) {
     this.id = newSessionId().slice(0, 12);
@@ -80,6 +86,11 @@ export class Instance {
     this.#logger = options.logger;
     this.#dispatch = createDispatcher(options.registry);
     this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
+    this.#retryMs = options.streams?.retryMs ?? 1_000;
+    this.streams = new SessionStreams(options.store, options.logger, {
+      retryMs: this.#retryMs,
+      timeoutMs: options.streams?.timeoutMs ?? 0,
+    });
   }
 
   /** A new session: stored, then its `initialize` goes through a new server, which is then as restored as any. */
@@ -111,6 +122,10 @@ export class Instance {
     const scope: RequestScope = { sessionId: session.id, session: state, principal: caller.principal };
     const inner = new WebStandardStreamableHTTPServerTransport({});
     const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });
+    // A session that can resume streams gets a stream the tool may close early (SSE polling), and
+    // that outlives a client that goes away: the rest is kept for it, for any instance to deliver.
+    const stream = resumable(session) ? new RequestStream(exchange, this.#store.channel, this.#logger) : undefined;
+    if (stream) scope.closeStream = () => stream.close();
     const response = await this.#handle(server, exchange, request, body);
     if (response.status !== 200) return response;
 
@@ -122,7 +137,7 @@ export class Instance {
     const early = await answeredWithin(exchange, this.#holdMs);
     if (!early) {
       void this.#complete(exchange, state);
-      return response;
+      return stream ? stream.wrap(response, this.#retryMs) : response;
     }
     if (early.kind !== 'ended') {
       try {
@@ -153,12 +168,18 @@ export class Instance {
     await this.exchanges.endSession(sessionId);
   }
 
+  /** Ends the GET streams this instance serves (shutdown: their clients resume elsewhere). */
+  closeStreams(): void {
+    this.streams.closeAll();
+  }
+
   /** Client requests whose answer has not been sent yet (shutdown waits for them). */
   get unfinishedRequests(): number {
     return this.exchanges.unfinished;
   }
 
   async close(): Promise<void> {
+    this.streams.closeAll();
     this.exchanges.close();
   }
 

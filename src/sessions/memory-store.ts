@@ -103,6 +103,11 @@ export class MemorySessionStore implements SessionStore {
     entry.state = JSON.stringify(state);
   }
 
+  async stateHas(id: string, key: string): Promise<boolean> {
+    const entry = this.#sessions.get(id);
+    return entry !== undefined && Object.hasOwn(JSON.parse(entry.state) as object, key);
+  }
+
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {
     const entry = this.#live(id, this.now());
     if (!entry) return 'not_found';

@@ -100,6 +100,8 @@ export interface SessionStore {
   open(id: string, credentialHash: string): Promise<OpenResult>;
   /** Merges changed state keys into the stored session. */
   update(id: string, patch: StatePatch): Promise<void>;
+  /** Whether the session's stored state has `key` now (a stream checks a resource subscription). */
+  stateHas(id: string, key: string): Promise<boolean>;
   /**
    * Removes a session (DELETE), with the same binding rule as `open`, and announces its end on the
    * channel (in the same statement), so that every instance stops what the session runs.
