@@ -25,6 +25,7 @@ import { createDispatcher, serveScope } from '../src/mcp/server.js';
 import { connectServer } from '../src/mcp/server-pool.js';
 import { Exchanges } from '../src/mcp/exchanges.js';
 import { InProcessChannel } from '../src/channel/in-process.js';
+import { changeNotifier } from '../src/channel/changes.js';
 import { SessionState } from '../src/sessions/state.js';
 import { defineTool, text } from '../src/tools/define.js';
 import { z } from 'zod';
@@ -235,7 +236,12 @@ async function build(): Promise<void> {
     method: 'initialize',
     params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } },
   };
-  const scope = { sessionId: 's', session: new SessionState(), principal: undefined };
+  const scope = {
+    sessionId: 's',
+    session: new SessionState(),
+    principal: undefined,
+    changes: changeNotifier(new InProcessChannel(60_000)),
+  };
   // What a request pays for its server: on a pool miss, build + connect + restore + attach;
   // on a hit, only attaching the request's HTTP transport to an idle restored server.
   const measure = async (registry: Registry, iterations: number, pooled: boolean) => {

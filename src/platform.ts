@@ -10,6 +10,7 @@ import { createSessionHandler } from './sessions/handler.js';
 import { Instance } from './sessions/instance.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionStore } from './sessions/types.js';
+import type { ChangeNotifier } from './channel/types.js';
 import { DatabaseSessionStore } from './sessions/database-store.js';
 import type { Database } from './db/database.js';
 import { selectToolsets } from './tools/index.js';
@@ -44,6 +45,11 @@ export interface Platform {
   store: SessionStore;
   /** What this instance holds while it runs: restored servers, work in flight, streams. */
   instance: Instance;
+  /**
+   * Announces changes to every session's stream on every instance (list changes, resource
+   * updates for subscribed sessions); the same as tools get as `ctx.changes`.
+   */
+  changes: ChangeNotifier;
   logger: Logger;
   readiness: Readiness;
   close(): Promise<void>;
@@ -110,6 +116,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     config,
     store,
     instance,
+    changes: instance.changes,
     logger,
     readiness: 'ready',
     app: createApp({

@@ -31,6 +31,7 @@ import type { z } from 'zod';
 import type { HandlerContext, Principal, ToolOutput } from '../tools/define.js';
 import type { SessionState } from '../sessions/state.js';
 import type { Registry } from './registry.js';
+import type { ChangeNotifier } from '../channel/types.js';
 
 export const SERVER_INFO = { name: 'mcp-baton', version: '0.1.0' };
 
@@ -52,6 +53,8 @@ export interface RequestScope {
   principal: Principal | undefined;
   /** Ends the request's event stream early, when the session can resume it (see src/sessions/streams.ts). */
   closeStream?: () => void;
+  /** Announces changes on every instance. */
+  changes: ChangeNotifier;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -201,6 +204,7 @@ function handlerContext(server: Server, scope: RequestScope, extra: Extra): Hand
     sample: (params) => server.createMessage(params, { relatedRequestId: extra.requestId }),
     notify: (notification) => extra.sendNotification(notification),
     closeStream: scope.closeStream,
+    changes: scope.changes,
   };
 }
 

@@ -30,6 +30,8 @@ import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import { newSessionId } from './ids.js';
 import { RequestStream, SessionStreams, resumable, type StreamOptions } from './streams.js';
+import { changeNotifier } from '../channel/changes.js';
+import type { ChangeNotifier } from '../channel/types.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from './types.js';
 import type { Principal } from '../tools/define.js';
 
@@ -68,6 +70,8 @@ export class Instance {
   readonly exchanges: Exchanges;
   /** The GET event streams this instance serves. */
   readonly streams: SessionStreams;
+  /** Announces changes to every session's stream on every instance. */
+  readonly changes: ChangeNotifier;
   /** HTTP exchanges in progress, until their response is completely sent (the Node entry feeds it). */
   readonly requests = new InFlight();
   readonly #store: SessionStore;
@@ -85,6 +89,7 @@ export class Instance {
     this.#registry = options.registry;
     this.#logger = options.logger;
     this.#dispatch = createDispatcher(options.registry);
+    this.changes = changeNotifier(options.store.channel);
     this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
     this.#retryMs = options.streams?.retryMs ?? 1_000;
     this.streams = new SessionStreams(options.store, options.logger, {
@@ -108,7 +113,7 @@ export class Instance {
       protocol: negotiated.protocolVersion,
     });
     const server = await this.#connect(id);
-    const scope: RequestScope = { sessionId: id, session: new SessionState(), principal: caller.principal };
+    const scope: RequestScope = { sessionId: id, session: new SessionState(), principal: caller.principal, changes: this.changes };
     const inner = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
     const exchange = await this.#attach(server, inner, scope, { requestIds: [message.id], holdLastAnswer: false });
     return { id, response: await this.#handle(server, exchange, request, message) };
@@ -119,7 +124,7 @@ export class Instance {
     const { session, at } = opened;
     const server = this.#pool.take(session.id) ?? (await this.#restore(session));
     const state = new SessionState(session.state);
-    const scope: RequestScope = { sessionId: session.id, session: state, principal: caller.principal };
+    const scope: RequestScope = { sessionId: session.id, session: state, principal: caller.principal, changes: this.changes };
     const inner = new WebStandardStreamableHTTPServerTransport({});
     const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });
     // A session that can resume streams gets a stream the tool may close early (SSE polling), and

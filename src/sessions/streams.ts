@@ -335,6 +335,7 @@ export class SessionStreams {
       },
       cancel: () => stop(),
     });
+    this.logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
     return new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
   }
 

@@ -17,6 +17,7 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionState } from '../sessions/state.js';
+import type { ChangeNotifier } from '../channel/types.js';
 
 /** Who is calling: filled by authentication; anonymous callers have no principal. */
 export interface Principal {
@@ -48,6 +49,11 @@ export interface HandlerContext {
   sample(params: CreateMessageRequestParams): Promise<CreateMessageResult>;
   /** Sends any notification on this request's stream. */
   notify(notification: ServerNotification): Promise<void>;
+  /**
+   * Announces a change to every session's stream, on every instance: list changes, and updates
+   * of a resource (to the sessions subscribed to it).
+   */
+  changes: ChangeNotifier;
   /**
    * Closes this request's event stream early so that the client reconnects and polls for the
    * result (SSE polling). Undefined when the client cannot resume.
