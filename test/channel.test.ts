@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -170,6 +171,44 @@ describe.each(channels)('the channel: $name', (setup) => {
       expect(c.received.map((m) => m.payload)).toEqual([big, { small: true }]);
     } finally {
       await close();
+    }
+  });
+});
+
+describe('pg: the listening connection is lost', () => {
+  it('listens again and delivers what was published meanwhile, once', async () => {
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url } }, {});
+    const open = async (listen: boolean) => {
+      const store = new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, { listen, logger: quiet });
+      await store.ready();
+      return store;
+    };
+    const [receiver, sender] = [await open(true), await open(false)];
+    const admin = new pg.Client({ connectionString: pgDb.url });
+    await admin.connect();
+    try {
+      const topic = `lost-${Math.random()}`;
+      const first = await sender.channel.publish(topic, { n: 0 });
+      const c = collector();
+      receiver.channel.subscribe(topic, c.listener, { since: first.at + 1 });
+      await sender.channel.publish(topic, { n: 1 });
+      await c.until(1);
+      // A real fault: the server ends the listening connection (as a restart or a proxy would).
+      const { rowCount } = await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'baton-listen' and datname = current_database()`,
+      );
+      expect(rowCount).toBeGreaterThanOrEqual(1);
+      // Published while the receiver has no connection listening, or as it comes back.
+      await sender.channel.publish(topic, { n: 2 });
+      await sender.channel.publish(topic, { n: 3 });
+      await c.until(3);
+      await sender.channel.publish(topic, { n: 4 });
+      await c.until(4);
+      expect(c.received.map((m) => m.payload)).toEqual([1, 2, 3, 4].map((n) => ({ n })));
+    } finally {
+      await admin.end();
+      await receiver.close();
+      await sender.close();
     }
   });
 });

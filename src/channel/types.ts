@@ -37,8 +37,10 @@ export interface SubscribeOptions {
   /**
    * The store's clock (microseconds since the epoch, as `OpenResult.at` gives it) from which
    * messages are wanted. Messages published before it are never delivered. Without it, a polling
-   * channel starts a little before the moment of subscribing (by its own clock estimate), which
-   * may deliver a few messages published just before.
+   * channel starts a little before its first read, which may deliver a few messages published
+   * just before subscribing. A subscription that knows where it is (it has a `since`, or has
+   * received a message) also gets, when pg's listening connection was lost and comes back, what
+   * was published meanwhile.
    */
   since?: number;
   /**

@@ -47,7 +47,13 @@ export function openPg(options: PgOptions): Database {
     async listen(channel: string, onNotification: (payload: string) => void): Promise<Listener> {
       if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
       // Not from the pool: a LISTEN belongs to its connection, which must stay open and idle.
-      const client = new pg.Client({ connectionString: options.dsn, connectionTimeoutMillis: options.statementTimeoutMs, keepAlive: true });
+      const client = new pg.Client({
+        connectionString: options.dsn,
+        connectionTimeoutMillis: options.statementTimeoutMs,
+        keepAlive: true,
+        // Names it in pg_stat_activity, for operators (and the test that cuts it).
+        application_name: 'baton-listen',
+      });
       const lost = new Promise<Error>((resolve) => {
         client.on('error', resolve);
         client.on('end', () => resolve(new Error('the listening connection ended')));
