@@ -135,10 +135,6 @@ export class Exchange {
     this.#markStreaming();
   }
 
-  get diverted(): boolean {
-    return this.#sink !== undefined;
-  }
-
   /** @internal Used by RequestTransport. */
   markStreaming(): void {
     this.#markStreaming();
@@ -212,11 +208,6 @@ export class RequestTransport implements Transport {
     inner.onclose = () => this.end(exchange, false);
     await inner.start();
     return exchange;
-  }
-
-  /** The exchange being served, if any. */
-  get current(): Exchange | undefined {
-    return this.#current;
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {

@@ -1,8 +1,10 @@
 // What one instance of the platform holds while it runs, for 2025 sessions, and the life of one
 // request through it. Everything that lives as long as the instance is here, owned by the
 // platform (created by createPlatform, closed by platform.close()): the pool of restored servers,
-// the work in flight (src/mcp/exchanges.ts), the count of HTTP exchanges. Nothing of it is
-// module-level, so two platforms in one process behave like two instances.
+// the work in flight and how messages about it reach it from other instances
+// (src/mcp/exchanges.ts, over the store's channel), the event streams it serves
+// (src/sessions/streams.ts), the count of HTTP exchanges. Nothing of it is module-level, so two
+// platforms in one process behave like two instances: they share only the database.
 //
 // One request of an existing session, top to bottom (src/sessions/handler.ts opens the session
 // and calls `serve`):
