@@ -4,6 +4,9 @@ import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
 import { DEFAULT_POOL_LIMITS, ServerPool, connectServer } from '../src/mcp/server-pool.js';
 import { Registry } from '../src/mcp/registry.js';
+import { Exchanges } from '../src/mcp/exchanges.js';
+import { createLogger } from '../src/log.js';
+import { InProcessChannel } from '../src/channel/in-process.js';
 import { TOOLSETS } from '../src/tools/index.js';
 
 const pool = process.argv[2] === 'pool';
@@ -18,10 +21,11 @@ const settle = () => {
 if (pool) {
   const registry = new Registry([TOOLSETS.conformance!]);
   const servers = new ServerPool();
+  const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
   const before = settle();
   for (let i = 0; i < count; i++) {
     const id = newSessionId();
-    const entry = await connectServer(registry.capabilities, id);
+    const entry = await connectServer(registry.capabilities, id, exchanges);
     await entry.transport.restore({
       method: 'initialize',
       params: {

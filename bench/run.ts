@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: startup,throughput,modern,statements,build,memory,rows,bundle,cleanup
+//   --only LIST     comma list of sections: startup,throughput,modern,statements,build,memory,rows,bundle,channel,cleanup
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -16,6 +16,7 @@ import { build as buildDist } from '../scripts/build.mjs';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { startWrangler } from '../test/helpers/wrangler.js';
 import { RawSession } from '../test/helpers/mcp.js';
+import { SseReader } from '../test/helpers/sse.js';
 import { parseConfig } from '../src/config/index.js';
 import { createPlatform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
@@ -24,6 +25,9 @@ import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { Registry } from '../src/mcp/registry.js';
 import { createDispatcher, serveScope } from '../src/mcp/server.js';
 import { connectServer } from '../src/mcp/server-pool.js';
+import { Exchanges } from '../src/mcp/exchanges.js';
+import { InProcessChannel } from '../src/channel/in-process.js';
+import { changeNotifier } from '../src/channel/changes.js';
 import { SessionState } from '../src/sessions/state.js';
 import { defineTool, text } from '../src/tools/define.js';
 import { z } from 'zod';
@@ -42,7 +46,7 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
-const sections = new Set((args.only ?? 'startup,throughput,modern,statements,build,memory,rows,bundle,cleanup').split(','));
+const sections = new Set((args.only ?? 'startup,throughput,modern,statements,build,memory,rows,bundle,channel,cleanup').split(','));
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
 const results: Record<string, unknown> = {
@@ -343,6 +347,15 @@ async function statements(): Promise<void> {
       c['notification'] = await count(() => session.notify('notifications/initialized'));
       c['tools/call, state unchanged'] = await count(() => session.callTool('test_simple_text'));
       c['logging/setLevel, state changed'] = await count(() => session.request('logging/setLevel', { level: 'info' }));
+      c['GET (open the event stream)'] = await count(async () => {
+        const stream = new SseReader(await session.send('GET', undefined));
+        await stream.next();
+        await stream.cancel();
+      });
+      c['reply to a request waiting on another instance'] = await count(() =>
+        session.send('POST', { jsonrpc: '2.0', id: 'AnotherInst1.1', result: { action: 'decline' } }),
+      );
+      c['cancel of a request running elsewhere'] = await count(() => session.notify('notifications/cancelled', { requestId: 99 }));
       c['DELETE'] = await count(() => session.delete());
       counted[driver] = c;
       await platform.close();
@@ -370,13 +383,19 @@ async function build(): Promise<void> {
     method: 'initialize',
     params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } },
   };
-  const scope = { sessionId: 's', session: new SessionState(), principal: undefined };
+  const scope = {
+    sessionId: 's',
+    session: new SessionState(),
+    principal: undefined,
+    changes: changeNotifier(new InProcessChannel(60_000)),
+  };
   // What a request pays for its server: on a pool miss, build + connect + restore + attach;
   // on a hit, only attaching the request's HTTP transport to an idle restored server.
   const measure = async (registry: Registry, iterations: number, pooled: boolean) => {
     const dispatch = createDispatcher(registry);
+    const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
     const restored = async () => {
-      const entry = await connectServer(registry.capabilities, 's');
+      const entry = await connectServer(registry.capabilities, 's', exchanges);
       await entry.transport.restore(initialize);
       return entry;
     };
@@ -384,8 +403,8 @@ async function build(): Promise<void> {
     const once = async () => {
       const { server, transport } = pooled ? kept : await restored();
       serveScope(server, dispatch, scope);
-      await transport.attach(new WebStandardStreamableHTTPServerTransport({}), { requestIds: [] });
-      transport.detach();
+      const exchange = await transport.attach(new WebStandardStreamableHTTPServerTransport({}), { requestIds: [], holdLastAnswer: false });
+      exchange.abandon();
     };
     for (let i = 0; i < 200; i++) await once();
     const started = performance.now();
@@ -539,7 +558,147 @@ async function bundle(): Promise<void> {
   }
 }
 
-// ---- (7) cleanup at scale (bench/cleanup.ts) ----
+// ---- (7) the channel: a cross-instance elicitation's round trip; what waiting costs ----
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
+
+/**
+ * From the client's reply (a POST to `replyUrl`) to the tool's result on the call's stream (opened
+ * on `callUrl`): the reply's own request, its way to the waiting tool, and the answer back.
+ */
+async function elicitationRoundTrips(callUrl: string, replyUrl: string, rounds: number): Promise<number[]> {
+  const session = new RawSession((r) => fetch(r), callUrl);
+  await session.initialize({ elicitation: {} });
+  const other = new RawSession((r) => fetch(r), replyUrl);
+  other.id = session.id;
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const call = { jsonrpc: '2.0', id: i + 2, method: 'tools/call', params: { name: 'test_elicitation', arguments: { message: `q${i}` } } };
+    const reader = new SseReader(await session.send('POST', call));
+    const asked = (await reader.until((e) => e.message?.method === 'elicitation/create')).at(-1)!;
+    const started = performance.now();
+    const reply = await other.send('POST', {
+      jsonrpc: '2.0',
+      id: asked.message.id,
+      result: { action: 'accept', content: { username: 'u', email: 'e@x' } },
+    });
+    if (reply.status !== 202) throw new Error(`reply answered ${reply.status}`);
+    const answered = (await reader.until((e) => e.message?.result !== undefined)).at(-1);
+    if (!answered) throw new Error('no answer');
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
+async function channelBench(): Promise<void> {
+  const pgDb = await createTestDatabase('baton_bench_channel');
+  const neonDb = await createTestDatabase('baton_bench_channel_neon');
+  const endpoint = await startNeonEndpointProcess('postgres://postgres@127.0.0.1:5432/postgres');
+  const servers: RunningServer[] = [];
+  const out: Record<string, unknown> = {};
+  try {
+    const common = { BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'database' };
+    const envs = {
+      pg: { ...common, DATABASE_URL: pgDb.url },
+      'neon-http': {
+        ...common,
+        DATABASE_DRIVER: 'neon-http',
+        DATABASE_URL: endpoint.connectionString(neonDb.name),
+        DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+      },
+    };
+    const rows: (string | number)[][] = [];
+    const rounds = 30;
+    for (const [driver, env] of Object.entries(envs)) {
+      const [a, b] = [await startServer(env), await startServer(env)];
+      servers.push(a, b);
+      await elicitationRoundTrips(a.url, b.url, 3); // warm-up
+      const same = await elicitationRoundTrips(a.url, a.url, rounds);
+      const cross = await elicitationRoundTrips(a.url, b.url, rounds);
+      for (const [where, times] of [
+        ['reply to the same instance', same],
+        ['reply to the other instance', cross],
+      ] as const) {
+        rows.push([driver, where, fmt(median(times), 1), fmt(percentile(times, 0.95), 1), fmt(Math.max(...times), 1)]);
+        (out.roundTrip ??= {} as Record<string, unknown>) as Record<string, unknown>;
+        (out.roundTrip as Record<string, unknown>)[`${driver}: ${where}`] = { p50: median(times), p95: percentile(times, 0.95) };
+      }
+    }
+    table(
+      `elicitation round trip: client reply sent -> tool result received (${rounds} rounds; neon-http polls every 500 ms)`,
+      ['driver', 'reply goes to', 'p50 ms', 'p95 ms', 'max ms'],
+      rows,
+    );
+
+    // What waiting costs: statements the waiting instance sends while nothing happens.
+    const costRows: (string | number)[][] = [];
+    const seconds = 5;
+    for (const [driver, database] of [
+      ['pg', { driver: 'pg', dsn: pgDb.url }],
+      ['neon-http', { driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }],
+    ] as const) {
+      const platform = await createPlatform(parseConfig({ sessions: { store: 'database' }, database, toolsets: ['conformance'] }, {}), {
+        logger: quiet,
+        openDatabase: openNodeDatabase,
+      });
+      const counter = (platform.store as DatabaseSessionStore).database.statements;
+      const measure = async (label: string, start: () => Promise<() => Promise<void>>) => {
+        const stop = await start();
+        const before = counter.count;
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        const spent = counter.count - before;
+        await stop();
+        costRows.push([driver, label, fmt(spent / seconds, 2)]);
+        ((out.waitingCost ??= {}) as Record<string, number>)[`${driver}: ${label}`] = spent / seconds;
+      };
+      const waitingTools = (n: number) => async () => {
+        const readers: { reader: SseReader; session: RawSession; id: string }[] = [];
+        for (let i = 0; i < n; i++) {
+          const session = new RawSession((r) => platform.app.fetch(r));
+          await session.initialize({ elicitation: {} });
+          const call = {
+            jsonrpc: '2.0',
+            id: 2,
+            method: 'tools/call',
+            params: { name: 'test_elicitation', arguments: { message: 'wait' } },
+          };
+          const reader = new SseReader(await session.send('POST', call));
+          const asked = (await reader.until((e) => e.message?.method === 'elicitation/create')).at(-1)!;
+          readers.push({ reader, session, id: asked.message.id });
+        }
+        return async () => {
+          for (const { reader, session, id } of readers) {
+            await session.send('POST', { jsonrpc: '2.0', id, result: { action: 'decline' } });
+            await reader.rest();
+          }
+        };
+      };
+      await measure('1 tool waiting for an elicitation reply', waitingTools(1));
+      await measure('10 tools waiting (one instance)', waitingTools(10));
+      await measure('1 idle GET stream', async () => {
+        const session = new RawSession((r) => platform.app.fetch(r));
+        await session.initialize();
+        const reader = new SseReader(await session.send('GET', undefined));
+        await reader.next();
+        return () => reader.cancel();
+      });
+      await measure('nothing waiting', async () => async () => {});
+      await platform.close();
+    }
+    table(
+      `what waiting costs: statements per second the waiting instance sends (${seconds} s each; neon-http: each is an HTTP round trip)`,
+      ['driver', 'what waits', 'statements/s'],
+      costRows,
+    );
+    results.channel = out;
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    endpoint.child.kill('SIGTERM');
+    await pgDb.drop();
+    await neonDb.drop();
+  }
+}
+
+// ---- (8) cleanup at scale (bench/cleanup.ts) ----
 async function cleanup(): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/cleanup.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -560,6 +719,7 @@ const plan: [string, () => Promise<void>][] = [
   ['bundle', bundle],
   ['throughput', throughput],
   ['modern', modern],
+  ['channel', channelBench],
   ['cleanup', cleanup],
 ];
 for (const [name, step] of plan) {

@@ -13,9 +13,10 @@ import { routeByEra } from './era.js';
 import { cacheHints } from './modern/caching.js';
 import { createModernLeg } from './modern/handler.js';
 import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from './modern/request-state.js';
-import type { Change } from './tools/define.js';
+import { Instance } from './sessions/instance.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionStore } from './sessions/types.js';
+import type { ChangeNotifier } from './channel/types.js';
 import type { Database } from './db/database.js';
 import { selectToolsets } from './tools/index.js';
 import { openDefaultDatasource, type DatasourceOpener } from './tools/data/datasource.js';
@@ -43,20 +44,30 @@ export interface PlatformOptions {
    * toolsets) names the variable that set the key, as the configuration's own errors do.
    */
   env?: EnvRecord;
+  /**
+   * How long an answer is waited for to be sent whole instead of streamed (default 20 ms; see
+   * src/sessions/instance.ts). Tests set it so that they do not depend on the machine's speed.
+   */
+  answerHoldMs?: number;
 }
 
 export interface Platform {
   config: Config;
   app: Hono;
   store: SessionStore;
+  /** What this instance holds while it runs: restored servers, work in flight, streams. */
+  instance: Instance;
+  /**
+   * Announces changes to every session's stream on every instance (list changes, resource
+   * updates for subscribed sessions); the same as tools get as `ctx.changes`.
+   */
+  changes: ChangeNotifier;
   logger: Logger;
   /** The toolsets enabled, by name (the default set when the configuration names none). */
   toolsets: string[];
   readiness: Readiness;
   /** Why the platform is not ready yet, when known; /readyz says it. */
   readinessReason: string | undefined;
-  /** Tells the clients listening on this instance of a change (list changes, resource updates). */
-  announce(change: Change): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,13 +79,19 @@ export function originPolicy(config: Config, fallback: OriginPolicy): OriginPoli
   };
 }
 
-export async function createStore(config: Config, openDatabase?: PlatformOptions['openDatabase']): Promise<SessionStore> {
+export async function createStore(config: Config, openDatabase?: PlatformOptions['openDatabase'], logger?: Logger): Promise<SessionStore> {
   const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
-  if (config.sessions.store === 'memory') return new MemorySessionStore(limits);
+  const { retention: retentionMs, poll_interval: pollIntervalMs } = config.channel;
+  if (config.sessions.store === 'memory') return new MemorySessionStore(limits, Date.now, { retentionMs });
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
   // Loaded only for this store: a server on the memory store holds no query builder.
   const { DatabaseSessionStore } = await import('./sessions/database-store.js');
-  return new DatabaseSessionStore(await openDatabase(config), limits, { autoMigrate: config.database.auto_migrate });
+  return new DatabaseSessionStore(await openDatabase(config), limits, {
+    autoMigrate: config.database.auto_migrate,
+    retentionMs,
+    pollIntervalMs,
+    ...(logger && { logger }),
+  });
 }
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
@@ -104,7 +121,7 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
       openDatasource: options.openDatasource ?? openDefaultDatasource,
       onClose: (close) => closers.push(close),
     });
-    store = options.store ?? (await createStore(config, options.openDatabase));
+    store = options.store ?? (await createStore(config, options.openDatabase, logger));
   } catch (error) {
     await closeToolsets();
     throw error;
@@ -112,18 +129,31 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
   const registry = new Registry(toolsets, [
     enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now }),
   ]);
-  const announce = async (change: Change) => modern.announce(change);
-  const sessions = createSessionHandler({ store, registry, maxBodyBytes: config.server.max_body_bytes, logger, announce });
+  // Streams on a polling channel cost reads while they are open: they are closed after a while
+  // unless configured otherwise, and clients resume them (docs/operations.md).
+  const streamTimeoutMs = config.channel.stream_timeout ?? (store.channel.delivery === 'poll' ? 60_000 : 0);
+  const instance = new Instance({
+    store,
+    registry,
+    logger,
+    streams: { retryMs: config.channel.retry, timeoutMs: streamTimeoutMs },
+    ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }),
+  });
+  const sessions = createSessionHandler({ store, instance, maxBodyBytes: config.server.max_body_bytes, logger });
   const modern = createModernLeg({
     registry,
     seal: createRequestStateSeal(requestStateKeys(config, store), config.request_state.ttl),
     caching: cacheHints(config.caching, registry),
+    channel: store.channel,
+    changes: instance.changes,
     maxBodyBytes: config.server.max_body_bytes,
     logger,
   });
   const platform: Platform = {
     config,
     store,
+    instance,
+    changes: instance.changes,
     logger,
     toolsets: toolsets.map((toolset) => toolset.name),
     readiness: 'ready',
@@ -136,9 +166,9 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
       readiness: () => platform.readiness,
       readinessReason: () => platform.readinessReason,
     }),
-    announce,
     async close() {
       await modern.close();
+      await instance.close();
       await closeToolsets();
       await store.close();
     },

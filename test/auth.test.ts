@@ -12,6 +12,7 @@ import { openNodeDatabase } from '../src/db/open-node.js';
 import { createLogger } from '../src/log.js';
 import { createApp } from '../src/app.js';
 import { createAuthenticator } from '../src/auth/authenticate.js';
+import { Instance } from '../src/sessions/instance.js';
 import { createSessionHandler } from '../src/sessions/handler.js';
 import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { Registry } from '../src/mcp/registry.js';
@@ -346,7 +347,12 @@ describe('JWT bearer tokens', () => {
     const config = parseConfig({ auth: { api_keys: [KEY_A], jwt: { public_keys: [rsaPem], issuer: ISSUER, audience: AUDIENCE } } }, {});
     const store = new MemorySessionStore({ ttlMs: 60_000, idleTimeoutMs: 60_000 });
     const app = createApp({
-      mcp: createSessionHandler({ store, registry: new Registry([whoami]), maxBodyBytes: 1 << 20, logger: quiet }),
+      mcp: createSessionHandler({
+        store,
+        instance: new Instance({ store, registry: new Registry([whoami]), logger: quiet }),
+        maxBodyBytes: 1 << 20,
+        logger: quiet,
+      }),
       auth: await createAuthenticator({ auth: config.auth, bind: 'token', logger: quiet }),
       originPolicy: LOCALHOST_POLICY,
       readiness: () => 'ready',

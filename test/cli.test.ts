@@ -1,7 +1,6 @@
 // The operators' command line against a real database: every command through runCli in this
 // process (what src/cli/main.ts calls), and the entry points operators type (bin/baton.mjs,
 // `npx baton`, `npm run baton --`) as child processes.
-import { MIGRATIONS } from '../src/db/migrations.generated.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +13,7 @@ import { openPg } from '../src/db/drivers/pg.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
 import { runCli } from '../src/cli/run.js';
+import { MIGRATIONS } from '../src/db/migrations.generated.js';
 
 interface Run {
   code: number | null;

@@ -68,6 +68,7 @@ describe('defaults', () => {
       },
       database: { dsn: '', driver: 'auto', auto_migrate: true, pglite_dir: '.data/pglite', http_endpoint: '', statement_timeout: 5_000 },
       sessions: { store: 'memory', ttl: 30 * MINUTE, idle_timeout: 30 * MINUTE, cleanup_interval: MINUTE, bind: 'token' },
+      channel: { poll_interval: 500, retention: 5 * MINUTE, retry: 1_000 },
       auth: {
         required: false,
         api_keys: [],
@@ -133,6 +134,11 @@ sessions:
   idle_timeout: 10m
   cleanup_interval: 30s
   bind: principal
+channel:
+  poll_interval: 250ms
+  retention: 10m
+  stream_timeout: 30s
+  retry: 2s
 auth:
   required: true
   api_keys: [key-one, "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
@@ -185,6 +191,7 @@ toolsets: [conformance, echo]
         statement_timeout: 5_000,
       },
       sessions: { store: 'database', ttl: 60 * MINUTE, idle_timeout: 10 * MINUTE, cleanup_interval: 30_000, bind: 'principal' },
+      channel: { poll_interval: 250, retention: 10 * MINUTE, stream_timeout: 30_000, retry: 2_000 },
       auth: {
         required: true,
         api_keys: ['key-one', 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'],

@@ -407,6 +407,8 @@ function exchange(port: number, raw: Buffer, method: string): Promise<Answer> {
       const head = text.slice(0, end);
       const body = received.length - end - 4;
       if (method === 'HEAD' || /^HTTP\/1\.[01] (1\d\d|204|304)/.test(head)) return true;
+      // A session's standalone event stream (GET) stays open by design: its head is the answer.
+      if (method === 'GET' && /\r\ncontent-type: text\/event-stream/i.test(head)) return true;
       const length = /\r\ncontent-length: (\d+)/i.exec(head);
       if (length) return body >= Number(length[1]);
       if (/\r\ntransfer-encoding: chunked/i.test(head)) return text.endsWith('\r\n0\r\n\r\n');

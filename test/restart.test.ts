@@ -1,6 +1,5 @@
 // Sessions outlive processes: the real Node server is killed and replaced under a connected SDK
 // client, and two instances behind a round-robin proxy serve one session together.
-import { MIGRATIONS } from '../src/db/migrations.generated.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy } from './helpers/proxy.js';
 import { connectClient, postJson } from './helpers/mcp.js';
+import { MIGRATIONS } from '../src/db/migrations.generated.js';
 
 let db: TestDatabase;
 const running: RunningServer[] = [];

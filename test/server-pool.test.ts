@@ -2,11 +2,16 @@
 // the platform does with it: a session is restored once per instance, concurrent requests of a
 // session get servers of their own, work left behind by an answered request cannot reach the
 // next one, and DELETE stops what a session still runs. Also the answer held back to be sent
-// whole (src/sessions/handler.ts `exchange`), over a real Node server.
+// whole (src/sessions/instance.ts `serve`), over a real Node HTTP server. What overlaps with what
+// is decided by the test (calls wait at a gate, test/helpers/gate.ts), never by sleeping.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
+import { createPlatform, type Platform, type PlatformOptions } from '../src/platform.js';
 import { defineTool, text } from '../src/tools/define.js';
 import { TOOLSET_FACTORIES } from '../src/tools/index.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
@@ -14,11 +19,10 @@ import { ServerPool, type SessionServer } from '../src/mcp/server-pool.js';
 import { RequestTransport } from '../src/mcp/transport.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { startServer, type RunningServer } from './helpers/server.js';
-import { MCP_HEADERS, RawSession, readMessages } from './helpers/mcp.js';
+import { deferred, Gate } from './helpers/gate.js';
+import { RawSession, readMessages } from './helpers/mcp.js';
 
 const quiet = createLogger('error');
-
 describe('ServerPool', () => {
   const entry = (name: string) => ({ server: { name }, transport: {} }) as unknown as SessionServer;
   const names = (pool: ServerPool, sessionId: string) => {
@@ -67,47 +71,34 @@ describe('ServerPool', () => {
   });
 });
 
-/** A tool that answers at once and logs once more a little later, when its request is over. */
+/**
+ * `answer_then_log` answers at once and logs once more when the test says so (`lateLog`), after
+ * its request was answered; what became of that log message is recorded in `lateLogs`.
+ */
 const lateLogs: string[] = [];
-/** What `wait_for_abort` saw: 'aborted' when its request's signal fired, 'timed out' otherwise. */
-const abortSeen: string[] = [];
+let lateLog = deferred();
+let lateLogDone = deferred();
+const gate = new Gate();
+const removers: (() => void)[] = [];
 beforeAll(() => {
+  removers.push(gate.register('gate'));
   TOOLSET_FACTORIES.pool_probe = () => ({
     name: 'pool_probe',
     description: 'test',
     tools: [
       defineTool({
         name: 'answer_then_log',
-        description: 'Answers, then logs 30 ms later.',
+        description: 'Answers, then logs when the test says so.',
         input: {},
         handler: (_args, ctx) => {
-          setTimeout(() => {
-            ctx.log('info', 'late message').then(
+          void lateLog.promise
+            .then(() => ctx.log('info', 'late message'))
+            .then(
               () => lateLogs.push('delivered'),
               (error: Error) => lateLogs.push(`refused: ${error.message}`),
-            );
-          }, 30);
+            )
+            .finally(() => lateLogDone.resolve(undefined));
           return text('answered');
-        },
-      }),
-      defineTool({
-        name: 'wait_for_abort',
-        description: 'Waits until its request is aborted, or 10 s.',
-        input: {},
-        handler: async (_args, ctx) => {
-          const aborted = await new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(false), 10_000);
-            ctx.signal.addEventListener(
-              'abort',
-              () => {
-                clearTimeout(timer);
-                resolve(true);
-              },
-              { once: true },
-            );
-          });
-          abortSeen.push(aborted ? 'aborted' : 'timed out');
-          return text('done waiting');
         },
       }),
     ],
@@ -115,13 +106,14 @@ beforeAll(() => {
 });
 afterAll(() => {
   delete TOOLSET_FACTORIES.pool_probe;
+  for (const remove of removers) remove();
 });
 
 describe('the pool in the platform', () => {
   let db: TestDatabase;
   const platforms: Platform[] = [];
   const platform = async (extra: Record<string, unknown> = {}) => {
-    const created = await createPlatform(parseConfig({ toolsets: ['conformance', 'diagnostics', 'pool_probe'], ...extra }, {}), {
+    const created = await createPlatform(parseConfig({ toolsets: ['conformance', 'pool_probe', 'gate'], ...extra }, {}), {
       logger: quiet,
       openDatabase: openNodeDatabase,
     });
@@ -167,20 +159,35 @@ describe('the pool in the platform', () => {
     const p = await platform();
     const restore = vi.spyOn(RequestTransport.prototype, 'restore');
     const session = await sessionOn(p);
-    const calls = await Promise.all(Array.from({ length: 8 }, (_, i) => session.callTool('sleep', { ms: 200 + i })));
-    expect(calls.map((c) => c.result.content[0].text)).toEqual(Array.from({ length: 8 }, (_, i) => `slept ${200 + i} ms`));
+    // Eight calls in the tool at once: each has a server of its own.
+    gate.reset();
+    const calls = Array.from({ length: 8 }, () => session.callTool('wait_at_gate'));
+    await gate.arrived(8);
     // One server came from the pool (the initialize one), seven were restored.
     expect(restore).toHaveBeenCalledTimes(7);
+    gate.open();
+    expect((await Promise.all(calls)).map((c) => c.result.content[0].text)).toEqual(Array(8).fill('passed'));
+
     // Four are kept for the session: four calls at once need no restore, a fifth does.
     restore.mockClear();
-    await Promise.all(Array.from({ length: 4 }, () => session.callTool('sleep', { ms: 200 })));
+    gate.reset();
+    const four = Array.from({ length: 4 }, () => session.callTool('wait_at_gate'));
+    await gate.arrived(4);
     expect(restore).not.toHaveBeenCalled();
-    await Promise.all(Array.from({ length: 5 }, () => session.callTool('sleep', { ms: 200 })));
+    gate.open();
+    await Promise.all(four);
+    gate.reset();
+    const five = Array.from({ length: 5 }, () => session.callTool('wait_at_gate'));
+    await gate.arrived(5);
     expect(restore).toHaveBeenCalledTimes(1);
+    gate.open();
+    await Promise.all(five);
   });
 
   it('a message a tool sends after its answer reaches no later request, even one reusing its id', async () => {
     lateLogs.length = 0;
+    lateLog = deferred();
+    lateLogDone = deferred();
     const p = await platform();
     const session = await sessionOn(p);
     const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'answer_then_log', arguments: {} } };
@@ -188,49 +195,49 @@ describe('the pool in the platform', () => {
     expect(first).toEqual([
       expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'answered' }] }) }),
     ]);
-    // Same id again (allowed once the first is answered), on the same pooled server, while the
-    // first call's late log fires.
-    const second = await readMessages(await session.send('POST', { ...body, params: { name: 'sleep', arguments: { ms: 150 } } }));
-    expect(second).toEqual([
-      expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'slept 150 ms' }] }) }),
-    ]);
+    // Same id again (allowed once the first is answered), on the same pooled server; while it
+    // runs, the first call's tool sends its late log message.
+    gate.reset();
+    const second = session.send('POST', { ...body, params: { name: 'wait_at_gate', arguments: {} } });
+    await gate.arrived(1);
+    lateLog.resolve(undefined);
+    await lateLogDone.promise;
     expect(lateLogs).toEqual(['refused: Not connected: the request this message belongs to was already answered']);
+    gate.open();
+    expect(await readMessages(await second)).toEqual([
+      expect.objectContaining({ id: 7, result: expect.objectContaining({ content: [{ type: 'text', text: 'passed' }] }) }),
+    ]);
   });
 
   it('a cancelled request ends its exchange: the stream closes without an answer and the session goes on', async () => {
     const p = await platform();
     const session = await sessionOn(p);
-    const started = Date.now();
-    const running = session.send('POST', {
-      jsonrpc: '2.0',
-      id: 5,
-      method: 'tools/call',
-      params: { name: 'sleep', arguments: { ms: 10_000 } },
-    });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(RequestTransport.inFlightCount).toBe(1);
+    gate.reset();
+    const running = session.send('POST', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'wait_at_gate', arguments: {} } });
+    await gate.arrived(1);
+    expect(p.instance.unfinishedRequests).toBe(1);
     expect((await session.notify('notifications/cancelled', { requestId: 5, reason: 'changed my mind' })).status).toBe(202);
     const response = await running;
     expect(response.status).toBe(200);
     expect(await readMessages(response)).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(RequestTransport.inFlightCount).toBe(0);
+    // The tool itself was told: its request's signal fired (the gate never opened).
+    await gate.left(1);
+    expect(gate.exits).toEqual(['aborted']);
+    expect(p.instance.unfinishedRequests).toBe(0);
     expect((await session.callTool('test_simple_text')).result.content[0].text).toMatch(/simple text/);
   });
 
   it('DELETE stops what the session still runs, and its servers are not used again', async () => {
-    abortSeen.length = 0;
     const p = await platform();
     const session = await sessionOn(p);
-    const started = Date.now();
-    const running = session.callTool('wait_for_abort');
-    await new Promise((r) => setTimeout(r, 200));
+    gate.reset();
+    const running = session.callTool('wait_at_gate');
+    await gate.arrived(1);
     expect((await session.delete()).status).toBe(200);
     const outcome = await running;
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(outcome.result).toBeUndefined();
-    // The tool itself was told: its request's signal fired.
-    await expect.poll(() => abortSeen, { timeout: 2_000 }).toEqual(['aborted']);
+    await gate.left(1);
+    expect(gate.exits).toEqual(['aborted']);
     expect((await session.callTool('test_simple_text')).status).toBe(404);
   });
 
@@ -241,39 +248,47 @@ describe('the pool in the platform', () => {
     // for one such fault, once.
     vi.spyOn(WebStandardStreamableHTTPServerTransport.prototype, 'handleRequest').mockRejectedValueOnce(new Error('transport fault'));
     expect((await session.callTool('test_simple_text')).status).toBe(500);
-    expect(RequestTransport.inFlightCount).toBe(0);
+    expect(p.instance.unfinishedRequests).toBe(0);
     expect((await session.callTool('test_simple_text')).result.content[0].text).toMatch(/simple text/);
   });
 });
 
-describe('answers held back to be sent whole (Node server)', () => {
-  let server: RunningServer;
-  beforeAll(async () => {
-    server = await startServer({ BATON_TOOLSETS: 'conformance,diagnostics' });
-  });
+describe('answers held back to be sent whole (Node HTTP server)', () => {
+  const running: { platform: Platform; server: Server }[] = [];
+  /** A platform behind a real Node HTTP server (@hono/node-server, as the Node entry uses). */
+  const listen = async (options: Pick<PlatformOptions, 'answerHoldMs'> = {}) => {
+    const platform = await createPlatform(parseConfig({ toolsets: ['conformance', 'gate'] }, {}), { logger: quiet, ...options });
+    const server = serve({ fetch: platform.app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await once(server, 'listening');
+    running.push({ platform, server });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const session = new RawSession((r) => fetch(r), url);
+    await session.initialize();
+    return session;
+  };
   afterAll(async () => {
-    await server?.stop();
+    for (const { platform, server } of running) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await platform.close();
+    }
   });
 
-  const session = async () => {
-    const s = new RawSession((r) => fetch(r), server.url);
-    await s.initialize();
-    return s;
-  };
   const call = (s: RawSession, name: string, args: Record<string, unknown> = {}) =>
     s.send('POST', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } });
 
-  it('a lone answer ready at once goes out with a Content-Length, as an event stream', async () => {
-    const response = await call(await session(), 'test_simple_text');
+  it('a lone answer ready within the hold goes out with a Content-Length, as an event stream', async () => {
+    // A hold far longer than any answer takes, so that the machine's speed cannot matter.
+    const response = await call(await listen({ answerHoldMs: 60_000 }), 'test_simple_text');
     expect(response.headers.get('content-type')).toBe('text/event-stream');
     expect(response.headers.get('transfer-encoding')).toBeNull();
-    const text = await response.text();
-    expect(Number(response.headers.get('content-length'))).toBe(Buffer.byteLength(text));
-    expect(text).toMatch(/^event: message\ndata: \{"result":.*"id":2\}\n\n$/);
+    const body = await response.text();
+    expect(Number(response.headers.get('content-length'))).toBe(Buffer.byteLength(body));
+    expect(body).toMatch(/^event: message\ndata: \{"result":.*"id":2\}\n\n$/);
   });
 
   it('notifications before the answer are streamed as they come', async () => {
-    const response = await call(await session(), 'test_tool_with_logging');
+    const response = await call(await listen({ answerHoldMs: 60_000 }), 'test_tool_with_logging');
     expect(response.headers.get('transfer-encoding')).toBe('chunked');
     const messages = await readMessages(response);
     expect(messages.map((m) => m.method ?? 'result')).toEqual([
@@ -284,20 +299,15 @@ describe('answers held back to be sent whole (Node server)', () => {
     ]);
   });
 
-  it('an answer that takes longer is streamed: the headers come first', async () => {
-    const sent = Date.now();
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { ...MCP_HEADERS, 'mcp-session-id': (await session()).id, 'mcp-protocol-version': '2025-11-25' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 1500 } } }),
-    });
-    const headersAfter = Date.now() - sent;
+  it('an answer that is not ready within the hold is streamed: the headers come first', async () => {
+    const session = await listen();
+    gate.reset();
+    // The headers arrive while the call still waits at the gate, which opens only afterwards.
+    const response = await call(session, 'wait_at_gate');
+    expect(gate.exits).toEqual([]);
     expect(response.headers.get('transfer-encoding')).toBe('chunked');
+    gate.open();
     const messages = await readMessages(response);
-    const answeredAfter = Date.now() - sent;
-    expect(messages.at(-1).result.content[0].text).toBe('slept 1500 ms');
-    // Held for 20 ms at most, then streamed: the headers come long before the answer.
-    expect(headersAfter).toBeLessThan(1000);
-    expect(answeredAfter).toBeGreaterThanOrEqual(1500);
+    expect(messages.at(-1).result.content[0].text).toBe('passed');
   });
 });

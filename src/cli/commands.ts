@@ -7,6 +7,8 @@ import { migrate } from '../db/migrate.js';
 import { MIGRATIONS } from '../db/migrations.generated.js';
 import { sessions } from '../db/schema.js';
 import type { DatabaseSessionStore } from '../sessions/database-store.js';
+import { changeNotifier } from '../channel/changes.js';
+import type { ChangeNotifier } from '../channel/types.js';
 import { ID_PREFIX_LENGTH, idPrefix, milliseconds, relative, table, timestamp } from './format.js';
 
 export interface Io {
@@ -115,5 +117,27 @@ export async function cleanupCommand(store: DatabaseSessionStore, options: Clean
   });
   io.out(`removed ${report.removed} expired or idle session(s) in ${report.batches} batch(es), ${milliseconds(report.durationMs)}`);
   if (report.truncated) io.out('stopped at the time budget; more may be left: run it again, or give a longer --budget');
+  return EXIT.ok;
+}
+
+/** What `baton notify` can announce, and the notification each becomes on a session's stream. */
+export const NOTIFICATIONS = {
+  'tools-changed': 'notifications/tools/list_changed',
+  'prompts-changed': 'notifications/prompts/list_changed',
+  'resources-changed': 'notifications/resources/list_changed',
+  'resource-updated': 'notifications/resources/updated',
+} as const;
+
+export type Notification = keyof typeof NOTIFICATIONS;
+
+/** Announces a change on the channel; every instance passes it to the streams it serves. */
+export async function notifyCommand(store: DatabaseSessionStore, what: Notification, uri: string | undefined, io: Io): Promise<number> {
+  const changes: ChangeNotifier = changeNotifier(store.channel);
+  if (what === 'tools-changed') await changes.toolsChanged();
+  else if (what === 'prompts-changed') await changes.promptsChanged();
+  else if (what === 'resources-changed') await changes.resourcesChanged();
+  else await changes.resourceUpdated(uri!);
+  const to = what === 'resource-updated' ? `the streams of sessions subscribed to ${uri}` : 'every session stream';
+  io.out(`announced ${NOTIFICATIONS[what]} to ${to}, on every instance`);
   return EXIT.ok;
 }

@@ -9,7 +9,17 @@ import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
 import type { Database } from '../db/database.js';
 import { StoreUnavailableError } from '../http/errors.js';
 import { DatabaseSessionStore } from '../sessions/database-store.js';
-import { EXIT, cleanupCommand, listCommand, migrateCommand, revokeCommand, type Io } from './commands.js';
+import {
+  EXIT,
+  NOTIFICATIONS,
+  cleanupCommand,
+  listCommand,
+  migrateCommand,
+  notifyCommand,
+  revokeCommand,
+  type Io,
+  type Notification,
+} from './commands.js';
 
 export const USAGE = `Usage: baton <command> [options]
 
@@ -21,6 +31,10 @@ Commands:
   sessions revoke --prefix <p> Remove the one session whose id starts with p (as 'sessions list' shows it).
   cleanup [--budget D] [--batch-size N]
                                Remove expired and idle sessions once; prints what it removed.
+  notify tools-changed | prompts-changed | resources-changed
+                               Tell every session's event stream, on every instance, that a list changed.
+  notify resource-updated <uri>
+                               Tell the streams of the sessions subscribed to <uri> that it changed.
   help                         This text.
 
 Configuration is read as by the server: baton.yaml in the working directory or the file in
@@ -42,9 +56,11 @@ type OptionName = keyof typeof OPTIONS;
 class UsageError extends Error {}
 
 interface Parsed {
-  command: 'migrate' | 'sessions list' | 'sessions revoke' | 'cleanup' | 'help';
+  command: 'migrate' | 'sessions list' | 'sessions revoke' | 'cleanup' | 'notify' | 'help';
   values: Partial<Record<OptionName, string | boolean>>;
   id?: string;
+  notification?: Notification;
+  uri?: string;
 }
 
 const ALLOWED: Record<Parsed['command'], OptionName[]> = {
@@ -52,6 +68,7 @@ const ALLOWED: Record<Parsed['command'], OptionName[]> = {
   'sessions list': ['limit'],
   'sessions revoke': ['prefix'],
   cleanup: ['budget', 'batch-size'],
+  notify: [],
   help: [],
 };
 
@@ -86,6 +103,18 @@ function parse(argv: string[]): Parsed {
           ? '"sessions" needs a subcommand: list or revoke'
           : `unknown subcommand "sessions ${second}" (known: list, revoke)`,
       );
+    }
+  } else if (first === 'notify') {
+    const known = Object.keys(NOTIFICATIONS).join(', ');
+    if (second === undefined) throw new UsageError(`"notify" needs what changed: ${known}`);
+    if (!Object.hasOwn(NOTIFICATIONS, second)) throw new UsageError(`unknown notification "notify ${second}" (known: ${known})`);
+    const notification = second as Notification;
+    if (notification === 'resource-updated') {
+      if (rest.length !== 1 || rest[0] === '') throw new UsageError('"notify resource-updated" takes exactly one resource URI');
+      result = { command: 'notify', values, notification, uri: rest[0]! };
+    } else {
+      if (rest.length > 0) throw new UsageError(`"notify ${notification}" takes no arguments, got "${rest[0]}"`);
+      result = { command: 'notify', values, notification };
     }
   } else {
     throw new UsageError(`unknown command "${first}"`);
@@ -161,6 +190,16 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     );
     return EXIT.usage;
   }
+  if (parsed.command === 'notify' && nodeDriver(config) === 'pglite') {
+    io.err(
+      [
+        `error: no database URL is configured, so the database is the embedded one in ${config.database.pglite_dir}, which`,
+        'serves one process: the server announces changes itself (platform.changes, or ctx.changes in a tool).',
+        'With a Postgres database (DATABASE_URL), this command announces them to every instance.',
+      ].join('\n'),
+    );
+    return EXIT.usage;
+  }
   if (nodeDriver(config) === 'pglite') {
     io.err(
       `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}; stop the server first (one process at a time)`,
@@ -173,12 +212,14 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     const store = new DatabaseSessionStore(
       database,
       { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout },
-      { autoMigrate: config.database.auto_migrate },
+      // The command line publishes on the channel at most; it never waits for a message.
+      { autoMigrate: config.database.auto_migrate, listen: false },
     );
     if (parsed.command === 'migrate') return await migrateCommand(database, io);
     await store.ready();
     if (parsed.command === 'sessions list') return await listCommand(store, limit ?? 50, io);
     if (parsed.command === 'sessions revoke') return await revokeCommand(database, parsed.id!, parsed.values.prefix === true, io);
+    if (parsed.command === 'notify') return await notifyCommand(store, parsed.notification!, parsed.uri, io);
     return await cleanupCommand(store, { ...(budgetMs !== undefined && { budgetMs }), ...(batchSize !== undefined && { batchSize }) }, io);
   } catch (error) {
     io.err(`error: ${describeFailure(error)}`);

@@ -218,6 +218,20 @@ const sessionsSchema = section('sessions', {
   cleanup_interval: duration({ positive: true, max: MAX_TIMER_MS }).default(60_000),
 });
 
+const channelSchema = section('channel', {
+  /** neon-http: how often an instance that waits for a message from another instance reads the table. */
+  poll_interval: duration({ positive: true, max: MAX_TIMER_MS }).default(500),
+  /** How long messages between instances (stream events among them) are kept: the resumption window. */
+  retention: duration({ positive: true }).default(5 * 60_000),
+  /**
+   * Longest a GET event stream stays open before the server closes it (the client reconnects
+   * with Last-Event-ID); 0 = no limit. Default: 60s on neon-http, no limit otherwise.
+   */
+  stream_timeout: duration({ positive: false, max: MAX_TIMER_MS }).optional(),
+  /** The reconnection delay event streams advise clients (SSE `retry`). */
+  retry: duration({ positive: true, max: MAX_TIMER_MS }).default(1_000),
+});
+
 const authSchema = section('auth', {
   /** Refuse requests without valid credentials (401). */
   required: boolean().default(false),
@@ -350,13 +364,14 @@ export const configSchema = section('', {
   server: serverSchema.prefault({}),
   database: databaseSchema.prefault({}),
   sessions: sessionsSchema.prefault({}),
+  channel: channelSchema.prefault({}),
   auth: authSchema.prefault({}),
   datasource: datasourceSchema.prefault({}),
   enrichment: enrichmentSchema.prefault({}),
   request_state: requestStateSchema.prefault({}),
   caching: cachingSchema.prefault({}),
   toolsets: stringList().default([]),
-}).transform(({ server, database, sessions, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
+}).transform(({ server, database, sessions, channel, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
   server,
   database,
   sessions: {
@@ -366,6 +381,7 @@ export const configSchema = section('', {
     cleanup_interval: sessions.cleanup_interval,
     bind: sessions.bind,
   },
+  channel,
   auth,
   datasource,
   enrichment,

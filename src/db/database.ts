@@ -23,6 +23,18 @@ export interface Database {
   query(statement: SQL, name?: string): Promise<Record<string, unknown>[]>;
   /** Statements sent since start; for neon-http, HTTP round trips (a batch is one). */
   readonly statements: StatementCounter;
+  /**
+   * pg only: a connection of its own that LISTENs on `channel` and hands each notification's
+   * payload to `onNotification` (the channel's wake-up, src/channel/database.ts).
+   */
+  listen?(channel: string, onNotification: (payload: string) => void): Promise<Listener>;
+  close(): Promise<void>;
+}
+
+/** A LISTENing connection. */
+export interface Listener {
+  /** Resolves with the reason when the connection is lost (it does not come back by itself). */
+  readonly lost: Promise<Error>;
   close(): Promise<void>;
 }
 

@@ -19,5 +19,15 @@ export const MIGRATIONS: BundledMigration[] = [
     "statements": [
       "CREATE TABLE \"baton\".\"secrets\" (\n\t\"name\" text PRIMARY KEY NOT NULL,\n\t\"value\" text NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL\n);"
     ]
+  },
+  {
+    "tag": "0002_messages",
+    "folderMillis": 1795747664442,
+    "hash": "902c730a5a84f0df69ab14e36c6af061f8ff47569a57b7fd8a4fa80eff43435e",
+    "statements": [
+      "CREATE TABLE \"baton\".\"messages\" (\n\t\"id\" bigserial PRIMARY KEY NOT NULL,\n\t\"topic\" text NOT NULL,\n\t\"at\" bigint NOT NULL,\n\t\"payload\" jsonb NOT NULL\n);",
+      "CREATE INDEX \"messages_topic_at_idx\" ON \"baton\".\"messages\" USING btree (\"topic\",\"at\",\"id\");",
+      "CREATE INDEX \"messages_at_idx\" ON \"baton\".\"messages\" USING btree (\"at\");"
+    ]
   }
 ];

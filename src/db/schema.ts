@@ -1,6 +1,7 @@
-// The session table, in a schema of its own so that it never mixes with application tables (the
-// data tools hide this schema). Row types for the whole project come from here.
-import { index, jsonb, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
+// The platform's tables, in a schema of its own so that they never mix with application tables
+// (the data tools hide this schema): the sessions, shared secrets, and the messages instances send
+// each other (src/channel/). Row types for the whole project come from here.
+import { bigint, bigserial, index, jsonb, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 
 export const PLATFORM_SCHEMA = 'baton';
@@ -37,3 +38,26 @@ export const secrets = batonSchema.table('secrets', {
   value: text('value').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
+
+/**
+ * Messages published on the channel (src/channel/database.ts): replies, cancels and session ends
+ * for work running on another instance, and stream events kept for resumption. Each row is kept
+ * for `channel.retention` and swept by the same cleanup as sessions.
+ */
+export const messages = batonSchema.table(
+  'messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    topic: text('topic').notNull(),
+    /**
+     * Microseconds since the epoch on the database's clock, taken under the topic's lock when the
+     * message was published: within a topic, `at` and `id` grow together in commit order.
+     */
+    at: bigint('at', { mode: 'number' }).notNull(),
+    payload: jsonb('payload').notNull(),
+  },
+  // Readers ask for a topic's messages after a position; the cleanup for everything before a time.
+  (t) => [index('messages_topic_at_idx').on(t.topic, t.at, t.id), index('messages_at_idx').on(t.at)],
+);
+
+export type MessageRow = typeof messages.$inferSelect;

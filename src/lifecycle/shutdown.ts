@@ -2,7 +2,8 @@
 // runs it (the Node entry supplies the steps that touch sockets):
 //
 //   readiness 503 -> wait pre_shutdown_delay (the load balancer stops routing here)
-//   -> stop accepting connections -> let exchanges in flight finish within grace_period
+//   -> stop accepting connections -> end the open event streams (their clients resume them on
+//   another instance) -> let exchanges in flight finish within grace_period
 //   -> close what is still open -> check that no session state waits to be written
 //   -> stop the cleanup schedule -> close the store (database pool) -> the caller exits 0.
 import type { Logger } from '../log.js';
@@ -17,6 +18,11 @@ export interface ShutdownSteps {
   markDraining(): void;
   /** Stops listening; connections already open may finish their requests. */
   stopAccepting(): void;
+  /**
+   * Ends the standalone event streams (GET): they would otherwise last the whole grace period;
+   * their clients reconnect with Last-Event-ID and miss nothing.
+   */
+  endStreams?(): void;
   /** Closes every connection still open (after the grace period, or once idle). */
   closeConnections(): void;
   /** MCP requests whose handler has not sent its last response yet. */
@@ -53,6 +59,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   if (steps.preShutdownDelayMs > 0) await sleep(steps.preShutdownDelayMs);
 
   steps.stopAccepting();
+  steps.endStreams?.();
   const deadline = performance.now() + steps.gracePeriodMs;
   let drained = await inFlight.idle(steps.gracePeriodMs);
   const cutOff = inFlight.count;
@@ -65,7 +72,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   steps.closeConnections();
 
   // Nothing to flush: session state is written to the store before each response leaves (see
-  // RequestTransport's write-back), so once every request is answered no write can be pending.
+  // the write-back in src/sessions/instance.ts), so once every request is answered no write can be pending.
   // A request still unanswered here was cut off with its connection; its client got no result,
   // so not storing its state keeps the rule that no result is seen whose state was not stored.
   const unfinished = steps.unfinishedRequests();

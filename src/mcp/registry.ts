@@ -52,10 +52,12 @@ export class Registry {
       for (const resource of toolset.resources ?? []) this.#addResource(toolset.name, resource);
       for (const template of toolset.resourceTemplates ?? []) this.#addTemplate(template);
     }
+    // List changes and resource updates announced on any instance reach every session's stream
+    // (src/sessions/streams.ts), so they are declared.
     this.capabilities = {
       logging: {},
       completions: {},
-      // Changes are announced (platform.announce, a tool's ctx.announce) to listening clients.
+      // Changes are announced (platform.changes, a tool's ctx.changes) to listening clients.
       tools: { listChanged: true },
       ...(this.prompts.size > 0 && { prompts: { listChanged: true } }),
       ...((this.resources.size > 0 || this.templates.length > 0) && { resources: { subscribe: true, listChanged: true } }),

@@ -12,6 +12,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { buildServer } from './server.js';
 import { RequestTransport } from './transport.js';
+import type { Exchanges } from './exchanges.js';
 import type { Registry } from './registry.js';
 
 /** A session's server and the transport it stays connected to. */
@@ -21,9 +22,13 @@ export interface SessionServer {
 }
 
 /** A new server for the session, connected to the transport it keeps for life; not restored yet. */
-export async function connectServer(capabilities: Registry['capabilities'], sessionId: string): Promise<SessionServer> {
+export async function connectServer(
+  capabilities: Registry['capabilities'],
+  sessionId: string,
+  exchanges: Exchanges,
+): Promise<SessionServer> {
   const server = buildServer(capabilities);
-  const transport = new RequestTransport(sessionId);
+  const transport = new RequestTransport(sessionId, exchanges);
   await server.connect(transport);
   return { server, transport };
 }

@@ -33,7 +33,6 @@ import {
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { z } from 'zod';
 import {
-  type Change,
   type HandlerContext,
   type InputRequests,
   type InputRequired,
@@ -44,6 +43,7 @@ import {
 import type { SessionState } from '../sessions/state.js';
 import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource, SERVER_INFO } from './calls.js';
 import type { Registry } from './registry.js';
+import type { ChangeNotifier } from '../channel/types.js';
 
 export { SERVER_INFO };
 
@@ -66,8 +66,10 @@ export interface RequestScope {
   sessionId: string;
   session: SessionState;
   principal: Principal | undefined;
-  /** Where announced changes go (list changes, resource updates). */
-  announce?: (change: Change) => Promise<void>;
+  /** Ends the request's event stream early, when the session can resume it (see src/sessions/streams.ts). */
+  closeStream?: () => void;
+  /** Announces changes on every instance. */
+  changes: ChangeNotifier;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -260,7 +262,7 @@ function handlerContext(server: Server, scope: RequestScope, extra: Extra): Hand
       if (notification) await extra.sendNotification(notification);
     },
     notify: (notification) => extra.sendNotification(notification),
-    announce: async (change) => scope.announce?.(change),
-    closeStream: extra.closeSSEStream,
+    closeStream: scope.closeStream,
+    changes: scope.changes,
   };
 }

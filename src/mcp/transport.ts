@@ -5,36 +5,29 @@
 // instance. On top of relaying, the transport adds what a server that outlives no process needs:
 //  - restore: replays the session's stored `initialize` through the server itself, so the server
 //    holds the negotiated client capabilities exactly as if it had lived the whole session;
-//  - write-back: runs a hook (saving changed session state) before the last response of the HTTP
-//    request leaves, so the client never sees a result whose state was not stored;
-//  - routing: server-to-client requests get ids unique in this process, so that the client's
-//    reply, which arrives in a later HTTP request, can be delivered to the server waiting for it;
-//  - separation: the server sees the client's requests under ids unique in this process too, so
+//  - the last answer held: the answer that completes an HTTP request is handed to the exchange's
+//    owner instead of being sent (`Exchange.outcome`), so that the owner stores the session's
+//    changed state first and then sends it (`Exchange.finish`): the client never sees a result
+//    whose state was not stored;
+//  - routing: server-to-client requests get ids that name this instance (src/mcp/exchanges.ts),
+//    so that the client's reply, which arrives in a later HTTP request on any instance, can be
+//    delivered to the server waiting for it;
+//  - separation: the server sees the client's requests under ids unique on this instance, so
 //    that whatever a tool sends after its request was answered is refused instead of landing in
-//    a later request of the session that happens to reuse the same id.
+//    a later request of the session that happens to reuse the same id;
+//  - diversion: once the request's event stream was closed early (the client is told to come
+//    back for the rest), what the server still sends for it goes to a `Sink` instead (the
+//    channel, where a resumed stream on any instance picks it up).
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import {
-  ErrorCode,
-  type JSONRPCMessage,
-  type JSONRPCRequest,
-  type JSONRPCResponse,
-  type MessageExtraInfo,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
-
-let nextOutgoingId = 1;
-let nextInternalId = 1;
-/** Server-to-client requests waiting for a reply, by their process-unique id. */
-const awaitingReply = new Map<number, Exchange>();
-/** Client requests in flight, by session, so that `notifications/cancelled` can reach them. */
-const inFlight = new Map<string, Map<RequestId, RequestTransport>>();
+import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Exchanges } from './exchanges.js';
 
 const RESTORE_ID = '__baton_restore__';
 
 // Structural checks: every message here was validated on the way in (client messages by the
 // SDK transport) or built by the SDK server itself, so re-validating with zod would only cost.
-function isResponse(message: JSONRPCMessage): message is JSONRPCResponse {
+export function isResponse(message: JSONRPCMessage): message is JSONRPCResponse {
   return 'result' in message || 'error' in message;
 }
 
@@ -45,34 +38,126 @@ function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
 export interface ExchangeOptions {
   /** Ids of the client requests this HTTP request carries. */
   requestIds: RequestId[];
-  /** Runs before the last response is sent; an error turns that response into an error. */
-  beforeLastResponse?: () => Promise<void>;
   /**
-   * Runs when the server sends something other than a response (a notification, a request to
-   * the client): from then on the answer is a stream.
+   * Hand the answer that completes the exchange to the owner (`outcome`) instead of sending it;
+   * the owner sends it with `finish`. Without it, every answer is sent as it comes.
    */
-  onStreaming?: () => void;
+  holdLastAnswer: boolean;
   /**
-   * Runs once the exchange is over. `reusable` is true when the server is free for another
-   * exchange: everything was answered (or nothing reached the server) and the transport is open.
+   * The store's clock when the request's session was opened (OpenResult.at): messages about this
+   * exchange published on the channel from then on reach it.
    */
-  onDone?: (reusable: boolean) => void;
+  since?: number;
 }
 
-/** One HTTP request's share of the transport. */
-interface Exchange {
-  readonly transport: RequestTransport;
-  readonly inner: WebStandardStreamableHTTPServerTransport;
-  readonly options: ExchangeOptions;
+/** How an exchange whose last answer is held came to its end. */
+export type Outcome =
+  /** The server answered the last open request; the answer is not sent yet. */
+  | { kind: 'answered'; message: JSONRPCResponse }
+  /** The client cancelled the last open request: there is no answer to send. */
+  | { kind: 'cancelled' }
+  /** The exchange was ended from outside (session deleted, HTTP transport closed). */
+  | { kind: 'ended' };
+
+/** Where messages of an exchange go once its event stream was closed early. */
+export interface Sink {
+  /** `last` marks the message that completes the exchange. */
+  write(message: JSONRPCMessage, last: boolean): Promise<void>;
+  /** The exchange ended without a last message (cancelled, or ended from outside). */
+  end(): Promise<void>;
+}
+
+/** One HTTP request's share of the transport, as its owner sees it. */
+export class Exchange {
+  readonly sessionId: string;
+  /** Resolves when the answer can no longer be sent whole: the server sent something else first. */
+  readonly streaming: Promise<void>;
+  /** Resolves when the exchange's last answer is ready (held) or the exchange ended. */
+  readonly outcome: Promise<Outcome>;
+  /** Resolves once the exchange is over: true when its server is free for another one. */
+  readonly done: Promise<boolean>;
+
   /** Client requests not answered yet, by the client's ids. */
   readonly open: Set<RequestId>;
-  /** The ids the server sees for the client's requests → the client's own. */
-  readonly clientIds: Map<string, RequestId>;
-  /** The client's ids → the ids the server sees. */
-  readonly internalIds: Map<RequestId, string>;
-  /** Server-to-client requests sent in this exchange: process-unique id → the server's own id. */
-  readonly outgoing: Map<number, RequestId>;
-  done: boolean;
+  /** The ids the server sees for the client's requests -> the client's own. */
+  readonly clientIds = new Map<string, RequestId>();
+  /** The client's ids -> the ids the server sees. */
+  readonly internalIds = new Map<RequestId, string>();
+  /** Server-to-client requests sent in this exchange: their id on the wire -> the server's own. */
+  readonly outgoing = new Map<string, RequestId>();
+  readonly holdLastAnswer: boolean;
+  readonly since: number | undefined;
+  over = false;
+
+  /** The client's ids of the last requests answered or cancelled: the stream to close. */
+  #lastIds: RequestId[] = [];
+  #markStreaming!: () => void;
+  #settle!: (outcome: Outcome) => void;
+  #resolveDone!: (reusable: boolean) => void;
+  #sink: Sink | undefined;
+
+  constructor(
+    readonly transport: RequestTransport,
+    readonly inner: WebStandardStreamableHTTPServerTransport,
+    options: ExchangeOptions,
+  ) {
+    this.sessionId = transport.sessionId;
+    this.open = new Set(options.requestIds);
+    this.holdLastAnswer = options.holdLastAnswer;
+    this.since = options.since;
+    this.streaming = new Promise((resolve) => (this.#markStreaming = resolve));
+    this.outcome = new Promise((resolve) => (this.#settle = resolve));
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  /** Sends the held answer (or what replaces it; nothing after a cancel) and ends the exchange. */
+  async finish(message?: JSONRPCMessage): Promise<void> {
+    if (this.over) return;
+    // The server's part is over: it is free before the client can see the answer, so that a
+    // client's next request may already find it in the pool.
+    this.transport.end(this, true);
+    if (message) await this.write(message, undefined, true);
+    else if (this.#sink) await this.#sink.end();
+    else for (const id of this.#lastIds) this.inner.closeSSEStream(id);
+  }
+
+  /**
+   * Ends the exchange without sending anything: the HTTP transport refused the request itself,
+   * or the owner answers the HTTP request in another way (a 503).
+   */
+  abandon(): void {
+    this.transport.end(this, true);
+  }
+
+  /** From now on, messages of this exchange go to `sink` instead of the HTTP transport. */
+  divert(sink: Sink): void {
+    this.#sink = sink;
+    this.#markStreaming();
+  }
+
+  /** @internal Used by RequestTransport. */
+  markStreaming(): void {
+    this.#markStreaming();
+  }
+
+  /** @internal */
+  settle(outcome: Outcome, lastId?: RequestId): void {
+    if (lastId !== undefined) this.#lastIds.push(lastId);
+    this.#settle(outcome);
+  }
+
+  /** @internal */
+  resolveDone(reusable: boolean): void {
+    this.over = true;
+    this.#settle({ kind: 'ended' });
+    this.#resolveDone(reusable);
+  }
+
+  /** @internal Sends one message of this exchange where it currently goes. */
+  async write(message: JSONRPCMessage, options?: TransportSendOptions, last = false): Promise<void> {
+    if (this.#sink) return this.#sink.write(message, last);
+    await this.inner.send(message, options);
+  }
 }
 
 export class RequestTransport implements Transport {
@@ -81,12 +166,14 @@ export class RequestTransport implements Transport {
   onerror?: (error: Error) => void;
   readonly sessionId: string;
 
-  #exchange: Exchange | undefined;
+  readonly #exchanges: Exchanges;
+  #current: Exchange | undefined;
   #restore: ((response: JSONRPCResponse) => void) | undefined;
   #closed = false;
 
-  constructor(sessionId: string) {
+  constructor(sessionId: string, exchanges: Exchanges) {
     this.sessionId = sessionId;
+    this.#exchanges = exchanges;
   }
 
   /** Nothing to start: each exchange starts its own HTTP transport in `attach`. */
@@ -102,26 +189,15 @@ export class RequestTransport implements Transport {
   }
 
   /** Serves one HTTP request: its messages reach the server, the server's messages go back on it. */
-  async attach(inner: WebStandardStreamableHTTPServerTransport, options: ExchangeOptions): Promise<void> {
+  async attach(inner: WebStandardStreamableHTTPServerTransport, options: ExchangeOptions): Promise<Exchange> {
     if (this.#closed) throw new Error('the transport is closed');
-    if (this.#exchange) throw new Error('the server is already serving a request');
-    const exchange: Exchange = {
-      transport: this,
-      inner,
-      options,
-      open: new Set(options.requestIds),
-      clientIds: new Map(),
-      internalIds: new Map(),
-      outgoing: new Map(),
-      done: false,
-    };
-    this.#exchange = exchange;
-    let live = inFlight.get(this.sessionId);
-    if (!live) inFlight.set(this.sessionId, (live = new Map()));
-    for (const id of options.requestIds) live.set(id, this);
+    if (this.#current) throw new Error('the server is already serving a request');
+    const exchange = new Exchange(this, inner, options);
+    this.#current = exchange;
+    this.#exchanges.running(exchange);
     inner.onmessage = (message, extra) => {
       if (isRequest(message)) {
-        const internal = `~${nextInternalId++}`;
+        const internal = this.#exchanges.internalId();
         exchange.clientIds.set(internal, message.id);
         exchange.internalIds.set(message.id, internal);
         message = { ...message, id: internal };
@@ -129,16 +205,9 @@ export class RequestTransport implements Transport {
       this.onmessage?.(message, extra);
     };
     inner.onerror = (error) => this.onerror?.(error);
-    inner.onclose = () => this.#finish(exchange, false);
+    inner.onclose = () => this.end(exchange, false);
     await inner.start();
-  }
-
-  /**
-   * Ends the current exchange without an answer having passed through here: the HTTP transport
-   * answered the request itself (it refused it before any message reached the server).
-   */
-  detach(): void {
-    if (this.#exchange) this.#finish(this.#exchange, true);
+    return exchange;
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -149,150 +218,71 @@ export class RequestTransport implements Transport {
     }
     // Whatever the server sends belongs to a client request of the current exchange; a message
     // of an exchange that is over (work a tool left running after its answer) has nowhere to go.
-    const exchange = this.#exchange;
+    const exchange = this.#current;
     const related = response ? response.id : options?.relatedRequestId;
     const clientId = related === undefined ? undefined : exchange?.clientIds.get(String(related));
     if (!exchange || (related !== undefined && clientId === undefined)) {
       throw new Error('Not connected: the request this message belongs to was already answered');
     }
     if (!response) {
-      exchange.options.onStreaming?.();
+      exchange.markStreaming();
       if (clientId !== undefined) options = { ...options, relatedRequestId: clientId };
-    }
-    if (isRequest(message)) {
-      const id = nextOutgoingId++;
-      exchange.outgoing.set(id, message.id);
-      awaitingReply.set(id, exchange);
-      return exchange.inner.send({ ...message, id }, options);
-    }
-    if (!response || clientId === undefined) return exchange.inner.send(message, options);
-
-    const id = clientId;
-    message = { ...response, id };
-    exchange.open.delete(id);
-    inFlight.get(this.sessionId)?.delete(id);
-    const last = exchange.open.size === 0;
-    try {
-      if (last && exchange.options.beforeLastResponse) {
-        try {
-          await exchange.options.beforeLastResponse();
-        } catch (error) {
-          this.#report(error);
-          message = {
-            jsonrpc: '2.0',
-            id,
-            error: {
-              code: ErrorCode.InternalError,
-              message: 'Session state could not be saved; the request was not completed. Retry later.',
-            },
-          };
-        }
+      if (isRequest(message)) {
+        const id = this.#exchanges.expectReply(exchange, message.id);
+        return exchange.write({ ...message, id }, options);
       }
-      await exchange.inner.send(message, options);
-    } finally {
-      if (last) this.#finish(exchange, true);
+      return exchange.write(message, options);
     }
-  }
 
-  #report(error: unknown): void {
-    this.onerror?.(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  #finish(exchange: Exchange, answered: boolean): void {
-    if (exchange.done) return;
-    exchange.done = true;
-    if (this.#exchange === exchange) this.#exchange = undefined;
-    for (const id of exchange.outgoing.keys()) awaitingReply.delete(id);
-    const live = inFlight.get(this.sessionId);
-    if (live) {
-      for (const id of exchange.open) if (live.get(id) === this) live.delete(id);
-      if (live.size === 0) inFlight.delete(this.sessionId);
+    const id = clientId!;
+    const answer: JSONRPCResponse = { ...response, id };
+    // Answered: whatever the tool still sends for this request is refused from now on.
+    exchange.clientIds.delete(String(related));
+    exchange.open.delete(id);
+    if (exchange.open.size > 0 || !exchange.holdLastAnswer) {
+      const last = exchange.open.size === 0;
+      if (last) this.end(exchange, true);
+      return exchange.write(answer, options, last);
     }
-    exchange.options.onDone?.(answered && !this.#closed);
+    exchange.settle({ kind: 'answered', message: answer }, id);
   }
 
   /**
-   * A client request of the current exchange was cancelled: the server sends no answer to it
-   * (the protocol says so), so it counts as answered here. When it was the last one, the
-   * exchange ends like any other: state saved, stream closed.
+   * A client request of the current exchange was cancelled (`internal` is the id the server
+   * sees). The server is told and sends no answer to it (the protocol says so), so it counts as
+   * answered here; when it was the last one, the exchange ends like any other.
    */
-  async #cancelled(clientId: RequestId): Promise<void> {
-    const exchange = this.#exchange;
-    if (!exchange?.open.delete(clientId)) return;
-    inFlight.get(this.sessionId)?.delete(clientId);
+  cancel(exchange: Exchange, clientId: RequestId, notification: JSONRPCMessage): void {
+    const internal = exchange.internalIds.get(clientId);
+    if (exchange.over || internal === undefined || !exchange.open.delete(clientId)) return;
+    const params = (notification as { params?: Record<string, unknown> }).params;
+    this.onmessage?.({ ...notification, params: { ...params, requestId: internal } } as JSONRPCMessage);
     if (exchange.open.size > 0) return;
-    try {
-      await exchange.options.beforeLastResponse?.();
-    } catch (error) {
-      this.#report(error);
+    if (exchange.holdLastAnswer) exchange.settle({ kind: 'cancelled' }, clientId);
+    else {
+      exchange.inner.closeSSEStream(clientId);
+      this.end(exchange, true);
     }
-    exchange.inner.closeSSEStream(clientId);
-    this.#finish(exchange, true);
+  }
+
+  /** Ends an exchange (once); `answered` is false when it was cut off before its answers. */
+  end(exchange: Exchange, answered: boolean): void {
+    if (exchange.over) return;
+    if (this.#current === exchange) this.#current = undefined;
+    this.#exchanges.ended(exchange);
+    exchange.resolveDone(answered && !this.#closed);
   }
 
   /** Ends the current exchange and lets go of the server for good (the session was deleted). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const exchange = this.#exchange;
+    const exchange = this.#current;
     if (exchange) {
-      this.#finish(exchange, false);
+      this.end(exchange, false);
       await exchange.inner.close();
     }
     // The server aborts what it still runs for this session.
     this.onclose?.();
   }
-
-  /**
-   * Routes messages that answer or cancel work in flight on this instance: replies to
-   * server-to-client requests, and `notifications/cancelled`. Returns the messages it did not
-   * route. Only transports of the same session are considered.
-   */
-  static route(sessionId: string, messages: JSONRPCMessage[]): JSONRPCMessage[] {
-    const rest: JSONRPCMessage[] = [];
-    for (const message of messages) {
-      if (isResponse(message)) {
-        const id = typeof message.id === 'number' ? message.id : Number(message.id);
-        const exchange = awaitingReply.get(id);
-        if (exchange && exchange.transport.sessionId === sessionId) {
-          deliverReply(exchange, message, id);
-          continue;
-        }
-      } else if ('method' in message && message.method === 'notifications/cancelled') {
-        const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-        const transport = requestId === undefined ? undefined : inFlight.get(sessionId)?.get(requestId);
-        const internal = requestId === undefined || !transport ? undefined : transport.#exchange?.internalIds.get(requestId);
-        if (transport && internal !== undefined) {
-          transport.onmessage?.({ ...message, params: { ...message.params, requestId: internal } } as JSONRPCMessage);
-          void transport.#cancelled(requestId!);
-          continue;
-        }
-      }
-      rest.push(message);
-    }
-    return rest;
-  }
-
-  /** Closes everything in flight for a session (it was deleted). */
-  static async closeSession(sessionId: string): Promise<void> {
-    const live = inFlight.get(sessionId);
-    if (!live) return;
-    await Promise.all([...new Set(live.values())].map((t) => t.close()));
-  }
-
-  /** How many client requests are being served right now (for draining on shutdown). */
-  static get inFlightCount(): number {
-    let count = 0;
-    for (const live of inFlight.values()) count += live.size;
-    return count;
-  }
-}
-
-/** Delivers the client's reply to a server-to-client request, under the server's own id. */
-function deliverReply(exchange: Exchange, reply: JSONRPCResponse, uniqueId: number): void {
-  const original = exchange.outgoing.get(uniqueId);
-  if (original === undefined) return;
-  exchange.outgoing.delete(uniqueId);
-  awaitingReply.delete(uniqueId);
-  exchange.transport.onmessage?.({ ...reply, id: original } as JSONRPCMessage);
 }

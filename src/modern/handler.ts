@@ -23,7 +23,9 @@ import type { Caller } from '../sessions/handler.js';
 import { callTool, complete, getPrompt, progressNotification, readResource, SERVER_INFO } from '../mcp/calls.js';
 import type { Registry } from '../mcp/registry.js';
 import { errorText, type Logger } from '../log.js';
-import { type Change, type HandlerContext, type InputRequired, isInputRequired } from '../tools/define.js';
+import { type HandlerContext, type InputRequired, isInputRequired } from '../tools/define.js';
+import type { Channel, ChangeNotifier } from '../channel/types.js';
+import { channelEventBus } from './bus.js';
 import type { CacheHints } from './caching.js';
 import type { RequestStateSeal } from './request-state.js';
 
@@ -31,6 +33,10 @@ export interface ModernLegOptions {
   registry: Registry;
   seal: RequestStateSeal;
   caching: CacheHints;
+  /** Carries change events between instances, for `subscriptions/listen` streams. */
+  channel: Channel;
+  /** What tools get as `ctx.changes`: announces changes on every instance. */
+  changes: ChangeNotifier;
   maxBodyBytes: number;
   logger: Logger;
 }
@@ -38,8 +44,6 @@ export interface ModernLegOptions {
 export interface ModernLeg {
   /** Serves one 2026-07-28 request (or answers it with the protocol's error). */
   handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
-  /** Tells the clients listening on this instance (subscriptions/listen) of a change. */
-  announce(change: Change): void;
   close(): Promise<void>;
 }
 
@@ -133,7 +137,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
         if (notification) await mcpReq.notify(notification);
       },
       notify: (notification) => mcpReq.notify(notification),
-      announce: async (change) => leg.announce(change),
+      changes: options.changes,
       closeStream: undefined,
     };
   }
@@ -141,31 +145,19 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
   const handler = createMcpHandler(buildServer, {
     legacy: 'reject',
     maxRequestBodySize: options.maxBodyBytes,
+    bus: channelEventBus(options.channel, logger),
     onerror: (error) => logger.debug('2026-07-28 request refused or failed', { error: errorText(error) }),
   });
 
-  const leg: ModernLeg = {
+  return {
     handle: (request, caller, parsedBody) =>
       handler.fetch(request, {
         // The caller digest binds requestState; the token itself is never passed on.
         authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
         ...(parsedBody !== undefined && { parsedBody }),
       }),
-    announce(change) {
-      switch (change.kind) {
-        case 'tools':
-          return handler.notify.toolsChanged();
-        case 'prompts':
-          return handler.notify.promptsChanged();
-        case 'resources':
-          return handler.notify.resourcesChanged();
-        case 'resource':
-          return handler.notify.resourceUpdated(change.uri);
-      }
-    },
     close: () => handler.close(),
   };
-  return leg;
 }
 
 function callerOf(ctx: ServerContext): Caller | undefined {

@@ -17,8 +17,7 @@ import { openNodeDatabase, nodeDriver } from '../db/open-node.js';
 import { openNodeDatasource } from '../tools/data/open-node.js';
 import { redactDsn } from '../db/problems.js';
 import { StoreUnavailableError } from '../http/errors.js';
-import { RequestTransport } from '../mcp/transport.js';
-import { InFlight } from '../lifecycle/in-flight.js';
+import type { InFlight } from '../lifecycle/in-flight.js';
 import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup-schedule.js';
 import { shutdown } from '../lifecycle/shutdown.js';
 import { waitForStore } from '../lifecycle/startup.js';
@@ -130,7 +129,7 @@ async function start() {
   }
   platform.readiness = 'starting';
 
-  const inFlight = new InFlight();
+  const inFlight = platform.instance.requests;
   const host = process.env.HOST ?? '0.0.0.0';
   let server: Server;
   try {
@@ -179,8 +178,9 @@ async function start() {
           drain.closed = true;
           server.close();
         },
+        endStreams: () => platform.instance.closeStreams(),
         closeConnections: () => server.closeAllConnections(),
-        unfinishedRequests: () => RequestTransport.inFlightCount,
+        unfinishedRequests: () => platform.instance.unfinishedRequests,
         stopCleanup: async () => cleanup?.stop(),
         closeStore: () => platform.close(),
       },

@@ -1,10 +1,14 @@
 // Sessions in Postgres, written once against drizzle's Postgres dialect; the driver (pg, neon-http,
 // pglite) only decides how statements travel. Every call is exactly one statement, so a request
-// in an existing session costs one round trip, two when its state changed.
+// in an existing session costs one round trip, two when its state changed. The store also carries
+// the channel between instances (src/channel/database.ts) over the same database.
 import { sql, type SQL } from 'drizzle-orm';
 import { secrets, sessions } from '../db/schema.js';
-import { classifyError, type Database } from '../db/database.js';
+import { classifyError, type Database, type DriverName } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
+import { DatabaseChannel, publishing, type Wakeup } from '../channel/database.js';
+import { SESSION_ENDED, sessionTopic } from '../channel/topics.js';
+import { createLogger, type Logger } from '../log.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -32,28 +36,50 @@ const DEFAULT_BUDGET_MS = 20_000;
 export interface DatabaseStoreOptions {
   /** Apply bundled migrations before the first statement (default true). */
   autoMigrate?: boolean;
+  /** neon-http: how often an instance waiting for a channel message reads the table (default 500 ms). */
+  pollIntervalMs?: number;
+  /** How long channel messages are kept (default 5 minutes). */
+  retentionMs?: number;
+  /**
+   * Receive channel messages (pg: open the listening connection when ready; default true). A
+   * process that only publishes (the command line) says false.
+   */
+  listen?: boolean;
+  logger?: Logger;
 }
+
+const WAKEUPS: Record<DriverName, Wakeup> = { pg: 'notify', 'neon-http': 'poll', pglite: 'local' };
 
 export class DatabaseSessionStore implements SessionStore {
   readonly kind = 'database' as const;
+  readonly channel: DatabaseChannel;
   #ready: Promise<void> | undefined;
 
   constructor(
     readonly database: Database,
     readonly limits: SessionLimits,
     private readonly options: DatabaseStoreOptions = {},
-  ) {}
+  ) {
+    this.channel = new DatabaseChannel(database, (statement, name) => this.#run(statement, name), {
+      wakeup: WAKEUPS[database.driver],
+      pollIntervalMs: options.pollIntervalMs ?? 500,
+      retentionMs: options.retentionMs ?? 5 * 60_000,
+      logger: options.logger ?? createLogger('warn'),
+    });
+  }
 
-  /** Migrates once per instance, on first use; a failure is retried by the next request. */
+  /**
+   * Migrates once per instance, on first use, and opens what the channel needs to receive (pg:
+   * its listening connection); a failure is retried by the next request.
+   */
   ready(): Promise<void> {
-    if (this.options.autoMigrate === false) return Promise.resolve();
-    this.#ready ??= migrate(this.database).then(
-      () => undefined,
-      (error) => {
-        this.#ready = undefined;
-        throw classifyError(error);
-      },
-    );
+    this.#ready ??= (async () => {
+      if (this.options.autoMigrate !== false) await migrate(this.database);
+      if (this.options.listen !== false) await this.channel.start();
+    })().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw classifyError(error);
+    });
     return this.#ready;
   }
 
@@ -112,14 +138,19 @@ export class DatabaseSessionStore implements SessionStore {
         where s.id = c.id and c.allowed and c.stale
         returning s.last_active_at
       )
-      select c.*, t.last_active_at as touched_at from candidate c left join touched t on true`,
+      select c.*, t.last_active_at as touched_at, (extract(epoch from now()) * 1000000)::int8 as opened_at
+      from candidate c left join touched t on true`,
       'baton_session_open',
     );
     if (!row) return { status: 'not_found' };
     if (!row.allowed) return { status: 'forbidden' };
     // A stale touch that found no row: the session was deleted while this statement ran.
     if (row.stale && (row.touched_at === null || row.touched_at === undefined)) return { status: 'not_found' };
-    return { status: 'ok', session: toRecord(row.touched_at ? { ...row, last_active_at: row.touched_at } : row) };
+    return {
+      status: 'ok',
+      session: toRecord(row.touched_at ? { ...row, last_active_at: row.touched_at } : row),
+      at: Number(row.opened_at),
+    };
   }
 
   async update(id: string, patch: StatePatch): Promise<void> {
@@ -135,7 +166,15 @@ export class DatabaseSessionStore implements SessionStore {
     );
   }
 
+  async stateHas(id: string, key: string): Promise<boolean> {
+    const [row] = await this.#run(sql`select jsonb_exists(state, ${key}) as has from ${sessions} where id = ${id}`);
+    return row?.has === true;
+  }
+
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {
+    // One statement: the session's end is published with its deletion, so that every instance
+    // stops what the session runs there, at no extra round trip.
+    const topic = sessionTopic(id);
     const [row] = await this.#run(sql`
       with candidate as (
         select id, (credential_hash = '' or credential_hash = ${credentialHash}) as allowed
@@ -143,11 +182,16 @@ export class DatabaseSessionStore implements SessionStore {
         where id = ${id} and expires_at > now() and last_active_at > ${this.#idleCutoff()}
       ), deleted as (
         delete from ${sessions} s using candidate c where s.id = c.id and c.allowed returning s.id
-      )
-      select c.allowed as allowed, (select count(*) from deleted)::int as deleted from candidate c`);
+      ), ${publishing(topic, SESSION_ENDED, this.channel.wakeup, 'deleted')}
+      select c.allowed as allowed, (select count(*) from deleted)::int as deleted,
+             (select count(*) from notified)::int as notified,
+             (select p.id from published p) as message_id, (select p.at from published p) as message_at
+      from candidate c`);
     if (!row) return 'not_found';
     if (!row.allowed) return 'forbidden';
-    return Number(row.deleted) > 0 ? 'ok' : 'not_found';
+    if (Number(row.deleted) === 0) return 'not_found';
+    this.channel.published({ topic, payload: SESSION_ENDED, position: { at: Number(row.message_at), id: Number(row.message_id) } });
+    return 'ok';
   }
 
   async cleanup(options: CleanupOptions = {}): Promise<CleanupReport> {
@@ -176,9 +220,19 @@ export class DatabaseSessionStore implements SessionStore {
       batches++;
       removed += n;
       options.onBatch?.({ index: batches, removed: n, durationMs: performance.now() - batchStarted });
-      if (n < batchSize) return { removed, batches, truncated: false, durationMs: performance.now() - started };
+      if (n < batchSize) break;
       if (performance.now() - started >= budgetMs || options.signal?.aborted) {
         return { removed, batches, truncated: true, durationMs: performance.now() - started };
+      }
+    }
+    // Then the channel's messages past their retention, within what is left of the budget.
+    let messagesRemoved = 0;
+    for (;;) {
+      const n = await this.channel.sweep(batchSize);
+      messagesRemoved += n;
+      if (n < batchSize) return { removed, batches, truncated: false, durationMs: performance.now() - started, messagesRemoved };
+      if (performance.now() - started >= budgetMs || options.signal?.aborted) {
+        return { removed, batches, truncated: true, durationMs: performance.now() - started, messagesRemoved };
       }
     }
   }
@@ -203,6 +257,7 @@ export class DatabaseSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    await this.channel.close();
     await this.database.close();
   }
 }

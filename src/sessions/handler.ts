@@ -1,8 +1,8 @@
 // The session-aware handler: the HTTP face of MCP sessions (2025 protocol era). It checks the
-// request before any store access, opens the session with one store call, builds a server for
-// this request restored to the session's negotiated state, and lets the SDK's web-standard
-// transport do the protocol work. Changed session state is merged back before the last response.
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+// request before any store access, opens the session with one store call, and hands the rest to
+// the platform's Instance (src/sessions/instance.ts): replies and cancels to the work they
+// belong to, requests to a server restored to the session, whose changed state is stored before
+// the answer leaves.
 import {
   InitializeRequestSchema,
   LATEST_PROTOCOL_VERSION,
@@ -10,51 +10,33 @@ import {
   isJSONRPCRequest,
   type JSONRPCMessage,
   type JSONRPCRequest,
-  type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Change, Principal } from '../tools/define.js';
-import { createDispatcher, serveScope, type RequestScope } from '../mcp/server.js';
-import { ServerPool, connectServer, type SessionServer } from '../mcp/server-pool.js';
-import { RequestTransport } from '../mcp/transport.js';
-import type { Registry } from '../mcp/registry.js';
 import { type JsonBody, readJsonBody } from '../http/body.js';
 import { JsonRpcCode, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
-import { SessionState } from './state.js';
-import type { Negotiated, SessionRecord, SessionStore } from './types.js';
-import { isWellFormedSessionId, newSessionId } from './ids.js';
+import type { Caller, Instance, Opened } from './instance.js';
+import type { Negotiated, SessionStore } from './types.js';
+import { isWellFormedSessionId } from './ids.js';
+import { decodeCursor } from './streams.js';
 
-export interface Caller {
-  /**
-   * Digest of what the session is bound to (the credential, or a JWT's issuer and subject; see
-   * src/auth); '' for anonymous callers. Never the credential itself.
-   */
-  credentialHash: string;
-  principal: Principal | undefined;
-}
+export type { Caller } from './instance.js';
 
 export interface SessionHandlerOptions {
   store: SessionStore;
-  registry: Registry;
+  instance: Instance;
   maxBodyBytes: number;
   logger: Logger;
-  /** Where a tool's announced changes go (list changes, resource updates). */
-  announce?: (change: Change) => Promise<void>;
 }
 
 /** Serves one request of the 2025 era; `body` is the POST body when the caller already read it. */
 export type SessionHandler = (request: Request, caller: Caller, body?: JsonBody) => Promise<Response>;
 
 const SESSION_HEADER = 'mcp-session-id';
-/** How long an event stream's answer is waited for, to be sent whole (see `exchange`). */
-const HOLD_MS = 20;
 /** Protocol versions from which JSON-RPC batches are no longer allowed. */
 const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
 
 export function createSessionHandler(options: SessionHandlerOptions): SessionHandler {
-  const { store, registry, logger } = options;
-  const dispatch = createDispatcher(registry);
-  const servers = new ServerPool();
+  const { store, instance, logger } = options;
 
   return async function handle(request, caller, body) {
     const sessionId = request.headers.get(SESSION_HEADER);
@@ -74,7 +56,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
         case 'POST':
           return await post(request, sessionId, version, caller, body);
         case 'GET':
-          return await get(sessionId, caller);
+          return await get(request, sessionId, caller);
         case 'DELETE':
           return await remove(sessionId, caller);
         default:
@@ -138,18 +120,25 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const opened = await open(sessionId, caller);
     if (opened instanceof Response) return opened;
-    if (batch && opened.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
+    const { session } = opened;
+    if (batch && session.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
       return jsonRpcError(
         400,
         JsonRpcCode.InvalidRequest,
-        `Invalid Request: JSON-RPC batches are not allowed in protocol ${opened.protocolVersion}`,
+        `Invalid Request: JSON-RPC batches are not allowed in protocol ${session.protocolVersion}`,
       );
     }
 
-    const rest = RequestTransport.route(sessionId, messages);
+    const rest = await instance.route(sessionId, messages);
     const requests = rest.filter(isJSONRPCRequest);
     if (requests.length === 0) return new Response(null, { status: 202 });
-    return serve(request, opened, caller, requests, batch ? rest : rest[0]!);
+    return instance.serve(
+      request,
+      opened,
+      caller,
+      batch ? rest : rest[0]!,
+      requests.map((r) => r.id),
+    );
   }
 
   async function initializeSession(request: Request, message: JSONRPCRequest, caller: Caller): Promise<Response> {
@@ -161,111 +150,25 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
       clientCapabilities: params.capabilities,
       clientInfo: params.clientInfo,
     };
-    const id = newSessionId();
-    await store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {} });
-    logger.info('session created', { session: id.slice(0, 8), client: params.clientInfo.name, protocol: negotiated.protocolVersion });
-
-    // The real initialize goes through this server, which is then as restored as any.
-    const entry = await connect(id);
-    const response = await exchange(entry, request, new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true }), message, {
-      scope: { sessionId: id, session: new SessionState(), principal: caller.principal, announce: options.announce },
-      requestIds: [message.id],
-    });
+    const { id, response } = await instance.initialize(request, message, negotiated, caller);
     response.headers.set(SESSION_HEADER, id);
     return response;
   }
 
-  async function serve(
-    request: Request,
-    session: SessionRecord,
-    caller: Caller,
-    requests: JSONRPCRequest[],
-    body: unknown,
-  ): Promise<Response> {
-    let entry = servers.take(session.id);
-    if (!entry) {
-      entry = await connect(session.id);
-      await entry.transport.restore({
-        method: 'initialize',
-        params: { protocolVersion: session.protocolVersion, capabilities: session.clientCapabilities, clientInfo: session.clientInfo },
-      });
-    }
-    const state = new SessionState(session.state);
-    return exchange(entry, request, new WebStandardStreamableHTTPServerTransport({}), body, {
-      scope: { sessionId: session.id, session: state, principal: caller.principal, announce: options.announce },
-      requestIds: requests.map((r) => r.id),
-      beforeLastResponse: async () => {
-        const patch = state.takePatch();
-        if (patch) await store.update(session.id, patch);
-      },
-    });
-  }
-
-  async function connect(sessionId: string): Promise<SessionServer> {
-    const entry = await connectServer(registry.capabilities, sessionId);
-    entry.server.onerror = (error) => logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
-    return entry;
-  }
-
-  /**
-   * Serves one HTTP request with the session's server through the SDK's HTTP transport. The
-   * server goes back to the pool once the request is answered.
-   *
-   * An event stream that ends with its only event is sent whole: when the answer is ready within
-   * HOLD_MS and nothing else was sent before it, the stream's content goes out as one body, which
-   * costs one socket write instead of three (headers, event, end). Anything that streams (a
-   * progress notification, a log message, an elicitation) or takes longer is streamed as it comes.
-   */
-  async function exchange(
-    entry: SessionServer,
-    request: Request,
-    inner: WebStandardStreamableHTTPServerTransport,
-    body: unknown,
-    options: { scope: RequestScope; requestIds: RequestId[]; beforeLastResponse?: () => Promise<void> },
-  ): Promise<Response> {
-    const { scope, ...rest } = options;
-    let answered = false;
-    let settle!: () => void;
-    const settled = new Promise<void>((resolve) => (settle = resolve));
-    serveScope(entry.server, dispatch, scope);
-    await entry.transport.attach(inner, {
-      ...rest,
-      onStreaming: settle,
-      onDone: (reusable) => {
-        answered = true;
-        settle();
-        if (reusable) servers.give(scope.sessionId, entry);
-      },
-    });
-    let response: Response;
-    try {
-      response = await inner.handleRequest(request, { parsedBody: body });
-    } catch (error) {
-      // Nothing will answer through this exchange: end it, so that its requests stop counting
-      // as in flight, and let the server go rather than pool one in an unknown state.
-      await entry.transport.close();
-      throw error;
-    }
-    // Anything but 200 is the HTTP transport refusing the request itself, before any message
-    // reached the server.
-    if (response.status !== 200) entry.transport.detach();
-    if (response.status !== 200 || !response.headers.get('content-type')?.startsWith('text/event-stream')) return response;
-    const timer = setTimeout(settle, HOLD_MS);
-    await settled;
-    clearTimeout(timer);
-    if (!answered) return response;
-    return new Response(await response.text(), { status: response.status, headers: response.headers });
-  }
-
-  async function get(sessionId: string | null, caller: Caller): Promise<Response> {
+  async function get(request: Request, sessionId: string | null, caller: Caller): Promise<Response> {
     if (sessionId === null) return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
+    if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) {
+      return jsonRpcError(406, JsonRpcCode.ServerError, 'Not Acceptable: Accept must list text/event-stream');
+    }
+    const lastEventId = request.headers.get('last-event-id');
+    const cursor = lastEventId === null ? undefined : decodeCursor(lastEventId);
+    if (lastEventId !== null && !cursor) {
+      return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: Last-Event-ID is not an event id this server gave out');
+    }
     const opened = await open(sessionId, caller);
     if (opened instanceof Response) return opened;
-    // Server-initiated messages travel on the stream of the request they belong to; a standalone
-    // stream would tie a session to one instance, which is what this platform exists to avoid.
-    return jsonRpcError(405, JsonRpcCode.ServerError, 'Method Not Allowed: this server sends no standalone event stream', {
-      Allow: 'POST, DELETE',
-    });
+    // Served by whichever instance the request reached: what it carries comes through the channel.
+    return instance.streams.open(opened.session, opened.at, cursor);
   }
 
   async function remove(sessionId: string | null, caller: Caller): Promise<Response> {
@@ -273,17 +176,16 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     const result = await store.remove(sessionId, caller.credentialHash);
     if (result === 'not_found') return notFound();
     if (result === 'forbidden') return forbidden();
-    servers.drop(sessionId);
-    await RequestTransport.closeSession(sessionId);
+    await instance.endSession(sessionId);
     logger.info('session deleted', { session: sessionId.slice(0, 8) });
     return new Response(null, { status: 200 });
   }
 
-  async function open(sessionId: string, caller: Caller): Promise<SessionRecord | Response> {
+  async function open(sessionId: string, caller: Caller): Promise<Opened | Response> {
     const result = await store.open(sessionId, caller.credentialHash);
     if (result.status === 'not_found') return notFound();
     if (result.status === 'forbidden') return forbidden();
-    return result.session;
+    return result;
   }
 }
 

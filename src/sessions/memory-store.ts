@@ -1,6 +1,8 @@
 // The zero-configuration store: sessions in this process's memory, gone on restart. Same rules as
 // the database store (lifetime, idleness, binding), so switching stores changes durability only.
 import { constantTimeEqual } from '../auth/credential.js';
+import { InProcessChannel } from '../channel/in-process.js';
+import { SESSION_ENDED, sessionTopic } from '../channel/topics.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -32,8 +34,12 @@ interface Entry {
 /** Distinct negotiated values kept for sharing; past this, sessions keep their own copy. */
 const MAX_SHARED = 1_000;
 
+/** How long channel messages are kept when the caller does not say. */
+const DEFAULT_RETENTION_MS = 5 * 60_000;
+
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory' as const;
+  readonly channel: InProcessChannel;
   readonly #sessions = new Map<string, Entry>();
   readonly #secrets = new Map<string, string>();
   readonly #shared = new Map<string, Negotiated>();
@@ -41,7 +47,10 @@ export class MemorySessionStore implements SessionStore {
   constructor(
     readonly limits: SessionLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+    options: { retentionMs?: number } = {},
+  ) {
+    this.channel = new InProcessChannel(options.retentionMs ?? DEFAULT_RETENTION_MS, now);
+  }
 
   #share(negotiated: Negotiated): Negotiated {
     const { protocolVersion, clientCapabilities, clientInfo } = negotiated;
@@ -83,7 +92,7 @@ export class MemorySessionStore implements SessionStore {
     if (!entry) return { status: 'not_found' };
     if (!boundTo(entry, credentialHash)) return { status: 'forbidden' };
     entry.lastActiveAt = now;
-    return { status: 'ok', session: toRecord(id, entry) };
+    return { status: 'ok', session: toRecord(id, entry), at: this.channel.clock() };
   }
 
   async update(id: string, patch: StatePatch): Promise<void> {
@@ -95,11 +104,17 @@ export class MemorySessionStore implements SessionStore {
     entry.state = JSON.stringify(state);
   }
 
+  async stateHas(id: string, key: string): Promise<boolean> {
+    const entry = this.#sessions.get(id);
+    return entry !== undefined && Object.hasOwn(JSON.parse(entry.state) as object, key);
+  }
+
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {
     const entry = this.#live(id, this.now());
     if (!entry) return 'not_found';
     if (!boundTo(entry, credentialHash)) return 'forbidden';
     this.#sessions.delete(id);
+    await this.channel.publish(sessionTopic(id), SESSION_ENDED);
     return 'ok';
   }
 
@@ -112,10 +127,11 @@ export class MemorySessionStore implements SessionStore {
         removed++;
       }
     }
+    const messagesRemoved = this.channel.sweep();
     // One pass over a map is one "batch"; it cannot be interrupted, so the signal has no effect.
     const durationMs = this.now() - started;
     if (removed > 0) options.onBatch?.({ index: 1, removed, durationMs });
-    return { removed, batches: removed > 0 ? 1 : 0, truncated: false, durationMs };
+    return { removed, batches: removed > 0 ? 1 : 0, truncated: false, durationMs, messagesRemoved };
   }
 
   async list(limit = 100): Promise<SessionSummary[]> {
@@ -149,7 +165,9 @@ export class MemorySessionStore implements SessionStore {
     return secret;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.channel.close();
+  }
 }
 
 function toRecord(id: string, entry: Entry): SessionRecord {

@@ -2,6 +2,7 @@
 // exactly these calls, in the same way, whatever the store: one call per request to open a
 // session, at most one more to write changed state back.
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { Channel } from '../channel/types.js';
 
 /** What `initialize` negotiated: enough to restore a server to the same state later. */
 export interface Negotiated {
@@ -30,7 +31,9 @@ export interface StatePatch {
   unset: string[];
 }
 
-export type OpenResult = { status: 'ok'; session: SessionRecord } | { status: 'not_found' } | { status: 'forbidden' };
+export type OpenResult =
+  /** `at`: the store's clock when the session was opened (microseconds), for channel subscriptions. */
+  { status: 'ok'; session: SessionRecord; at: number } | { status: 'not_found' } | { status: 'forbidden' };
 
 export type RemoveResult = 'ok' | 'not_found' | 'forbidden';
 
@@ -65,6 +68,8 @@ export interface CleanupReport {
   /** True when it stopped because the budget ran out, not because nothing was left. */
   truncated: boolean;
   durationMs: number;
+  /** Channel messages past their retention removed in the same run. */
+  messagesRemoved?: number;
 }
 
 export interface SessionSummary {
@@ -78,6 +83,8 @@ export interface SessionSummary {
 export interface SessionStore {
   readonly kind: 'memory' | 'database';
   readonly limits: SessionLimits;
+  /** How instances sharing this store send each other messages (src/channel/). */
+  readonly channel: Channel;
   /**
    * Resolves once the store can serve (the database store: migration check done). Long-running
    * servers call it at start-up, before they report ready; other runtimes let the first request
@@ -93,11 +100,16 @@ export interface SessionStore {
   open(id: string, credentialHash: string): Promise<OpenResult>;
   /** Merges changed state keys into the stored session. */
   update(id: string, patch: StatePatch): Promise<void>;
-  /** Removes a session (DELETE), with the same binding rule as `open`. */
+  /** Whether the session's stored state has `key` now (a stream checks a resource subscription). */
+  stateHas(id: string, key: string): Promise<boolean>;
+  /**
+   * Removes a session (DELETE), with the same binding rule as `open`, and announces its end on the
+   * channel (in the same statement), so that every instance stops what the session runs.
+   */
   remove(id: string, credentialHash: string): Promise<RemoveResult>;
   /**
-   * Deletes expired and idle sessions in bounded batches. `truncated` (budget or signal) means
-   * more may be left.
+   * Deletes expired and idle sessions in bounded batches, and channel messages past their
+   * retention. `truncated` (budget or signal) means more may be left.
    */
   cleanup(options?: CleanupOptions): Promise<CleanupReport>;
   /** For operators: live sessions, newest activity first. */

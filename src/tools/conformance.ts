@@ -215,7 +215,7 @@ const triggerToolChange = defineTool({
   description: 'Announces that the tool list changed.',
   input: {},
   async handler(_args, ctx) {
-    await ctx.announce({ kind: 'tools' });
+    await ctx.changes.toolsChanged();
     return text('tools_list_changed published');
   },
 });
@@ -225,7 +225,7 @@ const triggerPromptChange = defineTool({
   description: 'Announces that the prompt list changed.',
   input: {},
   async handler(_args, ctx) {
-    await ctx.announce({ kind: 'prompts' });
+    await ctx.changes.promptsChanged();
     return text('prompts_list_changed published');
   },
 });

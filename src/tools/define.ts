@@ -20,6 +20,7 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionState } from '../sessions/state.js';
+import type { ChangeNotifier } from '../channel/types.js';
 
 export { acceptedContent, inputResponse, type InputRequests, type InputResponses };
 
@@ -71,17 +72,18 @@ export interface HandlerContext {
   progress(progress: number, total?: number, message?: string): Promise<void>;
   /** Sends any notification on this request's stream. */
   notify(notification: ServerNotification): Promise<void>;
-  /** Announces a change to the clients listening for it (list changes, resource updates). */
-  announce(change: Change): Promise<void>;
+  /**
+   * Announces a change to the clients listening for it, on every instance: list changes, and
+   * updates of a resource (to the 2025 sessions subscribed to it, and the 2026-07-28
+   * `subscriptions/listen` streams that asked for it).
+   */
+  changes: ChangeNotifier;
   /**
    * Closes this request's event stream early so that the client reconnects and polls for the
    * result (SSE polling). Undefined when the client cannot resume.
    */
   closeStream: (() => void) | undefined;
 }
-
-/** A change clients may listen for: a list changed, or one resource was updated. */
-export type Change = { kind: 'tools' | 'prompts' | 'resources' } | { kind: 'resource'; uri: string };
 
 /**
  * A handler's answer when it needs input from the client first (elicitation, sampling, roots).

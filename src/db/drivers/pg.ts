@@ -3,7 +3,7 @@ import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { SQL } from 'drizzle-orm';
-import { executeRows, sequentialTransaction, StatementCounter, type Database, type Drizzle } from '../database.js';
+import { executeRows, sequentialTransaction, StatementCounter, type Database, type Drizzle, type Listener } from '../database.js';
 
 const dialect = new PgDialect();
 // As drizzle's node-postgres driver does: timestamps reach the column mappers as text.
@@ -43,6 +43,33 @@ export function openPg(options: PgOptions): Database {
       statements.logQuery(text);
       const result = await pool.query({ name, text, values: params as unknown[], types });
       return result.rows as Record<string, unknown>[];
+    },
+    async listen(channel: string, onNotification: (payload: string) => void): Promise<Listener> {
+      if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
+      // Not from the pool: a LISTEN belongs to its connection, which must stay open and idle.
+      const client = new pg.Client({
+        connectionString: options.dsn,
+        connectionTimeoutMillis: options.statementTimeoutMs,
+        keepAlive: true,
+        // Names it in pg_stat_activity, for operators (and the test that cuts it).
+        application_name: 'baton-listen',
+      });
+      const lost = new Promise<Error>((resolve) => {
+        client.on('error', resolve);
+        client.on('end', () => resolve(new Error('the listening connection ended')));
+      });
+      client.on('notification', (notification) => {
+        if (notification.channel === channel) onNotification(notification.payload ?? '');
+      });
+      try {
+        await client.connect();
+        statements.logQuery(`listen ${channel}`);
+        await client.query(`listen ${channel}`);
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw error;
+      }
+      return { lost, close: () => client.end() };
     },
     close: () => pool.end(),
   };

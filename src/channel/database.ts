@@ -1,0 +1,375 @@
+// The channel of the database store, written once over the message table (baton.messages) for
+// every driver; only the wake-up differs:
+//   notify (pg)        each message is announced with NOTIFY in the statement that stores it; one
+//                      connection per instance LISTENs. The announcement carries the payload when
+//                      it fits NOTIFY's 8000 bytes, else only the id, and the payload is read by id
+//                      (only by instances subscribed to the topic).
+//   poll (neon-http)   HTTP cannot LISTEN: while something is subscribed, the instance reads the
+//                      table once per `poll_interval`, one statement for all its subscriptions. A
+//                      subscription is first read one interval after it starts, so a request that
+//                      ends sooner costs nothing. Polls are driven by the subscriptions' own timers
+//                      (each in the request that subscribed, as Workers require) and shared.
+//   local (pglite)     one process: the publisher delivers what it stored itself.
+//
+// Ordering: publishing takes a transaction-level advisory lock on the topic before it stamps the
+// message (`at`, from clock_timestamp()) and inserts it, so within a topic `at`, `id` and commit
+// order agree. A reader that has seen position p of a topic has seen everything before p, which
+// is what makes "after position p" a safe place to resume from.
+import { sql, type SQL } from 'drizzle-orm';
+import type { Database, Listener } from '../db/database.js';
+import { messages } from '../db/schema.js';
+import { errorText, type Logger } from '../log.js';
+import {
+  comparePositions,
+  type Channel,
+  type Json,
+  type Message,
+  type Position,
+  type SubscribeOptions,
+  type Subscription,
+} from './types.js';
+
+export type Wakeup = 'notify' | 'poll' | 'local';
+
+export interface DatabaseChannelOptions {
+  wakeup: Wakeup;
+  /** poll: how often a subscribed instance reads the table. */
+  pollIntervalMs: number;
+  /** How long messages are kept (for resumption) before the cleanup removes them. */
+  retentionMs: number;
+  logger: Logger;
+}
+
+/** Runs one statement through the store (migrated, errors classified). */
+export type Run = (statement: SQL, name?: string) => Promise<Record<string, unknown>[]>;
+
+const NOTIFY_CHANNEL = 'baton_messages';
+/** NOTIFY payloads must stay under 8000 bytes; the envelope around the payload needs a few hundred. */
+const NOTIFY_PAYLOAD_BYTES = 7_000;
+/** Advisory lock class of topic locks (the second key is the topic's hash). */
+const TOPIC_LOCK_CLASS = 0x62746e;
+/** A subscription without `since` starts this long before the first read (polling). */
+const FRESH_MARGIN_US = 2_000_000;
+const POLL_LIMIT = 500;
+const READ_LIMIT = 10_000;
+const RECONNECT_MAX_MS = 10_000;
+
+const NOW_US = sql.raw('(extract(epoch from clock_timestamp()) * 1000000)::int8');
+
+interface Sub {
+  topic: string;
+  listener: (message: Message) => void;
+  /** Last position delivered (or the start); undefined: everything live (notify, without since). */
+  cursor: Position | undefined;
+  active: boolean;
+  /** poll: read only along with other subscriptions. */
+  passive: boolean;
+  /** poll: the pending wait of this subscription's driver. */
+  wake?: () => void;
+}
+
+/**
+ * The common table expressions that publish one message within a larger statement, run once per
+ * row of `when` (another CTE's name) or once without it: `published` holds the stored row, and
+ * `notified` must be referenced by the statement for the NOTIFY to happen.
+ */
+export function publishing(topic: string, payload: Json, wakeup: Wakeup, when?: string): SQL {
+  const source = when ? sql.raw(`from ${when}`) : sql``;
+  const announce =
+    wakeup === 'notify'
+      ? sql`pg_notify(${NOTIFY_CHANNEL}, json_build_object('i', p.id, 't', p.topic, 'a', p.at,
+          'f', octet_length(p.payload::text) > ${NOTIFY_PAYLOAD_BYTES},
+          'p', case when octet_length(p.payload::text) <= ${NOTIFY_PAYLOAD_BYTES} then p.payload end)::text)`
+      : sql`1`;
+  return sql`
+    topic_lock as (select pg_advisory_xact_lock(${TOPIC_LOCK_CLASS}::int4, hashtext(${topic})) ${source}),
+    published as (
+      insert into ${messages} (topic, at, payload)
+      select ${topic}, ${NOW_US}, ${JSON.stringify(payload)}::jsonb from topic_lock
+      returning id, topic, at, payload
+    ),
+    notified as (select ${announce} from published p)`;
+}
+
+export class DatabaseChannel implements Channel {
+  readonly delivery: Channel['delivery'];
+  readonly #subs = new Set<Sub>();
+  readonly #database: Database;
+  readonly #run: Run;
+  readonly #options: DatabaseChannelOptions;
+  readonly #logger: Logger;
+  #closed = false;
+  // notify
+  #listening: Promise<void> | undefined;
+  #listener: Listener | undefined;
+  /** Notifications are handled one after another, so that a payload read by id keeps its place. */
+  #inbox: Promise<void> = Promise.resolve();
+  // poll
+  #polling: Promise<void> | undefined;
+  #lastPoll = 0;
+
+  constructor(database: Database, run: Run, options: DatabaseChannelOptions) {
+    this.#database = database;
+    this.#run = run;
+    this.#options = options;
+    this.#logger = options.logger;
+    this.delivery = options.wakeup === 'local' ? 'in-process' : options.wakeup;
+  }
+
+  get wakeup(): Wakeup {
+    return this.#options.wakeup;
+  }
+
+  /** notify: opens the listening connection (the store's ready() waits for it). */
+  start(): Promise<void> {
+    if (this.#options.wakeup !== 'notify' || this.#closed) return Promise.resolve();
+    this.#listening ??= this.#listen().catch((error: unknown) => {
+      this.#listening = undefined;
+      throw error;
+    });
+    return this.#listening;
+  }
+
+  async publish(topic: string, payload: Json): Promise<Position> {
+    const [row] = await this.#run(sql`with ${publishing(topic, payload, this.#options.wakeup)}
+      select p.id, p.at, (select count(*) from notified)::int as notified from published p`);
+    const position = { at: Number(row!.at), id: Number(row!.id) };
+    this.published({ topic, payload, position });
+    return position;
+  }
+
+  /**
+   * A message this instance stored (by `publish`, or inside another statement such as a session's
+   * removal): local wake-up delivers it here; the other wake-ups reach subscribers on their own.
+   */
+  published(message: Message): void {
+    if (this.#options.wakeup !== 'local') return;
+    const copy: Message = { ...message, payload: structuredClone(message.payload) };
+    queueMicrotask(() => this.#deliver(copy));
+  }
+
+  subscribe(topic: string, listener: (message: Message) => void, options: SubscribeOptions = {}): Subscription {
+    const sub: Sub = {
+      topic,
+      listener,
+      cursor: options.since === undefined ? undefined : { at: options.since, id: 0 },
+      active: true,
+      passive: options.passive === true,
+    };
+    this.#subs.add(sub);
+    if (!sub.passive) this.#driveIfPolling(sub);
+    return {
+      unsubscribe: () => {
+        sub.active = false;
+        this.#subs.delete(sub);
+        sub.wake?.();
+      },
+      setPassive: (passive, since) => {
+        if (!sub.active || passive === sub.passive) return;
+        sub.passive = passive;
+        if (passive) sub.wake?.();
+        else {
+          if (since !== undefined) sub.cursor ??= { at: since, id: 0 };
+          this.#driveIfPolling(sub);
+        }
+      },
+    };
+  }
+
+  #driveIfPolling(sub: Sub): void {
+    if (this.#options.wakeup === 'poll' && !this.#closed) void this.#drive(sub);
+  }
+
+  async read(after: ReadonlyMap<string, Position>): Promise<Message[]> {
+    if (after.size === 0) return [];
+    const from = Math.min(...[...after.values()].map((p) => p.at));
+    const rows = await this.#run(sql`
+      select id, topic, at, payload from ${messages}
+      where topic in (select jsonb_array_elements_text(${JSON.stringify([...after.keys()])}::jsonb)) and at >= ${from}
+      order by at, id limit ${READ_LIMIT}`);
+    return rows.map(toMessage).filter((m) => comparePositions(m.position, after.get(m.topic)!) > 0);
+  }
+
+  /** Removes messages older than the retention, at most `batchSize`; returns how many. */
+  async sweep(batchSize: number): Promise<number> {
+    const [row] = await this.#run(sql`
+      with doomed as (
+        select id from ${messages} where at < ${NOW_US} - ${this.#options.retentionMs * 1000} limit ${batchSize}
+      ), deleted as (delete from ${messages} m using doomed d where m.id = d.id returning 1)
+      select count(*)::int as n from deleted`);
+    return Number(row?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const sub of this.#subs) {
+      sub.active = false;
+      sub.wake?.();
+    }
+    this.#subs.clear();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.close().catch(() => {});
+  }
+
+  #deliver(message: Message): void {
+    for (const sub of this.#subs) {
+      if (!sub.active || sub.topic !== message.topic) continue;
+      if (sub.cursor && comparePositions(message.position, sub.cursor) <= 0) continue;
+      sub.cursor = message.position;
+      sub.listener(message);
+    }
+  }
+
+  #subscribed(topic: string): boolean {
+    for (const sub of this.#subs) if (sub.topic === topic) return true;
+    return false;
+  }
+
+  // ---- notify ----
+
+  async #listen(): Promise<void> {
+    if (!this.#database.listen) throw new Error('this driver cannot LISTEN');
+    const listener = await this.#database.listen(NOTIFY_CHANNEL, (text) => this.#notified(text));
+    if (this.#closed) {
+      await listener.close();
+      return;
+    }
+    this.#listener = listener;
+    void listener.lost.then((error) => this.#reconnect(listener, error));
+  }
+
+  #notified(text: string): void {
+    let note: { i: number; t: string; a: number; f: boolean; p: Json };
+    try {
+      note = JSON.parse(text);
+    } catch {
+      this.#logger.warn('channel: unreadable notification ignored');
+      return;
+    }
+    if (!this.#subscribed(note.t)) return;
+    this.#inbox = this.#inbox.then(async () => {
+      let payload = note.p;
+      if (note.f) {
+        try {
+          const [row] = await this.#run(sql`select payload from ${messages} where id = ${note.i}`);
+          if (!row) return; // swept already
+          payload = messages.payload.mapFromDriverValue(row.payload) as Json;
+        } catch (error) {
+          this.#logger.warn('channel: a large message could not be read', { error: errorText(error) });
+          return;
+        }
+      }
+      this.#deliver({ topic: note.t, payload, position: { at: Number(note.a), id: Number(note.i) } });
+    });
+  }
+
+  /** The listening connection broke: listen again, then read what was published meanwhile. */
+  async #reconnect(lost: Listener, error: Error): Promise<void> {
+    if (this.#closed || this.#listener !== lost) return;
+    this.#listener = undefined;
+    this.#listening = undefined;
+    this.#logger.warn('channel: the listening connection was lost; reconnecting', { error: errorText(error) });
+    for (let delay = 500; !this.#closed; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        await this.start();
+        break;
+      } catch (retry) {
+        this.#logger.warn('channel: listening failed, retrying', { retryInMs: delay, error: errorText(retry) });
+      }
+    }
+    if (this.#closed) return;
+    // Subscriptions that know where they are get what they missed; the cursor drops duplicates.
+    const after = new Map<string, Position>();
+    for (const sub of this.#subs) {
+      if (!sub.cursor) continue;
+      const known = after.get(sub.topic);
+      if (!known || comparePositions(sub.cursor, known) < 0) after.set(sub.topic, sub.cursor);
+    }
+    this.#inbox = this.#inbox.then(async () => {
+      try {
+        for (const message of await this.read(after)) this.#deliver(message);
+      } catch (failure) {
+        this.#logger.warn('channel: catching up after reconnecting failed', { error: errorText(failure) });
+      }
+    });
+  }
+
+  // ---- poll ----
+
+  /** Keeps polls coming while `sub` is active, at the shared cadence. */
+  async #drive(sub: Sub): Promise<void> {
+    const interval = this.#options.pollIntervalMs;
+    let due = Math.max(Date.now() + interval, this.#lastPoll + interval);
+    while (sub.active && !sub.passive) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, due - Date.now()));
+        sub.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      sub.wake = undefined;
+      if (!sub.active || sub.passive) return;
+      await this.#pollShared();
+      due = Math.max(Date.now(), this.#lastPoll + interval);
+    }
+  }
+
+  #pollShared(): Promise<void> {
+    if (this.#polling) return this.#polling;
+    if (Date.now() < this.#lastPoll + this.#options.pollIntervalMs) return Promise.resolve();
+    this.#lastPoll = Date.now();
+    this.#polling = this.#poll()
+      .catch((error: unknown) =>
+        this.#logger.warn('channel: reading messages failed; next try at the next interval', { error: errorText(error) }),
+      )
+      .finally(() => (this.#polling = undefined));
+    return this.#polling;
+  }
+
+  async #poll(): Promise<void> {
+    for (;;) {
+      const subs = [...this.#subs].filter((s) => s.active);
+      if (!subs.some((s) => !s.passive)) return;
+      // Each topic is read from its own earliest cursor; a subscription that has none yet starts
+      // a little before now.
+      const cursors = new Map<string, { at: number | null; fresh: boolean }>();
+      for (const sub of subs) {
+        const cursor = cursors.get(sub.topic) ?? { at: null, fresh: false };
+        if (!sub.cursor) cursor.fresh = true;
+        else if (cursor.at === null || sub.cursor.at < cursor.at) cursor.at = sub.cursor.at;
+        cursors.set(sub.topic, cursor);
+      }
+      const json = JSON.stringify([...cursors].map(([topic, c]) => ({ topic, at: c.at, fresh: c.fresh })));
+      const rows = await this.#run(sql`
+        with clock as (select ${NOW_US} as now)
+        select k.now, m.id, m.topic, m.at, m.payload
+        from clock k left join lateral (
+          select m.id, m.topic, m.at, m.payload
+          from jsonb_to_recordset(${json}::jsonb) as c(topic text, at int8, fresh boolean)
+          join ${messages} m on m.topic = c.topic
+           and m.at >= case when c.fresh then least(coalesce(c.at, k.now), k.now - ${FRESH_MARGIN_US}) else c.at end
+          order by m.at, m.id limit ${POLL_LIMIT}
+        ) m on true
+        order by m.at, m.id`);
+      const now = Number(rows[0]?.now);
+      for (const sub of subs) sub.cursor ??= { at: now - FRESH_MARGIN_US, id: 0 };
+      const found = rows.filter((row) => row.id !== null && row.id !== undefined);
+      for (const row of found) this.#deliver(toMessage(row));
+      if (found.length < POLL_LIMIT) return;
+      // A full page: everything before its last stamp was seen, whatever the topic; read on from there.
+      const floor = { at: Number(found.at(-1)!.at), id: 0 };
+      for (const sub of subs) if (comparePositions(sub.cursor!, floor) < 0) sub.cursor = floor;
+    }
+  }
+}
+
+function toMessage(row: Record<string, unknown>): Message {
+  return {
+    topic: String(row.topic),
+    payload: messages.payload.mapFromDriverValue(row.payload) as Json,
+    position: { at: Number(row.at), id: Number(row.id) },
+  };
+}

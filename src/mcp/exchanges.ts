@@ -1,0 +1,200 @@
+// The work in flight on one instance: the exchanges (HTTP requests of 2025 sessions) being
+// served, and the server-to-client requests (elicitation, sampling, roots) waiting for the
+// client's reply. One per platform, owned by its Instance (src/sessions/instance.ts), so that two
+// platforms in one process share nothing here, as two processes would not.
+//
+// What the client sends about that work may reach any instance; the channel brings it here:
+//  - a reply: a server-to-client request goes out under an id that names this instance
+//    (`<instance>.<n>`); the instance that receives the reply delivers it, or publishes it on this
+//    instance's topic. This instance is subscribed to its topic for its whole life, actively while
+//    a request waits, passively otherwise (a polling channel then reads it only along with other
+//    reads, so that late replies are still seen and logged at no cost of their own);
+//  - a cancel: the receiving instance cancels the request if it runs there, else publishes it on
+//    the session's topic, to which every instance running work of the session is subscribed;
+//  - the session's end: published by the store's removal itself, on the session's topic.
+// A reply nothing waits for (answered already, timed out, cancelled) is logged and dropped where
+// the id says it belongs.
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCResponse, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Channel, Message, Subscription } from '../channel/types.js';
+import { asPayload, instanceTopic, sessionTopic, type ReplyMessage, type SessionMessage } from '../channel/topics.js';
+import type { Logger } from '../log.js';
+import { isResponse, type Exchange } from './transport.js';
+
+/** Where a client's reply to a server-to-client request belongs. */
+export type ReplyRoute =
+  /** Delivered to the request waiting on this instance. */
+  | { kind: 'delivered' }
+  /** Addressed to another instance. */
+  | { kind: 'elsewhere'; instanceId: string }
+  /** Addressed to this instance, but nothing waits for it (answered, cancelled, timed out). */
+  | { kind: 'unclaimed' }
+  /** Not an id this platform gives out. */
+  | { kind: 'foreign' };
+
+interface Running {
+  exchanges: Set<Exchange>;
+  /** This instance listens on the session's topic while it runs work of the session. */
+  subscription: Subscription;
+}
+
+export class Exchanges {
+  readonly instanceId: string;
+  readonly #channel: Channel;
+  readonly #logger: Logger;
+  /** Server-to-client requests waiting for a reply, by their id on the wire. */
+  readonly #waiting = new Map<string, Exchange>();
+  /** On the instance's topic: active while a reply is awaited. */
+  readonly #replies: Subscription;
+  /** Exchanges being served, by session. */
+  readonly #running = new Map<string, Running>();
+  #outgoing = 0;
+  #internal = 0;
+
+  constructor(instanceId: string, channel: Channel, logger: Logger) {
+    this.instanceId = instanceId;
+    this.#channel = channel;
+    this.#logger = logger;
+    this.#replies = channel.subscribe(instanceTopic(instanceId), (message) => this.#onReply(message), { passive: true });
+  }
+
+  close(): void {
+    this.#replies.unsubscribe();
+  }
+
+  /** The id under which the server sees a client's request: unique on this instance. */
+  internalId(): string {
+    return `~${++this.#internal}`;
+  }
+
+  /** Registers a server-to-client request of `exchange`; returns its id on the wire. */
+  expectReply(exchange: Exchange, serverId: RequestId): string {
+    const id = `${this.instanceId}.${++this.#outgoing}`;
+    exchange.outgoing.set(id, serverId);
+    this.#waiting.set(id, exchange);
+    // Active before the request leaves, so that its reply cannot come before.
+    if (this.#waiting.size === 1) this.#replies.setPassive(false, exchange.since);
+    return id;
+  }
+
+  running(exchange: Exchange): void {
+    const sessionId = exchange.sessionId;
+    let running = this.#running.get(sessionId);
+    if (!running) {
+      const subscription = this.#channel.subscribe(sessionTopic(sessionId), (message) => this.#onSessionMessage(sessionId, message), {
+        since: exchange.since,
+      });
+      this.#running.set(sessionId, (running = { exchanges: new Set(), subscription }));
+    }
+    running.exchanges.add(exchange);
+  }
+
+  ended(exchange: Exchange): void {
+    for (const id of exchange.outgoing.keys()) this.#waiting.delete(id);
+    exchange.outgoing.clear();
+    this.#releaseReplies();
+    const running = this.#running.get(exchange.sessionId);
+    if (!running) return;
+    running.exchanges.delete(exchange);
+    if (running.exchanges.size > 0) return;
+    running.subscription.unsubscribe();
+    this.#running.delete(exchange.sessionId);
+  }
+
+  #releaseReplies(): void {
+    if (this.#waiting.size === 0) this.#replies.setPassive(true);
+  }
+
+  /** Delivers a client's reply to the request of this session waiting for it, if it waits here. */
+  deliverReply(sessionId: string, reply: JSONRPCResponse): ReplyRoute {
+    const id = typeof reply.id === 'string' ? reply.id : String(reply.id);
+    const dot = id.lastIndexOf('.');
+    const instanceId = dot > 0 ? id.slice(0, dot) : '';
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(instanceId) || !/^\d+$/.test(id.slice(dot + 1))) return { kind: 'foreign' };
+    if (instanceId !== this.instanceId) return { kind: 'elsewhere', instanceId };
+    const exchange = this.#waiting.get(id);
+    const original = exchange?.outgoing.get(id);
+    // Another session's client cannot answer for this one, even knowing the id.
+    if (!exchange || original === undefined || exchange.sessionId !== sessionId) return { kind: 'unclaimed' };
+    exchange.outgoing.delete(id);
+    this.#waiting.delete(id);
+    this.#releaseReplies();
+    exchange.transport.onmessage?.({ ...reply, id: original } as JSONRPCMessage);
+    return { kind: 'delivered' };
+  }
+
+  /** Cancels a client request of the session if it runs here; false when it does not. */
+  cancel(sessionId: string, notification: JSONRPCMessage): boolean {
+    const requestId = (notification as { params?: { requestId?: RequestId } }).params?.requestId;
+    if (requestId === undefined) return false;
+    for (const exchange of this.#running.get(sessionId)?.exchanges ?? []) {
+      if (exchange.open.has(requestId)) {
+        exchange.transport.cancel(exchange, requestId, notification);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Takes what answers or cancels work in flight, wherever it runs: replies to server-to-client
+   * requests and `notifications/cancelled`, delivered here or published for the instance that
+   * runs the work (one statement each). Returns the messages left to serve.
+   */
+  async route(sessionId: string, messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
+    const rest: JSONRPCMessage[] = [];
+    for (const message of messages) {
+      if (isResponse(message)) {
+        const route = this.deliverReply(sessionId, message);
+        if (route.kind === 'elsewhere') {
+          const reply: ReplyMessage = { kind: 'reply', session: sessionId, message };
+          await this.#channel.publish(instanceTopic(route.instanceId), asPayload(reply));
+          this.#logger.debug('reply forwarded', { session: sessionId.slice(0, 8), to: route.instanceId });
+        } else if (route.kind !== 'delivered') {
+          this.#dropped(sessionId, message, route.kind === 'foreign' ? 'not an id this server gave out' : 'nothing waits for it');
+        }
+        continue;
+      }
+      if ('method' in message && message.method === 'notifications/cancelled' && !('id' in message)) {
+        if (!this.cancel(sessionId, message)) {
+          const cancel: SessionMessage = { kind: 'cancel', message: message as JSONRPCNotification };
+          await this.#channel.publish(sessionTopic(sessionId), asPayload(cancel));
+          this.#logger.debug('cancel forwarded', { session: sessionId.slice(0, 8) });
+        }
+        continue;
+      }
+      rest.push(message);
+    }
+    return rest;
+  }
+
+  /** Ends everything in flight for a session here (it was deleted). */
+  async endSession(sessionId: string): Promise<void> {
+    const running = this.#running.get(sessionId);
+    if (!running) return;
+    await Promise.all([...running.exchanges].map((exchange) => exchange.transport.close()));
+  }
+
+  /** Client requests whose last answer has not been sent yet (for draining on shutdown). */
+  get unfinished(): number {
+    let count = 0;
+    for (const running of this.#running.values()) for (const exchange of running.exchanges) count += Math.max(exchange.open.size, 1);
+    return count;
+  }
+
+  #onReply(message: Message): void {
+    const reply = message.payload as unknown as ReplyMessage;
+    if (reply?.kind !== 'reply') return;
+    const route = this.deliverReply(reply.session, reply.message);
+    if (route.kind !== 'delivered') this.#dropped(reply.session, reply.message, 'nothing waits for it');
+  }
+
+  #onSessionMessage(sessionId: string, message: Message): void {
+    const event = message.payload as unknown as SessionMessage;
+    if (event?.kind === 'cancel') this.cancel(sessionId, event.message);
+    else if (event?.kind === 'ended') void this.endSession(sessionId);
+  }
+
+  #dropped(sessionId: string, reply: JSONRPCResponse, why: string): void {
+    this.#logger.info('reply dropped', { session: sessionId.slice(0, 8), id: String(reply.id).slice(0, 80), why });
+  }
+}

@@ -1,0 +1,349 @@
+// Event streams of 2025 sessions that any instance can serve and any instance can resume.
+//
+// - A request's stream (the answer to a POST) starts with a priming event whose id names the
+//   stream, when the session's protocol allows it (2025-11-25 on: clients of older revisions
+//   cannot take an event without data). If the stream ends before the request is answered (the
+//   tool closed it to have the client poll, or the client went away), whatever the server still
+//   sends for the request goes to the channel instead, on the stream's own topic; the client
+//   comes back with GET and Last-Event-ID, on any instance, and gets it there.
+// - The session's standalone stream (GET) carries what is announced for it from anywhere: list
+//   changes, resource updates for the resources it subscribed to (the session's state says which),
+//   notifications for the session, and ends with the session. Its events are kept in the store
+//   for `channel.retention`, so a client reconnecting with Last-Event-ID (to any instance) gets
+//   what it missed, and nothing twice.
+//
+// Event ids say where to resume: `r.<key>.<position>` for a request's stream, `g.<position of the
+// change topic>.<position of the session's topic>` for the standalone stream (a position is
+// `<at>.<id>` in base 36, see src/channel/types.ts).
+import type { JSONRPCMessage, JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
+import { comparePositions, CHANGES_TOPIC, type Channel, type ChangeEvent, type Message, type Position } from '../channel/types.js';
+import { asPayload, requestStreamTopic, sessionTopic, type SessionMessage, type StreamMessage } from '../channel/topics.js';
+import type { Exchange, Sink } from '../mcp/transport.js';
+import { STATE_KEYS } from '../mcp/server.js';
+import { errorText, type Logger } from '../log.js';
+import { newSessionId } from './ids.js';
+import type { SessionRecord, SessionStore } from './types.js';
+
+/** The first revision whose clients accept an event without data (a priming event). */
+const FIRST_RESUMABLE_VERSION = '2025-11-25';
+/** A comment this often keeps idle streams open through proxies. */
+const KEEP_ALIVE_MS = 15_000;
+
+export interface StreamOptions {
+  /** The reconnection delay advised to clients (SSE `retry`). */
+  retryMs: number;
+  /** Longest a standalone stream stays open; 0 for no limit. */
+  timeoutMs: number;
+}
+
+export type StreamCursor = { kind: 'request'; key: string; after: Position } | { kind: 'session'; changes: Position; session: Position };
+
+const encodePosition = (p: Position) => `${p.at.toString(36)}.${p.id.toString(36)}`;
+
+export function encodeCursor(cursor: StreamCursor): string {
+  return cursor.kind === 'request'
+    ? `r.${cursor.key}.${encodePosition(cursor.after)}`
+    : `g.${encodePosition(cursor.changes)}.${encodePosition(cursor.session)}`;
+}
+
+/** The cursor a Last-Event-ID names, or undefined when it is none of ours. */
+export function decodeCursor(text: string): StreamCursor | undefined {
+  const number = (part: string | undefined) => (part !== undefined && /^[0-9a-z]{1,13}$/.test(part) ? parseInt(part, 36) : NaN);
+  const parts = text.split('.');
+  if (parts[0] === 'r' && parts.length === 4 && /^[A-Za-z0-9_-]{8,64}$/.test(parts[1]!)) {
+    const after = { at: number(parts[2]), id: number(parts[3]) };
+    if (Number.isSafeInteger(after.at) && Number.isSafeInteger(after.id)) return { kind: 'request', key: parts[1]!, after };
+  }
+  if (parts[0] === 'g' && parts.length === 5) {
+    const [changes, session] = [
+      { at: number(parts[1]), id: number(parts[2]) },
+      { at: number(parts[3]), id: number(parts[4]) },
+    ];
+    if ([changes.at, changes.id, session.at, session.id].every(Number.isSafeInteger)) return { kind: 'session', changes, session };
+  }
+  return undefined;
+}
+
+export function resumable(session: Pick<SessionRecord, 'protocolVersion'>): boolean {
+  return session.protocolVersion >= FIRST_RESUMABLE_VERSION;
+}
+
+const encoder = new TextEncoder();
+const event = (message: unknown, id: string) => encoder.encode(`event: message\nid: ${id}\ndata: ${JSON.stringify(message)}\n\n`);
+const priming = (id: string, retryMs: number) => encoder.encode(`id: ${id}\nretry: ${retryMs}\ndata: \n\n`);
+const KEEP_ALIVE = encoder.encode(': keepalive\n\n');
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * A request's event stream that can be resumed on any instance: created for a request of a
+ * resumable session before its answer; `close()` (the tool's closeStream) ends the HTTP stream
+ * and sends the rest through the channel.
+ */
+export class RequestStream {
+  readonly key = newSessionId().slice(0, 16);
+  readonly topic: string;
+  #diverted = false;
+
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly channel: Channel,
+    private readonly logger: Logger,
+  ) {
+    this.topic = requestStreamTopic(exchange.sessionId, this.key);
+  }
+
+  /** Ends the HTTP stream now; the client comes back for the rest with Last-Event-ID. */
+  close(): void {
+    this.#divert();
+    // The SDK's stream ends once what was written to it is read: nothing sent before is lost.
+    for (const id of this.exchange.open) this.exchange.inner.closeSSEStream(id);
+  }
+
+  /** The HTTP response: a priming event naming this stream, then what the SDK's transport writes. */
+  wrap(response: Response, retryMs: number): Response {
+    const inner = response.body!.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) =>
+        controller.enqueue(priming(encodeCursor({ kind: 'request', key: this.key, after: { at: 0, id: 0 } }), retryMs)),
+      pull: async (controller) => {
+        const { value, done } = await inner.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      // The client went away before the answer: keep the rest for when it comes back.
+      cancel: async () => {
+        this.#divert();
+        await inner.cancel();
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  }
+
+  #divert(): void {
+    if (this.#diverted || this.exchange.over) return;
+    this.#diverted = true;
+    this.exchange.divert(new ChannelSink(this.channel, this.topic, this.logger));
+  }
+}
+
+/** Writes a diverted exchange's messages on its stream's topic, in order. */
+class ChannelSink implements Sink {
+  #queue: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly channel: Channel,
+    private readonly topic: string,
+    private readonly logger: Logger,
+  ) {}
+
+  write(message: JSONRPCMessage, last: boolean): Promise<void> {
+    return this.#publish({ message, last });
+  }
+
+  end(): Promise<void> {
+    return this.#publish({ last: true });
+  }
+
+  #publish(entry: StreamMessage): Promise<void> {
+    this.#queue = this.#queue.then(() =>
+      this.channel.publish(this.topic, asPayload(entry)).then(
+        () => undefined,
+        (error: unknown) => this.logger.warn('stream event not stored; a resumed stream will miss it', { error: errorText(error) }),
+      ),
+    );
+    return this.#queue;
+  }
+}
+
+/** A queue of messages a stream waits on, with a bound on each wait. */
+class Inbox {
+  readonly #items: Message[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  push(message: Message): void {
+    this.#items.push(message);
+    this.#wake?.();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The next message, 'idle' after `ms` without one, 'closed' once closed. */
+  async next(ms: number): Promise<Message | 'idle' | 'closed'> {
+    if (this.#items.length > 0) return this.#items.shift()!;
+    if (this.#closed) return 'closed';
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+    if (this.#items.length > 0) return this.#items.shift()!;
+    return this.#closed ? 'closed' : 'idle';
+  }
+}
+
+/** What a change event becomes on a session's stream; undefined when it is not for this session. */
+function changeNotification(change: ChangeEvent): JSONRPCNotification | undefined {
+  const params = change.params ?? {};
+  switch (change.kind) {
+    case 'tools_list_changed':
+      return { jsonrpc: '2.0', method: 'notifications/tools/list_changed', params };
+    case 'prompts_list_changed':
+      return { jsonrpc: '2.0', method: 'notifications/prompts/list_changed', params };
+    case 'resources_list_changed':
+      return { jsonrpc: '2.0', method: 'notifications/resources/list_changed', params };
+    case 'resource_updated':
+      return { jsonrpc: '2.0', method: 'notifications/resources/updated', params: { ...params, uri: change.uri } };
+    default:
+      return undefined;
+  }
+}
+
+/** The GET streams this instance serves; all end when the instance drains. */
+export class SessionStreams {
+  readonly #open = new Set<() => void>();
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly logger: Logger,
+    private readonly options: StreamOptions,
+  ) {}
+
+  /** How many GET streams this instance serves right now. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Ends every stream (shutdown: clients reconnect elsewhere with Last-Event-ID). */
+  closeAll(): void {
+    for (const close of [...this.#open]) close();
+  }
+
+  /**
+   * A GET stream for an opened session: resumed after `cursor`, or the standalone stream from
+   * `at` (the store's clock when the session was opened) on.
+   */
+  open(session: SessionRecord, at: number, cursor: StreamCursor | undefined): Response {
+    const channel = this.store.channel;
+    const inbox = new Inbox();
+    const push = (message: Message) => inbox.push(message);
+    const request = cursor?.kind === 'request';
+    const topics = request
+      ? new Map([[requestStreamTopic(session.id, cursor.key), cursor.after]])
+      : new Map([
+          [CHANGES_TOPIC, cursor?.kind === 'session' ? cursor.changes : { at, id: 0 }],
+          [sessionTopic(session.id), cursor?.kind === 'session' ? cursor.session : { at, id: 0 }],
+        ]);
+    // Live first, then what was kept: nothing published in between is lost, and the positions
+    // below drop what arrives both ways.
+    const subscriptions = [...topics.keys()].map((topic) => channel.subscribe(topic, push, { since: at }));
+    if (request) subscriptions.push(channel.subscribe(sessionTopic(session.id), push, { since: at }));
+    const positions = new Map(topics);
+    const subscribed = new Map<string, boolean>(
+      Object.keys(session.state)
+        .filter((k) => k.startsWith(STATE_KEYS.subscriptionPrefix))
+        .map((k) => [k.slice(STATE_KEYS.subscriptionPrefix.length), true]),
+    );
+    const deadline = this.options.timeoutMs > 0 ? Date.now() + this.options.timeoutMs : Number.POSITIVE_INFINITY;
+    const idOf = (): string =>
+      request
+        ? encodeCursor({ kind: 'request', key: cursor.key, after: positions.get(requestStreamTopic(session.id, cursor.key))! })
+        : encodeCursor({ kind: 'session', changes: positions.get(CHANGES_TOPIC)!, session: positions.get(sessionTopic(session.id))! });
+
+    let close!: () => void;
+    const stop = () => {
+      for (const s of subscriptions) s.unsubscribe();
+      inbox.close();
+      this.#open.delete(close);
+    };
+    let replay: Message[] | undefined = cursor ? undefined : [];
+
+    /** The event for a message, or undefined to skip it; 'end' when the stream ends after it (or without it). */
+    const translate = async (message: Message): Promise<{ body?: unknown; end: boolean }> => {
+      const known = positions.get(message.topic);
+      if (known === undefined) {
+        // The session's topic of a resumed request stream: only its end matters.
+        return { end: (message.payload as unknown as SessionMessage)?.kind === 'ended' };
+      }
+      if (comparePositions(message.position, known) <= 0) return { end: false };
+      positions.set(message.topic, message.position);
+      if (request) {
+        const entry = message.payload as unknown as StreamMessage;
+        return { body: entry.message, end: entry.last };
+      }
+      if (message.topic === CHANGES_TOPIC) {
+        const change = message.payload as unknown as ChangeEvent;
+        if (change.kind === 'resource_updated' && !(await this.#subscribed(session.id, change.uri, subscribed))) return { end: false };
+        return { body: changeNotification(change), end: false };
+      }
+      const event = message.payload as unknown as SessionMessage;
+      if (event.kind === 'ended') return { end: true };
+      if (event.kind === 'notification') return { body: event.message, end: false };
+      return { end: false };
+    };
+
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        close = () => {
+          stop();
+          try {
+            controller.close();
+          } catch {
+            // already closed or cancelled
+          }
+        };
+        this.#open.add(close);
+        // A fresh stream says where it starts, so that a client that loses it before any event
+        // still resumes from here.
+        if (!request && resumable(session)) controller.enqueue(priming(idOf(), this.options.retryMs));
+      },
+      pull: async (controller) => {
+        try {
+          replay ??= await channel.read(topics);
+          for (;;) {
+            const next = replay.length > 0 ? replay.shift()! : await inbox.next(Math.min(KEEP_ALIVE_MS, deadline - Date.now()));
+            if (next === 'closed') return;
+            if (next === 'idle') {
+              if (Date.now() >= deadline) return close();
+              controller.enqueue(KEEP_ALIVE);
+              return;
+            }
+            const { body, end } = await translate(next);
+            if (body !== undefined) controller.enqueue(event(body, idOf()));
+            if (end) return close();
+            if (body !== undefined) return;
+          }
+        } catch (error) {
+          this.logger.warn('event stream ended by a store failure; the client resumes it', { error: errorText(error) });
+          close();
+        }
+      },
+      cancel: () => stop(),
+    });
+    this.logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
+    return new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
+  }
+
+  /** Whether the session subscribed to `uri`, asking the store unless it is known to have. */
+  async #subscribed(sessionId: string, uri: string, known: Map<string, boolean>): Promise<boolean> {
+    if (known.get(uri)) return true;
+    const now = await this.store.stateHas(sessionId, STATE_KEYS.subscriptionPrefix + uri);
+    known.set(uri, now);
+    return now;
+  }
+}

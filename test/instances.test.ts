@@ -1,0 +1,107 @@
+// Any instance, for real: two Node processes on one Postgres (pg, LISTEN/NOTIFY), and two Workers
+// in workerd over the local Neon HTTP endpoint on one database (neon-http, polling), each pair
+// behind a round-robin proxy. The SDK's own client (2025-11-25 session) calls the elicitation and
+// sampling fixtures 20 times each; its replies are separate POSTs that the proxy sends to
+// whichever instance is next, so most replies reach the instance that is not running the tool.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
+import { startRoundRobinProxy, type Proxy as RoundRobin } from './helpers/proxy.js';
+
+/** 20 elicitation and 20 sampling calls through `url`; returns how many succeeded. */
+async function elicitAndSample(url: string): Promise<{ elicited: number; sampled: number }> {
+  const client = new Client({ name: 'any-instance', version: '1' }, { capabilities: { elicitation: {}, sampling: {} } });
+  client.setRequestHandler(ElicitRequestSchema, (request) => ({
+    action: 'accept',
+    content: { username: `user for ${request.params.message}`, email: 'ada@example.com' },
+  }));
+  client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
+    model: 'test-model',
+    role: 'assistant',
+    content: { type: 'text', text: `sampled: ${(request.params.messages[0]!.content as { text: string }).text}` },
+  }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  let elicited = 0;
+  let sampled = 0;
+  try {
+    for (let i = 0; i < 20; i++) {
+      const e = await client.callTool({ name: 'test_elicitation', arguments: { message: `question ${i}` } });
+      if (!e.isError && (e.content as { text: string }[])[0]!.text.includes(`user for question ${i}`)) elicited++;
+      const s = await client.callTool({ name: 'test_sampling', arguments: { prompt: `prompt ${i}` } });
+      if (!s.isError && (s.content as { text: string }[])[0]!.text === `LLM response: sampled: prompt ${i}`) sampled++;
+    }
+  } finally {
+    await client.close();
+  }
+  return { elicited, sampled };
+}
+
+const count = (logs: string[], msg: string) => logs.join('').split(`"msg":"${msg}"`).length - 1;
+
+describe('two Node instances on pg behind a round-robin proxy', () => {
+  let db: TestDatabase;
+  const servers: RunningServer[] = [];
+  let proxy: RoundRobin;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('baton_instances');
+    const env = { BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'database', DATABASE_URL: db.url, LOG_LEVEL: 'debug' };
+    servers.push(await startServer(env));
+    servers.push(await startServer(env));
+    proxy = await startRoundRobinProxy(servers.map((s) => `http://127.0.0.1:${s.port}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+    await db?.drop();
+  });
+
+  it('20 elicitation and 20 sampling calls from the SDK client all succeed', async () => {
+    expect(await elicitAndSample(`${proxy.url}/mcp`)).toEqual({ elicited: 20, sampled: 20 });
+    // Round robin sends a call and its reply to different instances unless another request of the
+    // client (its GET stream) falls between them, which happens a few times at most.
+    const forwarded = servers.reduce((n, s) => n + count(s.logs, 'reply forwarded'), 0);
+    expect(forwarded).toBeGreaterThanOrEqual(20);
+  }, 180_000);
+});
+
+describe('two Workers (workerd) on one database over the local Neon endpoint behind a round-robin proxy', () => {
+  let db: TestDatabase;
+  let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
+  const workers: RunningWorker[] = [];
+  let proxy: RoundRobin;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('baton_instances_neon');
+    endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    const vars = {
+      BATON_TOOLSETS: 'conformance',
+      SESSIONS_STORE: 'database',
+      DATABASE_URL: endpoint.connectionString(db.name),
+      DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+      LOG_LEVEL: 'debug',
+    };
+    workers.push(await startWrangler({ vars }));
+    workers.push(await startWrangler({ vars }));
+    proxy = await startRoundRobinProxy(workers.map((w) => w.url.replace(/\/mcp$/, '')));
+  }, 180_000);
+
+  afterAll(async () => {
+    await proxy?.close();
+    for (const worker of workers) await worker.stop();
+    await endpoint?.close();
+    await db?.drop();
+  });
+
+  it('20 elicitation and 20 sampling calls from the SDK client all succeed', async () => {
+    expect(await elicitAndSample(`${proxy.url}/mcp`)).toEqual({ elicited: 20, sampled: 20 });
+    const forwarded = workers.reduce((n, w) => n + count(w.logs, 'reply forwarded'), 0);
+    expect(forwarded).toBeGreaterThanOrEqual(20);
+  }, 300_000);
+});

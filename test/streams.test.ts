@@ -1,0 +1,257 @@
+// Event streams any instance serves and any instance resumes (src/sessions/streams.ts), on two
+// platforms in one process that share only the database (pg: NOTIFY; neon-http: polling):
+// announcements published on one reach a GET stream held on the other, only what the session
+// subscribed to; a client that reconnects to the other platform with Last-Event-ID gets what it
+// missed and nothing twice; a request's stream closed mid-call is finished on the other platform;
+// DELETE on one ends the streams held on the other. Every wait is for an event, never for time.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/index.js';
+import { createLogger } from '../src/log.js';
+import { createPlatform, type Platform } from '../src/platform.js';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { CHANGES_TOPIC, type ChangeEvent } from '../src/channel/types.js';
+import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { RawSession } from './helpers/mcp.js';
+import { SseReader } from './helpers/sse.js';
+
+const quiet = createLogger('error');
+
+let pgDb: TestDatabase;
+let neonDb: TestDatabase;
+let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
+
+beforeAll(async () => {
+  [pgDb, neonDb] = await Promise.all([createTestDatabase('baton_streams'), createTestDatabase('baton_streams_neon')]);
+  endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
+});
+
+afterAll(async () => {
+  await endpoint?.close();
+  await Promise.all([pgDb?.drop(), neonDb?.drop()]);
+});
+
+const setups = [
+  { name: 'pg', database: () => ({ driver: 'pg', dsn: pgDb.url }) },
+  {
+    name: 'neon-http',
+    database: () => ({ driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }),
+  },
+] as const;
+
+describe.each(setups)('event streams on two platforms in one process over $name', (setup) => {
+  let a: Platform;
+  let b: Platform;
+
+  beforeAll(async () => {
+    const config = parseConfig(
+      { sessions: { store: 'database' }, database: setup.database(), toolsets: ['conformance'], channel: { poll_interval: '50ms' } },
+      {},
+    );
+    [a, b] = [
+      await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase }),
+      await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase }),
+    ];
+    await Promise.all([a.store.ready?.(), b.store.ready?.()]);
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  const announce = (on: Platform, event: ChangeEvent) => on.store.channel.publish(CHANGES_TOPIC, event);
+  const sessionOn = async (p: Platform) => {
+    const s = new RawSession((r) => p.app.fetch(r));
+    await s.initialize();
+    return s;
+  };
+  const same = (p: Platform, s: RawSession) => {
+    const other = new RawSession((r) => p.app.fetch(r));
+    other.id = s.id;
+    return other;
+  };
+  const listen = async (s: RawSession, lastEventId?: string) => {
+    const response = await s.send('GET', undefined, lastEventId ? { 'last-event-id': lastEventId } : {});
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    return new SseReader(response);
+  };
+  const nextMessage = async (reader: SseReader) => (await reader.until((e) => e.message !== undefined)).at(-1)!;
+
+  it('announcements published on the other platform reach the GET stream, resource updates only when subscribed', async () => {
+    const onA = await sessionOn(a);
+    const onB = same(b, onA);
+    await onB.request('resources/subscribe', { uri: 'test://watched-resource' });
+    const stream = await listen(onA);
+    const primed = await stream.next();
+    expect(primed).toMatchObject({ data: '', retry: 1000 });
+    expect(primed!.id).toMatch(/^g\./);
+
+    await announce(b, { kind: 'resource_updated', uri: 'test://not-subscribed' });
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    await announce(b, { kind: 'tools_list_changed' });
+    expect((await nextMessage(stream)).message).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/resources/updated',
+      params: { uri: 'test://watched-resource' },
+    });
+    expect((await nextMessage(stream)).message).toEqual({ jsonrpc: '2.0', method: 'notifications/tools/list_changed', params: {} });
+
+    // A subscription made after the stream opened (on the other platform) counts too.
+    await onB.request('resources/subscribe', { uri: 'test://static-text' });
+    await announce(b, { kind: 'resource_updated', uri: 'test://static-text' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://static-text' });
+    await stream.cancel();
+  });
+
+  it('a client reconnecting to the other platform with Last-Event-ID gets what it missed, and nothing twice', async () => {
+    const onA = await sessionOn(a);
+    const first = await listen(onA);
+    await first.next(); // priming
+    await announce(b, { kind: 'prompts_list_changed', params: { n: 1 } });
+    const one = await nextMessage(first);
+    expect(one.message.params).toEqual({ n: 1 });
+    // The client goes away; meanwhile two more are announced, on either platform.
+    await first.cancel();
+    await announce(a, { kind: 'prompts_list_changed', params: { n: 2 } });
+    await announce(b, { kind: 'prompts_list_changed', params: { n: 3 } });
+
+    const resumed = await listen(same(b, onA), one.id);
+    expect((await nextMessage(resumed)).message.params).toEqual({ n: 2 });
+    const three = await nextMessage(resumed);
+    expect(three.message.params).toEqual({ n: 3 });
+    // And it stays live.
+    await announce(a, { kind: 'prompts_list_changed', params: { n: 4 } });
+    const four = await nextMessage(resumed);
+    expect(four.message.params).toEqual({ n: 4 });
+    await resumed.cancel();
+
+    // Resuming from the last one sees nothing old again: only what comes next.
+    const again = await listen(onA, four.id);
+    await announce(b, { kind: 'prompts_list_changed', params: { n: 5 } });
+    expect((await nextMessage(again)).message.params).toEqual({ n: 5 });
+    await again.cancel();
+  });
+
+  it('a request stream closed mid-call is finished on the other platform, after Last-Event-ID', async () => {
+    const onA = await sessionOn(a);
+    const call = await a.app.fetch(
+      new Request('http://127.0.0.1/mcp', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': onA.id,
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'test_reconnection', arguments: {} } }),
+      }),
+    );
+    const events = await new SseReader(call).rest();
+    // The priming event names the stream; the stream ends before the answer.
+    expect(events).toEqual([expect.objectContaining({ data: '', retry: 1000, id: expect.stringMatching(/^r\./) })]);
+    const resumed = await listen(same(b, onA), events[0]!.id);
+    const rest = await resumed.rest();
+    expect(rest.map((e) => e.message)).toEqual([
+      expect.objectContaining({
+        id: 41,
+        result: expect.objectContaining({
+          content: [expect.objectContaining({ text: expect.stringContaining('Reconnection test completed') })],
+        }),
+      }),
+    ]);
+    expect(rest[0]!.id).toMatch(/^r\./);
+  });
+
+  it('DELETE on one platform ends the GET streams held on the other', async () => {
+    const onA = await sessionOn(a);
+    const stream = await listen(onA);
+    await stream.next();
+    expect((await same(b, onA).delete()).status).toBe(200);
+    // The stream ends (by itself: nothing else would end it).
+    expect(await stream.rest()).toEqual([]);
+  });
+
+  it('refuses a Last-Event-ID it never gave out, and a GET that does not accept an event stream', async () => {
+    const onA = await sessionOn(a);
+    const bad = await onA.send('GET', undefined, { 'last-event-id': 'event-17' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toMatch(/Last-Event-ID/);
+    const notAcceptable = await onA.send('GET', undefined, { accept: 'application/json' });
+    expect(notAcceptable.status).toBe(406);
+  });
+});
+
+describe('what a GET costs (pg)', () => {
+  let a: Platform;
+  beforeAll(async () => {
+    const config = parseConfig(
+      { sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url }, toolsets: ['conformance'] },
+      {},
+    );
+    a = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await a.store.ready?.();
+  });
+  afterAll(async () => {
+    await a?.close();
+  });
+
+  it('one statement to open a stream; one more to resume one', async () => {
+    const counter = (a.store as DatabaseSessionStore).database.statements;
+    const onA = new RawSession((r) => a.app.fetch(r));
+    await onA.initialize();
+    let before = counter.count;
+    const response = await onA.send('GET', undefined);
+    const stream = new SseReader(response);
+    const primed = await stream.next();
+    expect(counter.count - before).toBe(1);
+    await stream.cancel();
+    before = counter.count;
+    const resumed = new SseReader(await onA.send('GET', undefined, { 'last-event-id': primed!.id! }));
+    // The kept events are read when the client first reads the stream.
+    const published = await a.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
+    expect(published.id).toBeGreaterThan(0);
+    const event = (await resumed.until((e) => e.message !== undefined)).at(-1)!;
+    expect(event.message.method).toBe('notifications/tools/list_changed');
+    // open + read; the publish above is the test's own statement.
+    expect(counter.count - before).toBe(3);
+    await resumed.cancel();
+  });
+});
+
+describe('a GET stream on neon-http closes after stream_timeout and resumes', () => {
+  let p: Platform;
+  beforeAll(async () => {
+    const config = parseConfig(
+      {
+        sessions: { store: 'database' },
+        database: { driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint },
+        toolsets: ['conformance'],
+        channel: { poll_interval: '50ms', stream_timeout: '300ms', retry: '250ms' },
+      },
+      {},
+    );
+    p = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  it('ends the stream by itself with a retry hint; the client resumes after its last event', async () => {
+    const session = new RawSession((r) => p.app.fetch(r));
+    await session.initialize();
+    const response = await session.send('GET', undefined);
+    const stream = new SseReader(response);
+    const primed = await stream.next();
+    expect(primed).toMatchObject({ retry: 250 });
+    // Nothing else ends this stream: it ends because it has been open for stream_timeout.
+    expect(await stream.rest()).toEqual([]);
+    await p.store.channel.publish(CHANGES_TOPIC, { kind: 'resources_list_changed' });
+    const resumed = new SseReader(await session.send('GET', undefined, { 'last-event-id': primed!.id! }));
+    const event = (await resumed.until((e) => e.message !== undefined)).at(-1)!;
+    expect(event.message.method).toBe('notifications/resources/list_changed');
+    await resumed.cancel();
+  });
+});
