@@ -252,3 +252,58 @@ describe('the 2026-07-28 leg behind the same guards', () => {
     expect((await readMessages(response))[0].result.tools.length).toBeGreaterThan(0);
   });
 });
+
+describe('subscriptions/listen across instances', () => {
+  /** Reads SSE messages from a stream until one matches; the test's own timeout bounds the wait. */
+  async function waitForMessage(body: ReadableStream<Uint8Array>, match: (message: any) => boolean): Promise<any[]> {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    const seen: any[] = [];
+    let buffer = '';
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the stream ended before the awaited message: ${JSON.stringify(seen)}`);
+        buffer += decoder.decode(value, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const data = buffer
+            .slice(0, end)
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trim())
+            .join('');
+          buffer = buffer.slice(end + 2);
+          if (data) {
+            const message = JSON.parse(data);
+            seen.push(message);
+            if (match(message)) return seen;
+          }
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
+  it('a stream held by one instance hears a change announced on another (two platforms, one database)', async () => {
+    const [a, b] = await Promise.all([platform({}, 'database'), platform({}, 'database')]);
+    // As the Node server does at start: the store is ready (migrated, pg's LISTEN open).
+    await Promise.all([a.store.ready?.(), b.store.ready?.()]);
+    const listen = await a.app.fetch(
+      modernRequest(URL_, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, { authorization: `Bearer ${KEY_A}` }),
+    );
+    expect(listen.status).toBe(200);
+    const body = listen.body!;
+    const reader = body.getReader();
+    // The acknowledgement comes first: the subscription is active from then on.
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('notifications/subscriptions/acknowledged');
+    reader.releaseLock();
+    const changed = waitForMessage(body, (message) => message.method === 'notifications/tools/list_changed');
+    expect((await call(b, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} })).message.result).toBeDefined();
+    const messages = await changed;
+    expect(messages.at(-1).params._meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
+  });
+});

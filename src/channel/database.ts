@@ -158,6 +158,11 @@ export class DatabaseChannel implements Channel {
     };
     this.#subs.add(sub);
     if (!sub.passive) this.#driveIfPolling(sub);
+    // Subscribing wants delivery: listen now if the store's ready() has not opened the connection
+    // yet (servers call it at start, so there the connection is already open).
+    if (this.#options.wakeup === 'notify' && this.#listening === undefined && !this.#closed) {
+      this.start().catch((error: unknown) => this.#logger.warn('channel: listening failed', { error: errorText(error) }));
+    }
     return {
       unsubscribe: () => {
         sub.active = false;
