@@ -24,7 +24,7 @@ export interface PlatformOptions {
   /** A store made by the caller (tests, or a runtime that keeps one per isolate). */
   store?: SessionStore;
   /** How this runtime opens the database for `sessions.store: database`. */
-  openDatabase?: (config: Config) => Promise<Database>;
+  openDatabase?: (config: Config, logger: Logger) => Promise<Database>;
   /**
    * How this runtime opens the data toolset's datasource. Default: the Node server's (pg for a
    * DSN, else the embedded demo); Workers and Vercel pass their own (neon-http).
@@ -49,11 +49,11 @@ export function originPolicy(config: Config, fallback: OriginPolicy): OriginPoli
   };
 }
 
-export async function createStore(config: Config, openDatabase?: PlatformOptions['openDatabase']): Promise<SessionStore> {
+export async function createStore(config: Config, openDatabase: PlatformOptions['openDatabase'], logger: Logger): Promise<SessionStore> {
   const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
   if (config.sessions.store === 'memory') return new MemorySessionStore(limits);
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
-  return new DatabaseSessionStore(await openDatabase(config), limits, { autoMigrate: config.database.auto_migrate });
+  return new DatabaseSessionStore(await openDatabase(config, logger), limits, { autoMigrate: config.database.auto_migrate });
 }
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
@@ -75,7 +75,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       openDatasource: options.openDatasource ?? openDefaultDatasource,
       onClose: (close) => closers.push(close),
     });
-    store = options.store ?? (await createStore(config, options.openDatabase));
+    store = options.store ?? (await createStore(config, options.openDatabase, logger));
   } catch (error) {
     await closeToolsets();
     throw error;

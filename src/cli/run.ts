@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
 import type { Database } from '../db/database.js';
 import { StoreUnavailableError } from '../http/errors.js';
+import { createLogger } from '../log.js';
 import { DatabaseSessionStore } from '../sessions/database-store.js';
 import { EXIT, cleanupCommand, listCommand, migrateCommand, revokeCommand, type Io } from './commands.js';
 
@@ -169,7 +170,10 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
 
   let database: Database | undefined;
   try {
-    database = await openNodeDatabase(config);
+    database = await openNodeDatabase(
+      config,
+      createLogger('warn', (line) => io.err(line)),
+    );
     const store = new DatabaseSessionStore(
       database,
       { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout },

@@ -1,6 +1,7 @@
 // Chooses and opens the database driver on the Node server: embedded PGlite when no DSN is given,
 // node-postgres for a DSN, neon-http when asked for explicitly (database.driver).
 import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
 import type { Database, DriverName } from './database.js';
 import { openNeonHttp } from './drivers/neon-http.js';
 import { openPg } from './drivers/pg.js';
@@ -11,11 +12,11 @@ export function nodeDriver(config: Config): DriverName {
   return config.database.dsn ? 'pg' : 'pglite';
 }
 
-export async function openNodeDatabase(config: Config): Promise<Database> {
+export async function openNodeDatabase(config: Config, logger?: Logger): Promise<Database> {
   const { dsn, statement_timeout, pglite_dir, http_endpoint } = config.database;
   switch (nodeDriver(config)) {
     case 'pg':
-      return openPg({ dsn, statementTimeoutMs: statement_timeout });
+      return openPg({ dsn, statementTimeoutMs: statement_timeout, logger });
     case 'neon-http':
       return openNeonHttp({ dsn, statementTimeoutMs: statement_timeout, httpEndpoint: http_endpoint || undefined });
     case 'pglite':

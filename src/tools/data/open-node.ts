@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
 import { ConfigError } from '../../config/errors.js';
 import type { DataSetup } from './datasource.js';
 import { demoCatalog, demoSql, DEMO_CATALOG_PATH } from './demo/index.js';
@@ -11,7 +12,7 @@ import { openPgDatasource } from './drivers/pg.js';
 import { openPgliteDatasource } from './drivers/pglite.js';
 import { splitStatements } from './sql/lexer.js';
 
-export async function openNodeDatasource(config: Config): Promise<DataSetup> {
+export async function openNodeDatasource(config: Config, logger: Logger): Promise<DataSetup> {
   const { dsn, statement_timeout: statementTimeoutMs, catalog } = config.datasource;
   let catalogText: string | undefined;
   let catalogSource: string | undefined;
@@ -29,7 +30,7 @@ export async function openNodeDatasource(config: Config): Promise<DataSetup> {
     catalogSource = DEMO_CATALOG_PATH;
   }
   const datasource = dsn
-    ? async () => openPgDatasource({ dsn, statementTimeoutMs })
+    ? async () => openPgDatasource({ dsn, statementTimeoutMs, logger })
     : () => openPgliteDatasource({ seed: splitStatements(demoSql()), statementTimeoutMs });
   return { datasource, catalogText, catalogSource };
 }
