@@ -88,8 +88,7 @@ describe('the Worker in workerd', () => {
         DATABASE_URL: endpoint.connectionString(sessionsDb.name),
         DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
         DATASOURCE_URL: endpoint.connectionString(shop.name),
-        // Below database.statement_timeout: the session store's neon-http driver sets a fetch
-        // timeout for the whole isolate, and the datasource's requests go through it too.
+        // Short, so that the timeout test below is quick.
         BATON_CONFIG_YAML: '{datasource: {statement_timeout: 1s}}',
       },
     });
