@@ -8,7 +8,7 @@ import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-
 import { Registry } from './mcp/registry.js';
 import { createSessionHandler } from './sessions/handler.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
-import type { SessionStore } from './sessions/types.js';
+import type { SessionLimits, SessionStore } from './sessions/types.js';
 import { DatabaseSessionStore } from './sessions/database-store.js';
 import type { Database } from './db/database.js';
 import { selectToolsets } from './tools/index.js';
@@ -49,8 +49,18 @@ export function originPolicy(config: Config, fallback: OriginPolicy): OriginPoli
   };
 }
 
+/** The store's limits from the configuration (the command line's stores use the same). */
+export function sessionLimits(config: Config): SessionLimits {
+  return {
+    ttlMs: config.sessions.ttl,
+    idleTimeoutMs: config.sessions.idle_timeout,
+    maxInitializeBytes: config.sessions.max_initialize_bytes,
+    maxPerCredential: config.sessions.max_per_credential,
+  };
+}
+
 export async function createStore(config: Config, openDatabase: PlatformOptions['openDatabase'], logger: Logger): Promise<SessionStore> {
-  const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
+  const limits = sessionLimits(config);
   if (config.sessions.store === 'memory') return new MemorySessionStore(limits);
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
   return new DatabaseSessionStore(await openDatabase(config, logger), limits, { autoMigrate: config.database.auto_migrate });

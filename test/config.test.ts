@@ -67,7 +67,15 @@ describe('defaults', () => {
         shutdown: { grace_period: 25_000, pre_shutdown_delay: 2_000 },
       },
       database: { dsn: '', driver: 'auto', auto_migrate: true, pglite_dir: '.data/pglite', http_endpoint: '', statement_timeout: 5_000 },
-      sessions: { store: 'memory', ttl: 30 * MINUTE, idle_timeout: 30 * MINUTE, cleanup_interval: MINUTE, bind: 'token' },
+      sessions: {
+        store: 'memory',
+        ttl: 30 * MINUTE,
+        idle_timeout: 30 * MINUTE,
+        cleanup_interval: MINUTE,
+        bind: 'token',
+        max_initialize_bytes: 64 * 1024,
+        max_per_credential: 1_000,
+      },
       auth: {
         required: false,
         api_keys: [],
@@ -131,6 +139,8 @@ sessions:
   idle_timeout: 10m
   cleanup_interval: 30s
   bind: principal
+  max_initialize_bytes: 8192
+  max_per_credential: 0
 auth:
   required: true
   api_keys: [key-one, "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
@@ -172,7 +182,15 @@ toolsets: [conformance, echo]
         http_endpoint: '',
         statement_timeout: 5_000,
       },
-      sessions: { store: 'database', ttl: 60 * MINUTE, idle_timeout: 10 * MINUTE, cleanup_interval: 30_000, bind: 'principal' },
+      sessions: {
+        store: 'database',
+        ttl: 60 * MINUTE,
+        idle_timeout: 10 * MINUTE,
+        cleanup_interval: 30_000,
+        bind: 'principal',
+        max_initialize_bytes: 8192,
+        max_per_credential: 0,
+      },
       auth: {
         required: true,
         api_keys: ['key-one', 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'],
@@ -391,6 +409,8 @@ describe('environment overrides', () => {
     ['SESSIONS_TTL', '2h', (c) => c.sessions.ttl, 120 * MINUTE],
     ['SESSIONS_IDLE_TIMEOUT', '90s', (c) => c.sessions.idle_timeout, 90_000],
     ['SESSIONS_CLEANUP_INTERVAL', '10s', (c) => c.sessions.cleanup_interval, 10_000],
+    ['SESSIONS_MAX_PER_CREDENTIAL', '0', (c) => c.sessions.max_per_credential, 0],
+    ['SESSIONS_MAX_INITIALIZE_BYTES', '4096', (c) => c.sessions.max_initialize_bytes, 4096],
     ['BATON_TOOLSETS', ' conformance , ,echo,', (c) => c.toolsets, ['conformance', 'echo']],
     ['BATON_ALLOWED_HOSTS', 'a.example.com, b.example.com:8443', (c) => c.server.allowed_hosts, ['a.example.com', 'b.example.com:8443']],
     [
@@ -423,6 +443,8 @@ describe('environment overrides', () => {
         'PORT',
         'SESSIONS_CLEANUP_INTERVAL',
         'SESSIONS_IDLE_TIMEOUT',
+        'SESSIONS_MAX_INITIALIZE_BYTES',
+        'SESSIONS_MAX_PER_CREDENTIAL',
         'SESSIONS_STORE',
         'SESSIONS_TTL',
       ].sort(),
@@ -581,6 +603,18 @@ toolsets: [echo, 3]
       'toolsets[1]: expected a non-empty string, got 3',
     ]);
     expect(error.message.split('\n')[0]).toBe(`Invalid configuration (${error.source}), 7 problems:`);
+  });
+
+  it('rejects session limits that are not whole numbers in range, naming the key or variable', () => {
+    const error = fileError('sessions:\n  max_initialize_bytes: 0\n  max_per_credential: -3\n');
+    expect(error.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'sessions.max_initialize_bytes: expected a positive whole number of bytes, got 0',
+      'sessions.max_per_credential: expected a whole number from 0 (no limit) to 1000000000, got -3',
+    ]);
+    const fromEnv = configError(() => configFromEnv({ SESSIONS_MAX_PER_CREDENTIAL: 'lots' }));
+    expect(fromEnv.message).toContain(
+      'SESSIONS_MAX_PER_CREDENTIAL (environment): expected a whole number from 0 (no limit) to 1000000000, got "lots"',
+    );
   });
 
   it('requires a dsn for the pg and neon-http drivers', () => {

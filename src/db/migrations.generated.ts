@@ -11,5 +11,13 @@ export const MIGRATIONS: BundledMigration[] = [
       "CREATE INDEX \"sessions_expires_at_idx\" ON \"baton\".\"sessions\" USING btree (\"expires_at\");",
       "CREATE INDEX \"sessions_last_active_at_idx\" ON \"baton\".\"sessions\" USING btree (\"last_active_at\");"
     ]
+  },
+  {
+    "tag": "0001_sessions_credential_index",
+    "folderMillis": 1795745094540,
+    "hash": "cedee7db3259a92ffcf28a68be55cf45051a0cd6aba8c1e88a7c6615eacc5193",
+    "statements": [
+      "CREATE INDEX \"sessions_credential_hash_idx\" ON \"baton\".\"sessions\" USING btree (\"credential_hash\");"
+    ]
   }
 ];

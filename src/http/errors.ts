@@ -3,6 +3,7 @@
 export const JsonRpcCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
+  InvalidParams: -32602,
   InternalError: -32603,
   /** Implementation-defined server errors (transport level). */
   ServerError: -32000,
@@ -21,6 +22,21 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * Raised by stores when a configured limit refuses a new session (too large an `initialize`, too
+ * many sessions for one credential); the session layer answers with its status and message.
+ */
+export class SessionRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SessionRefusedError';
   }
 }
 

@@ -18,7 +18,7 @@ import { ServerPool, connectServer, type SessionServer } from '../mcp/server-poo
 import { RequestTransport } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
 import { readBody } from '../http/body.js';
-import { JsonRpcCode, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
+import { JsonRpcCode, SessionRefusedError, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import type { Negotiated, SessionRecord, SessionStore } from './types.js';
@@ -81,6 +81,10 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
       if (error instanceof StoreUnavailableError) {
         logger.warn('session store unavailable', { error: error.message });
         return unavailable();
+      }
+      if (error instanceof SessionRefusedError) {
+        logger.info('session refused', { status: error.status, reason: error.message });
+        return jsonRpcError(error.status, error.code, error.message);
       }
       logger.error('request failed', { error: errorText(error, { stack: true }) });
       return jsonRpcError(500, JsonRpcCode.InternalError, 'Internal error');

@@ -1,6 +1,7 @@
 // The zero-configuration store: sessions in this process's memory, gone on restart. Same rules as
 // the database store (lifetime, idleness, binding), so switching stores changes durability only.
 import { constantTimeEqual } from '../auth/credential.js';
+import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -26,7 +27,15 @@ interface Entry {
   lastActiveAt: number;
   expiresAt: number;
   negotiated: Negotiated;
+  /** Key of the shared negotiated value this session holds a reference to, if any. */
+  sharedKey: string | undefined;
   state: string;
+}
+
+/** A negotiated value and how many stored sessions use it; it goes with the last of them. */
+interface Shared {
+  value: Negotiated;
+  users: number;
 }
 
 /** Distinct negotiated values kept for sharing; past this, sessions keep their own copy. */
@@ -35,34 +44,75 @@ const MAX_SHARED = 1_000;
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory' as const;
   readonly #sessions = new Map<string, Entry>();
-  readonly #shared = new Map<string, Negotiated>();
+  /** Keyed by what clients sent: entries live exactly as long as a session uses them. */
+  readonly #shared = new Map<string, Shared>();
+  /** Ids of the stored sessions of each credential digest ('' for anonymous), for the cap. */
+  readonly #byCredential = new Map<string, Set<string>>();
 
   constructor(
     readonly limits: SessionLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
-  #share(negotiated: Negotiated): Negotiated {
-    const { protocolVersion, clientCapabilities, clientInfo } = negotiated;
-    const key = JSON.stringify([protocolVersion, clientCapabilities, clientInfo]);
+  #share(protocolVersion: string, capabilities: string, info: string): { negotiated: Negotiated; sharedKey: string | undefined } {
+    const key = `${protocolVersion}\n${capabilities}\n${info}`;
     const known = this.#shared.get(key);
-    if (known) return known;
-    const copy: Negotiated = Object.freeze(JSON.parse(JSON.stringify({ protocolVersion, clientCapabilities, clientInfo })));
-    if (this.#shared.size < MAX_SHARED) this.#shared.set(key, copy);
-    return copy;
+    if (known) {
+      known.users++;
+      return { negotiated: known.value, sharedKey: key };
+    }
+    const value: Negotiated = Object.freeze({
+      protocolVersion,
+      clientCapabilities: JSON.parse(capabilities),
+      clientInfo: JSON.parse(info),
+    });
+    if (this.#shared.size >= MAX_SHARED) return { negotiated: value, sharedKey: undefined };
+    this.#shared.set(key, { value, users: 1 });
+    return { negotiated: value, sharedKey: key };
+  }
+
+  /** Removes a stored session and what only it used. */
+  #forget(id: string, entry: Entry): void {
+    this.#sessions.delete(id);
+    const ids = this.#byCredential.get(entry.credentialHash);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#byCredential.delete(entry.credentialHash);
+    if (entry.sharedKey === undefined) return;
+    const shared = this.#shared.get(entry.sharedKey);
+    if (shared && --shared.users === 0) this.#shared.delete(entry.sharedKey);
+  }
+
+  /** Refuses a new session of a credential that holds the most live sessions allowed. */
+  #checkCap(credentialHash: string, now: number): void {
+    const max = perCredentialCap(this.limits);
+    const ids = this.#byCredential.get(credentialHash);
+    if (max === undefined || ids === undefined || ids.size < max) return;
+    // Expired and idle sessions do not count: sweep this credential's before deciding.
+    for (const id of ids) {
+      const entry = this.#sessions.get(id)!;
+      if (!isLive(entry, now, this.limits)) this.#forget(id, entry);
+    }
+    if (ids.size >= max) throw tooManySessions(max);
   }
 
   async create(session: NewSession): Promise<SessionRecord> {
     const now = this.now();
+    const { capabilities, info } = negotiatedJson(session, this.limits);
+    this.#checkCap(session.credentialHash, now);
+    const previous = this.#sessions.get(session.id);
+    if (previous) this.#forget(session.id, previous);
     const entry: Entry = {
       credentialHash: session.credentialHash,
       createdAt: now,
       lastActiveAt: now,
       expiresAt: now + this.limits.ttlMs,
-      negotiated: this.#share(session),
+      ...this.#share(session.protocolVersion, capabilities, info),
       state: JSON.stringify(session.state),
     };
     this.#sessions.set(session.id, entry);
+    let ids = this.#byCredential.get(session.credentialHash);
+    if (!ids) this.#byCredential.set(session.credentialHash, (ids = new Set()));
+    ids.add(session.id);
     return toRecord(session.id, entry);
   }
 
@@ -70,7 +120,7 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.#sessions.get(id);
     if (!entry) return undefined;
     if (!isLive(entry, now, this.limits)) {
-      this.#sessions.delete(id);
+      this.#forget(id, entry);
       return undefined;
     }
     return entry;
@@ -98,7 +148,7 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.#live(id, this.now());
     if (!entry) return 'not_found';
     if (!boundTo(entry, credentialHash)) return 'forbidden';
-    this.#sessions.delete(id);
+    this.#forget(id, entry);
     return 'ok';
   }
 
@@ -107,7 +157,7 @@ export class MemorySessionStore implements SessionStore {
     let removed = 0;
     for (const [id, entry] of this.#sessions) {
       if (!isLive(entry, started, this.limits)) {
-        this.#sessions.delete(id);
+        this.#forget(id, entry);
         removed++;
       }
     }
@@ -140,6 +190,11 @@ export class MemorySessionStore implements SessionStore {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Distinct negotiated values held for sharing (never more than the sessions using them). */
+  get sharedSize(): number {
+    return this.#shared.size;
   }
 
   async close(): Promise<void> {}

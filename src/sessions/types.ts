@@ -39,6 +39,10 @@ export interface SessionLimits {
   ttlMs: number;
   /** Longest allowed gap between requests, ms. */
   idleTimeoutMs: number;
+  /** Largest capabilities + clientInfo (JSON, bytes) a new session stores; unset: no bound. */
+  maxInitializeBytes?: number;
+  /** Live sessions one credential may hold (anonymous sessions count as one); unset or 0: no limit. */
+  maxPerCredential?: number;
 }
 
 export interface CleanupOptions {
@@ -84,7 +88,10 @@ export interface SessionStore {
    * pay for it.
    */
   ready?(): Promise<void>;
-  /** Stores a new session; its lifetime starts now. */
+  /**
+   * Stores a new session; its lifetime starts now. Throws SessionRefusedError (and stores nothing)
+   * when the limits refuse it.
+   */
   create(session: NewSession): Promise<SessionRecord>;
   /**
    * Validates (exists, not expired, not idle, bound to this credential or anonymous), marks it
