@@ -102,10 +102,8 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const body = await readBody(request, options.maxBodyBytes);
     if (!body.ok) {
-      // The rest of the body is not read; closing the connection tells the client to stop sending.
-      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`, {
-        Connection: 'close',
-      });
+      // The runtime drops the rest of the body (see discardUnread), so that the client sees this.
+      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`);
     }
     let raw: unknown;
     try {
