@@ -164,7 +164,7 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
   }
   if (nodeDriver(config) === 'pglite') {
     io.err(
-      `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}; stop the server first (one process at a time)`,
+      `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}, which one process uses at a time`,
     );
   }
 
