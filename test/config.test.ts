@@ -84,7 +84,7 @@ describe('defaults', () => {
         resource_url: '',
         authorization_servers: [],
       },
-      datasource: { dsn: '', statement_timeout: 5_000, row_limit: 200, catalog: '' },
+      datasource: { dsn: '', statement_timeout: 5_000, row_limit: 200, catalog: '', allow_unauthenticated: false },
       enrichment: { session_dedup: { enabled: true, mode: 'reference', entry_ttl: 60 * MINUTE } },
       toolsets: [],
     });
@@ -158,6 +158,7 @@ datasource:
   statement_timeout: 2s
   row_limit: 50
   catalog: catalog.yaml
+  allow_unauthenticated: true
 enrichment:
   session_dedup:
     enabled: false
@@ -207,7 +208,13 @@ toolsets: [conformance, echo]
         resource_url: 'https://mcp.example.com/mcp',
         authorization_servers: ['https://issuer.example.com/'],
       },
-      datasource: { dsn: 'postgres://reader@db:5432/shop', statement_timeout: 2_000, row_limit: 50, catalog: 'catalog.yaml' },
+      datasource: {
+        dsn: 'postgres://reader@db:5432/shop',
+        statement_timeout: 2_000,
+        row_limit: 50,
+        catalog: 'catalog.yaml',
+        allow_unauthenticated: true,
+      },
       enrichment: { session_dedup: { enabled: false, mode: 'summary', entry_ttl: 10 * MINUTE } },
       toolsets: ['conformance', 'echo'],
     });
@@ -410,6 +417,7 @@ describe('environment overrides', () => {
     ['SESSIONS_IDLE_TIMEOUT', '90s', (c) => c.sessions.idle_timeout, 90_000],
     ['SESSIONS_CLEANUP_INTERVAL', '10s', (c) => c.sessions.cleanup_interval, 10_000],
     ['SESSIONS_MAX_PER_CREDENTIAL', '0', (c) => c.sessions.max_per_credential, 0],
+    ['DATASOURCE_ALLOW_UNAUTHENTICATED', 'true', (c) => c.datasource.allow_unauthenticated, true],
     ['SESSIONS_MAX_INITIALIZE_BYTES', '4096', (c) => c.sessions.max_initialize_bytes, 4096],
     ['BATON_TOOLSETS', ' conformance , ,echo,', (c) => c.toolsets, ['conformance', 'echo']],
     ['BATON_ALLOWED_HOSTS', 'a.example.com, b.example.com:8443', (c) => c.server.allowed_hosts, ['a.example.com', 'b.example.com:8443']],
@@ -436,6 +444,7 @@ describe('environment overrides', () => {
         'BATON_AUTH_REQUIRED',
         'BATON_AUTH_SECRET',
         'DATASOURCE_URL',
+        'DATASOURCE_ALLOW_UNAUTHENTICATED',
         'BATON_TOOLSETS',
         'DATABASE_DRIVER',
         'DATABASE_HTTP_ENDPOINT',
@@ -457,6 +466,30 @@ describe('environment overrides', () => {
       for (const key of keys) node = (node as Record<string, unknown>)[key];
       expect(node, `${variable} -> ${path}`).not.toBeUndefined();
     }
+  });
+
+  it('on Workers and Vercel, sessions.store follows DATABASE_URL unless it is set; on Node it stays memory', () => {
+    const edge = { storeFollowsDatabase: true };
+    const url = 'postgres://neon.example/db';
+    expect(configFromEnv({ DATABASE_URL: url }, edge).sessions.store).toBe('database');
+    expect(configFromEnv({ BATON_CONFIG_YAML: `database: {dsn: "${url}"}` }, edge).sessions.store).toBe('database');
+    expect(configFromEnv({ BATON_CONFIG_YAML: 'sessions: {ttl: 1h}', DATABASE_URL: url }, edge).sessions).toMatchObject({
+      store: 'database',
+      ttl: 60 * MINUTE,
+    });
+    // Set explicitly, it stays what it says.
+    expect(configFromEnv({ DATABASE_URL: url, SESSIONS_STORE: 'memory' }, edge).sessions.store).toBe('memory');
+    expect(configFromEnv({ DATABASE_URL: url, BATON_CONFIG_YAML: 'sessions: {store: memory}' }, edge).sessions.store).toBe('memory');
+    // No database, nothing to follow.
+    expect(configFromEnv({}, edge).sessions.store).toBe('memory');
+    expect(configFromEnv({ DATABASE_URL: '  ' }, edge).sessions.store).toBe('memory');
+    // The Node server keeps the documented default.
+    expect(configFromEnv({ DATABASE_URL: url }).sessions.store).toBe('memory');
+    expect(loadYaml(`database: {dsn: "${url}"}`).config.sessions.store).toBe('memory');
+    // A bad value is still reported at its key.
+    expect(configError(() => configFromEnv({ DATABASE_URL: url, BATON_CONFIG_YAML: 'sessions: database' }, edge)).message).toContain(
+      'sessions: expected a mapping of settings',
+    );
   });
 
   it('ignores empty variables', () => {

@@ -63,6 +63,10 @@ export const ENV_OVERRIDES = {
   },
   BATON_AUTH_SECRET: { path: 'auth.secret', description: 'Server secret that keys credential hashes (HMAC).' },
   DATASOURCE_URL: { path: 'datasource.dsn', description: 'Postgres URL the data tools query.' },
+  DATASOURCE_ALLOW_UNAUTHENTICATED: {
+    path: 'datasource.allow_unauthenticated',
+    description: 'true to serve the datasource on Workers and Vercel without auth.required.',
+  },
   BATON_TOOLSETS: {
     path: 'toolsets',
     description: 'Comma-separated toolsets to enable, e.g. conformance.',

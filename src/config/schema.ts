@@ -257,6 +257,11 @@ const datasourceSchema = section('datasource', {
   row_limit: integer(1, 100_000, 'a whole number between 1 and 100000').default(200),
   /** Optional catalog file (YAML): owners, tags, glossary terms, deprecation notes. */
   catalog: text({ allowEmpty: true }).default(''),
+  /**
+   * Workers and Vercel refuse to serve a datasource to callers nobody authenticated (that would
+   * publish the database to the internet) unless this says it is meant.
+   */
+  allow_unauthenticated: boolean().default(false),
 });
 
 const enrichmentSchema = section('enrichment', {

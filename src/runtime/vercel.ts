@@ -9,7 +9,7 @@ import { openEdgeDatasource } from '../tools/data/open-edge.js';
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { createLogger, parseLogLevel } from '../log.js';
 import { createPlatform, OPEN_POLICY } from '../platform.js';
-import { lazyPlatform } from './lazy-platform.js';
+import { lazyPlatform, warnAboutMemorySessions } from './lazy-platform.js';
 
 const logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
 
@@ -18,12 +18,12 @@ const logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
 // BATON_ALLOWED_HOSTS / BATON_ALLOWED_ORIGINS narrow it.
 const platform = lazyPlatform(
   () =>
-    createPlatform(configFromEnv(process.env), {
+    createPlatform(configFromEnv(process.env, { storeFollowsDatabase: true }), {
       defaultOriginPolicy: OPEN_POLICY,
       logger,
       openDatabase: openEdgeDatabase,
       openDatasource: openEdgeDatasource,
-    }),
+    }).then((built) => warnAboutMemorySessions(built, 'Vercel')),
   () => logger,
 );
 
