@@ -27,14 +27,15 @@ interface Entry {
   lastActiveAt: number;
   expiresAt: number;
   negotiated: Negotiated;
-  /** Key of the shared negotiated value this session holds a reference to, if any. */
-  sharedKey: string | undefined;
+  /** The shared entry `negotiated` comes from, if any (a reference, not another copy of its key). */
+  shared: Shared | undefined;
   state: string;
 }
 
 /** A negotiated value and how many stored sessions use it; it goes with the last of them. */
 interface Shared {
-  value: Negotiated;
+  readonly key: string;
+  readonly value: Negotiated;
   users: number;
 }
 
@@ -54,21 +55,22 @@ export class MemorySessionStore implements SessionStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  #share(protocolVersion: string, capabilities: string, info: string): { negotiated: Negotiated; sharedKey: string | undefined } {
+  #share(protocolVersion: string, capabilities: string, info: string): { negotiated: Negotiated; shared: Shared | undefined } {
     const key = `${protocolVersion}\n${capabilities}\n${info}`;
     const known = this.#shared.get(key);
     if (known) {
       known.users++;
-      return { negotiated: known.value, sharedKey: key };
+      return { negotiated: known.value, shared: known };
     }
     const value: Negotiated = Object.freeze({
       protocolVersion,
       clientCapabilities: JSON.parse(capabilities),
       clientInfo: JSON.parse(info),
     });
-    if (this.#shared.size >= MAX_SHARED) return { negotiated: value, sharedKey: undefined };
-    this.#shared.set(key, { value, users: 1 });
-    return { negotiated: value, sharedKey: key };
+    if (this.#shared.size >= MAX_SHARED) return { negotiated: value, shared: undefined };
+    const shared: Shared = { key, value, users: 1 };
+    this.#shared.set(key, shared);
+    return { negotiated: value, shared };
   }
 
   /** Removes a stored session and what only it used. */
@@ -77,9 +79,8 @@ export class MemorySessionStore implements SessionStore {
     const ids = this.#byCredential.get(entry.credentialHash);
     ids?.delete(id);
     if (ids?.size === 0) this.#byCredential.delete(entry.credentialHash);
-    if (entry.sharedKey === undefined) return;
-    const shared = this.#shared.get(entry.sharedKey);
-    if (shared && --shared.users === 0) this.#shared.delete(entry.sharedKey);
+    const { shared } = entry;
+    if (shared && --shared.users === 0) this.#shared.delete(shared.key);
   }
 
   /** Refuses a new session of a credential that holds the most live sessions allowed. */
