@@ -223,3 +223,30 @@ describe.each(['memory', 'database'] as const)('through the HTTP app, %s store',
     expect((await client(KEY_A).initialize()).status).toBe(429);
   });
 });
+
+describe.each(['memory', 'database'] as const)('credentials nobody checks (no API keys, no JWT), %s store', (storeName) => {
+  let platform: Platform;
+  beforeAll(async () => {
+    if (storeName === 'database') await admin.query('drop schema if exists baton cascade; drop schema if exists drizzle cascade');
+    const config = parseConfig(
+      {
+        toolsets: ['conformance'],
+        sessions: { store: storeName, max_per_credential: 3 },
+        ...(storeName === 'database' && { database: { driver: 'pg', dsn: db.url } }),
+      },
+      {},
+    );
+    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await platform.store.ready?.();
+  });
+  afterAll(() => platform?.close());
+
+  it('count together: a caller cannot pass the cap by making up a new token for each session', async () => {
+    const withToken = (token: string) =>
+      new RawSession((r) => platform.app.fetch(r), 'http://127.0.0.1/mcp', { authorization: `Bearer ${token}` });
+    for (let i = 0; i < 3; i++) expect((await withToken(`made-up-${i}`).initialize()).status).toBe(200);
+    expect((await withToken('made-up-3').initialize()).status).toBe(429);
+    // Callers without any credential count apart, as everywhere.
+    expect((await new RawSession((r) => platform.app.fetch(r)).initialize()).status).toBe(200);
+  });
+});

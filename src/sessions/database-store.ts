@@ -95,15 +95,16 @@ export class DatabaseSessionStore implements SessionStore {
     }
     // Counted and inserted in one statement. Initializes of one credential that run at the same
     // moment do not see each other's rows, so together they may pass the cap by a few.
+    const all = session.capGroup === 'all';
+    const group = all ? sql`true` : sql`credential_hash = ${session.credentialHash}`;
     const [row] = await this.#run(
       sql`
       insert into ${columns}
       select ${values}
       where (select count(*) from ${sessions}
-             where credential_hash = ${session.credentialHash} and expires_at > now()
-               and last_active_at > ${this.#idleCutoff()}) < ${max}
+             where ${group} and expires_at > now() and last_active_at > ${this.#idleCutoff()}) < ${max}
       returning ${COLUMNS}`,
-      'baton_session_create_capped',
+      all ? 'baton_session_create_capped_all' : 'baton_session_create_capped',
     );
     if (!row) throw tooManySessions(max);
     return toRecord(row);

@@ -159,7 +159,9 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
       clientInfo: params.clientInfo,
     };
     const id = newSessionId();
-    await store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {} });
+    // A credential that was presented but not checked (no principal) could be a new one each time.
+    const capGroup = caller.credentialHash !== '' && caller.principal === undefined ? 'all' : 'credential';
+    await store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {}, capGroup });
     logger.info('session created', { session: id.slice(0, 8), client: params.clientInfo.name, protocol: negotiated.protocolVersion });
 
     // The real initialize goes through this server, which is then as restored as any.

@@ -23,6 +23,8 @@ import type {
  */
 interface Entry {
   credentialHash: string;
+  /** Key of the group the per-credential cap counts this session in. */
+  capKey: string;
   createdAt: number;
   lastActiveAt: number;
   expiresAt: number;
@@ -41,13 +43,15 @@ interface Shared {
 
 /** Distinct negotiated values kept for sharing; past this, sessions keep their own copy. */
 const MAX_SHARED = 1_000;
+/** The cap group of sessions bound to credentials nobody checked (not a hex digest, so no clash). */
+const ALL = '*';
 
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory' as const;
   readonly #sessions = new Map<string, Entry>();
   /** Keyed by what clients sent: entries live exactly as long as a session uses them. */
   readonly #shared = new Map<string, Shared>();
-  /** Ids of the stored sessions of each credential digest ('' for anonymous), for the cap. */
+  /** Ids of the stored sessions of each cap group (a credential digest, '' anonymous, ALL), for the cap. */
   readonly #byCredential = new Map<string, Set<string>>();
 
   constructor(
@@ -76,17 +80,17 @@ export class MemorySessionStore implements SessionStore {
   /** Removes a stored session and what only it used. */
   #forget(id: string, entry: Entry): void {
     this.#sessions.delete(id);
-    const ids = this.#byCredential.get(entry.credentialHash);
+    const ids = this.#byCredential.get(entry.capKey);
     ids?.delete(id);
-    if (ids?.size === 0) this.#byCredential.delete(entry.credentialHash);
+    if (ids?.size === 0) this.#byCredential.delete(entry.capKey);
     const { shared } = entry;
     if (shared && --shared.users === 0) this.#shared.delete(shared.key);
   }
 
-  /** Refuses a new session of a credential that holds the most live sessions allowed. */
-  #checkCap(credentialHash: string, now: number): void {
+  /** Refuses a new session in a cap group that holds the most live sessions allowed. */
+  #checkCap(capKey: string, now: number): void {
     const max = perCredentialCap(this.limits);
-    const ids = this.#byCredential.get(credentialHash);
+    const ids = this.#byCredential.get(capKey);
     if (max === undefined || ids === undefined || ids.size < max) return;
     // Expired and idle sessions do not count: sweep this credential's before deciding.
     for (const id of ids) {
@@ -99,11 +103,13 @@ export class MemorySessionStore implements SessionStore {
   async create(session: NewSession): Promise<SessionRecord> {
     const now = this.now();
     const { capabilities, info } = negotiatedJson(session, this.limits);
-    this.#checkCap(session.credentialHash, now);
+    const capKey = session.capGroup === 'all' ? ALL : session.credentialHash;
+    this.#checkCap(capKey, now);
     const previous = this.#sessions.get(session.id);
     if (previous) this.#forget(session.id, previous);
     const entry: Entry = {
       credentialHash: session.credentialHash,
+      capKey,
       createdAt: now,
       lastActiveAt: now,
       expiresAt: now + this.limits.ttlMs,
@@ -111,8 +117,8 @@ export class MemorySessionStore implements SessionStore {
       state: JSON.stringify(session.state),
     };
     this.#sessions.set(session.id, entry);
-    let ids = this.#byCredential.get(session.credentialHash);
-    if (!ids) this.#byCredential.set(session.credentialHash, (ids = new Set()));
+    let ids = this.#byCredential.get(capKey);
+    if (!ids) this.#byCredential.set(capKey, (ids = new Set()));
     ids.add(session.id);
     return toRecord(session.id, entry);
   }

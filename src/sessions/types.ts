@@ -22,7 +22,14 @@ export interface SessionRecord extends Negotiated {
   state: Record<string, unknown>;
 }
 
-export type NewSession = Omit<SessionRecord, 'createdAt' | 'lastActiveAt' | 'expiresAt'>;
+export interface NewSession extends Omit<SessionRecord, 'createdAt' | 'lastActiveAt' | 'expiresAt'> {
+  /**
+   * Which live sessions the per-credential cap counts this one among: those of its credential
+   * (the default; anonymous sessions share ''), or all of them, for a credential nobody checked
+   * (no API keys or JWT configured), which a caller could make up anew for every session.
+   */
+  capGroup?: 'credential' | 'all';
+}
 
 /** Keys to set and keys to remove; merged into the stored state, never replacing it. */
 export interface StatePatch {
