@@ -116,10 +116,13 @@ async function start() {
   // without createServer), so the bindings are IncomingMessage and ServerResponse.
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
     const response = await app.fetch(request, env);
+    const incoming = env.incoming as IncomingMessage;
+    // Complete: the whole request is off the wire (read by the app, or buffered); nothing to do.
+    if (incoming.complete) return response;
     // A body the app began to read goes on through its web stream; one it never touched is read
     // from Node's stream (a web stream made now would stall: Node stops feeding it once the answer
     // is written, taking a body nobody had read for one it may throw away itself).
-    const discarded = request.bodyUsed ? discardUnread(request) : discardIncoming(env.incoming as IncomingMessage);
+    const discarded = request.bodyUsed ? discardUnread(request) : discardIncoming(incoming);
     if (closesAfterAnswer(env.outgoing as ServerResponse)) await discarded;
     return response;
   };
