@@ -1,10 +1,20 @@
 import { defineConfig } from 'drizzle-kit';
 
+// No fallback: a guessed database is one that `npm run db:migrate` would change by mistake.
+// Generating migrations (`npm run db:generate`) reads only the schema and needs no database.
+const url = process.env.DATABASE_URL?.trim() ?? '';
+const offline = process.argv.some((arg) => arg === 'generate' || arg === 'check');
+if (!url && !offline) {
+  throw new Error(
+    'DATABASE_URL is not set: drizzle-kit needs the Postgres to work on, e.g. DATABASE_URL=postgres://user:password@host:5432/db npm run db:migrate',
+  );
+}
+
 export default defineConfig({
   dialect: 'postgresql',
   schema: './src/db/schema.ts',
   out: './drizzle',
-  dbCredentials: { url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+  dbCredentials: { url },
   // drizzle-kit's defaults, spelled out: the bundled migrator writes the same journal table.
   migrations: { schema: 'drizzle', table: '__drizzle_migrations' },
 });

@@ -41,6 +41,9 @@ const vars: Record<string, string> = {
   // The data tools query the same database through the same endpoint: with embedded PGlite it
   // holds the demo shop; with your Postgres, whatever DATASOURCE_URL (or DATABASE_URL) names.
   DATASOURCE_URL: process.env.DATASOURCE_URL ?? endpoint.connectionString(database),
+  // Local only (wrangler listens on 127.0.0.1): serving the data tools without credentials is
+  // meant here; a deployed Worker refuses it unless told the same.
+  DATASOURCE_ALLOW_UNAUTHENTICATED: process.env.DATASOURCE_ALLOW_UNAUTHENTICATED ?? 'true',
 };
 const args = ['dev', '--ip', '127.0.0.1', ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]), ...process.argv.slice(2)];
 const wrangler = spawn(`${root}node_modules/.bin/wrangler`, args, { cwd: root, stdio: 'inherit' });

@@ -30,7 +30,7 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
       if (!claimsModern(request)) return sessions(request, caller, body);
       if (body.kind === 'json') return modern.handle(request, caller, body.value);
       return body.kind === 'too-large'
-        ? jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${maxBodyBytes} bytes`, { Connection: 'close' })
+        ? jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${maxBodyBytes} bytes`)
         : jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
     }
     if (await isLegacyRequest(request, body.value)) return sessions(request, caller, body);

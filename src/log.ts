@@ -65,6 +65,14 @@ export function errorText(error: unknown, options: { stack?: boolean } = {}): st
   return String(error);
 }
 
+/**
+ * Text of an error that may quote a connection URL (a driver's connection failure): the password
+ * in any `scheme://user:password@` is replaced, so that the line can go to logs.
+ */
+export function withoutUrlPasswords(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s@/]*@/gi, '$1:[redacted]@');
+}
+
 /** drizzle's DrizzleQueryError, recognised by shape (drivers may bundle their own copy). */
 export function isQueryError(error: unknown): error is Error & { query: string; params: unknown[] } {
   return (

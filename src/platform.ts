@@ -15,7 +15,7 @@ import { createModernLeg } from './modern/handler.js';
 import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from './modern/request-state.js';
 import { Instance } from './sessions/instance.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
-import type { SessionStore } from './sessions/types.js';
+import type { SessionLimits, SessionStore } from './sessions/types.js';
 import type { ChangeNotifier } from './channel/types.js';
 import type { Database } from './db/database.js';
 import { selectToolsets } from './tools/index.js';
@@ -31,7 +31,7 @@ export interface PlatformOptions {
   /** A store made by the caller (tests, or a runtime that keeps one per isolate). */
   store?: SessionStore;
   /** How this runtime opens the database for `sessions.store: database`. */
-  openDatabase?: (config: Config) => Promise<Database>;
+  openDatabase?: (config: Config, logger: Logger) => Promise<Database>;
   /**
    * How this runtime opens the data toolset's datasource. Default: the Node server's (pg for a
    * DSN, else the embedded demo); Workers and Vercel pass their own (neon-http).
@@ -79,18 +79,28 @@ export function originPolicy(config: Config, fallback: OriginPolicy): OriginPoli
   };
 }
 
-export async function createStore(config: Config, openDatabase?: PlatformOptions['openDatabase'], logger?: Logger): Promise<SessionStore> {
-  const limits = { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout };
+/** The store's limits from the configuration (the command line's stores use the same). */
+export function sessionLimits(config: Config): SessionLimits {
+  return {
+    ttlMs: config.sessions.ttl,
+    idleTimeoutMs: config.sessions.idle_timeout,
+    maxInitializeBytes: config.sessions.max_initialize_bytes,
+    maxPerCredential: config.sessions.max_per_credential,
+  };
+}
+
+export async function createStore(config: Config, openDatabase: PlatformOptions['openDatabase'], logger: Logger): Promise<SessionStore> {
+  const limits = sessionLimits(config);
   const { retention: retentionMs, poll_interval: pollIntervalMs } = config.channel;
   if (config.sessions.store === 'memory') return new MemorySessionStore(limits, Date.now, { retentionMs });
   if (!openDatabase) throw new Error('sessions.store: "database" is not available on this runtime');
   // Loaded only for this store: a server on the memory store holds no query builder.
   const { DatabaseSessionStore } = await import('./sessions/database-store.js');
-  return new DatabaseSessionStore(await openDatabase(config), limits, {
+  return new DatabaseSessionStore(await openDatabase(config, logger), limits, {
     autoMigrate: config.database.auto_migrate,
     retentionMs,
     pollIntervalMs,
-    ...(logger && { logger }),
+    logger,
   });
 }
 

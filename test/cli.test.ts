@@ -3,17 +3,20 @@
 // `npx baton`, `npm run baton --`) as child processes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { ROOT, freePort } from './helpers/server.js';
+import { ROOT, freePort, startServer } from './helpers/server.js';
+import { RawSession } from './helpers/mcp.js';
 import { openPg } from '../src/db/drivers/pg.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
 import { runCli } from '../src/cli/run.js';
 import { MIGRATIONS } from '../src/db/migrations.generated.js';
+import { LOCK_FILE, lockFolder } from '../src/db/folder-lock.js';
+import { hostname } from 'node:os';
 
 interface Run {
   code: number | null;
@@ -276,6 +279,69 @@ describe('cleanup', () => {
     const nothing = await baton(['cleanup'], dbEnv);
     expect(nothing.stdout).toMatch(/^removed 0 expired or idle session\(s\) in 1 batch\(es\)/);
     expect(nothing.stderr).toBe('');
+  });
+});
+
+describe('the embedded database (PGlite), which one process uses at a time', () => {
+  it('refuses to revoke while a server holds the folder, saying why; revokes once it is stopped; a killed server blocks nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-cli-pglite-'));
+    const env = { SESSIONS_STORE: 'database', BATON_CONFIG_YAML: `database:\n  pglite_dir: ${join(dir, 'data')}\n` };
+    const cli = (...args: string[]) => run(process.execPath, ['bin/baton.mjs', ...args], env);
+    let server = await startServer({ ...env, BATON_TOOLSETS: 'conformance' });
+    try {
+      const session = new RawSession((r) => fetch(r), server.url);
+      expect((await session.initialize()).status).toBe(200);
+
+      const refused = await cli('sessions', 'revoke', '--', session.id);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).not.toContain('revoked');
+      expect(refused.stderr).toContain(`error: the embedded database in ${join(dir, 'data')} is in use by process ${server.child.pid} on `);
+      expect(refused.stderr).toContain('stop that process (a running server) first');
+      // Nothing happened behind the refusal: the session goes on.
+      expect((await session.callTool('test_simple_text')).status).toBe(200);
+
+      expect(await server.stop('SIGTERM')).toBe(0);
+      const revoked = await cli('sessions', 'revoke', '--', session.id);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(revoked.stdout).toContain(`revoked session ${session.id.slice(0, 8)}…`);
+
+      server = await startServer({ ...env, BATON_TOOLSETS: 'conformance' }, { port: server.port });
+      expect((await session.request('tools/list')).status).toBe(404);
+
+      // A server that is killed leaves its lock behind; its pid is gone, so the lock does not count.
+      server.child.kill('SIGKILL');
+      await server.stop();
+      const listed = await cli('sessions', 'list');
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain('no live sessions');
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the folder lock', () => {
+  it('is refused to a second holder, even in the same process, and to a lock of another host; a reused pid does not hold it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-lock-'));
+    try {
+      const lock = lockFolder(dir);
+      expect(() => lockFolder(dir)).toThrow(/is in use by this process/);
+      lock.release();
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+
+      // This process's pid, but written by a process that started in 1970: the pid was reused.
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, started: 0, host: hostname() }));
+      lockFolder(dir).release();
+
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 1, started: 0, host: 'elsewhere.example' }));
+      expect(() => lockFolder(dir)).toThrow(/in use by process 1 on elsewhere\.example .*If no such process is running, delete /);
+      writeFileSync(join(dir, LOCK_FILE), 'garbage');
+      expect(() => lockFolder(dir)).toThrow(/unreadable lock file/);
+      expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -67,7 +67,15 @@ describe('defaults', () => {
         shutdown: { grace_period: 25_000, pre_shutdown_delay: 2_000 },
       },
       database: { dsn: '', driver: 'auto', auto_migrate: true, pglite_dir: '.data/pglite', http_endpoint: '', statement_timeout: 5_000 },
-      sessions: { store: 'memory', ttl: 30 * MINUTE, idle_timeout: 30 * MINUTE, cleanup_interval: MINUTE, bind: 'token' },
+      sessions: {
+        store: 'memory',
+        ttl: 30 * MINUTE,
+        idle_timeout: 30 * MINUTE,
+        cleanup_interval: MINUTE,
+        bind: 'token',
+        max_initialize_bytes: 64 * 1024,
+        max_per_credential: 1_000,
+      },
       channel: { poll_interval: 500, retention: 5 * MINUTE, retry: 1_000 },
       auth: {
         required: false,
@@ -77,7 +85,7 @@ describe('defaults', () => {
         resource_url: '',
         authorization_servers: [],
       },
-      datasource: { dsn: '', statement_timeout: 5_000, row_limit: 200, catalog: '' },
+      datasource: { dsn: '', statement_timeout: 5_000, row_limit: 200, catalog: '', allow_unauthenticated: false },
       enrichment: { session_dedup: { enabled: true, mode: 'reference', entry_ttl: 60 * MINUTE } },
       request_state: { secret: '', previous_secrets: [], ttl: 10 * MINUTE },
       caching: { list_ttl: 5 * MINUTE, read_ttl: 0, scope: 'private', toolsets: {} },
@@ -134,6 +142,8 @@ sessions:
   idle_timeout: 10m
   cleanup_interval: 30s
   bind: principal
+  max_initialize_bytes: 8192
+  max_per_credential: 0
 channel:
   poll_interval: 250ms
   retention: 10m
@@ -156,6 +166,7 @@ datasource:
   statement_timeout: 2s
   row_limit: 50
   catalog: catalog.yaml
+  allow_unauthenticated: true
 enrichment:
   session_dedup:
     enabled: false
@@ -190,7 +201,15 @@ toolsets: [conformance, echo]
         http_endpoint: '',
         statement_timeout: 5_000,
       },
-      sessions: { store: 'database', ttl: 60 * MINUTE, idle_timeout: 10 * MINUTE, cleanup_interval: 30_000, bind: 'principal' },
+      sessions: {
+        store: 'database',
+        ttl: 60 * MINUTE,
+        idle_timeout: 10 * MINUTE,
+        cleanup_interval: 30_000,
+        bind: 'principal',
+        max_initialize_bytes: 8192,
+        max_per_credential: 0,
+      },
       channel: { poll_interval: 250, retention: 10 * MINUTE, stream_timeout: 30_000, retry: 2_000 },
       auth: {
         required: true,
@@ -208,7 +227,13 @@ toolsets: [conformance, echo]
         resource_url: 'https://mcp.example.com/mcp',
         authorization_servers: ['https://issuer.example.com/'],
       },
-      datasource: { dsn: 'postgres://reader@db:5432/shop', statement_timeout: 2_000, row_limit: 50, catalog: 'catalog.yaml' },
+      datasource: {
+        dsn: 'postgres://reader@db:5432/shop',
+        statement_timeout: 2_000,
+        row_limit: 50,
+        catalog: 'catalog.yaml',
+        allow_unauthenticated: true,
+      },
       enrichment: { session_dedup: { enabled: false, mode: 'summary', entry_ttl: 10 * MINUTE } },
       request_state: {
         secret: 'a-request-state-secret-of-32-bytes-or-more',
@@ -416,6 +441,9 @@ describe('environment overrides', () => {
     ['SESSIONS_TTL', '2h', (c) => c.sessions.ttl, 120 * MINUTE],
     ['SESSIONS_IDLE_TIMEOUT', '90s', (c) => c.sessions.idle_timeout, 90_000],
     ['SESSIONS_CLEANUP_INTERVAL', '10s', (c) => c.sessions.cleanup_interval, 10_000],
+    ['SESSIONS_MAX_PER_CREDENTIAL', '0', (c) => c.sessions.max_per_credential, 0],
+    ['DATASOURCE_ALLOW_UNAUTHENTICATED', 'true', (c) => c.datasource.allow_unauthenticated, true],
+    ['SESSIONS_MAX_INITIALIZE_BYTES', '4096', (c) => c.sessions.max_initialize_bytes, 4096],
     ['BATON_TOOLSETS', ' conformance , ,echo,', (c) => c.toolsets, ['conformance', 'echo']],
     ['BATON_ALLOWED_HOSTS', 'a.example.com, b.example.com:8443', (c) => c.server.allowed_hosts, ['a.example.com', 'b.example.com:8443']],
     [
@@ -443,6 +471,7 @@ describe('environment overrides', () => {
         'BATON_REQUEST_STATE_PREVIOUS_SECRETS',
         'BATON_REQUEST_STATE_SECRET',
         'DATASOURCE_URL',
+        'DATASOURCE_ALLOW_UNAUTHENTICATED',
         'BATON_TOOLSETS',
         'DATABASE_DRIVER',
         'DATABASE_HTTP_ENDPOINT',
@@ -450,6 +479,8 @@ describe('environment overrides', () => {
         'PORT',
         'SESSIONS_CLEANUP_INTERVAL',
         'SESSIONS_IDLE_TIMEOUT',
+        'SESSIONS_MAX_INITIALIZE_BYTES',
+        'SESSIONS_MAX_PER_CREDENTIAL',
         'SESSIONS_STORE',
         'SESSIONS_TTL',
       ].sort(),
@@ -462,6 +493,30 @@ describe('environment overrides', () => {
       for (const key of keys) node = (node as Record<string, unknown>)[key];
       expect(node, `${variable} -> ${path}`).not.toBeUndefined();
     }
+  });
+
+  it('on Workers and Vercel, sessions.store follows DATABASE_URL unless it is set; on Node it stays memory', () => {
+    const edge = { storeFollowsDatabase: true };
+    const url = 'postgres://neon.example/db';
+    expect(configFromEnv({ DATABASE_URL: url }, edge).sessions.store).toBe('database');
+    expect(configFromEnv({ BATON_CONFIG_YAML: `database: {dsn: "${url}"}` }, edge).sessions.store).toBe('database');
+    expect(configFromEnv({ BATON_CONFIG_YAML: 'sessions: {ttl: 1h}', DATABASE_URL: url }, edge).sessions).toMatchObject({
+      store: 'database',
+      ttl: 60 * MINUTE,
+    });
+    // Set explicitly, it stays what it says.
+    expect(configFromEnv({ DATABASE_URL: url, SESSIONS_STORE: 'memory' }, edge).sessions.store).toBe('memory');
+    expect(configFromEnv({ DATABASE_URL: url, BATON_CONFIG_YAML: 'sessions: {store: memory}' }, edge).sessions.store).toBe('memory');
+    // No database, nothing to follow.
+    expect(configFromEnv({}, edge).sessions.store).toBe('memory');
+    expect(configFromEnv({ DATABASE_URL: '  ' }, edge).sessions.store).toBe('memory');
+    // The Node server keeps the documented default.
+    expect(configFromEnv({ DATABASE_URL: url }).sessions.store).toBe('memory');
+    expect(loadYaml(`database: {dsn: "${url}"}`).config.sessions.store).toBe('memory');
+    // A bad value is still reported at its key.
+    expect(configError(() => configFromEnv({ DATABASE_URL: url, BATON_CONFIG_YAML: 'sessions: database' }, edge)).message).toContain(
+      'sessions: expected a mapping of settings',
+    );
   });
 
   it('ignores empty variables', () => {
@@ -623,6 +678,18 @@ toolsets: [echo, 3]
       'toolsets[1]: expected a non-empty string, got 3',
     ]);
     expect(error.message.split('\n')[0]).toBe(`Invalid configuration (${error.source}), 7 problems:`);
+  });
+
+  it('rejects session limits that are not whole numbers in range, naming the key or variable', () => {
+    const error = fileError('sessions:\n  max_initialize_bytes: 0\n  max_per_credential: -3\n');
+    expect(error.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'sessions.max_initialize_bytes: expected a positive whole number of bytes, got 0',
+      'sessions.max_per_credential: expected a whole number from 0 (no limit) to 1000000000, got -3',
+    ]);
+    const fromEnv = configError(() => configFromEnv({ SESSIONS_MAX_PER_CREDENTIAL: 'lots' }));
+    expect(fromEnv.message).toContain(
+      'SESSIONS_MAX_PER_CREDENTIAL (environment): expected a whole number from 0 (no limit) to 1000000000, got "lots"',
+    );
   });
 
   it('requires a dsn for the pg and neon-http drivers', () => {

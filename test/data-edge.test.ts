@@ -41,8 +41,29 @@ describe('edge opener, in process', () => {
     }
   });
 
+  it('a datasource for callers nobody authenticated stops start-up, saying how to allow it or require credentials', async () => {
+    const dsn = 'postgres://u@example.com/db';
+    await expect(
+      createPlatform(parseConfig({ datasource: { dsn } }, {}), { logger: quiet, openDatasource: openEdgeDatasource }),
+    ).rejects.toThrow(
+      /datasource\.dsn: on Workers and Vercel the datasource is refused to callers nobody authenticated.*auth\.required: true.*datasource\.allow_unauthenticated: true \(DATASOURCE_ALLOW_UNAUTHENTICATED=true\)/,
+    );
+    // Either way out works: credentials required, or the explicit setting.
+    const key = 'edge-key-0123456789abcdef';
+    for (const raw of [
+      { datasource: { dsn }, auth: { required: true, api_keys: [key] } },
+      { datasource: { dsn, allow_unauthenticated: true } },
+    ]) {
+      const platform = await createPlatform(parseConfig(raw, {}), { logger: quiet, openDatasource: openEdgeDatasource });
+      await platform.close();
+    }
+  });
+
   it('a catalog file setting stops start-up, naming the key', async () => {
-    const config = parseConfig({ datasource: { dsn: 'postgres://u@example.com/db', catalog: 'catalog.yaml' } }, {});
+    const config = parseConfig(
+      { datasource: { dsn: 'postgres://u@example.com/db', catalog: 'catalog.yaml', allow_unauthenticated: true } },
+      {},
+    );
     await expect(createPlatform(config, { logger: quiet, openDatasource: openEdgeDatasource })).rejects.toThrow(
       /datasource\.catalog: catalog files are read by the Node server only/,
     );
@@ -69,6 +90,17 @@ describe('the Worker in workerd', () => {
     await Promise.all([sessionsDb?.drop(), shop?.drop()]);
   });
 
+  it('a datasource without authentication: every request answers 500 saying how to allow it or require credentials', async () => {
+    worker = await startWrangler({ vars: { BATON_TOOLSETS: '', DATASOURCE_URL: endpoint.connectionString(shop.name) } });
+    const response = await fetch(`http://127.0.0.1:${worker.port}/healthz`);
+    expect(response.status).toBe(500);
+    const { error } = await response.json();
+    expect(error.message).toContain('datasource.dsn: on Workers and Vercel the datasource is refused to callers nobody authenticated');
+    expect(error.message).toContain('datasource.allow_unauthenticated: true (DATASOURCE_ALLOW_UNAUTHENTICATED=true)');
+    await worker.stop();
+    worker = undefined;
+  });
+
   it('default toolsets, no datasource: the Worker runs and the data tools say what is missing', async () => {
     worker = await startWrangler({ vars: { BATON_TOOLSETS: '' } });
     const { client } = await connectClient(worker.url);
@@ -88,8 +120,8 @@ describe('the Worker in workerd', () => {
         DATABASE_URL: endpoint.connectionString(sessionsDb.name),
         DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
         DATASOURCE_URL: endpoint.connectionString(shop.name),
-        // Below database.statement_timeout: the session store's neon-http driver sets a fetch
-        // timeout for the whole isolate, and the datasource's requests go through it too.
+        DATASOURCE_ALLOW_UNAUTHENTICATED: 'true',
+        // Short, so that the timeout test below is quick.
         BATON_CONFIG_YAML: '{datasource: {statement_timeout: 1s}}',
       },
     });

@@ -14,7 +14,14 @@ import { openPgliteDatasource } from '../src/tools/data/drivers/pglite.js';
 import { splitStatements } from '../src/tools/data/sql/lexer.js';
 import { demoSql } from '../src/tools/data/demo/index.js';
 import type { Datasource } from '../src/tools/data/datasource.js';
-import { ADMIN_URL, type TestDatabase } from './helpers/db.js';
+import { sql } from 'drizzle-orm';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import { classifyError } from '../src/db/database.js';
+import { migrate } from '../src/db/migrate.js';
+import { openNeonHttp } from '../src/db/drivers/neon-http.js';
+import { StoreUnavailableError } from '../src/http/errors.js';
+import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
 import { createShopDatabase, SECRET_STATE } from './data-fixtures.js';
@@ -73,7 +80,13 @@ const drivers: Driver[] = [
           {
             toolsets: ['data'],
             database: { http_endpoint: endpoint.fetchEndpoint },
-            datasource: { dsn: endpoint.connectionString(shop.name), statement_timeout: '1s', row_limit: ROW_LIMIT },
+            // The edge opener refuses a datasource to unauthenticated callers unless told.
+            datasource: {
+              dsn: endpoint.connectionString(shop.name),
+              statement_timeout: '1s',
+              row_limit: ROW_LIMIT,
+              allow_unauthenticated: true,
+            },
           },
           {},
         ),
@@ -269,6 +282,73 @@ describe.each(drivers)('datasource by DSN, driver $name', (driver) => {
     } finally {
       await datasource.close();
     }
+  });
+});
+
+describe('neon-http: the datasource and the session store keep their own timeouts', () => {
+  // Durations chosen so that no machine's speed decides the outcome: the data query sleeps longer
+  // than the store's timeout and far less than its own; the store's statement sleeps past its own.
+  const STORE_TIMEOUT = '2s';
+  const SLEEP_SECONDS = 3;
+  let sessions: TestDatabase;
+  let platform: Platform;
+
+  beforeAll(async () => {
+    sessions = await createTestDatabase('baton_neon_timeouts');
+    // Migrated beforehand, so that no request below depends on how long a migration takes.
+    const setup = openNeonHttp({
+      dsn: endpoint.connectionString(sessions.name),
+      httpEndpoint: endpoint.fetchEndpoint,
+      statementTimeoutMs: 60_000,
+    });
+    await migrate(setup);
+    const config = parseConfig(
+      {
+        toolsets: ['data'],
+        sessions: { store: 'database' },
+        database: {
+          driver: 'neon-http',
+          dsn: endpoint.connectionString(sessions.name),
+          http_endpoint: endpoint.fetchEndpoint,
+          statement_timeout: STORE_TIMEOUT,
+        },
+        datasource: { dsn: endpoint.connectionString(shop.name), statement_timeout: '60s', allow_unauthenticated: true },
+      },
+      {},
+    );
+    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase, openDatasource: openEdgeDatasource });
+  });
+
+  afterAll(async () => {
+    await platform?.close();
+    await sessions?.drop();
+  });
+
+  it('a data query longer than database.statement_timeout finishes, and costs the store one statement', async () => {
+    const store = platform.store as DatabaseSessionStore;
+    const session = new RawSession((r) => platform.app.fetch(r));
+    expect((await session.initialize()).status).toBe(200);
+    const before = store.database.statements.count;
+    const { result } = await session.callTool('query', { sql: `select pg_sleep(${SLEEP_SECONDS}) is null as slept` });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(textOf(result)).toContain('| slept |');
+    // Opening the session; the datasource's own round trip is not the store's.
+    expect(store.database.statements.count - before).toBe(1);
+  });
+
+  it('refuses a second, different endpoint in the process instead of re-pointing the first one', () => {
+    expect(() =>
+      openNeonHttp({ dsn: endpoint.connectionString(sessions.name), httpEndpoint: 'http://127.0.0.1:9/sql', statementTimeoutMs: 1_000 }),
+    ).toThrow(/^database\.http_endpoint: the neon-http driver already sends this process's queries to http:\/\/127\.0\.0\.1:\d+\/sql/);
+  });
+
+  it('a store statement still stops at database.statement_timeout', async () => {
+    const store = platform.store as DatabaseSessionStore;
+    const error = await store.database.query(sql.raw(`select pg_sleep(${SLEEP_SECONDS})`)).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(classifyError(error)).toBeInstanceOf(StoreUnavailableError);
   });
 });
 

@@ -12,6 +12,8 @@ import pg from 'pg';
 import { StoreUnavailableError } from '../src/http/errors.js';
 import { openPg } from '../src/db/drivers/pg.js';
 import { openNeonHttp } from '../src/db/drivers/neon-http.js';
+import { openPgDatasource } from '../src/tools/data/drivers/pg.js';
+import { createLogger, withoutUrlPasswords } from '../src/log.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import type { SessionStore } from '../src/sessions/types.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
@@ -200,6 +202,59 @@ describe('driver failures are StoreUnavailableError', () => {
       await neon.close();
       await front.close();
       await endpoint.close();
+    }
+  });
+});
+
+describe('a pooled connection that dies while idle', () => {
+  /** Ends every other connection to the test database, as a database restart would. */
+  async function terminateOthers(): Promise<number> {
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        'select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+      );
+      return rows.length;
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it('is logged as a warning, without the password of the URL, by the store pool and the datasource pool', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', (line) => lines.push(line));
+    const withPassword = db.url.replace('postgres@', 'postgres:hunter2-pool@');
+    const store = new DatabaseSessionStore(openPg({ dsn: withPassword, statementTimeoutMs: 5_000, logger }), LIMITS);
+    const datasource = openPgDatasource({ dsn: withPassword, statementTimeoutMs: 5_000, logger });
+    try {
+      await newSession(store, 'idle-pool');
+      await datasource.readOnly([{ text: 'select 1' }]);
+      // Both pools now hold an idle connection; the server ends them.
+      expect(await terminateOthers()).toBeGreaterThanOrEqual(2);
+      await expect.poll(() => lines.length).toBeGreaterThanOrEqual(2);
+      const logged = lines.map((line) => JSON.parse(line));
+      expect(logged).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            level: 'warn',
+            msg: 'session database: idle connection failed',
+            error: expect.stringMatching(/terminat/),
+          }),
+          expect.objectContaining({ level: 'warn', msg: 'datasource: idle connection failed', error: expect.stringMatching(/terminat/) }),
+        ]),
+      );
+      expect(lines.join('\n')).not.toContain('hunter2-pool');
+      // A driver error that quotes the URL (a failed connect does) loses the password too.
+      expect(withoutUrlPasswords('connect postgres://ada:s3cret@db.example:5432/app failed')).toBe(
+        'connect postgres://ada:[redacted]@db.example:5432/app failed',
+      );
+      // The pools carry on with new connections.
+      expect((await store.open('idle-pool', '')).status).toBe('ok');
+      expect((await datasource.readOnly([{ text: 'select 2 as two' }]))[0]!.rows).toEqual([['2']]);
+    } finally {
+      await store.close();
+      await datasource.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 // The MCP SDK's own client against the real Node server: the session lifecycle of the HTTP table
-// in DESIGN.md, and capability-dependent features served by servers rebuilt per request.
+// in the README, and capability-dependent features served by servers rebuilt per request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallToolResultSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startServer, type RunningServer } from './helpers/server.js';

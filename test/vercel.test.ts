@@ -1,6 +1,9 @@
 // The Vercel functions (api/), called in-process with web Requests the way Vercel's Node.js
 // runtime calls them: no Vercel CLI, the same modules a deployment loads.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
+import { startNeonEndpoint, type NeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
 
@@ -127,5 +130,106 @@ describe('Vercel entry, 2026-07-28 requests', () => {
       )
     )[0];
     expect(second.result.content[0].text).toMatch(/^state-ok/);
+  });
+});
+
+/**
+ * A fresh copy of the function module, as a new Vercel instance loads it, with `env` as its whole
+ * environment (besides the test runner's own). Its log lines (warnings and errors go to stderr)
+ * are collected.
+ */
+async function freshInstance(env: Record<string, string>) {
+  vi.resetModules();
+  process.env = { ...saved, LOG_LEVEL: 'warn', ...env };
+  const logged: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+  const module = (await import('../api/mcp.js')).default;
+  return {
+    fetch: (request: Request) => module.fetch(request),
+    logged,
+    done: () => {
+      spy.mockRestore();
+      process.env = saved;
+    },
+  };
+}
+
+describe('Vercel defaults for sessions and the datasource', () => {
+  let endpoint: NeonEndpoint;
+  let db: TestDatabase;
+  beforeAll(async () => {
+    [endpoint, db] = await Promise.all([startNeonEndpoint({ postgresUrl: ADMIN_URL }), createTestDatabase('baton_vercel')]);
+  });
+  afterAll(async () => {
+    await endpoint?.close();
+    await db?.drop();
+  });
+
+  it('keeps sessions in the database when DATABASE_URL is set and SESSIONS_STORE is not', async () => {
+    const instance = await freshInstance({
+      BATON_TOOLSETS: 'conformance',
+      DATABASE_URL: endpoint.connectionString(db.name),
+      DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+    });
+    try {
+      const session = new RawSession(instance.fetch, `${ORIGIN}/mcp`);
+      expect((await session.initialize()).status).toBe(200);
+      const check = new pg.Client({ connectionString: db.url });
+      await check.connect();
+      const { rows } = await check.query('select id from baton.sessions where id = $1', [session.id]);
+      await check.end();
+      expect(rows).toHaveLength(1);
+      expect(instance.logged.join('\n')).not.toContain('sessions are kept in memory');
+    } finally {
+      instance.done();
+    }
+  });
+
+  it('without DATABASE_URL, warns once, at the first request, that sessions stay in the instance and how to fix it', async () => {
+    const instance = await freshInstance({ BATON_TOOLSETS: 'conformance' });
+    try {
+      for (let i = 0; i < 3; i++) expect((await new RawSession(instance.fetch, `${ORIGIN}/mcp`).initialize()).status).toBe(200);
+      const warnings = instance.logged.filter((line) => line.includes('sessions are kept in memory'));
+      expect(warnings).toHaveLength(1);
+      expect(JSON.parse(warnings[0]!)).toMatchObject({
+        level: 'warn',
+        msg: 'sessions are kept in memory and will not survive this isolate',
+        runtime: 'Vercel',
+        fix: expect.stringContaining('set the secret DATABASE_URL'),
+      });
+    } finally {
+      instance.done();
+    }
+  });
+
+  it('refuses a datasource to unauthenticated callers unless allowed, and says how', async () => {
+    const datasource = {
+      BATON_TOOLSETS: 'data',
+      DATASOURCE_URL: endpoint.connectionString(db.name),
+      DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+    };
+    const refused = await freshInstance(datasource);
+    try {
+      const response = await refused.fetch(new Request(`${ORIGIN}/healthz`));
+      expect(response.status).toBe(500);
+      expect((await response.json()).error.message).toContain(
+        'datasource.allow_unauthenticated: true (DATASOURCE_ALLOW_UNAUTHENTICATED=true)',
+      );
+    } finally {
+      refused.done();
+    }
+    const key = 'vercel-key-0123456789abcdef';
+    const ways: Record<string, string>[] = [
+      { DATASOURCE_ALLOW_UNAUTHENTICATED: 'true' },
+      { BATON_AUTH_REQUIRED: 'true', BATON_API_KEYS: key },
+    ];
+    for (const extra of ways) {
+      const allowed = await freshInstance({ ...datasource, ...extra });
+      try {
+        expect((await allowed.fetch(new Request(`${ORIGIN}/healthz`))).status).toBe(200);
+      } finally {
+        allowed.done();
+      }
+    }
   });
 });

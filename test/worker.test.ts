@@ -75,6 +75,19 @@ describe('Worker entry in workerd', () => {
     expect((await response.json()).jsonrpc).toBe('2.0');
   });
 
+  it('warns once, at the first request, that sessions in memory do not survive the isolate, and how to fix it', async () => {
+    // Requests were served above; the platform was built at the first of them.
+    expect((await postJson(worker.url, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} })).status).toBe(400);
+    const line = await waitForLog(worker, /"msg":"sessions are kept in memory/);
+    // wrangler may print more on the line after the Worker's JSON.
+    expect(JSON.parse(line.slice(line.indexOf('{'), line.lastIndexOf('}') + 1))).toMatchObject({
+      level: 'warn',
+      runtime: 'Cloudflare Workers',
+      fix: expect.stringContaining('set the secret DATABASE_URL'),
+    });
+    expect(worker.logs.join('').split('sessions are kept in memory').length - 1).toBe(1);
+  });
+
   it('runs the store cleanup from the cron trigger and logs its report', async () => {
     // The SDK client's session (first test) goes idle; the cron run must find it in the store
     // the fetch handler used, i.e. the one platform of the isolate.

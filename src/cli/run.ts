@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
 import type { Database } from '../db/database.js';
 import { StoreUnavailableError } from '../http/errors.js';
+import { createLogger } from '../log.js';
 import { DatabaseSessionStore } from '../sessions/database-store.js';
 import {
   EXIT,
@@ -202,13 +203,16 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
   }
   if (nodeDriver(config) === 'pglite') {
     io.err(
-      `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}; stop the server first (one process at a time)`,
+      `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}, which one process uses at a time`,
     );
   }
 
   let database: Database | undefined;
   try {
-    database = await openNodeDatabase(config);
+    database = await openNodeDatabase(
+      config,
+      createLogger('warn', (line) => io.err(line)),
+    );
     const store = new DatabaseSessionStore(
       database,
       { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout },

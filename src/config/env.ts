@@ -48,6 +48,14 @@ export const ENV_OVERRIDES = {
     path: 'sessions.cleanup_interval',
     description: 'How often expired and idle sessions are removed, e.g. 1m.',
   },
+  SESSIONS_MAX_PER_CREDENTIAL: {
+    path: 'sessions.max_per_credential',
+    description: 'Live sessions one credential may hold (anonymous callers share one count); 0 for no limit.',
+  },
+  SESSIONS_MAX_INITIALIZE_BYTES: {
+    path: 'sessions.max_initialize_bytes',
+    description: 'Largest initialize capabilities + clientInfo (JSON bytes) a session stores.',
+  },
   BATON_AUTH_REQUIRED: { path: 'auth.required', description: 'true to refuse requests without valid credentials.' },
   BATON_API_KEYS: {
     path: 'auth.api_keys',
@@ -55,6 +63,10 @@ export const ENV_OVERRIDES = {
   },
   BATON_AUTH_SECRET: { path: 'auth.secret', description: 'Server secret that keys credential hashes (HMAC).' },
   DATASOURCE_URL: { path: 'datasource.dsn', description: 'Postgres URL the data tools query.' },
+  DATASOURCE_ALLOW_UNAUTHENTICATED: {
+    path: 'datasource.allow_unauthenticated',
+    description: 'true to serve the datasource on Workers and Vercel without auth.required.',
+  },
   BATON_TOOLSETS: {
     path: 'toolsets',
     description: 'Comma-separated toolsets to enable, e.g. conformance.',

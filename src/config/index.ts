@@ -57,12 +57,32 @@ function issueLocation(path: KeyPath, overrides: readonly AppliedOverride[]): st
   return override === undefined ? formatPath(path) : `${override.variable} (environment)`;
 }
 
+/** Defaults that differ by runtime. */
+export interface RuntimeDefaults {
+  /**
+   * Workers and Vercel: `sessions.store` left unset means "database" when a database is configured
+   * (`database.dsn` / DATABASE_URL). Isolates share no memory, so the memory store only works there
+   * while every request of a session lands on one isolate.
+   */
+  storeFollowsDatabase?: boolean;
+}
+
+function applyRuntimeDefaults(tree: Tree, defaults: RuntimeDefaults): void {
+  if (!defaults.storeFollowsDatabase) return;
+  const { sessions, database } = tree;
+  const dsn = isMapping(database) ? database.dsn : undefined;
+  if (typeof dsn !== 'string' || dsn.trim() === '') return;
+  // A `sessions` that is not a mapping is reported by the schema, at its key.
+  if (sessions === undefined) tree.sessions = { store: 'database' };
+  else if (isMapping(sessions) && sessions.store === undefined) sessions.store = 'database';
+}
+
 /**
  * Validates configuration data (parsed YAML, or `{}` when there is no file): expands `${...}` in
  * string values, applies the environment overrides, checks every key. Throws ConfigError listing
  * every problem.
  */
-export function parseConfig(raw: unknown, env: EnvRecord, source = 'configuration'): Config {
+export function parseConfig(raw: unknown, env: EnvRecord, source = 'configuration', defaults: RuntimeDefaults = {}): Config {
   const data = raw ?? {};
   if (!isMapping(data)) {
     const got = Array.isArray(data) ? 'a list' : `${typeof data} ${JSON.stringify(data)}`;
@@ -74,6 +94,7 @@ export function parseConfig(raw: unknown, env: EnvRecord, source = 'configuratio
   const expansion = expandTree(data, env);
   const tree = dropNulls(expansion.value as Tree);
   const overrides = applyEnvOverrides(tree, env);
+  applyRuntimeDefaults(tree, defaults);
   const result = validateConfig(tree);
 
   // An override replaces the file's value, so that value's failed expansion does not matter.
@@ -94,10 +115,10 @@ export function parseConfig(raw: unknown, env: EnvRecord, source = 'configuratio
  * Workers and Vercel: the YAML comes from `BATON_CONFIG_YAML` when set (there is no file),
  * otherwise only from the environment overrides and defaults.
  */
-export function configFromEnv(env: EnvRecord): Config {
+export function configFromEnv(env: EnvRecord, defaults: RuntimeDefaults = {}): Config {
   const yaml = readEnv(env, 'BATON_CONFIG_YAML');
-  if (yaml === undefined || yaml.trim() === '') return parseConfig({}, env, 'environment');
-  return parseConfig(parseYaml(yaml, 'BATON_CONFIG_YAML'), env, 'BATON_CONFIG_YAML');
+  if (yaml === undefined || yaml.trim() === '') return parseConfig({}, env, 'environment', defaults);
+  return parseConfig(parseYaml(yaml, 'BATON_CONFIG_YAML'), env, 'BATON_CONFIG_YAML', defaults);
 }
 
 /**

@@ -216,6 +216,13 @@ const sessionsSchema = section('sessions', {
   /** Defaults to server.streamable.session_timeout. */
   idle_timeout: duration({ positive: true }).optional(),
   cleanup_interval: duration({ positive: true, max: MAX_TIMER_MS }).default(60_000),
+  /**
+   * Largest `initialize` capabilities + clientInfo (as JSON, bytes) a session stores: they are the
+   * client's to choose and are kept for the session's whole life.
+   */
+  max_initialize_bytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number of bytes').default(64 * 1024),
+  /** Live sessions one credential may hold (all anonymous callers count as one); 0 = no limit. */
+  max_per_credential: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(1_000),
 });
 
 const channelSchema = section('channel', {
@@ -265,6 +272,11 @@ const datasourceSchema = section('datasource', {
   row_limit: integer(1, 100_000, 'a whole number between 1 and 100000').default(200),
   /** Optional catalog file (YAML): owners, tags, glossary terms, deprecation notes. */
   catalog: text({ allowEmpty: true }).default(''),
+  /**
+   * Workers and Vercel refuse to serve a datasource to callers nobody authenticated (that would
+   * publish the database to the internet) unless this says it is meant.
+   */
+  allow_unauthenticated: boolean().default(false),
 });
 
 const enrichmentSchema = section('enrichment', {
@@ -380,6 +392,8 @@ export const configSchema = section('', {
     idle_timeout: sessions.idle_timeout ?? server.streamable.session_timeout,
     cleanup_interval: sessions.cleanup_interval,
     bind: sessions.bind,
+    max_initialize_bytes: sessions.max_initialize_bytes,
+    max_per_credential: sessions.max_per_credential,
   },
   channel,
   auth,

@@ -29,5 +29,13 @@ export const MIGRATIONS: BundledMigration[] = [
       "CREATE INDEX \"messages_topic_at_idx\" ON \"baton\".\"messages\" USING btree (\"topic\",\"at\",\"id\");",
       "CREATE INDEX \"messages_at_idx\" ON \"baton\".\"messages\" USING btree (\"at\");"
     ]
+  },
+  {
+    "tag": "0003_sessions_credential_index",
+    "folderMillis": 1795749206028,
+    "hash": "cedee7db3259a92ffcf28a68be55cf45051a0cd6aba8c1e88a7c6615eacc5193",
+    "statements": [
+      "CREATE INDEX \"sessions_credential_hash_idx\" ON \"baton\".\"sessions\" USING btree (\"credential_hash\");"
+    ]
   }
 ];

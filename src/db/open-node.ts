@@ -2,6 +2,7 @@
 // node-postgres for a DSN, neon-http when asked for explicitly (database.driver). Only the driver
 // chosen is loaded: a server on pg never holds PGlite's code, nor one on PGlite pg's.
 import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
 import type { Database, DriverName } from './database.js';
 
 export function nodeDriver(config: Config): DriverName {
@@ -9,12 +10,12 @@ export function nodeDriver(config: Config): DriverName {
   return config.database.dsn ? 'pg' : 'pglite';
 }
 
-export async function openNodeDatabase(config: Config): Promise<Database> {
+export async function openNodeDatabase(config: Config, logger?: Logger): Promise<Database> {
   const { dsn, statement_timeout, pglite_dir, http_endpoint } = config.database;
   switch (nodeDriver(config)) {
     case 'pg': {
       const { openPg } = await import('./drivers/pg.js');
-      return openPg({ dsn, statementTimeoutMs: statement_timeout });
+      return openPg({ dsn, statementTimeoutMs: statement_timeout, logger });
     }
     case 'neon-http': {
       const { openNeonHttp } = await import('./drivers/neon-http.js');

@@ -21,8 +21,13 @@ export const sessions = batonSchema.table(
     clientInfo: jsonb('client_info').$type<Implementation>().notNull(),
     state: jsonb('state').$type<Record<string, unknown>>().notNull().default({}),
   },
-  // Validation is a primary-key lookup; cleanup is a range scan on either deadline.
-  (t) => [index('sessions_expires_at_idx').on(t.expiresAt), index('sessions_last_active_at_idx').on(t.lastActiveAt)],
+  // Validation is a primary-key lookup; cleanup is a range scan on either deadline; the cap on
+  // sessions per credential counts one credential's rows at each initialize.
+  (t) => [
+    index('sessions_expires_at_idx').on(t.expiresAt),
+    index('sessions_last_active_at_idx').on(t.lastActiveAt),
+    index('sessions_credential_hash_idx').on(t.credentialHash),
+  ],
 );
 
 export type SessionRow = typeof sessions.$inferSelect;

@@ -1,13 +1,11 @@
 // Reads a request body up to a limit without buffering more than the limit: a client that sends
-// gigabytes is cut off at the first chunk past it.
+// gigabytes is cut off at the first chunk past it. What is left of a refused body is not read
+// here: the runtime reads and drops it (`discardUnread`), so that the client sees the answer.
 export type BodyResult = { ok: true; text: string } | { ok: false; tooLarge: true };
 
 export async function readBody(request: Request, limit: number): Promise<BodyResult> {
   const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) {
-    await request.body?.cancel().catch(() => {});
-    return { ok: false, tooLarge: true };
-  }
+  if (declared !== null && Number(declared) > limit) return { ok: false, tooLarge: true };
   // A declared length is what the HTTP layer will deliver, no more: read it in one go. On Node
   // this is @hono/node-server's fast path, which reads the socket without building a web stream.
   if (declared !== null && /^\d+$/.test(declared)) return { ok: true, text: await request.text() };
@@ -21,7 +19,8 @@ export async function readBody(request: Request, limit: number): Promise<BodyRes
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => {});
+      // Left to discardUnread, which takes the stream over.
+      reader.releaseLock();
       return { ok: false, tooLarge: true };
     }
     chunks.push(value);
@@ -50,5 +49,55 @@ export async function readJsonBody(request: Request, limit: number): Promise<Jso
     return { kind: 'json', value: JSON.parse(body.text) };
   } catch {
     return { kind: 'invalid' };
+  }
+}
+
+export interface DiscardLimits {
+  /** Bytes read and dropped at most. */
+  bytes: number;
+  /** For this long at most, ms. */
+  ms: number;
+}
+
+/**
+ * Generous enough that a client that sends a whole oversized body at loopback or LAN speed is
+ * read to its end (a 50 MiB post takes well under a second); small enough that one that never
+ * stops cannot hold a connection for long.
+ */
+export const DISCARD_LIMITS: DiscardLimits = { bytes: 64 * 1024 * 1024, ms: 10_000 };
+
+/**
+ * Reads what the app left of a request's body (a refusal answered before reading it: 413, 415,
+ * 401 ...) and drops it, up to a bound in bytes and in time. A client is usually still sending
+ * when such an answer leaves; a server that closes the connection with unread data in it makes
+ * the client's system reset it, and the client then reports a reset (EPIPE, ECONNRESET) instead of
+ * the answer. Reading the rest lets the answer through. Past either bound the body is cancelled,
+ * which on Node closes the connection. Resolves to true when the body was read to its end.
+ */
+export async function discardUnread(request: Request, limits: DiscardLimits = DISCARD_LIMITS): Promise<boolean> {
+  const body = request.body;
+  if (!body || body.locked) return true;
+  const reader = body.getReader();
+  let dropped = 0;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void reader.cancel().catch(() => {});
+  }, limits.ms);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return !timedOut;
+      dropped += value.byteLength;
+      if (dropped > limits.bytes) {
+        await reader.cancel();
+        return false;
+      }
+    }
+  } catch {
+    // The connection went away while we read: there is nothing left to read or to answer.
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

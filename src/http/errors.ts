@@ -3,6 +3,7 @@
 export const JsonRpcCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
+  InvalidParams: -32602,
   InternalError: -32603,
   /** Implementation-defined server errors (transport level). */
   ServerError: -32000,
@@ -40,6 +41,21 @@ export class StoreUnavailableError extends Error {
     if (this.problem === undefined) return 'Session store unavailable; retry shortly';
     if (this.passing || this.remedy === undefined) return `Session store unavailable: ${this.problem}; retry shortly`;
     return `Session store unavailable: ${this.problem}. The server's operator must act: ${this.remedy}`;
+  }
+}
+
+/**
+ * Raised by stores when a configured limit refuses a new session (too large an `initialize`, too
+ * many sessions for one credential); the session layer answers with its status and message.
+ */
+export class SessionRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SessionRefusedError';
   }
 }
 

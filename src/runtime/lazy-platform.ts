@@ -7,6 +7,23 @@ import type { Platform } from '../platform.js';
 
 export const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/**
+ * Said once per isolate, when its platform is built (its first request): Workers and Vercel run
+ * many isolates that share no memory, so a session kept in one is unknown to the next one a
+ * request of it lands on, and the client gets 404.
+ */
+export function warnAboutMemorySessions(platform: Platform, runtime: string): Platform {
+  if (platform.store.kind === 'memory') {
+    platform.logger.warn('sessions are kept in memory and will not survive this isolate', {
+      runtime,
+      consequence:
+        'each isolate keeps its own sessions: a request that lands on another isolate (or comes after this one is recycled) gets 404 and the client must start over',
+      fix: 'set the secret DATABASE_URL to a Postgres (Neon) URL; the database store then keeps sessions for every isolate (sessions.store follows it unless set)',
+    });
+  }
+  return platform;
+}
+
 export interface LazyPlatform {
   load(): Promise<Platform>;
   /** Answers with the platform, or with a 500 naming why it could not be built. */

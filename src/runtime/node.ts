@@ -6,8 +6,9 @@
 // 'draining' from the first SIGTERM/SIGINT on. A second signal exits at once with 128 + the
 // signal's number (130 for SIGINT, 143 for SIGTERM), without draining; a SIGINT within a second of
 // a first one is the same Ctrl-C, which reaches the server twice under `npm start`.
-import type { Server, ServerResponse } from 'node:http';
-import { serve } from '@hono/node-server';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { DISCARD_LIMITS, discardUnread } from '../http/body.js';
 import { loadConfig } from '../config/load-file.js';
 import { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
@@ -58,6 +59,36 @@ function trackExchanges(server: Server, inFlight: InFlight, state: DrainState): 
   });
 }
 
+/** discardUnread for a body the app never touched, on Node's own stream; true when read to its end. */
+function discardIncoming(incoming: IncomingMessage, limits = DISCARD_LIMITS): Promise<boolean> {
+  if (incoming.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let dropped = 0;
+    const finish = (whole: boolean) => {
+      clearTimeout(timer);
+      incoming.off('data', onData).off('end', onEnd).off('error', onError);
+      // Past a bound: close the connection rather than read on.
+      if (!whole) incoming.destroy();
+      resolve(whole);
+    };
+    const onData = (chunk: Buffer) => {
+      dropped += chunk.byteLength;
+      if (dropped > limits.bytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    // The connection went away: nothing left to read or to answer.
+    const onError = () => finish(false);
+    const timer = setTimeout(() => finish(false), limits.ms);
+    incoming.on('data', onData).on('end', onEnd).on('error', onError);
+    incoming.resume();
+  });
+}
+
+/** Node closes the connection once this answer is written (the client or a drain asked for it). */
+function closesAfterAnswer(response: ServerResponse): boolean {
+  return !response.shouldKeepAlive || String(response.getHeader('connection') ?? '').toLowerCase() === 'close';
+}
+
 /** Reads a setting; a ConfigError is kept for the report, anything else is thrown. */
 function attempt<T>(read: () => T, problems: ConfigError[]): T | undefined {
   try {
@@ -71,8 +102,27 @@ function attempt<T>(read: () => T, problems: ConfigError[]): T | undefined {
 
 /** Listens, or says in one line why it cannot. */
 function listen(platform: Platform, port: number, host: string): Promise<Server> {
+  const app = platform.app;
+  // What the app left unread of a request body is read and dropped, within bounds (see
+  // discardUnread): on a connection that stays open after the answer, while the answer goes out;
+  // on one that closes after it, before, since Node closes it as soon as the answer is written.
+  // This replaces @hono/node-server's own clean-up (autoCleanupIncoming), which gives up after
+  // 500 ms, too soon for a large body on a busy machine. This server speaks HTTP/1.1 only (serve()
+  // without createServer), so the bindings are IncomingMessage and ServerResponse.
+  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+    const response = await app.fetch(request, env);
+    const incoming = env.incoming as IncomingMessage;
+    // Complete: the whole request is off the wire (read by the app, or buffered); nothing to do.
+    if (incoming.complete) return response;
+    // A body the app began to read goes on through its web stream; one it never touched is read
+    // from Node's stream (a web stream made now would stall: Node stops feeding it once the answer
+    // is written, taking a body nobody had read for one it may throw away itself).
+    const discarded = request.bodyUsed ? discardUnread(request) : discardIncoming(incoming);
+    if (closesAfterAnswer(env.outgoing as ServerResponse)) await discarded;
+    return response;
+  };
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: platform.app.fetch, port, hostname: host }, () => {
+    const server = serve({ fetch, autoCleanupIncoming: false, port, hostname: host }, () => {
       server.off('error', reject);
       resolve(server);
     }) as Server;

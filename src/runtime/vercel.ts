@@ -9,7 +9,7 @@ import { openEdgeDatasource } from '../tools/data/open-edge.js';
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { createLogger, parseLogLevel } from '../log.js';
 import { createPlatform, OPEN_POLICY } from '../platform.js';
-import { lazyPlatform } from './lazy-platform.js';
+import { lazyPlatform, warnAboutMemorySessions } from './lazy-platform.js';
 
 let logger = createLogger();
 
@@ -20,13 +20,13 @@ let logger = createLogger();
 const platform = lazyPlatform(
   () => {
     logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
-    return createPlatform(configFromEnv(process.env), {
+    return createPlatform(configFromEnv(process.env, { storeFollowsDatabase: true }), {
       defaultOriginPolicy: OPEN_POLICY,
       logger,
       openDatabase: openEdgeDatabase,
       openDatasource: openEdgeDatasource,
       env: process.env,
-    });
+    }).then((built) => warnAboutMemorySessions(built, 'Vercel'));
   },
   () => logger,
 );

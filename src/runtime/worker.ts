@@ -6,7 +6,7 @@ import { openEdgeDatabase } from '../db/open-edge.js';
 import { openEdgeDatasource } from '../tools/data/open-edge.js';
 import { createLogger, parseLogLevel } from '../log.js';
 import { createPlatform, OPEN_POLICY } from '../platform.js';
-import { lazyPlatform, messageOf } from './lazy-platform.js';
+import { lazyPlatform, messageOf, warnAboutMemorySessions } from './lazy-platform.js';
 
 /** The part of Cloudflare's ScheduledController used here (its global types clash with DOM's). */
 interface ScheduledController {
@@ -23,13 +23,13 @@ let logger = createLogger();
 const platform = lazyPlatform(
   () => {
     logger = createLogger(parseLogLevel(readEnv(env, 'LOG_LEVEL')));
-    return createPlatform(configFromEnv(env), {
+    return createPlatform(configFromEnv(env, { storeFollowsDatabase: true }), {
       defaultOriginPolicy: OPEN_POLICY,
       logger,
       openDatabase: openEdgeDatabase,
       openDatasource: openEdgeDatasource,
       env,
-    });
+    }).then((built) => warnAboutMemorySessions(built, 'Cloudflare Workers'));
   },
   () => logger,
 );

@@ -9,6 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { DatabaseChannel, publishing, type Wakeup } from '../channel/database.js';
 import { SESSION_ENDED, sessionTopic } from '../channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
+import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -109,16 +110,30 @@ export class DatabaseSessionStore implements SessionStore {
   }
 
   async create(session: NewSession): Promise<SessionRecord> {
+    const { capabilities, info } = negotiatedJson(session, this.limits);
+    const values = sql`${session.id}, ${session.credentialHash}, now() + ${this.limits.ttlMs} * interval '1 millisecond',
+      ${session.protocolVersion}, ${capabilities}::jsonb, ${info}::jsonb, ${JSON.stringify(session.state)}::jsonb`;
+    const columns = sql`${sessions} (id, credential_hash, expires_at, protocol_version, client_capabilities, client_info, state)`;
+    const max = perCredentialCap(this.limits);
+    if (max === undefined) {
+      const [row] = await this.#run(sql`insert into ${columns} values (${values}) returning ${COLUMNS}`, 'baton_session_create');
+      return toRecord(row!);
+    }
+    // Counted and inserted in one statement. Initializes of one credential that run at the same
+    // moment do not see each other's rows, so together they may pass the cap by a few.
+    const all = session.capGroup === 'all';
+    const group = all ? sql`true` : sql`credential_hash = ${session.credentialHash}`;
     const [row] = await this.#run(
       sql`
-      insert into ${sessions} (id, credential_hash, expires_at, protocol_version, client_capabilities, client_info, state)
-      values (${session.id}, ${session.credentialHash}, now() + ${this.limits.ttlMs} * interval '1 millisecond',
-              ${session.protocolVersion}, ${JSON.stringify(session.clientCapabilities)}::jsonb,
-              ${JSON.stringify(session.clientInfo)}::jsonb, ${JSON.stringify(session.state)}::jsonb)
+      insert into ${columns}
+      select ${values}
+      where (select count(*) from ${sessions}
+             where ${group} and expires_at > now() and last_active_at > ${this.#idleCutoff()}) < ${max}
       returning ${COLUMNS}`,
-      'baton_session_create',
+      all ? 'baton_session_create_capped_all' : 'baton_session_create_capped',
     );
-    return toRecord(row!);
+    if (!row) throw tooManySessions(max);
+    return toRecord(row);
   }
 
   async open(id: string, credentialHash: string): Promise<OpenResult> {

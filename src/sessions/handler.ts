@@ -12,7 +12,7 @@ import {
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { type JsonBody, readJsonBody } from '../http/body.js';
-import { JsonRpcCode, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
+import { JsonRpcCode, SessionRefusedError, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
 import type { Caller, Instance, Opened } from './instance.js';
 import type { Negotiated, SessionStore } from './types.js';
@@ -67,6 +67,10 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
         logger.warn('session store unavailable', { error: error.message });
         return unavailable(error.publicMessage);
       }
+      if (error instanceof SessionRefusedError) {
+        logger.info('session refused', { status: error.status, reason: error.message });
+        return jsonRpcError(error.status, error.code, error.message);
+      }
       logger.error('request failed', { error: errorText(error, { stack: true }) });
       return jsonRpcError(500, JsonRpcCode.InternalError, 'Internal error');
     }
@@ -89,10 +93,8 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const body = read ?? (await readJsonBody(request, options.maxBodyBytes));
     if (body.kind === 'too-large') {
-      // The rest of the body is not read; closing the connection tells the client to stop sending.
-      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`, {
-        Connection: 'close',
-      });
+      // The runtime drops the rest of the body (see discardUnread), so that the client sees this.
+      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`);
     }
     if (body.kind === 'invalid') return jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
     const raw = body.value;

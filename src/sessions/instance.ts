@@ -108,7 +108,9 @@ export class Instance {
     caller: Caller,
   ): Promise<{ id: string; response: Response }> {
     const id = newSessionId();
-    await this.#store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {} });
+    // A credential that was presented but not checked (no principal) could be a new one each time.
+    const capGroup = caller.credentialHash !== '' && caller.principal === undefined ? 'all' : 'credential';
+    await this.#store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {}, capGroup });
     this.#logger.info('session created', {
       session: id.slice(0, 8),
       client: negotiated.clientInfo.name,

@@ -3,6 +3,7 @@
 import { constantTimeEqual } from '../auth/credential.js';
 import { InProcessChannel } from '../channel/in-process.js';
 import { SESSION_ENDED, sessionTopic } from '../channel/topics.js';
+import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -24,15 +25,28 @@ import type {
  */
 interface Entry {
   credentialHash: string;
+  /** Key of the group the per-credential cap counts this session in. */
+  capKey: string;
   createdAt: number;
   lastActiveAt: number;
   expiresAt: number;
   negotiated: Negotiated;
+  /** The shared entry `negotiated` comes from, if any (a reference, not another copy of its key). */
+  shared: Shared | undefined;
   state: string;
+}
+
+/** A negotiated value and how many stored sessions use it; it goes with the last of them. */
+interface Shared {
+  readonly key: string;
+  readonly value: Negotiated;
+  users: number;
 }
 
 /** Distinct negotiated values kept for sharing; past this, sessions keep their own copy. */
 const MAX_SHARED = 1_000;
+/** The cap group of sessions bound to credentials nobody checked (not a hex digest, so no clash). */
+const ALL = '*';
 
 /** How long channel messages are kept when the caller does not say. */
 const DEFAULT_RETENTION_MS = 5 * 60_000;
@@ -42,7 +56,10 @@ export class MemorySessionStore implements SessionStore {
   readonly channel: InProcessChannel;
   readonly #sessions = new Map<string, Entry>();
   readonly #secrets = new Map<string, string>();
-  readonly #shared = new Map<string, Negotiated>();
+  /** Keyed by what clients sent: entries live exactly as long as a session uses them. */
+  readonly #shared = new Map<string, Shared>();
+  /** Ids of the stored sessions of each cap group (a credential digest, '' anonymous, ALL), for the cap. */
+  readonly #byCredential = new Map<string, Set<string>>();
 
   constructor(
     readonly limits: SessionLimits,
@@ -52,27 +69,67 @@ export class MemorySessionStore implements SessionStore {
     this.channel = new InProcessChannel(options.retentionMs ?? DEFAULT_RETENTION_MS, now);
   }
 
-  #share(negotiated: Negotiated): Negotiated {
-    const { protocolVersion, clientCapabilities, clientInfo } = negotiated;
-    const key = JSON.stringify([protocolVersion, clientCapabilities, clientInfo]);
+  #share(protocolVersion: string, capabilities: string, info: string): { negotiated: Negotiated; shared: Shared | undefined } {
+    const key = `${protocolVersion}\n${capabilities}\n${info}`;
     const known = this.#shared.get(key);
-    if (known) return known;
-    const copy: Negotiated = Object.freeze(JSON.parse(JSON.stringify({ protocolVersion, clientCapabilities, clientInfo })));
-    if (this.#shared.size < MAX_SHARED) this.#shared.set(key, copy);
-    return copy;
+    if (known) {
+      known.users++;
+      return { negotiated: known.value, shared: known };
+    }
+    const value: Negotiated = Object.freeze({
+      protocolVersion,
+      clientCapabilities: JSON.parse(capabilities),
+      clientInfo: JSON.parse(info),
+    });
+    if (this.#shared.size >= MAX_SHARED) return { negotiated: value, shared: undefined };
+    const shared: Shared = { key, value, users: 1 };
+    this.#shared.set(key, shared);
+    return { negotiated: value, shared };
+  }
+
+  /** Removes a stored session and what only it used. */
+  #forget(id: string, entry: Entry): void {
+    this.#sessions.delete(id);
+    const ids = this.#byCredential.get(entry.capKey);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#byCredential.delete(entry.capKey);
+    const { shared } = entry;
+    if (shared && --shared.users === 0) this.#shared.delete(shared.key);
+  }
+
+  /** Refuses a new session in a cap group that holds the most live sessions allowed. */
+  #checkCap(capKey: string, now: number): void {
+    const max = perCredentialCap(this.limits);
+    const ids = this.#byCredential.get(capKey);
+    if (max === undefined || ids === undefined || ids.size < max) return;
+    // Expired and idle sessions do not count: sweep this credential's before deciding.
+    for (const id of ids) {
+      const entry = this.#sessions.get(id)!;
+      if (!isLive(entry, now, this.limits)) this.#forget(id, entry);
+    }
+    if (ids.size >= max) throw tooManySessions(max);
   }
 
   async create(session: NewSession): Promise<SessionRecord> {
     const now = this.now();
+    const { capabilities, info } = negotiatedJson(session, this.limits);
+    const capKey = session.capGroup === 'all' ? ALL : session.credentialHash;
+    this.#checkCap(capKey, now);
+    const previous = this.#sessions.get(session.id);
+    if (previous) this.#forget(session.id, previous);
     const entry: Entry = {
       credentialHash: session.credentialHash,
+      capKey,
       createdAt: now,
       lastActiveAt: now,
       expiresAt: now + this.limits.ttlMs,
-      negotiated: this.#share(session),
+      ...this.#share(session.protocolVersion, capabilities, info),
       state: JSON.stringify(session.state),
     };
     this.#sessions.set(session.id, entry);
+    let ids = this.#byCredential.get(capKey);
+    if (!ids) this.#byCredential.set(capKey, (ids = new Set()));
+    ids.add(session.id);
     return toRecord(session.id, entry);
   }
 
@@ -80,7 +137,7 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.#sessions.get(id);
     if (!entry) return undefined;
     if (!isLive(entry, now, this.limits)) {
-      this.#sessions.delete(id);
+      this.#forget(id, entry);
       return undefined;
     }
     return entry;
@@ -113,7 +170,7 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.#live(id, this.now());
     if (!entry) return 'not_found';
     if (!boundTo(entry, credentialHash)) return 'forbidden';
-    this.#sessions.delete(id);
+    this.#forget(id, entry);
     await this.channel.publish(sessionTopic(id), SESSION_ENDED);
     return 'ok';
   }
@@ -123,7 +180,7 @@ export class MemorySessionStore implements SessionStore {
     let removed = 0;
     for (const [id, entry] of this.#sessions) {
       if (!isLive(entry, started, this.limits)) {
-        this.#sessions.delete(id);
+        this.#forget(id, entry);
         removed++;
       }
     }
@@ -157,6 +214,11 @@ export class MemorySessionStore implements SessionStore {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Distinct negotiated values held for sharing (never more than the sessions using them). */
+  get sharedSize(): number {
+    return this.#shared.size;
   }
 
   async sharedSecret(name: string, made: string): Promise<string> {

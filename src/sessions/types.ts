@@ -23,7 +23,14 @@ export interface SessionRecord extends Negotiated {
   state: Record<string, unknown>;
 }
 
-export type NewSession = Omit<SessionRecord, 'createdAt' | 'lastActiveAt' | 'expiresAt'>;
+export interface NewSession extends Omit<SessionRecord, 'createdAt' | 'lastActiveAt' | 'expiresAt'> {
+  /**
+   * Which live sessions the per-credential cap counts this one among: those of its credential
+   * (the default; anonymous sessions share ''), or all of them, for a credential nobody checked
+   * (no API keys or JWT configured), which a caller could make up anew for every session.
+   */
+  capGroup?: 'credential' | 'all';
+}
 
 /** Keys to set and keys to remove; merged into the stored state, never replacing it. */
 export interface StatePatch {
@@ -42,6 +49,10 @@ export interface SessionLimits {
   ttlMs: number;
   /** Longest allowed gap between requests, ms. */
   idleTimeoutMs: number;
+  /** Largest capabilities + clientInfo (JSON, bytes) a new session stores; unset: no bound. */
+  maxInitializeBytes?: number;
+  /** Live sessions one credential may hold (anonymous sessions count as one); unset or 0: no limit. */
+  maxPerCredential?: number;
 }
 
 export interface CleanupOptions {
@@ -91,7 +102,10 @@ export interface SessionStore {
    * pay for it.
    */
   ready?(): Promise<void>;
-  /** Stores a new session; its lifetime starts now. */
+  /**
+   * Stores a new session; its lifetime starts now. Throws SessionRefusedError (and stores nothing)
+   * when the limits refuse it.
+   */
   create(session: NewSession): Promise<SessionRecord>;
   /**
    * Validates (exists, not expired, not idle, bound to this credential or anonymous), marks it

@@ -12,18 +12,40 @@ export interface NeonHttpOptions {
   httpEndpoint?: string;
 }
 
+/**
+ * Sends the driver's queries to `endpoint` instead of Neon's (the local endpoint in dev and tests).
+ * The driver takes its endpoint only from a process-wide setting (`neonConfig.fetchEndpoint`;
+ * `neon()` has no option for it), so a process has one: a different second one is refused rather
+ * than silently taking over the queries of every client opened before it. Nothing else of the
+ * driver's process-wide configuration is touched; each client's options are its own.
+ */
+export function useFetchEndpoint(endpoint: string | undefined, key: string): void {
+  if (!endpoint) return;
+  const current = neonConfig.fetchEndpoint;
+  if (typeof current === 'string' && current !== endpoint) {
+    throw new Error(
+      `${key}: the neon-http driver already sends this process's queries to ${current}; it has one endpoint per process, so "${endpoint}" cannot be used as well`,
+    );
+  }
+  neonConfig.fetchEndpoint = endpoint;
+}
+
 export function openNeonHttp(options: NeonHttpOptions): Database {
-  // These settings are global to the driver; one platform runs per isolate, so that is fine.
-  if (options.httpEndpoint) neonConfig.fetchEndpoint = options.httpEndpoint;
+  useFetchEndpoint(options.httpEndpoint, 'database.http_endpoint');
   const timeout = options.statementTimeoutMs;
   // Over HTTP the cost that matters is round trips, so they are what is counted here (a batch
   // transaction is one).
   const statements = new StatementCounter();
-  neonConfig.fetchFunction = (input: RequestInfo | URL, init?: RequestInit) => {
-    statements.count++;
-    return fetch(input, { ...init, signal: AbortSignal.timeout(timeout) });
+  // The driver spreads a client's fetch options into each request it makes, so this getter runs
+  // once per round trip: it counts it and gives it a timeout of its own. Only this client's
+  // requests get them; the datasource's neon-http client has its own timeout.
+  const fetchOptions = {
+    get signal() {
+      statements.count++;
+      return AbortSignal.timeout(timeout);
+    },
   };
-  const client = neon(options.dsn);
+  const client = neon(options.dsn, { fetchOptions });
   const db = drizzle({ client });
   return {
     driver: 'neon-http',

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { SQL } from 'drizzle-orm';
+import { errorText, withoutUrlPasswords, type Logger } from '../../log.js';
 import { executeRows, sequentialTransaction, StatementCounter, type Database, type Drizzle, type Listener } from '../database.js';
 
 const dialect = new PgDialect();
@@ -17,6 +18,8 @@ export interface PgOptions {
   dsn: string;
   statementTimeoutMs: number;
   poolSize?: number;
+  /** Where a connection lost while idle in the pool is reported. */
+  logger?: Logger;
 }
 
 export function openPg(options: PgOptions): Database {
@@ -28,8 +31,11 @@ export function openPg(options: PgOptions): Database {
     connectionTimeoutMillis: options.statementTimeoutMs,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client losing its connection (database restart) must not crash the process.
-  pool.on('error', () => {});
+  // An idle client losing its connection (database restart) must not crash the process; the pool
+  // replaces it, and operators learn of it here (the next statement reports a lasting problem).
+  pool.on('error', (error) => {
+    options.logger?.warn('session database: idle connection failed', { error: withoutUrlPasswords(errorText(error)) });
+  });
   const statements = new StatementCounter();
   const db = drizzle({ client: pool, logger: statements }) as unknown as Drizzle;
   return {

@@ -6,6 +6,7 @@
 // every driver because neon-http can only send a transaction as one batch: no statement can depend
 // on the result of another in the same call. Values come back as Postgres's own text.
 import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
 
 export type DatasourceDriver = 'pg' | 'neon-http' | 'pglite';
 
@@ -52,7 +53,7 @@ export interface DataSetup {
   catalogSource: string | undefined;
 }
 
-export type DatasourceOpener = (config: Config) => Promise<DataSetup>;
+export type DatasourceOpener = (config: Config, logger: Logger) => Promise<DataSetup>;
 
 /** A runtime that has no datasource to offer (Workers without datasource.dsn, for instance). */
 export class DatasourceUnavailableError extends Error {
@@ -95,8 +96,8 @@ export function toStatementError(error: unknown): unknown {
  * specifier bundlers do not follow, so that Worker and Vercel bundles (whose entries pass their
  * own opener) never carry pg, PGlite or worker threads.
  */
-export const openDefaultDatasource: DatasourceOpener = async (config) => {
+export const openDefaultDatasource: DatasourceOpener = async (config, logger) => {
   const nodeOpener = './open-node.js';
   const { openNodeDatasource } = (await import(/* @vite-ignore */ nodeOpener)) as typeof import('./open-node.js');
-  return openNodeDatasource(config);
+  return openNodeDatasource(config, logger);
 };

@@ -29,7 +29,7 @@ const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: 
 
 export async function createDataToolset(services: ToolsetServices): Promise<Toolset> {
   const { config, logger } = services;
-  const setup = await services.openDatasource(config);
+  const setup = await services.openDatasource(config, logger);
   // Opened on first use and kept; a failed opening (the demo could not be built) is tried again
   // by the next call.
   let opened: Promise<Datasource> | undefined;

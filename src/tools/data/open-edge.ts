@@ -21,6 +21,18 @@ export async function openEdgeDatasource(config: Config): Promise<DataSetup> {
       },
     ]);
   }
+  if (dsn && !config.auth.required && !config.datasource.allow_unauthenticated) {
+    throw new ConfigError('datasource.dsn', [
+      {
+        path: 'datasource.dsn',
+        message:
+          'on Workers and Vercel the datasource is refused to callers nobody authenticated, since that would publish the database to ' +
+          'the internet: require credentials with auth.required: true and auth.api_keys or auth.jwt (BATON_AUTH_REQUIRED=true and ' +
+          'BATON_API_KEYS), or, to serve it to anyone on purpose, set datasource.allow_unauthenticated: true ' +
+          '(DATASOURCE_ALLOW_UNAUTHENTICATED=true)',
+      },
+    ]);
+  }
   const datasource = async (): Promise<Datasource> => {
     if (!dsn) throw new DatasourceUnavailableError(NO_DATASOURCE_MESSAGE);
     return openNeonHttpDatasource({ dsn, statementTimeoutMs, httpEndpoint: config.database.http_endpoint || undefined });

@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
 import { ConfigError } from '../../config/errors.js';
 import type { DataSetup } from './datasource.js';
 import { demoCatalog, demoSql, DEMO_CATALOG_PATH } from './demo/index.js';
 import { splitStatements } from './sql/lexer.js';
 
-export async function openNodeDatasource(config: Config): Promise<DataSetup> {
+export async function openNodeDatasource(config: Config, logger: Logger): Promise<DataSetup> {
   const { dsn, statement_timeout: statementTimeoutMs, catalog } = config.datasource;
   let catalogText: string | undefined;
   let catalogSource: string | undefined;
@@ -28,7 +29,7 @@ export async function openNodeDatasource(config: Config): Promise<DataSetup> {
     catalogSource = DEMO_CATALOG_PATH;
   }
   const datasource = dsn
-    ? async () => (await import('./drivers/pg.js')).openPgDatasource({ dsn, statementTimeoutMs })
+    ? async () => (await import('./drivers/pg.js')).openPgDatasource({ dsn, statementTimeoutMs, logger })
     : async () => (await import('./drivers/pglite.js')).openPgliteDatasource({ seed: splitStatements(demoSql()), statementTimeoutMs });
   return { datasource, catalogText, catalogSource };
 }

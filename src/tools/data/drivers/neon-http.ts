@@ -1,15 +1,17 @@
 // Neon's HTTP query endpoint (@neondatabase/serverless) for the datasource on Workers and Vercel.
 // A call is one HTTPS request: the driver's read-only batch mode, which wraps the statements in a
 // READ ONLY transaction on the server and sends each through the extended protocol.
-import { neon, neonConfig } from '@neondatabase/serverless';
+import { neon } from '@neondatabase/serverless';
+import { useFetchEndpoint } from '../../../db/drivers/neon-http.js';
 import { timeoutStatement, toStatementError, type Datasource } from '../datasource.js';
 
 export interface NeonHttpDatasourceOptions {
   dsn: string;
   statementTimeoutMs: number;
   /**
-   * Send queries here instead of Neon (the local endpoint in dev and tests). The driver keeps this
-   * setting for the whole isolate, so it applies to the session store's neon-http queries as well.
+   * Send queries here instead of Neon (the local endpoint in dev and tests). The driver has one
+   * endpoint per process (see useFetchEndpoint), shared with the session store's neon-http client;
+   * the timeout is this client's own.
    */
   httpEndpoint?: string;
 }
@@ -18,7 +20,7 @@ export interface NeonHttpDatasourceOptions {
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
 export function openNeonHttpDatasource(options: NeonHttpDatasourceOptions): Datasource {
-  if (options.httpEndpoint) neonConfig.fetchEndpoint = options.httpEndpoint;
+  useFetchEndpoint(options.httpEndpoint, 'database.http_endpoint');
   const timeout = options.statementTimeoutMs;
   const sql = neon(options.dsn, { arrayMode: true, fullResults: true });
   return {

@@ -1,12 +1,15 @@
 // node-postgres for a datasource given by DSN on the Node server. A small pool of its own (the
 // session store never shares it), every call one READ ONLY transaction that is rolled back.
 import pg from 'pg';
+import { errorText, withoutUrlPasswords, type Logger } from '../../../log.js';
 import { timeoutStatement, toStatementError, type Datasource, type RawResult, type Statement } from '../datasource.js';
 
 export interface PgDatasourceOptions {
   dsn: string;
   statementTimeoutMs: number;
   poolSize?: number;
+  /** Where a connection lost while idle in the pool is reported. */
+  logger?: Logger;
 }
 
 /** Every value as the text Postgres sent. */
@@ -25,8 +28,10 @@ export function openPgDatasource(options: PgDatasourceOptions): Datasource {
     allowExitOnIdle: true,
   });
   // An idle connection that dies (server restart) is replaced on the next checkout; the error has
-  // no request to go to, and the next statement reports any lasting problem.
-  pool.on('error', () => {});
+  // no request to go to (the next statement reports any lasting problem), so it goes to the log.
+  pool.on('error', (error) => {
+    options.logger?.warn('datasource: idle connection failed', { error: withoutUrlPasswords(errorText(error)) });
+  });
 
   // pg sends text without parameters through the simple protocol, which runs several statements;
   // 'extended' makes it Parse/Bind/Execute, so a second statement is a syntax error.

@@ -1,0 +1,1 @@
+CREATE INDEX "sessions_credential_hash_idx" ON "baton"."sessions" USING btree ("credential_hash");

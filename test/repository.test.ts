@@ -1,0 +1,59 @@
+// The repository's own tools and texts: drizzle-kit's configuration refuses to guess a database,
+// and every Markdown file a tracked file names exists, so that nobody is sent to a missing page.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ROOT } from './helpers/server.js';
+
+describe('drizzle.config.ts', () => {
+  const saved = process.env.DATABASE_URL;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.DATABASE_URL;
+    else process.env.DATABASE_URL = saved;
+    vi.resetModules();
+  });
+
+  it('refuses to load without DATABASE_URL, saying what to set', async () => {
+    delete process.env.DATABASE_URL;
+    await expect(import('../drizzle.config.js')).rejects.toThrow(/DATABASE_URL is not set/);
+    process.env.DATABASE_URL = '  ';
+    vi.resetModules();
+    await expect(import('../drizzle.config.js')).rejects.toThrow(/DATABASE_URL is not set/);
+  });
+
+  it('stops `drizzle-kit migrate` before it connects anywhere', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    delete env.DATABASE_URL;
+    let failure: { status: number | null; stderr: string } | undefined;
+    try {
+      execFileSync(join(ROOT, 'node_modules/.bin/drizzle-kit'), ['migrate'], { cwd: ROOT, env, encoding: 'utf8', stdio: 'pipe' });
+    } catch (error) {
+      failure = error as { status: number | null; stderr: string };
+    }
+    expect(failure?.status).not.toBe(0);
+    expect(failure?.stderr).toContain('DATABASE_URL is not set');
+  });
+
+  it('uses DATABASE_URL when it is set', async () => {
+    process.env.DATABASE_URL = 'postgres://someone@db.example/app';
+    const config = (await import('../drizzle.config.js')).default as { dbCredentials: { url: string } };
+    expect(config.dbCredentials.url).toBe('postgres://someone@db.example/app');
+  });
+});
+
+describe('references between files', () => {
+  it('names only Markdown files that exist', () => {
+    const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((file) => file !== '' && !file.endsWith('package-lock.json') && existsSync(join(ROOT, file)));
+    const missing: string[] = [];
+    for (const file of files) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const [name] of text.matchAll(/(?<![\w/.-])[\w-][\w./-]*\.md\b/g)) {
+        if (!existsSync(join(ROOT, name)) && !existsSync(join(ROOT, dirname(file), name))) missing.push(`${file}: ${name}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,252 @@
+// What a client can make the platform keep: the size of what `initialize` stores, and how many live
+// sessions one credential holds. Both store kinds, at the store and through the HTTP app; and the
+// memory store's shared copies of negotiated values go with the last session that uses them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { parseConfig } from '../src/config/index.js';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import { openPg } from '../src/db/drivers/pg.js';
+import { createLogger } from '../src/log.js';
+import { createPlatform, type Platform } from '../src/platform.js';
+import { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { MemorySessionStore } from '../src/sessions/memory-store.js';
+import { newSessionId } from '../src/sessions/ids.js';
+import type { NewSession, SessionLimits, SessionStore } from '../src/sessions/types.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { RawSession, readMessages } from './helpers/mcp.js';
+
+const quiet = createLogger('error');
+const HOUR = 3_600_000;
+
+let db: TestDatabase;
+let admin: pg.Client;
+beforeAll(async () => {
+  db = await createTestDatabase('baton_limits');
+  admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+});
+afterAll(async () => {
+  await admin?.end();
+  await db?.drop();
+});
+
+function session(credentialHash: string, capabilities: Record<string, unknown> = {}): NewSession {
+  return {
+    id: newSessionId(),
+    credentialHash,
+    protocolVersion: '2025-11-25',
+    clientCapabilities: capabilities,
+    clientInfo: { name: 'limits-test', version: '1' },
+    state: {},
+  };
+}
+
+/** A capabilities object whose JSON takes about `bytes` bytes. */
+const sized = (bytes: number, tag = '') => ({ experimental: { padding: { text: `${tag}${'x'.repeat(bytes)}` } } });
+
+interface StoreKind {
+  name: 'memory' | 'database';
+  open(limits: SessionLimits): Promise<SessionStore>;
+  stored(store: SessionStore): Promise<number>;
+  /** Ends a session's life as if its lifetime had passed. */
+  expire(store: SessionStore, id: string): Promise<void>;
+}
+
+let clock = Date.now();
+const kinds: StoreKind[] = [
+  {
+    name: 'memory',
+    open: async (limits) => new MemorySessionStore(limits, () => clock),
+    stored: async (store) => (store as MemorySessionStore).size,
+    expire: async () => {
+      clock += 2 * HOUR;
+    },
+  },
+  {
+    name: 'database',
+    async open(limits) {
+      await admin.query('drop schema if exists baton cascade; drop schema if exists drizzle cascade');
+      const store = new DatabaseSessionStore(openPg({ dsn: db.url, statementTimeoutMs: 5_000 }), limits);
+      await store.ready();
+      return store;
+    },
+    stored: async () => Number((await admin.query('select count(*) as n from baton.sessions')).rows[0].n),
+    expire: async (_store, id) => {
+      await admin.query(`update baton.sessions set expires_at = now() - interval '1 second' where id = $1`, [id]);
+    },
+  },
+];
+
+describe.each(kinds)('$name store', (kind) => {
+  let store: SessionStore;
+  beforeAll(async () => {
+    store = await kind.open({ ttlMs: HOUR, idleTimeoutMs: HOUR, maxInitializeBytes: 4096, maxPerCredential: 2 });
+  });
+  afterAll(() => store?.close());
+
+  it('refuses capabilities and clientInfo over max_initialize_bytes with a 413, storing nothing', async () => {
+    const before = await kind.stored(store);
+    await expect(store.create(session('size', sized(5000)))).rejects.toMatchObject({
+      name: 'SessionRefusedError',
+      status: 413,
+      code: -32602,
+      message: expect.stringMatching(
+        /^Payload Too Large: initialize capabilities and clientInfo take \d+ bytes as JSON; a session keeps at most 4096 \(sessions\.max_initialize_bytes\)$/,
+      ),
+    });
+    // Counted in bytes, not characters: 1500 three-byte characters are over 4096 bytes.
+    await expect(store.create(session('size', { experimental: { text: '€'.repeat(1500) } }))).rejects.toMatchObject({ status: 413 });
+    expect(await kind.stored(store)).toBe(before);
+    // Just under the limit is stored.
+    await store.create(session('size', sized(3500)));
+    expect(await kind.stored(store)).toBe(before + 1);
+  });
+
+  it('refuses a credential its third live session with a 429; others, and anonymous callers together, count apart', async () => {
+    const [a1] = [await store.create(session('cred-a')), await store.create(session('cred-a'))];
+    await expect(store.create(session('cred-a'))).rejects.toMatchObject({
+      name: 'SessionRefusedError',
+      status: 429,
+      code: -32000,
+      message: expect.stringContaining('this credential already has 2 live sessions (sessions.max_per_credential'),
+    });
+    await store.create(session('cred-b'));
+    await store.create(session(''));
+    await store.create(session(''));
+    await expect(store.create(session(''))).rejects.toMatchObject({ status: 429 });
+
+    // An ended session frees its place, and so does one past its lifetime.
+    expect(await store.remove(a1!.id, 'cred-a')).toBe('ok');
+    const a3 = await store.create(session('cred-a'));
+    await expect(store.create(session('cred-a'))).rejects.toMatchObject({ status: 429 });
+    await kind.expire(store, a3.id);
+    await store.create(session('cred-a'));
+  });
+});
+
+describe('the memory store shares negotiated values only while a session uses them', () => {
+  it('holds one entry per distinct value in use, and none once the sessions are gone', async () => {
+    let now = 0;
+    const store = new MemorySessionStore({ ttlMs: HOUR, idleTimeoutMs: HOUR }, () => now);
+    const created = [];
+    for (let i = 0; i < 50; i++) created.push(await store.create(session('', sized(10_000, `client-${i}:`))));
+    // Two more sessions of a client seen before share its entry.
+    const again = [
+      await store.create(session('', sized(10_000, 'client-0:'))),
+      await store.create(session('', sized(10_000, 'client-1:'))),
+    ];
+    expect(store.sharedSize).toBe(50);
+
+    for (const s of created) expect(await store.remove(s.id, '')).toBe('ok');
+    // The two left still hold theirs.
+    expect(store.sharedSize).toBe(2);
+    expect((await store.open(again[0]!.id, '')).status).toBe('ok');
+    for (const s of again) await store.remove(s.id, '');
+    expect(store.sharedSize).toBe(0);
+
+    // Sessions that end by time release theirs too: swept by cleanup, or found dead when opened.
+    const swept = [];
+    for (let i = 0; i < 20; i++) swept.push(await store.create(session('', sized(1_000, `late-${i}:`))));
+    expect(store.sharedSize).toBe(20);
+    now += 2 * HOUR;
+    expect((await store.open(swept[0]!.id, '')).status).toBe('not_found');
+    expect(store.sharedSize).toBe(19);
+    expect((await store.cleanup()).removed).toBe(19);
+    expect(store.sharedSize).toBe(0);
+    expect(store.size).toBe(0);
+  });
+});
+
+describe.each(['memory', 'database'] as const)('through the HTTP app, %s store', (storeName) => {
+  const KEY_A = 'limits-key-a-0123456789abcdef';
+  const KEY_B = 'limits-key-b-0123456789abcdef';
+  let platform: Platform;
+  const statements = () => (platform.store instanceof DatabaseSessionStore ? platform.store.database.statements.count : 0);
+  const stored = async () =>
+    platform.store instanceof MemorySessionStore
+      ? platform.store.size
+      : Number((await admin.query('select count(*) as n from baton.sessions')).rows[0].n);
+
+  beforeAll(async () => {
+    if (storeName === 'database') await admin.query('drop schema if exists baton cascade; drop schema if exists drizzle cascade');
+    const config = parseConfig(
+      {
+        toolsets: ['conformance'],
+        auth: { api_keys: [KEY_A, KEY_B] },
+        sessions: { store: storeName, max_per_credential: 2 },
+        ...(storeName === 'database' && { database: { driver: 'pg', dsn: db.url } }),
+      },
+      {},
+    );
+    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await platform.store.ready?.();
+  });
+  afterAll(() => platform?.close());
+
+  const client = (key?: string) => new RawSession((r) => platform.app.fetch(r), 'http://127.0.0.1/mcp', key ? { 'x-api-key': key } : {});
+
+  it('answers an initialize over the default max_initialize_bytes (64 KiB) 413 with -32602, before the store', async () => {
+    const before = [statements(), await stored()];
+    const big = client(KEY_A);
+    const response = await big.initialize(sized(100_000));
+    expect(response.status).toBe(413);
+    expect(response.headers.get('mcp-session-id')).toBeNull();
+    const [body] = await readMessages(response);
+    expect(body).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32602, message: expect.stringContaining('sessions.max_initialize_bytes') },
+    });
+    expect([statements(), await stored()]).toEqual(before);
+  });
+
+  it('answers a credential over max_per_credential 429 with -32000, in the one statement of an initialize', async () => {
+    const held = [client(KEY_A), client(KEY_A)];
+    for (const s of held) expect((await s.initialize()).status).toBe(200);
+    const counted = statements();
+    const refused = await client(KEY_A).initialize();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('mcp-session-id')).toBeNull();
+    const [body] = await readMessages(refused);
+    expect(body).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: expect.stringMatching(/^Too Many Sessions: /) },
+    });
+    if (storeName === 'database') expect(statements() - counted).toBe(1);
+    // Another credential, and anonymous callers, have places of their own.
+    expect((await client(KEY_B).initialize()).status).toBe(200);
+    expect((await client().initialize()).status).toBe(200);
+    // Ending a session frees a place.
+    expect((await held[0]!.delete()).status).toBe(200);
+    expect((await client(KEY_A).initialize()).status).toBe(200);
+    expect((await client(KEY_A).initialize()).status).toBe(429);
+  });
+});
+
+describe.each(['memory', 'database'] as const)('credentials nobody checks (no API keys, no JWT), %s store', (storeName) => {
+  let platform: Platform;
+  beforeAll(async () => {
+    if (storeName === 'database') await admin.query('drop schema if exists baton cascade; drop schema if exists drizzle cascade');
+    const config = parseConfig(
+      {
+        toolsets: ['conformance'],
+        sessions: { store: storeName, max_per_credential: 3 },
+        ...(storeName === 'database' && { database: { driver: 'pg', dsn: db.url } }),
+      },
+      {},
+    );
+    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await platform.store.ready?.();
+  });
+  afterAll(() => platform?.close());
+
+  it('count together: a caller cannot pass the cap by making up a new token for each session', async () => {
+    const withToken = (token: string) =>
+      new RawSession((r) => platform.app.fetch(r), 'http://127.0.0.1/mcp', { authorization: `Bearer ${token}` });
+    for (let i = 0; i < 3; i++) expect((await withToken(`made-up-${i}`).initialize()).status).toBe(200);
+    expect((await withToken('made-up-3').initialize()).status).toBe(429);
+    // Callers without any credential count apart, as everywhere.
+    expect((await new RawSession((r) => platform.app.fetch(r)).initialize()).status).toBe(200);
+  });
+});
