@@ -92,13 +92,19 @@ describe('the Worker in workerd', () => {
 
   it('a datasource without authentication: every request answers 500 saying how to allow it or require credentials', async () => {
     worker = await startWrangler({ vars: { BATON_TOOLSETS: '', DATASOURCE_URL: endpoint.connectionString(shop.name) } });
-    const response = await fetch(`http://127.0.0.1:${worker.port}/healthz`);
-    expect(response.status).toBe(500);
-    const { error } = await response.json();
-    expect(error.message).toContain('datasource.dsn: on Workers and Vercel the datasource is refused to callers nobody authenticated');
-    expect(error.message).toContain('datasource.allow_unauthenticated: true (DATASOURCE_ALLOW_UNAUTHENTICATED=true)');
-    await worker.stop();
-    worker = undefined;
+    try {
+      const response = await fetch(`http://127.0.0.1:${worker.port}/healthz`);
+      expect(response.status).toBe(500);
+      const { error } = await response.json();
+      // The problem is named by the variable that set the key (DATASOURCE_URL here).
+      expect(error.message).toContain(
+        'DATASOURCE_URL (environment): on Workers and Vercel the datasource is refused to callers nobody authenticated',
+      );
+      expect(error.message).toContain('datasource.allow_unauthenticated: true (DATASOURCE_ALLOW_UNAUTHENTICATED=true)');
+    } finally {
+      await worker.stop();
+      worker = undefined;
+    }
   });
 
   it('default toolsets, no datasource: the Worker runs and the data tools say what is missing', async () => {
