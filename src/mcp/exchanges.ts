@@ -31,6 +31,11 @@ export type ReplyRoute =
   /** Not an id this platform gives out. */
   | { kind: 'foreign' };
 
+/** Replies and cancels one request may forward to other instances (each costs a statement). */
+export const MAX_FORWARDS_PER_REQUEST = 8;
+/** Largest reply or cancel forwarded (as JSON): elicitation answers and sampling results are small. */
+export const MAX_FORWARD_BYTES = 1024 * 1024;
+
 interface Running {
   exchanges: Set<Exchange>;
   /** This instance listens on the session's topic while it runs work of the session. */
@@ -142,13 +147,26 @@ export class Exchanges {
    */
   async route(sessionId: string, messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
     const rest: JSONRPCMessage[] = [];
+    // Forwarding costs a statement and keeps the message for the retention. A client answers one
+    // request per POST (a batch holds as many as it has outstanding, a few); ids are only shaped,
+    // not signed, so a cap keeps one POST of made-up ids from turning into thousands of writes.
+    let forwards = 0;
+    const forward = async (topic: string, payload: ReplyMessage | SessionMessage, what: string): Promise<void> => {
+      const size = JSON.stringify(payload).length;
+      if (forwards >= MAX_FORWARDS_PER_REQUEST || size > MAX_FORWARD_BYTES) {
+        const why = size > MAX_FORWARD_BYTES ? `larger than ${MAX_FORWARD_BYTES} bytes` : `more than ${MAX_FORWARDS_PER_REQUEST} in one request`;
+        this.#logger.warn(`${what} not forwarded`, { session: sessionId.slice(0, 8), why });
+        return;
+      }
+      forwards++;
+      await this.#channel.publish(topic, asPayload(payload));
+      this.#logger.debug(`${what} forwarded`, { session: sessionId.slice(0, 8) });
+    };
     for (const message of messages) {
       if (isResponse(message)) {
         const route = this.deliverReply(sessionId, message);
         if (route.kind === 'elsewhere') {
-          const reply: ReplyMessage = { kind: 'reply', session: sessionId, message };
-          await this.#channel.publish(instanceTopic(route.instanceId), asPayload(reply));
-          this.#logger.debug('reply forwarded', { session: sessionId.slice(0, 8), to: route.instanceId });
+          await forward(instanceTopic(route.instanceId), { kind: 'reply', session: sessionId, message }, 'reply');
         } else if (route.kind !== 'delivered') {
           this.#dropped(sessionId, message, route.kind === 'foreign' ? 'not an id this server gave out' : 'nothing waits for it');
         }
@@ -156,9 +174,7 @@ export class Exchanges {
       }
       if ('method' in message && message.method === 'notifications/cancelled' && !('id' in message)) {
         if (!this.cancel(sessionId, message)) {
-          const cancel: SessionMessage = { kind: 'cancel', message: message as JSONRPCNotification };
-          await this.#channel.publish(sessionTopic(sessionId), asPayload(cancel));
-          this.#logger.debug('cancel forwarded', { session: sessionId.slice(0, 8) });
+          await forward(sessionTopic(sessionId), { kind: 'cancel', message: message as JSONRPCNotification }, 'cancel');
         }
         continue;
       }
