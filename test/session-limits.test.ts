@@ -249,4 +249,27 @@ describe.each(['memory', 'database'] as const)('credentials nobody checks (no AP
     // Callers without any credential count apart, as everywhere.
     expect((await new RawSession((r) => platform.app.fetch(r)).initialize()).status).toBe(200);
   });
+
+  it('count against every live session, anonymous ones included, the same in both stores', async () => {
+    const fresh = await createPlatform(
+      parseConfig(
+        {
+          toolsets: ['conformance'],
+          sessions: { store: storeName, max_per_credential: 2 },
+          ...(storeName === 'database' && { database: { driver: 'pg', dsn: db.url } }),
+        },
+        {},
+      ),
+      { logger: quiet, openDatabase: openNodeDatabase },
+    );
+    try {
+      // Clear what the previous test left (the database store counts every row).
+      if (storeName === 'database') await admin.query('delete from baton.sessions');
+      for (let i = 0; i < 2; i++) expect((await new RawSession((r) => fresh.app.fetch(r)).initialize()).status).toBe(200);
+      const withToken = new RawSession((r) => fresh.app.fetch(r), 'http://127.0.0.1/mcp', { authorization: 'Bearer made-up' });
+      expect((await withToken.initialize()).status).toBe(429);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

@@ -154,7 +154,8 @@ export class Exchanges {
     const forward = async (topic: string, payload: ReplyMessage | SessionMessage, what: string): Promise<void> => {
       const size = JSON.stringify(payload).length;
       if (forwards >= MAX_FORWARDS_PER_REQUEST || size > MAX_FORWARD_BYTES) {
-        const why = size > MAX_FORWARD_BYTES ? `larger than ${MAX_FORWARD_BYTES} bytes` : `more than ${MAX_FORWARDS_PER_REQUEST} in one request`;
+        const why =
+          size > MAX_FORWARD_BYTES ? `larger than ${MAX_FORWARD_BYTES} bytes` : `more than ${MAX_FORWARDS_PER_REQUEST} in one request`;
         this.#logger.warn(`${what} not forwarded`, { session: sessionId.slice(0, 8), why });
         return;
       }

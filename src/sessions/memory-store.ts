@@ -45,7 +45,10 @@ interface Shared {
 
 /** Distinct negotiated values kept for sharing; past this, sessions keep their own copy. */
 const MAX_SHARED = 1_000;
-/** The cap group of sessions bound to credentials nobody checked (not a hex digest, so no clash). */
+/**
+ * The cap group of sessions bound to credentials nobody checked (not a hex digest, so no clash): they
+ * are counted against every live session, anonymous ones included.
+ */
 const ALL = '*';
 
 /** How long channel messages are kept when the caller does not say. */
@@ -100,12 +103,17 @@ export class MemorySessionStore implements SessionStore {
   /** Refuses a new session in a cap group that holds the most live sessions allowed. */
   #checkCap(capKey: string, now: number): void {
     const max = perCredentialCap(this.limits);
-    const ids = this.#byCredential.get(capKey);
-    if (max === undefined || ids === undefined || ids.size < max) return;
-    // Expired and idle sessions do not count: sweep this credential's before deciding.
+    if (max === undefined) return;
+    // Credentials nobody checked count among every live session, as in the database store.
+    const ids = capKey === ALL ? new Set(this.#sessions.keys()) : this.#byCredential.get(capKey);
+    if (ids === undefined || ids.size < max) return;
+    // Expired and idle sessions do not count: sweep the group's before deciding.
     for (const id of ids) {
       const entry = this.#sessions.get(id)!;
-      if (!isLive(entry, now, this.limits)) this.#forget(id, entry);
+      if (!isLive(entry, now, this.limits)) {
+        this.#forget(id, entry);
+        ids.delete(id);
+      }
     }
     if (ids.size >= max) throw tooManySessions(max);
   }
