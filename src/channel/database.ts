@@ -75,12 +75,6 @@ interface Sub {
  */
 export function publishing(topic: string, payload: Json, wakeup: Wakeup, when?: string): SQL {
   const source = when ? sql.raw(`from ${when}`) : sql``;
-  const announce =
-    wakeup === 'notify'
-      ? sql`pg_notify(${NOTIFY_CHANNEL}, json_build_object('i', p.id, 't', p.topic, 'a', p.at,
-          'f', octet_length(p.payload::text) > ${NOTIFY_PAYLOAD_BYTES},
-          'p', case when octet_length(p.payload::text) <= ${NOTIFY_PAYLOAD_BYTES} then p.payload end)::text)`
-      : sql`1`;
   return sql`
     topic_lock as (select pg_advisory_xact_lock(${TOPIC_LOCK_CLASS}::int4, hashtext(${topic})) ${source}),
     published as (
@@ -88,7 +82,15 @@ export function publishing(topic: string, payload: Json, wakeup: Wakeup, when?: 
       select ${topic}, ${NOW_US}, ${JSON.stringify(payload)}::jsonb from topic_lock
       returning id, topic, at, payload
     ),
-    notified as (select ${announce} from published p)`;
+    notified as (select ${announcing(wakeup)} from published p)`;
+}
+
+/** What wakes the other instances for a row of `published p`: NOTIFY on pg, nothing otherwise. */
+function announcing(wakeup: Wakeup): SQL {
+  if (wakeup !== 'notify') return sql`1`;
+  return sql`pg_notify(${NOTIFY_CHANNEL}, json_build_object('i', p.id, 't', p.topic, 'a', p.at,
+      'f', octet_length(p.payload::text) > ${NOTIFY_PAYLOAD_BYTES},
+      'p', case when octet_length(p.payload::text) <= ${NOTIFY_PAYLOAD_BYTES} then p.payload end)::text)`;
 }
 
 export class DatabaseChannel implements Channel {

@@ -1,7 +1,7 @@
 // What each command of the operators' command line does, against the session database. Output
 // goes through `Io` (results to `out`, progress and problems to `err`); a command returns its exit
 // code. Session ids are shown as prefixes only, and credential hashes never.
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { MIGRATIONS } from '../db/migrations.generated.js';
@@ -59,7 +59,8 @@ export async function listCommand(store: DatabaseSessionStore, limit: number, io
  * Removes one session whatever its binding or state. `--prefix` accepts what `sessions list`
  * shows, but only when exactly one session starts with it.
  */
-export async function revokeCommand(database: Database, id: string, byPrefix: boolean, io: Io): Promise<number> {
+export async function revokeCommand(store: DatabaseSessionStore, id: string, byPrefix: boolean, io: Io): Promise<number> {
+  const { database } = store;
   let target = id;
   if (byPrefix) {
     const prefix = id.endsWith('…') ? id.slice(0, -1) : id;
@@ -82,13 +83,14 @@ export async function revokeCommand(database: Database, id: string, byPrefix: bo
     }
     target = matches[0]!.id;
   }
-  const deleted = await database.db.delete(sessions).where(eq(sessions.id, target)).returning({ id: sessions.id });
-  if (deleted.length === 0) {
+  if (!(await store.revoke(target))) {
     const hint = target.length < 40 ? ` (revoke needs the whole id; for the prefix that 'sessions list' shows, use --prefix)` : '';
     io.err(`not found: no session with id "${idPrefix(target)}"${hint}`);
     return EXIT.failed;
   }
-  io.out(`revoked session ${idPrefix(target)}; its client gets 404 from now on and must initialize a new session`);
+  io.out(
+    `revoked session ${idPrefix(target)}; what it ran stops on every instance, and its client gets 404 from now on and must initialize a new session`,
+  );
   return EXIT.ok;
 }
 

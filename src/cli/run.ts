@@ -9,6 +9,7 @@ import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
 import type { Database } from '../db/database.js';
 import { StoreUnavailableError } from '../http/errors.js';
 import { createLogger } from '../log.js';
+import { sessionLimits } from '../platform.js';
 import { DatabaseSessionStore } from '../sessions/database-store.js';
 import {
   EXIT,
@@ -215,14 +216,14 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     );
     const store = new DatabaseSessionStore(
       database,
-      { ttlMs: config.sessions.ttl, idleTimeoutMs: config.sessions.idle_timeout },
+      sessionLimits(config),
       // The command line publishes on the channel at most; it never waits for a message.
       { autoMigrate: config.database.auto_migrate, listen: false },
     );
     if (parsed.command === 'migrate') return await migrateCommand(database, io);
     await store.ready();
     if (parsed.command === 'sessions list') return await listCommand(store, limit ?? 50, io);
-    if (parsed.command === 'sessions revoke') return await revokeCommand(database, parsed.id!, parsed.values.prefix === true, io);
+    if (parsed.command === 'sessions revoke') return await revokeCommand(store, parsed.id!, parsed.values.prefix === true, io);
     if (parsed.command === 'notify') return await notifyCommand(store, parsed.notification!, parsed.uri, io);
     return await cleanupCommand(store, { ...(budgetMs !== undefined && { budgetMs }), ...(batchSize !== undefined && { batchSize }) }, io);
   } catch (error) {

@@ -209,6 +209,22 @@ export class DatabaseSessionStore implements SessionStore {
     return 'ok';
   }
 
+  /**
+   * Removes a session whatever its binding (operators: `baton sessions revoke`), publishing its end
+   * in the same statement like `remove`. False when there was no such session.
+   */
+  async revoke(id: string): Promise<boolean> {
+    const topic = sessionTopic(id);
+    const [row] = await this.#run(sql`
+      with deleted as (delete from ${sessions} where id = ${id} returning id),
+      ${publishing(topic, SESSION_ENDED, this.channel.wakeup, 'deleted')}
+      select (select count(*) from deleted)::int as deleted, (select count(*) from notified)::int as notified,
+             (select p.id from published p) as message_id, (select p.at from published p) as message_at`);
+    if (Number(row?.deleted ?? 0) === 0) return false;
+    this.channel.published({ topic, payload: SESSION_ENDED, position: { at: Number(row!.message_at), id: Number(row!.message_id) } });
+    return true;
+  }
+
   async cleanup(options: CleanupOptions = {}): Promise<CleanupReport> {
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;

@@ -1,0 +1,77 @@
+// An operator's revoke ends a session as its client's DELETE does (test/streams.test.ts): what the
+// session has open on any instance ends with it, here a GET stream held on the other platform.
+// The end is published in the statement that removes the session.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/index.js';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
+import { createLogger } from '../src/log.js';
+import { createPlatform, type Platform } from '../src/platform.js';
+import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { RawSession } from './helpers/mcp.js';
+import { SseReader } from './helpers/sse.js';
+
+const quiet = createLogger('error');
+let pgDb: TestDatabase;
+let neonDb: TestDatabase;
+let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
+
+beforeAll(async () => {
+  [pgDb, neonDb] = await Promise.all([createTestDatabase('baton_end'), createTestDatabase('baton_end_neon')]);
+  endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
+});
+
+afterAll(async () => {
+  await endpoint?.close();
+  await Promise.all([pgDb?.drop(), neonDb?.drop()]);
+});
+
+const setups = [
+  { name: 'pg', url: () => pgDb.url, database: () => ({ driver: 'pg', dsn: pgDb.url }) },
+  {
+    name: 'neon-http',
+    url: () => neonDb.url,
+    database: () => ({ driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }),
+  },
+] as const;
+
+describe.each(setups)('the end of a session reaches the other platform ($name)', (setup) => {
+  let a: Platform;
+  let b: Platform;
+
+  beforeAll(async () => {
+    const config = parseConfig(
+      { sessions: { store: 'database' }, database: setup.database(), toolsets: ['conformance'], channel: { poll_interval: '50ms' } },
+      {},
+    );
+    a = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    b = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await Promise.all([a.store.ready?.(), b.store.ready?.()]);
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  /** A session on A with its GET stream open (primed). */
+  async function streamOnA() {
+    const session = new RawSession((r) => a.app.fetch(r));
+    await session.initialize();
+    const response = await session.send('GET', undefined);
+    expect(response.status).toBe(200);
+    const stream = new SseReader(response);
+    await stream.next();
+    return { session, stream };
+  }
+
+  it('a revoke (the operator) ends the session streams held elsewhere', async () => {
+    const { session, stream } = await streamOnA();
+    expect(await (b.store as DatabaseSessionStore).revoke(session.id)).toBe(true);
+    // The stream ends by itself: nothing else would end it.
+    expect(await stream.rest()).toEqual([]);
+    expect((await session.callTool('test_simple_text')).status).toBe(404);
+    expect(await (b.store as DatabaseSessionStore).revoke(session.id)).toBe(false);
+  });
+});
