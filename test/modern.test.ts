@@ -176,6 +176,30 @@ describe('requestState', () => {
     expectRefused(await redeem(before, fresh));
   });
 
+  it('needs a key from the database: while it is away, 503 with Retry-After, saying nothing of where it is', async () => {
+    const config = parseConfig(
+      {
+        toolsets: ['conformance'],
+        auth: { api_keys: [KEY_A, KEY_B] },
+        sessions: { store: 'database' },
+        // Nothing listens on port 1.
+        database: { driver: 'pg', dsn: 'postgres://baton@127.0.0.1:1/nowhere', statement_timeout: '2s' },
+      },
+      {},
+    );
+    const away = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    platforms.push(away);
+    const response = await away.app.fetch(
+      modernRequest(URL_, 'tools/call', { name: STATE_TOOL, arguments: {} }, { authorization: `Bearer ${KEY_A}` }),
+    );
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    const text = await response.text();
+    expect(text).not.toMatch(/127\.0\.0\.1|:1\b|nowhere|ECONNREFUSED/);
+    // A request that needs no key is served without the database.
+    expect((await call(away, 'tools/list', {})).message.result.tools.length).toBeGreaterThan(0);
+  });
+
   it('is shared by instances on one database with no secret configured (generated once, kept in Postgres)', async () => {
     const [one, two] = await Promise.all([platform({}, 'database'), platform({}, 'database')]);
     const state = await mint(one);
@@ -240,6 +264,11 @@ describe('the 2026-07-28 leg behind the same guards', () => {
       );
       expect(response.status, method).toBe(405);
     }
+  });
+
+  it('keeps a list private when one of its toolsets is, under a public default', async () => {
+    const p = await platform({ caching: { scope: 'public', toolsets: { conformance: { scope: 'private' } } } });
+    expect((await call(p, 'tools/list', {})).message.result.cacheScope).toBe('private');
   });
 
   it('ignores Mcp-Session-Id: the request is served without a session', async () => {

@@ -28,7 +28,7 @@ export function cacheHints(settings: Config['caching'], registry: Registry): Cac
   const all = names.map(of);
   const lists: CacheHint = {
     ttlMs: all.length === 0 ? settings.list_ttl : Math.min(...all.map((hint) => hint.list)),
-    cacheScope: all.some((hint) => hint.scope === 'private') || all.length === 0 ? settings.scope : 'public',
+    cacheScope: all.length === 0 ? settings.scope : all.some((hint) => hint.scope === 'private') ? 'private' : 'public',
   };
   const owners = new Map<string, CacheHint>();
   for (const toolset of registry.toolsets) {

@@ -23,6 +23,7 @@ import type { Caller } from '../sessions/handler.js';
 import { callTool, complete, getPrompt, progressNotification, readResource, SERVER_INFO } from '../mcp/calls.js';
 import type { Registry } from '../mcp/registry.js';
 import { errorText, type Logger } from '../log.js';
+import { StoreUnavailableError, unavailable } from '../http/errors.js';
 import { type HandlerContext, type InputRequired, isInputRequired } from '../tools/define.js';
 import type { Channel, ChangeNotifier } from '../channel/types.js';
 import { channelEventBus } from './bus.js';
@@ -46,6 +47,9 @@ export interface ModernLeg {
   handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
   close(): Promise<void>;
 }
+
+/** Methods whose handlers may return or receive requestState (input_required). */
+const STATEFUL_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 /** Workers forbid code generation: the cfworker validator interprets schemas instead. */
 const validator = new CfWorkerJsonSchemaValidator();
@@ -150,12 +154,25 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
   });
 
   return {
-    handle: (request, caller, parsedBody) =>
-      handler.fetch(request, {
+    async handle(request, caller, parsedBody) {
+      // The methods that may carry or hand out requestState need its key, which may live in the
+      // database: loaded first, so that a database outage is a 503 like on the 2025 leg, not an
+      // error inside the protocol that says where the database is, or that valid state is invalid.
+      if (STATEFUL_METHODS.has((parsedBody as { method?: unknown } | undefined)?.method as string)) {
+        try {
+          await seal.ready();
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          logger.warn('session store unavailable', { era: '2026-07-28', error: error.message });
+          return unavailable(error.publicMessage);
+        }
+      }
+      return handler.fetch(request, {
         // The caller digest binds requestState; the token itself is never passed on.
         authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
         ...(parsedBody !== undefined && { parsedBody }),
-      }),
+      });
+    },
     close: () => handler.close(),
   };
 }

@@ -23,6 +23,8 @@ interface Sealed {
 export type KeySource = () => Promise<Uint8Array[]>;
 
 export interface RequestStateSeal {
+  /** Loads the keys (once per platform; a failure is retried by the next call). */
+  ready(): Promise<void>;
   /** Seals a handler's payload for the request at hand. */
   seal(payload: unknown, target: string, ctx: ServerContext): Promise<string>;
   /** The SDK's verify hook: checks the MAC (under any key), the expiry and the caller binding. */
@@ -47,6 +49,9 @@ export function createRequestStateSeal(keys: KeySource, ttlMs: number): RequestS
     });
 
   return {
+    async ready() {
+      await load();
+    },
     async seal(payload, target, ctx) {
       const [current] = await load();
       return current!.mint({ for: target, payload }, ctx);
