@@ -20,9 +20,11 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
       const legacy = !claimsModern(request) && (await isLegacyRequest(request));
       return legacy ? sessions(request, caller) : modern.handle(request, caller, undefined);
     }
-    // A body that is not JSON cannot claim an era; the session layer answers it (415, 413, 400)
-    // with the same errors either era would get.
-    if (!isJsonContentType(request.headers.get('content-type'))) return sessions(request, caller);
+    // A body that is not JSON cannot claim an era: the version header decides who answers it.
+    if (!isJsonContentType(request.headers.get('content-type'))) {
+      // The modern leg answers its own client's 415; the session layer everyone else's.
+      return claimsModern(request) ? modern.handle(request, caller, undefined) : sessions(request, caller);
+    }
     const body = await readJsonBody(request, maxBodyBytes);
     if (body.kind !== 'json' || !isJsonRpc(body.value)) {
       // No envelope to read: the version header alone says whose client this is. Without a claim

@@ -68,6 +68,8 @@ export interface Platform {
   readiness: Readiness;
   /** Why the platform is not ready yet, when known; /readyz says it. */
   readinessReason: string | undefined;
+  /** Ends the event streams this instance serves (both eras), so that their clients reconnect elsewhere. */
+  closeStreams(): void;
   close(): Promise<void>;
 }
 
@@ -157,6 +159,7 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
     channel: store.channel,
     changes: instance.changes,
     maxBodyBytes: config.server.max_body_bytes,
+    listenTimeoutMs: streamTimeoutMs,
     logger,
   });
   const platform: Platform = {
@@ -168,6 +171,10 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
     toolsets: toolsets.map((toolset) => toolset.name),
     readiness: 'ready',
     readinessReason: undefined,
+    closeStreams() {
+      instance.closeStreams();
+      modern.closeStreams();
+    },
     app: createApp({
       mcp: routeByEra({ sessions, modern, maxBodyBytes: config.server.max_body_bytes }),
       auth,

@@ -271,6 +271,17 @@ describe('the 2026-07-28 leg behind the same guards', () => {
     expect((await call(p, 'tools/list', {})).message.result.cacheScope).toBe('private');
   });
 
+  it('answers 415 to a body that is not JSON', async () => {
+    const response = await (await platform()).app.fetch(
+      new Request(URL_, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+        body: 'hello',
+      }),
+    );
+    expect(response.status).toBe(415);
+  });
+
   it('ignores Mcp-Session-Id: the request is served without a session', async () => {
     const p = await platform();
     const response = await p.app.fetch(
@@ -315,6 +326,34 @@ describe('subscriptions/listen across instances', () => {
       await reader.cancel().catch(() => {});
     }
   }
+
+  /** Opens a listen stream; resolves with its body once the acknowledgement came. */
+  async function openListen(p: Platform): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+    const listen = await p.app.fetch(
+      modernRequest(URL_, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, { authorization: `Bearer ${KEY_A}` }),
+    );
+    expect(listen.status).toBe(200);
+    const reader = listen.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('notifications/subscriptions/acknowledged');
+    return reader;
+  }
+
+  /** Reads until the stream ends; resolves once it did (the test's timeout bounds the wait). */
+  async function ended(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<true> {
+    for (;;) if ((await reader.read()).done) return true;
+  }
+
+  it('ends on shutdown (closeStreams), so that its client listens elsewhere', async () => {
+    const p = await platform();
+    const reader = await openListen(p);
+    p.closeStreams();
+    expect(await ended(reader)).toBe(true);
+  });
+
+  it('ends after channel.stream_timeout, and the client listens again', async () => {
+    const p = await platform({ channel: { stream_timeout: '200ms' } });
+    expect(await ended(await openListen(p))).toBe(true);
+  });
 
   it('a stream held by one instance hears a change announced on another (two platforms, one database)', async () => {
     const [a, b] = await Promise.all([platform({}, 'database'), platform({}, 'database')]);

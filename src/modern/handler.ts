@@ -39,12 +39,19 @@ export interface ModernLegOptions {
   /** What tools get as `ctx.changes`: announces changes on every instance. */
   changes: ChangeNotifier;
   maxBodyBytes: number;
+  /**
+   * Longest a `subscriptions/listen` stream stays open (0: no limit); the client listens again.
+   * A polling channel reads while a stream is open, so there it has a limit by default.
+   */
+  listenTimeoutMs: number;
   logger: Logger;
 }
 
 export interface ModernLeg {
   /** Serves one 2026-07-28 request (or answers it with the protocol's error). */
   handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
+  /** Ends the open `subscriptions/listen` streams (shutdown: their clients listen elsewhere). */
+  closeStreams(): void;
   close(): Promise<void>;
 }
 
@@ -153,6 +160,26 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     onerror: (error) => logger.debug('2026-07-28 request refused or failed', { error: errorText(error) }),
   });
 
+  // The open listen streams, each ended by its own signal: the SDK ends a listen stream when its
+  // request's signal aborts, so a stream can be ended (shutdown, timeout) without touching the
+  // calls in flight.
+  const listens = new Set<AbortController>();
+  const listenRequest = (request: Request): Request => {
+    const stop = new AbortController();
+    listens.add(stop);
+    const timer = options.listenTimeoutMs > 0 ? setTimeout(() => stop.abort(), options.listenTimeoutMs) : undefined;
+    const end = () => {
+      clearTimeout(timer);
+      listens.delete(stop);
+      stop.abort();
+    };
+    if (request.signal.aborted) end();
+    request.signal.addEventListener('abort', end, { once: true });
+    stop.signal.addEventListener('abort', end, { once: true });
+    // The body was read already (the SDK is handed it parsed); only the signal is new.
+    return new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal });
+  };
+
   return {
     async handle(request, caller, parsedBody) {
       // The methods that may carry or hand out requestState need its key, which may live in the
@@ -167,11 +194,15 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
           return unavailable(error.publicMessage);
         }
       }
-      return handler.fetch(request, {
+      const listening = (parsedBody as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
+      return handler.fetch(listening ? listenRequest(request) : request, {
         // The caller digest binds requestState; the token itself is never passed on.
         authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
         ...(parsedBody !== undefined && { parsedBody }),
       });
+    },
+    closeStreams() {
+      for (const stop of listens) stop.abort();
     },
     close: () => handler.close(),
   };

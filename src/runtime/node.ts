@@ -228,7 +228,7 @@ async function start() {
           drain.closed = true;
           server.close();
         },
-        endStreams: () => platform.instance.closeStreams(),
+        endStreams: () => platform.closeStreams(),
         closeConnections: () => server.closeAllConnections(),
         unfinishedRequests: () => platform.instance.unfinishedRequests,
         stopCleanup: async () => cleanup?.stop(),
