@@ -154,6 +154,20 @@ describe('requestState', () => {
     expectRefused(await redeem(p, await mint(p), KEY_A, 'test_input_required_result_tampered_state'));
   });
 
+  it('refuses a state minted for other arguments', async () => {
+    const p = await platform();
+    const state = await mint(p);
+    const other = await call(p, 'tools/call', {
+      name: STATE_TOOL,
+      arguments: { extra: 1 },
+      inputResponses: CONFIRMED,
+      requestState: state,
+    });
+    expectRefused(other);
+    // The same arguments again (the client retries the call as it was) are fine.
+    expect((await redeem(p, state)).message.result).toBeDefined();
+  });
+
   it('refuses an expired state', async () => {
     const p = await platform({ request_state: { ttl: '1m' } });
     const state = await mint(p);

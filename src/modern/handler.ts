@@ -92,16 +92,16 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     server.registerCapabilities(registry.capabilities as ModernCapabilities);
     server.setRequestHandler('tools/list', () => ({ tools: registry.toolList as ListToolsResult['tools'] }));
     server.setRequestHandler('tools/call', async (request, ctx) => {
-      const target = `tools/call ${request.params.name}`;
-      const result = await callTool(registry, request.params, handlerContext(ctx, target));
+      const target = targetOf(`tools/call ${request.params.name}`, request.params.arguments ?? {});
+      const result = await callTool(registry, request.params, await handlerContext(ctx, target));
       return isInputRequired(result) ? sealInput(result, target, ctx) : result;
     });
     server.setRequestHandler('completion/complete', (request) => complete(registry, request.params));
     if (registry.capabilities.prompts) {
       server.setRequestHandler('prompts/list', () => ({ prompts: registry.promptList }));
       server.setRequestHandler('prompts/get', async (request, ctx) => {
-        const target = `prompts/get ${request.params.name}`;
-        const result = await getPrompt(registry, request.params, handlerContext(ctx, target));
+        const target = targetOf(`prompts/get ${request.params.name}`, request.params.arguments ?? {});
+        const result = await getPrompt(registry, request.params, await handlerContext(ctx, target));
         return isInputRequired(result) ? sealInput(result, target, ctx) : result;
       });
     }
@@ -110,8 +110,8 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: registry.templateList }));
       server.setRequestHandler('resources/read', async (request, ctx) => {
         const { uri } = request.params;
-        const target = `resources/read ${uri}`;
-        const result = await readResource(registry, uri, handlerContext(ctx, target));
+        const target = targetOf(`resources/read ${uri}`, undefined);
+        const result = await readResource(registry, uri, await handlerContext(ctx, target));
         if (isInputRequired(result)) return sealInput(result, target, ctx);
         return { ...caching.read(uri), ...(result as ReadResourceResult) };
       });
@@ -121,14 +121,15 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
   };
 
   /** A handler's InputRequired, with its state sealed for the trip through the client. */
-  async function sealInput(result: InputRequired, target: string, ctx: ServerContext): Promise<InputRequiredResult> {
+  async function sealInput(result: InputRequired, target: Target, ctx: ServerContext): Promise<InputRequiredResult> {
     const { requestState, ...rest } = result;
     if (requestState === undefined) return rest;
-    return { ...rest, requestState: await seal.seal(requestState, target, ctx) };
+    return { ...rest, requestState: await seal.seal(requestState, await target(), ctx) };
   }
 
-  function handlerContext(ctx: ServerContext, target: string): HandlerContext {
+  async function handlerContext(ctx: ServerContext, target: Target): Promise<HandlerContext> {
     const { mcpReq } = ctx;
+    const verified = mcpReq.requestState();
     const caller = callerOf(ctx);
     // The SDK's envelope type is opaque; its keys are the specification's.
     const envelope = mcpReq.envelope as Record<string, unknown> | undefined;
@@ -141,7 +142,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       clientInfo: envelope?.[CLIENT_INFO_META_KEY] as HandlerContext['clientInfo'],
       signal: mcpReq.signal,
       inputResponses: mcpReq.inputResponses as HandlerContext['inputResponses'],
-      requestState: seal.open(mcpReq.requestState(), target),
+      requestState: verified === undefined ? undefined : seal.open(verified, await target()),
       log: (level, data, logger) => mcpReq.log(level, data, logger),
       async progress(progress, total, message) {
         const notification = progressNotification(mcpReq._meta?.progressToken, progress, total, message);
@@ -206,6 +207,34 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     },
     close: () => handler.close(),
   };
+}
+
+/** The request a requestState belongs to, worked out only when state is minted or redeemed. */
+type Target = () => Promise<string>;
+
+/**
+ * Method, name (or URI) and a digest of the arguments: state minted for one call is refused by a
+ * call with other arguments (the client sends the same arguments again with its answers).
+ */
+function targetOf(name: string, args: unknown): Target {
+  let target: Promise<string> | undefined;
+  return () =>
+    (target ??= (async () => {
+      if (args === undefined) return name;
+      const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(args)));
+      return `${name} ${btoa(String.fromCharCode(...new Uint8Array(digest)))}`;
+    })());
+}
+
+/** JSON with object keys in order, so that equal values give equal text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 function callerOf(ctx: ServerContext): Caller | undefined {
