@@ -5,8 +5,7 @@
 // Host/Origin and authentication were checked before this point, for both eras alike.
 import { LATEST_PROTOCOL_VERSION as LATEST_SESSION_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
-import { readJsonBody } from './http/body.js';
-import { JsonRpcCode, jsonRpcError } from './http/errors.js';
+import { readJsonBody, unreadableBody } from './http/body.js';
 import type { ModernLeg } from './modern/handler.js';
 import { type Caller, isJsonRpcMessage, type SessionHandler } from './sessions/handler.js';
 
@@ -31,9 +30,7 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
       // of a later revision, the session layer answers as it always has.
       if (!claimsModern(request)) return sessions(request, caller, body);
       if (body.kind === 'json') return modern.handle(request, caller, body.value);
-      return body.kind === 'too-large'
-        ? jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${maxBodyBytes} bytes`)
-        : jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
+      return unreadableBody(body, maxBodyBytes);
     }
     if (await isLegacyRequest(request, body.value)) return sessions(request, caller, body);
     return modern.handle(request, caller, body.value);

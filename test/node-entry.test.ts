@@ -148,9 +148,11 @@ describe('a session database that cannot serve', () => {
       'database unavailable: role "baton_no_such_role" does not exist; create it, or set the user in DATABASE_URL (database.dsn) to a role that exists',
     );
     const told =
-      'Session store unavailable: the database role "baton_no_such_role" does not exist. The server\'s operator must act: create it, or set the user in DATABASE_URL (database.dsn) to a role that exists';
+      "Session store unavailable: the database role (user) in the configured URL does not exist. The server's operator must act: create it, or set the user in DATABASE_URL (database.dsn) to a role that exists";
     expect(ready.body).toEqual({ status: 'starting', reason: told });
     expect(initialize.body.error.message).toBe(told);
+    // The role's name (a user name) is in the log only.
+    expect(JSON.stringify(ready.body)).not.toContain('baton_no_such_role');
   });
 
   it('an unreachable database: the address in the log only; clients are told to retry', async () => {

@@ -65,7 +65,8 @@ function bySqlState(code: string, message: string): DatabaseProblem | undefined 
       const role = quoted(message, 'role');
       return role !== undefined && /does not exist/.test(message)
         ? {
-            problem: `the database role "${role}" does not exist`,
+            // The role is a user name: clients and /readyz are told there is none, the log which.
+            problem: 'the database role (user) in the configured URL does not exist',
             remedy: `create it, or set the user in ${SETTINGS} to a role that exists`,
             passing: false,
           }

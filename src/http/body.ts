@@ -1,6 +1,7 @@
 // Reads a request body up to a limit without buffering more than the limit: a client that sends
 // gigabytes is cut off at the first chunk past it. What is left of a refused body is not read
 // here: the runtime reads and drops it (`discardUnread`), so that the client sees the answer.
+import { JsonRpcCode, jsonRpcError } from './errors.js';
 export type BodyResult = { ok: true; text: string } | { ok: false; tooLarge: true };
 
 export async function readBody(request: Request, limit: number): Promise<BodyResult> {
@@ -41,6 +42,13 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
 
 /** A POST body as the MCP endpoint reads it: JSON, not JSON, or over the limit. */
 export type JsonBody = { kind: 'json'; value: unknown } | { kind: 'invalid' } | { kind: 'too-large' };
+
+/** The answer to a body that could not be read as JSON (over the limit, or not JSON), for either era. */
+export function unreadableBody(body: Exclude<JsonBody, { kind: 'json' }>, limit: number): Response {
+  return body.kind === 'too-large'
+    ? jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${limit} bytes`)
+    : jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
+}
 
 export async function readJsonBody(request: Request, limit: number): Promise<JsonBody> {
   const body = await readBody(request, limit);

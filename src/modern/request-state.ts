@@ -34,14 +34,16 @@ export interface RequestStateSeal {
 }
 
 /** Whom a request is from: the caller digest the app passes in `authInfo.clientId`. */
-const callerOf = (ctx: ServerContext) => ctx.http?.authInfo?.clientId ?? '';
+const callerDigest = (ctx: ServerContext) => ctx.http?.authInfo?.clientId ?? '';
 
 export function createRequestStateSeal(keys: KeySource, ttlMs: number): RequestStateSeal {
   let codecs: Promise<RequestStateCodec<Sealed>[]> | undefined;
   const load = () =>
     (codecs ??= keys().then((list) => {
       if (list.length === 0) throw new Error('request_state: no key to seal requestState with');
-      return list.map((key) => createRequestStateCodec<Sealed>({ key, ttlSeconds: Math.max(1, Math.round(ttlMs / 1000)), bind: callerOf }));
+      return list.map((key) =>
+        createRequestStateCodec<Sealed>({ key, ttlSeconds: Math.max(1, Math.round(ttlMs / 1000)), bind: callerDigest }),
+      );
     })).catch((error: unknown) => {
       // A key that could not be had (the database was down) is asked for again next time.
       codecs = undefined;

@@ -3,6 +3,7 @@
 // the platform's Instance (src/sessions/instance.ts): replies and cancels to the work they
 // belong to, requests to a server restored to the session, whose changed state is stored before
 // the answer leaves.
+import { isJsonContentType } from '@modelcontextprotocol/server';
 import {
   InitializeRequestSchema,
   LATEST_PROTOCOL_VERSION,
@@ -11,7 +12,7 @@ import {
   type JSONRPCMessage,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { type JsonBody, readJsonBody } from '../http/body.js';
+import { type JsonBody, readJsonBody, unreadableBody } from '../http/body.js';
 import { JsonRpcCode, SessionRefusedError, StoreUnavailableError, jsonRpcError, unavailable } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
 import type { Caller, Instance, Opened } from './instance.js';
@@ -87,16 +88,12 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
       return jsonRpcError(406, JsonRpcCode.ServerError, 'Not Acceptable: Accept must list both application/json and text/event-stream');
     }
-    const contentType = request.headers.get('content-type') ?? '';
-    if (contentType.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
+    if (!isJsonContentType(request.headers.get('content-type'))) {
       return jsonRpcError(415, JsonRpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
     }
     const body = read ?? (await readJsonBody(request, options.maxBodyBytes));
-    if (body.kind === 'too-large') {
-      // The runtime drops the rest of the body (see discardUnread), so that the client sees this.
-      return jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${options.maxBodyBytes} bytes`);
-    }
-    if (body.kind === 'invalid') return jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
+    // The runtime drops what is left of an oversized body (see discardUnread), so that the client sees this.
+    if (body.kind !== 'json') return unreadableBody(body, options.maxBodyBytes);
     const raw = body.value;
     const batch = Array.isArray(raw);
     const items = batch ? (raw as unknown[]) : [raw];
