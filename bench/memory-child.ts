@@ -25,7 +25,7 @@ if (pool) {
   const before = settle();
   for (let i = 0; i < count; i++) {
     const id = newSessionId();
-    const entry = await connectServer(registry.capabilities, id, exchanges);
+    const entry = await connectServer(registry, id, exchanges);
     await entry.transport.restore({
       method: 'initialize',
       params: {

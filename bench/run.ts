@@ -395,7 +395,7 @@ async function build(): Promise<void> {
     const dispatch = createDispatcher(registry);
     const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
     const restored = async () => {
-      const entry = await connectServer(registry.capabilities, 's', exchanges);
+      const entry = await connectServer(registry, 's', exchanges);
       await entry.transport.restore(initialize);
       return entry;
     };

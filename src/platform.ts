@@ -1,6 +1,7 @@
 // Assembles the platform from a configuration: session store, toolsets, session handler and the
 // HTTP app. Every runtime entry calls this and only adds its own wiring around it.
 import type { Hono } from 'hono';
+import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './config/errors.js';
 import { namingVariables, type EnvRecord } from './config/index.js';
@@ -18,14 +19,27 @@ import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionLimits, SessionStore } from './sessions/types.js';
 import type { ChangeNotifier } from './channel/types.js';
 import type { Database } from './db/database.js';
-import { selectToolsets } from './tools/index.js';
+import { selectToolsets, type ToolsetFactory, type ToolsetServices } from './tools/index.js';
+import type { Toolset } from './tools/define.js';
 import { openDefaultDatasource, type DatasourceOpener } from './tools/data/datasource.js';
 import { ContextProviders } from './enrichment/context.js';
 import { enrichmentMiddleware } from './enrichment/middleware.js';
 import { createLogger, type Logger } from './log.js';
 
+/** A toolset as its owner gives it: declared, or built when the platform starts. */
+export type ToolsetSource = Toolset | ToolsetFactory;
+
 export interface PlatformOptions {
   logger?: Logger;
+  /**
+   * The owner's toolsets, served beside the built-in ones the configuration's `toolsets` names.
+   * With these given and `toolsets` empty, no built-in toolset is served.
+   */
+  toolsets?: ToolsetSource[];
+  /** Where the configuration came from (a file, "environment", ...), for the start-up log. */
+  configSource?: string;
+  /** What the server calls itself (initialize's `serverInfo`); mcp-baton's own when not given. */
+  serverInfo?: Implementation;
   /** Host/Origin policy when the configuration names none: localhost for a local server. */
   defaultOriginPolicy?: OriginPolicy;
   /** A store made by the caller (tests, or a runtime that keeps one per isolate). */
@@ -53,6 +67,8 @@ export interface PlatformOptions {
 
 export interface Platform {
   config: Config;
+  /** Where the configuration came from, when the runtime said. */
+  configSource: string | undefined;
   app: Hono;
   store: SessionStore;
   /** What this instance holds while it runs: restored servers, work in flight, streams. */
@@ -123,24 +139,31 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
   const context = new ContextProviders();
   const closers: (() => Promise<void>)[] = [];
   const closeToolsets = async () => void (await Promise.all(closers.map((close) => close())));
-  let toolsets;
+  const toolsets: Toolset[] = [];
+  let registry: Registry;
   let store: SessionStore;
   try {
-    toolsets = await selectToolsets(config.toolsets, {
+    const services: ToolsetServices = {
       config,
       logger,
       context,
       openDatasource: options.openDatasource ?? openDefaultDatasource,
       onClose: (close) => closers.push(close),
-    });
+    };
+    const own = options.toolsets ?? [];
+    if (own.length === 0 || config.toolsets.length > 0) toolsets.push(...(await selectToolsets(config.toolsets, services)));
+    for (const source of own) toolsets.push(typeof source === 'function' ? await source(services) : source);
+    // Before the store: two toolsets declaring one name must not leave a database pool open.
+    registry = new Registry(
+      toolsets,
+      [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now })],
+      options.serverInfo,
+    );
     store = options.store ?? (await createStore(config, options.openDatabase, logger));
   } catch (error) {
     await closeToolsets();
     throw error;
   }
-  const registry = new Registry(toolsets, [
-    enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now }),
-  ]);
   // Streams on a polling channel cost reads while they are open: they are closed after a while
   // unless configured otherwise, and clients resume them (docs/operations.md).
   const streamTimeoutMs = config.channel.stream_timeout ?? (store.channel.delivery === 'poll' ? 60_000 : 0);
@@ -164,6 +187,7 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
   });
   const platform: Platform = {
     config,
+    configSource: options.configSource,
     store,
     instance,
     changes: instance.changes,

@@ -1,14 +1,7 @@
 // What each command of the operators' command line does, against the session database. Output
 // goes through `Io` (results to `out`, progress and problems to `err`); a command returns its exit
 // code. Session ids are shown as prefixes only, and credential hashes never.
-import { sql } from 'drizzle-orm';
-import type { Database } from '../db/database.js';
-import { migrate } from '../db/migrate.js';
-import { MIGRATIONS } from '../db/migrations.generated.js';
-import { sessions } from '../db/schema.js';
-import type { DatabaseSessionStore } from '../sessions/database-store.js';
-import { changeNotifier } from '../channel/changes.js';
-import type { ChangeNotifier } from '../channel/types.js';
+import type { Admin } from '../api/node.js';
 import { ID_PREFIX_LENGTH, idPrefix, milliseconds, relative, table, timestamp } from './format.js';
 
 export interface Io {
@@ -18,10 +11,10 @@ export interface Io {
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export async function migrateCommand(database: Database, io: Io): Promise<number> {
-  const report = await migrate(database);
+export async function migrateCommand(admin: Admin, io: Io): Promise<number> {
+  const report = await admin.migrate();
   if (report.applied.length === 0) {
-    io.out(`nothing to apply: the database has all ${MIGRATIONS.length} bundled migration(s)`);
+    io.out(`nothing to apply: the database has all ${report.bundled} bundled migration(s)`);
   } else {
     for (const tag of report.applied) io.out(`applied ${tag}`);
     io.out(`${report.applied.length} migration(s) applied`);
@@ -29,8 +22,8 @@ export async function migrateCommand(database: Database, io: Io): Promise<number
   return EXIT.ok;
 }
 
-export async function listCommand(store: DatabaseSessionStore, limit: number, io: Io): Promise<number> {
-  const found = await store.list(limit);
+export async function listCommand(admin: Admin, limit: number, io: Io): Promise<number> {
+  const found = await admin.listSessions(limit);
   if (found.length === 0) {
     io.out('no live sessions');
     return EXIT.ok;
@@ -39,7 +32,7 @@ export async function listCommand(store: DatabaseSessionStore, limit: number, io
   const rows = [['ID', 'BINDING', 'CREATED', 'LAST ACTIVE', 'ENDS']];
   for (const s of found) {
     // A session ends at its lifetime or its idle deadline, whichever comes first.
-    const idleEnd = new Date(s.lastActiveAt.getTime() + store.limits.idleTimeoutMs);
+    const idleEnd = new Date(s.lastActiveAt.getTime() + admin.limits.idleTimeoutMs);
     const [end, why] = idleEnd < s.expiresAt ? [idleEnd, 'idle'] : [s.expiresAt, 'lifetime'];
     rows.push([
       idPrefix(s.id),
@@ -59,8 +52,7 @@ export async function listCommand(store: DatabaseSessionStore, limit: number, io
  * Removes one session whatever its binding or state. `--prefix` accepts what `sessions list`
  * shows, but only when exactly one session starts with it.
  */
-export async function revokeCommand(store: DatabaseSessionStore, id: string, byPrefix: boolean, io: Io): Promise<number> {
-  const { database } = store;
+export async function revokeCommand(admin: Admin, id: string, byPrefix: boolean, io: Io): Promise<number> {
   let target = id;
   if (byPrefix) {
     const prefix = id.endsWith('…') ? id.slice(0, -1) : id;
@@ -68,11 +60,7 @@ export async function revokeCommand(store: DatabaseSessionStore, id: string, byP
       io.err(`error: a prefix needs at least ${ID_PREFIX_LENGTH} characters, got ${prefix.length}`);
       return EXIT.usage;
     }
-    const matches = await database.db
-      .select({ id: sessions.id })
-      .from(sessions)
-      .where(sql`starts_with(${sessions.id}, ${prefix})`)
-      .limit(2);
+    const matches = await admin.findSessions(prefix, 2);
     if (matches.length === 0) {
       io.err(`not found: no session id starts with "${prefix}"`);
       return EXIT.failed;
@@ -81,9 +69,9 @@ export async function revokeCommand(store: DatabaseSessionStore, id: string, byP
       io.err(`ambiguous: more than one session id starts with "${prefix}"; give more characters or the full id`);
       return EXIT.failed;
     }
-    target = matches[0]!.id;
+    target = matches[0]!;
   }
-  if (!(await store.revoke(target))) {
+  if (!(await admin.revokeSession(target))) {
     const hint = target.length < 40 ? ` (revoke needs the whole id; for the prefix that 'sessions list' shows, use --prefix)` : '';
     io.err(`not found: no session with id "${idPrefix(target)}"${hint}`);
     return EXIT.failed;
@@ -99,10 +87,10 @@ export interface CleanupCommandOptions {
   budgetMs?: number;
 }
 
-export async function cleanupCommand(store: DatabaseSessionStore, options: CleanupCommandOptions, io: Io): Promise<number> {
+export async function cleanupCommand(admin: Admin, options: CleanupCommandOptions, io: Io): Promise<number> {
   let total = 0;
   let first: string | undefined;
-  const report = await store.cleanup({
+  const report = await admin.cleanup({
     ...options,
     // Progress only on long runs: a run of one batch just prints its result.
     onBatch: (batch) => {
@@ -133,8 +121,8 @@ export const NOTIFICATIONS = {
 export type Notification = keyof typeof NOTIFICATIONS;
 
 /** Announces a change on the channel; every instance passes it to the streams it serves. */
-export async function notifyCommand(store: DatabaseSessionStore, what: Notification, uri: string | undefined, io: Io): Promise<number> {
-  const changes: ChangeNotifier = changeNotifier(store.channel);
+export async function notifyCommand(admin: Admin, what: Notification, uri: string | undefined, io: Io): Promise<number> {
+  const { changes } = admin;
   if (what === 'tools-changed') await changes.toolsChanged();
   else if (what === 'prompts-changed') await changes.promptsChanged();
   else if (what === 'resources-changed') await changes.resourcesChanged();

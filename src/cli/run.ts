@@ -1,16 +1,11 @@
 // Parses the command line, reads the same configuration as the server (baton.yaml, BATON_CONFIG,
 // BATON_CONFIG_YAML, environment overrides), opens the session database and runs one command.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load-file.js';
 import { ConfigError } from '../config/errors.js';
 import { parseDuration } from '../config/duration.js';
-import type { Config } from '../config/schema.js';
-import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
-import type { Database } from '../db/database.js';
 import { StoreUnavailableError } from '../http/errors.js';
 import { createLogger } from '../log.js';
-import { sessionLimits } from '../platform.js';
-import { DatabaseSessionStore } from '../sessions/database-store.js';
+import { type Admin, createAdmin } from '../api/node.js';
 import {
   EXIT,
   NOTIFICATIONS,
@@ -173,14 +168,19 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     return EXIT.ok;
   }
 
-  let config: Config;
+  let admin: Admin;
   try {
-    config = loadConfig(options.env ?? process.env, options.cwd ?? process.cwd()).config;
+    admin = createAdmin({
+      env: options.env ?? process.env,
+      cwd: options.cwd ?? process.cwd(),
+      logger: createLogger('warn', (line) => io.err(line)),
+    });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.err(error.message);
     return EXIT.usage;
   }
+  const { config } = admin;
   if (config.sessions.store !== 'database') {
     io.err(
       [
@@ -192,7 +192,7 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     );
     return EXIT.usage;
   }
-  if (parsed.command === 'notify' && nodeDriver(config) === 'pglite') {
+  if (parsed.command === 'notify' && admin.embedded) {
     io.err(
       [
         `error: no database URL is configured, so the database is the embedded one in ${config.database.pglite_dir}, which`,
@@ -202,35 +202,23 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     );
     return EXIT.usage;
   }
-  if (nodeDriver(config) === 'pglite') {
+  if (admin.embedded) {
     io.err(
       `note: no database URL is configured, so this is the embedded database in ${config.database.pglite_dir}, which one process uses at a time`,
     );
   }
 
-  let database: Database | undefined;
   try {
-    database = await openNodeDatabase(
-      config,
-      createLogger('warn', (line) => io.err(line)),
-    );
-    const store = new DatabaseSessionStore(
-      database,
-      sessionLimits(config),
-      // The command line publishes on the channel at most; it never waits for a message.
-      { autoMigrate: config.database.auto_migrate, listen: false },
-    );
-    if (parsed.command === 'migrate') return await migrateCommand(database, io);
-    await store.ready();
-    if (parsed.command === 'sessions list') return await listCommand(store, limit ?? 50, io);
-    if (parsed.command === 'sessions revoke') return await revokeCommand(store, parsed.id!, parsed.values.prefix === true, io);
-    if (parsed.command === 'notify') return await notifyCommand(store, parsed.notification!, parsed.uri, io);
-    return await cleanupCommand(store, { ...(budgetMs !== undefined && { budgetMs }), ...(batchSize !== undefined && { batchSize }) }, io);
+    if (parsed.command === 'migrate') return await migrateCommand(admin, io);
+    if (parsed.command === 'sessions list') return await listCommand(admin, limit ?? 50, io);
+    if (parsed.command === 'sessions revoke') return await revokeCommand(admin, parsed.id!, parsed.values.prefix === true, io);
+    if (parsed.command === 'notify') return await notifyCommand(admin, parsed.notification!, parsed.uri, io);
+    return await cleanupCommand(admin, { ...(budgetMs !== undefined && { budgetMs }), ...(batchSize !== undefined && { batchSize }) }, io);
   } catch (error) {
     io.err(`error: ${describeFailure(error)}`);
     return EXIT.failed;
   } finally {
-    await database?.close();
+    await admin.close();
   }
 }
 

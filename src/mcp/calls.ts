@@ -7,8 +7,6 @@ import type { CompleteResult, GetPromptResult, ReadResourceResult } from '@model
 import { type HandlerContext, type InputRequired, isInputRequired, type ToolOutput, type ToolResult } from '../tools/define.js';
 import type { Registry } from './registry.js';
 
-export const SERVER_INFO = { name: 'mcp-baton', version: '0.1.0' };
-
 /**
  * A JSON-RPC error a method answers with. Both SDKs turn a thrown error with a numeric `code`
  * (and optional `data`) into that error response, so one class serves both eras.

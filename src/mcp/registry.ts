@@ -3,7 +3,7 @@
 // from here, so a request never converts a schema.
 import { z } from 'zod';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import type { Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Implementation, Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type {
   HandlerContext,
   PromptDefinition,
@@ -31,6 +31,9 @@ export interface CompiledTemplate {
   matcher: UriTemplate;
 }
 
+/** The `serverInfo` a platform gives when its owner names none. */
+export const DEFAULT_SERVER_INFO: Implementation = { name: 'mcp-baton', version: '0.1.0' };
+
 export class Registry {
   readonly tools = new Map<string, CompiledTool>();
   readonly prompts = new Map<string, PromptDefinition>();
@@ -45,6 +48,8 @@ export class Registry {
   constructor(
     readonly toolsets: Toolset[],
     readonly middleware: ToolMiddleware[] = [],
+    /** What initialize (2025) and every result's `_meta` (2026-07-28) say the server is. */
+    readonly serverInfo: Implementation = DEFAULT_SERVER_INFO,
   ) {
     for (const toolset of toolsets) {
       for (const tool of toolset.tools ?? []) this.#addTool(toolset.name, tool);
@@ -66,14 +71,16 @@ export class Registry {
 
   #addTool(toolset: string, tool: ToolDefinition): void {
     if (this.tools.has(tool.name)) throw new Error(`toolset ${toolset}: tool "${tool.name}" is defined twice`);
-    const validator = z.object(tool.input);
+    const validator = tool.uncheckedInput ? z.looseObject({}) : z.object(tool.input);
     this.tools.set(tool.name, { definition: tool, validator });
     this.toolList.push({
       name: tool.name,
       ...(tool.title && { title: tool.title }),
       description: tool.description,
       inputSchema: (tool.inputJsonSchema ?? toJsonSchema(validator)) as Tool['inputSchema'],
-      ...(tool.output && { outputSchema: toJsonSchema(z.object(tool.output), 'output') as Tool['outputSchema'] }),
+      ...((tool.outputJsonSchema || tool.output) && {
+        outputSchema: (tool.outputJsonSchema ?? toJsonSchema(z.object(tool.output!), 'output')) as Tool['outputSchema'],
+      }),
       ...(tool.annotations && { annotations: tool.annotations }),
     });
   }

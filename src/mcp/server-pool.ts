@@ -23,11 +23,11 @@ export interface SessionServer {
 
 /** A new server for the session, connected to the transport it keeps for life; not restored yet. */
 export async function connectServer(
-  capabilities: Registry['capabilities'],
+  registry: Pick<Registry, 'capabilities' | 'serverInfo'>,
   sessionId: string,
   exchanges: Exchanges,
 ): Promise<SessionServer> {
-  const server = buildServer(capabilities);
+  const server = buildServer(registry);
   const transport = new RequestTransport(sessionId, exchanges);
   await server.connect(transport);
   return { server, transport };

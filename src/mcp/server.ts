@@ -41,11 +41,9 @@ import {
   type Principal,
 } from '../tools/define.js';
 import type { SessionState } from '../sessions/state.js';
-import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource, SERVER_INFO } from './calls.js';
+import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource } from './calls.js';
 import type { Registry } from './registry.js';
 import type { ChangeNotifier } from '../channel/types.js';
-
-export { SERVER_INFO };
 
 /** State keys the protocol layer owns (toolsets use their own prefixes). */
 export const STATE_KEYS = {
@@ -227,11 +225,11 @@ async function ask(server: Server, extra: Extra, requests: InputRequests | undef
  * itself (initialize, ping) stay its own; every other request goes through the registry's
  * dispatcher, with the scope `serveScope` gives it for the request at hand.
  */
-export function buildServer(capabilities: Registry['capabilities']): Server {
+export function buildServer(registry: Pick<Registry, 'capabilities' | 'serverInfo'>): Server {
   // `logging` is left out of the constructor's capabilities: the SDK would install its own
   // in-memory logging/setLevel handler, and ours (session state) must answer instead.
-  const { logging: _logging, ...rest } = capabilities;
-  const server = new Server(SERVER_INFO, { capabilities: rest, jsonSchemaValidator: sharedValidator });
+  const { logging: _logging, ...rest } = registry.capabilities;
+  const server = new Server(registry.serverInfo, { capabilities: rest, jsonSchemaValidator: sharedValidator });
   server.registerCapabilities({ logging: {} });
   return server;
 }

@@ -18,9 +18,10 @@ import {
   type ServerCapabilities as ModernCapabilities,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/server/validators/cf-worker';
 import type { Caller } from '../sessions/handler.js';
-import { callTool, complete, getPrompt, progressNotification, readResource, SERVER_INFO } from '../mcp/calls.js';
+import { callTool, complete, getPrompt, progressNotification, readResource } from '../mcp/calls.js';
 import type { Registry } from '../mcp/registry.js';
 import { errorText, type Logger } from '../log.js';
 import { StoreUnavailableError, unavailable } from '../http/errors.js';
@@ -65,8 +66,12 @@ const validator = new CfWorkerJsonSchemaValidator();
 class RegistryServer extends McpServer {
   readonly #schemas: ReadonlyMap<string, Record<string, unknown>>;
 
-  constructor(schemas: ReadonlyMap<string, Record<string, unknown>>, options: ConstructorParameters<typeof McpServer>[1]) {
-    super(SERVER_INFO, options);
+  constructor(
+    info: Implementation,
+    schemas: ReadonlyMap<string, Record<string, unknown>>,
+    options: ConstructorParameters<typeof McpServer>[1],
+  ) {
+    super(info, options);
     this.#schemas = schemas;
   }
 
@@ -86,7 +91,11 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
   };
 
   const buildServer = () => {
-    const mcp = new RegistryServer(schemas, { requestState: { verify: seal.verify }, cacheHints, jsonSchemaValidator: validator });
+    const mcp = new RegistryServer(registry.serverInfo, schemas, {
+      requestState: { verify: seal.verify },
+      cacheHints,
+      jsonSchemaValidator: validator,
+    });
     const server = mcp.server;
     // Declared after construction, so that McpServer installs none of its own handlers.
     server.registerCapabilities(registry.capabilities as ModernCapabilities);

@@ -202,7 +202,7 @@ export class Instance {
   }
 
   async #connect(sessionId: string): Promise<SessionServer> {
-    const server = await connectServer(this.#registry.capabilities, sessionId, this.exchanges);
+    const server = await connectServer(this.#registry, sessionId, this.exchanges);
     server.server.onerror = (error) => this.#logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
     return server;
   }

@@ -13,7 +13,7 @@ import {
   inputResponse,
   type PromptDefinition,
   text,
-} from './define.js';
+} from '../api/index.js';
 
 function toolError(message: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: message }] };

@@ -158,6 +158,14 @@ export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> {
   annotations?: ToolAnnotations;
   /** A raw JSON Schema to advertise instead of the one derived from `input`. */
   inputJsonSchema?: Record<string, unknown>;
+  /**
+   * The handler gets the arguments as the client sent them and checks them itself; `input` is not
+   * applied (a tool served through `fromSdkServer`, whose SDK server validates). Advertise the
+   * schema with `inputJsonSchema`.
+   */
+  uncheckedInput?: boolean;
+  /** A raw JSON Schema for `structuredContent`, advertised instead of one derived from `output`. */
+  outputJsonSchema?: Record<string, unknown>;
   handler(args: z.infer<z.ZodObject<Shape>>, ctx: HandlerContext): Promise<ToolOutput> | ToolOutput;
 }
 

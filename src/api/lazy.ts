@@ -2,10 +2,8 @@
 // life. A failed build (a configuration error) is not kept: every request says why, and the next
 // one tries again, so a fixed setting takes effect without a redeploy.
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
-import type { Logger } from '../log.js';
+import { errorText, type Logger } from '../log.js';
 import type { Platform } from '../platform.js';
-
-export const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Said once per isolate, when its platform is built (its first request): Workers and Vercel run
@@ -28,6 +26,8 @@ export interface LazyPlatform {
   load(): Promise<Platform>;
   /** Answers with the platform, or with a 500 naming why it could not be built. */
   respond(answer: (platform: Platform) => Response | Promise<Response>): Promise<Response>;
+  /** Closes the platform if one was built; the next use builds another. */
+  close(): Promise<void>;
 }
 
 export function lazyPlatform(build: () => Promise<Platform>, logger: () => Logger): LazyPlatform {
@@ -38,7 +38,7 @@ export function lazyPlatform(build: () => Promise<Platform>, logger: () => Logge
       .then(build)
       .catch((error: unknown) => {
         platform = undefined;
-        logger().error('platform failed to start', { error: messageOf(error) });
+        logger().error('platform failed to start', { error: errorText(error) });
         throw error;
       }));
   return {
@@ -48,9 +48,15 @@ export function lazyPlatform(build: () => Promise<Platform>, logger: () => Logge
       try {
         started = await load();
       } catch (error) {
-        return jsonRpcError(500, JsonRpcCode.InternalError, `Server failed to start: ${messageOf(error)}`);
+        return jsonRpcError(500, JsonRpcCode.InternalError, `Server failed to start: ${errorText(error)}`);
       }
       return answer(started);
+    },
+    async close() {
+      const current = platform;
+      platform = undefined;
+      const built = await current?.catch(() => undefined);
+      await built?.close();
     },
   };
 }

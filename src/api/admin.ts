@@ -1,0 +1,130 @@
+// Operating a deployment's session database from outside the servers: migrations, live sessions,
+// revocation, a cleanup run, announcements to every instance. The `baton` command line is a thin
+// shell over this; an operator's own scripts can use it the same way (`mcp-baton/node`).
+import { sql } from 'drizzle-orm';
+import { changeNotifier } from '../channel/changes.js';
+import type { ChangeNotifier } from '../channel/types.js';
+import type { EnvRecord } from '../config/index.js';
+import { loadConfig } from '../config/load-file.js';
+import { parseConfig } from '../config/index.js';
+import type { Config } from '../config/schema.js';
+import type { Database } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { MIGRATIONS } from '../db/migrations.generated.js';
+import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
+import { sessions } from '../db/schema.js';
+import type { Logger, LogLevel } from '../log.js';
+import { sessionLimits } from '../platform.js';
+import type { DatabaseSessionStore } from '../sessions/database-store.js';
+import type { CleanupOptions, CleanupReport, SessionLimits, SessionSummary } from '../sessions/types.js';
+import { type ConfigInput, deferredChanges, resolveLogger } from './baton.js';
+
+export interface AdminOptions {
+  /** Settings, with the keys of baton.yaml; default baton.yaml / BATON_CONFIG / BATON_CONFIG_YAML, as the server reads them. */
+  config?: ConfigInput;
+  /** Environment overrides (DATABASE_URL, ...); default `process.env`. */
+  env?: EnvRecord;
+  /** Where baton.yaml is looked for; default the working directory. */
+  cwd?: string;
+  /** Where the database's own warnings go; default JSON lines on stderr at level warn. */
+  logger?: Logger | LogLevel;
+}
+
+export interface MigrateReport {
+  /** Tags of the migrations this run applied (none when the database was current). */
+  applied: string[];
+  /** How many migrations this version of mcp-baton carries. */
+  bundled: number;
+}
+
+export interface Admin {
+  readonly config: Config;
+  /** The file the configuration was read from, else "BATON_CONFIG_YAML", "environment" or the options. */
+  readonly source: string;
+  /**
+   * No database URL is configured: the database is the embedded one in `database.pglite_dir`,
+   * which one process uses at a time (a server using it must be stopped first).
+   */
+  readonly embedded: boolean;
+  readonly limits: SessionLimits;
+  /** Applies the migrations this version carries that the database lacks. */
+  migrate(): Promise<MigrateReport>;
+  /** Live sessions, most recently active first. */
+  listSessions(limit?: number): Promise<SessionSummary[]>;
+  /** Full ids of sessions whose id starts with `prefix` (at most `limit`, default 2: enough to tell one from several). */
+  findSessions(prefix: string, limit?: number): Promise<string[]>;
+  /** Removes a session whatever its binding; its end reaches every instance. False when there was none. */
+  revokeSession(id: string): Promise<boolean>;
+  /** Deletes expired and idle sessions once, in batches (`onBatch` reports each). */
+  cleanup(options?: CleanupOptions): Promise<CleanupReport>;
+  /** Announces changes to every instance's streams. */
+  readonly changes: ChangeNotifier;
+  close(): Promise<void>;
+}
+
+/**
+ * An admin handle on the session database the configuration names. Reads the configuration now
+ * (throws ConfigError); opens the database on first use. Close it when done.
+ */
+export function createAdmin(options: AdminOptions = {}): Admin {
+  const env = options.env ?? process.env;
+  const { config, source } =
+    options.config === undefined
+      ? loadConfig(env, options.cwd ?? process.cwd())
+      : { config: parseConfig(options.config, env, 'createAdmin options (config)'), source: 'createAdmin options (config)' };
+  const logger = resolveLogger(options.logger, 'warn');
+  const limits = sessionLimits(config);
+
+  let opened: Promise<{ database: Database; store: DatabaseSessionStore }> | undefined;
+  let ready: Promise<DatabaseSessionStore> | undefined;
+  const open = () =>
+    (opened ??= (async () => {
+      const database = await openNodeDatabase(config, logger);
+      try {
+        const { DatabaseSessionStore } = await import('../sessions/database-store.js');
+        // An admin publishes on the channel at most; it never waits for a message.
+        const store = new DatabaseSessionStore(database, limits, { autoMigrate: config.database.auto_migrate, listen: false });
+        return { database, store };
+      } catch (error) {
+        await database.close();
+        throw error;
+      }
+    })());
+  // Everything but migrate works on a migrated database (auto_migrate migrates here).
+  const store = () =>
+    (ready ??= open().then(async ({ store }) => {
+      await store.ready();
+      return store;
+    }));
+
+  return {
+    config,
+    source,
+    embedded: nodeDriver(config) === 'pglite',
+    limits,
+    async migrate() {
+      const { applied } = await migrate((await open()).database);
+      return { applied, bundled: MIGRATIONS.length };
+    },
+    listSessions: async (limit = 50) => (await store()).list(limit),
+    async findSessions(prefix, limit = 2) {
+      const { database } = await store();
+      const found = await database.db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(sql`starts_with(${sessions.id}, ${prefix})`)
+        .limit(limit);
+      return found.map((row) => row.id);
+    },
+    revokeSession: async (id) => (await store()).revoke(id),
+    cleanup: async (cleanupOptions) => (await store()).cleanup(cleanupOptions),
+    changes: deferredChanges(async () => changeNotifier((await store()).channel)),
+    async close() {
+      const current = opened;
+      opened = undefined;
+      ready = undefined;
+      const handle = await current?.catch(() => undefined);
+      await handle?.database.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// `mcp-baton`: what you declare your server with, on any runtime. The runtime entries
+// (`mcp-baton/node`, `mcp-baton/worker`, `mcp-baton/vercel`) take these and serve them.
+// Everything here is public API: docs/api.md describes it, test/api-surface.test.ts pins it.
+export {
+  acceptedContent,
+  defineTool,
+  defineToolset,
+  inputRequired,
+  inputResponse,
+  isInputRequired,
+  text,
+  type HandlerContext,
+  type InputRequests,
+  type InputRequired,
+  type InputRequiredBuilder,
+  type InputResponses,
+  type Principal,
+  type PromptArgument,
+  type PromptDefinition,
+  type ResourceDefinition,
+  type ResourceTemplateDefinition,
+  type ResultReference,
+  type ToolDefinition,
+  type ToolOutput,
+  type ToolResult,
+  type Toolset,
+} from '../tools/define.js';
+export type { ToolsetFactory, ToolsetServices } from '../tools/index.js';
+export type { ToolsetSource } from '../platform.js';
+export type { SessionState } from '../sessions/state.js';
+export type { ChangeNotifier } from '../channel/types.js';
+export { ProtocolFault, FaultCode } from '../mcp/calls.js';
+export { fromSdkServer, type SdkRegistration, type SdkServerOptions } from './sdk-server.js';
+export type { Baton, BatonOptions, ConfigInput } from './baton.js';
+export { ConfigError, type ConfigIssue } from '../config/errors.js';
+export type { Config } from '../config/schema.js';
+export type { EnvRecord } from '../config/env.js';
+export type { Logger, LogLevel, LogFields } from '../log.js';
+export type { CleanupOptions, CleanupReport, SessionSummary } from '../sessions/types.js';

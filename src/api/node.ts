@@ -1,0 +1,330 @@
+// `mcp-baton/node`: mcp-baton in a Node process (a container, Kubernetes, a VM). `createBaton`
+// builds the platform at once, so that a bad setting fails the start; `serve` listens, reports
+// ready once the store can serve, sweeps expired sessions on an interval, and on SIGTERM/SIGINT
+// drains as docs/operations.md describes. `createAdmin` is what the `baton` command line runs on.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { serve as serveHttp, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { ConfigError } from '../config/errors.js';
+import type { EnvRecord } from '../config/index.js';
+import { readEnv } from '../config/env.js';
+import { loadConfig } from '../config/load-file.js';
+import type { Config } from '../config/schema.js';
+import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
+import { redactDsn } from '../db/problems.js';
+import { StoreUnavailableError } from '../http/errors.js';
+import { DISCARD_LIMITS, discardUnread } from '../http/body.js';
+import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup-schedule.js';
+import type { InFlight } from '../lifecycle/in-flight.js';
+import { shutdown, type ShutdownReport } from '../lifecycle/shutdown.js';
+import { waitForStore } from '../lifecycle/startup.js';
+import { createLogger, errorText, parseLogLevel, type Logger } from '../log.js';
+import type { Platform } from '../platform.js';
+import { openNodeDatasource } from '../tools/data/open-node.js';
+import { type Baton, type BatonOptions, batonOver, buildPlatform, platformOf, resolveConfig, type RuntimeSupport } from './baton.js';
+import { lazyPlatform } from './lazy.js';
+
+export { createAdmin, type Admin, type AdminOptions } from './admin.js';
+
+export interface NodeBatonOptions extends BatonOptions {
+  /** Where baton.yaml (or a relative BATON_CONFIG) is looked for when `config` is not given; default the working directory. */
+  cwd?: string;
+}
+
+const nodeRuntime = (cwd: string): RuntimeSupport => ({
+  configFromSource: (env) => loadConfig(env, cwd),
+  openDatabase: openNodeDatabase,
+  openDatasource: openNodeDatasource,
+});
+
+/**
+ * Builds mcp-baton now: reads the configuration (the options' `config`, else baton.yaml /
+ * BATON_CONFIG / BATON_CONFIG_YAML, with environment overrides from `env`, default
+ * `process.env`), builds your toolsets and opens the session store. Throws ConfigError listing
+ * every problem of the settings (LOG_LEVEL included).
+ */
+export async function createBaton(options: NodeBatonOptions = {}): Promise<Baton> {
+  const env: EnvRecord = options.env ?? process.env;
+  const runtime = nodeRuntime(options.cwd ?? process.cwd());
+  // The logger's level and the settings are checked together: one report names every problem.
+  const problems: ConfigError[] = [];
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error);
+      return undefined;
+    }
+  };
+  const logger = attempt(() =>
+    typeof options.logger === 'object' ? options.logger : createLogger(options.logger ?? parseLogLevel(readEnv(env, 'LOG_LEVEL'))),
+  );
+  const resolved = attempt(() => resolveConfig(options, env, runtime));
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1 || !logger || !resolved) {
+    throw new ConfigError(
+      problems.map((problem) => problem.source).join(', '),
+      problems.flatMap((problem) => problem.issues),
+    );
+  }
+  // Built here, once: later uses (after close) build again from the same options.
+  let first: Platform | undefined = await buildPlatform(options, env, runtime, logger, resolved);
+  const lazy = lazyPlatform(
+    async () => {
+      const platform = first ?? (await buildPlatform(options, env, runtime, logger));
+      first = undefined;
+      return platform;
+    },
+    () => logger,
+  );
+  await lazy.load();
+  return batonOver(lazy);
+}
+
+export interface ServeOptions {
+  /** Default: the configuration's `server.port` (PORT). 0 picks a free port. */
+  port?: number;
+  /** Default: HOST from the environment, else 0.0.0.0 (every address). */
+  host?: string;
+  /**
+   * SIGTERM and SIGINT run the shutdown sequence, then end the process: exit code 0 when it
+   * completed, 1 when it failed; a second signal exits at once with 128 + its number. Default
+   * true; without it, call `shutdown()` yourself.
+   */
+  handleSignals?: boolean;
+}
+
+export interface NodeServer {
+  readonly server: Server;
+  /** The port it listens on. */
+  readonly port: number;
+  /** `http://<host>:<port>` (127.0.0.1 when listening on every address). */
+  readonly url: string;
+  /**
+   * Drains and stops: readiness turns 503, new connections go elsewhere, requests in flight get
+   * `server.shutdown.grace_period` to finish, streams end with a resume point, then the store
+   * closes. The process is left running.
+   */
+  shutdown(reason?: string): Promise<ShutdownReport>;
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+/** Beyond the configured delays, how long closing the store may take before we give up. */
+const CLOSE_ALLOWANCE_MS = 10_000;
+/**
+ * Under `npm start` one Ctrl-C reaches the server twice: from the terminal, which signals the
+ * whole foreground process group, and from npm, which passes on the SIGINT it got itself a few
+ * milliseconds later. A SIGINT this soon after the first is that same key press.
+ */
+const SAME_CTRL_C_MS = 1_000;
+
+interface DrainState {
+  /** Readiness is 503; requests are still served. */
+  draining: boolean;
+  /** The server stopped listening. */
+  closed: boolean;
+}
+
+/**
+ * Counts every HTTP exchange until its response has ended (a streamed response when its stream
+ * ends, or when the connection drops). While draining, answers carry `Connection: close`, so that
+ * clients open new connections (to other instances, once the load balancer noticed); an idle
+ * connection is not closed under a client that may be about to reuse it until the server stops
+ * listening, and from then on as soon as it falls idle.
+ */
+function trackExchanges(server: Server, inFlight: InFlight, state: DrainState): void {
+  // Prepended: it must see the response before the app's listener may have written its head.
+  server.prependListener('request', (_request, response: ServerResponse) => {
+    const leave = inFlight.enter();
+    if (state.draining && !response.headersSent) response.setHeader('connection', 'close');
+    response.once('close', () => {
+      leave();
+      if (state.closed) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+}
+
+/** discardUnread for a body the app never touched, on Node's own stream; true when read to its end. */
+function discardIncoming(incoming: IncomingMessage, limits = DISCARD_LIMITS): Promise<boolean> {
+  if (incoming.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let dropped = 0;
+    const finish = (whole: boolean) => {
+      clearTimeout(timer);
+      incoming.off('data', onData).off('end', onEnd).off('error', onError);
+      // Past a bound: close the connection rather than read on.
+      if (!whole) incoming.destroy();
+      resolve(whole);
+    };
+    const onData = (chunk: Buffer) => {
+      dropped += chunk.byteLength;
+      if (dropped > limits.bytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    // The connection went away: nothing left to read or to answer.
+    const onError = () => finish(false);
+    const timer = setTimeout(() => finish(false), limits.ms);
+    incoming.on('data', onData).on('end', onEnd).on('error', onError);
+    incoming.resume();
+  });
+}
+
+/** Node closes the connection once this answer is written (the client or a drain asked for it). */
+function closesAfterAnswer(response: ServerResponse): boolean {
+  return !response.shouldKeepAlive || String(response.getHeader('connection') ?? '').toLowerCase() === 'close';
+}
+
+/** Listens, or rejects with an error whose message says in one line why it cannot. */
+function listen(platform: Platform, port: number, host: string): Promise<Server> {
+  const app = platform.app;
+  // What the app left unread of a request body is read and dropped, within bounds (see
+  // discardUnread): on a connection that stays open after the answer, while the answer goes out;
+  // on one that closes after it, before, since Node closes it as soon as the answer is written.
+  // This replaces @hono/node-server's own clean-up (autoCleanupIncoming), which gives up after
+  // 500 ms, too soon for a large body on a busy machine. This server speaks HTTP/1.1 only (serve()
+  // without createServer), so the bindings are IncomingMessage and ServerResponse.
+  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+    const response = await app.fetch(request, env);
+    const incoming = env.incoming as IncomingMessage;
+    // Complete: the whole request is off the wire (read by the app, or buffered); nothing to do.
+    if (incoming.complete) return response;
+    // A body the app began to read goes on through its web stream; one it never touched is read
+    // from Node's stream (a web stream made now would stall: Node stops feeding it once the answer
+    // is written, taking a body nobody had read for one it may throw away itself).
+    const discarded = request.bodyUsed ? discardUnread(request) : discardIncoming(incoming);
+    if (closesAfterAnswer(env.outgoing as ServerResponse)) await discarded;
+    return response;
+  };
+  return new Promise((resolve, reject) => {
+    const server = serveHttp({ fetch, autoCleanupIncoming: false, port, hostname: host }, () => {
+      server.off('error', onError);
+      resolve(server);
+    }) as Server;
+    const onError = (error: NodeJS.ErrnoException) =>
+      reject(Object.assign(new Error(listenProblem(error, host, port)), { code: error.code }));
+    server.once('error', onError);
+  });
+}
+
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
+  const where = `cannot listen on ${host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `${where}: the port is in use by another process; stop that process, or set PORT (server.port) to a free port`;
+    case 'EACCES':
+      return `${where}: permission denied (ports below 1024 need privileges); set PORT (server.port) to 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${where}: this machine has no such address; set HOST to one of its addresses, or to 0.0.0.0 for all`;
+    default:
+      return `${where}: ${error.message}`;
+  }
+}
+
+/** Where the session database is, as logs may say it. */
+function databaseLocation(config: Config): string {
+  return nodeDriver(config) === 'pglite' ? `${config.database.pglite_dir} (embedded PGlite)` : redactDsn(config.database.dsn);
+}
+
+/**
+ * Serves a Baton over HTTP/1.1. Readiness (/readyz) is 'starting' until the store can serve (the
+ * database is retried meanwhile, the process stays alive), then 'ready', and 'draining' from
+ * shutdown on. Rejects when it cannot listen (the message says why); the Baton is left open.
+ */
+export async function serve(baton: Baton, options: ServeOptions = {}): Promise<NodeServer> {
+  const platform = await platformOf(baton);
+  const { config, logger } = platform;
+  platform.readiness = 'starting';
+  const inFlight = platform.instance.requests;
+  const host = options.host ?? process.env.HOST ?? '0.0.0.0';
+  const server = await listen(platform, options.port ?? config.server.port, host);
+  const drain: DrainState = { draining: false, closed: false };
+  trackExchanges(server, inFlight, drain);
+
+  const starting = new AbortController();
+  let cleanup: CleanupSchedule | undefined;
+  let stopping: Promise<ShutdownReport> | undefined;
+  const { grace_period: gracePeriodMs, pre_shutdown_delay: preShutdownDelayMs } = config.server.shutdown;
+  const stop = (reason: string) =>
+    (stopping ??= (() => {
+      starting.abort();
+      return shutdown(
+        {
+          preShutdownDelayMs,
+          gracePeriodMs,
+          logger,
+          inFlight,
+          markDraining: () => {
+            platform.readiness = 'draining';
+            drain.draining = true;
+          },
+          stopAccepting: () => {
+            drain.closed = true;
+            server.close();
+          },
+          endStreams: () => platform.closeStreams(),
+          closeConnections: () => server.closeAllConnections(),
+          unfinishedRequests: () => platform.instance.unfinishedRequests,
+          stopCleanup: async () => cleanup?.stop(),
+          closeStore: () => baton.close(),
+        },
+        reason,
+      );
+    })());
+
+  if (options.handleSignals ?? true) handleSignals(stop, logger, inFlight, preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS);
+
+  // Said once the signals are handled: whoever waits for this line may stop the server at once.
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  logger.info('listening', { port, store: config.sessions.store, config: platform.configSource, toolsets: platform.toolsets });
+
+  void waitForStore(platform.store, {
+    logger,
+    signal: starting.signal,
+    ...(config.sessions.store === 'database' && { fields: { database: databaseLocation(config) } }),
+    onFailure: (error) => {
+      platform.readinessReason =
+        error instanceof StoreUnavailableError ? error.publicMessage : 'the session store is not ready yet (the server log says why)';
+    },
+  }).then((ready) => {
+    if (!ready || stopping) return;
+    cleanup = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
+    platform.readiness = 'ready';
+    platform.readinessReason = undefined;
+    logger.info('ready', { store: platform.store.kind, cleanupIntervalMs: config.sessions.cleanup_interval });
+  });
+
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return { server, port, url: `http://${shown}:${port}`, shutdown: (reason = 'shutdown()') => stop(reason) };
+}
+
+/**
+ * A first SIGTERM/SIGINT drains and then exits; a second one exits at once with 128 + its number
+ * (130 for SIGINT, 143 for SIGTERM), without draining.
+ */
+function handleSignals(stop: (reason: string) => Promise<ShutdownReport>, logger: Logger, inFlight: InFlight, deadlineMs: number): void {
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (first) {
+      if (signal === 'SIGINT' && first.signal === 'SIGINT' && performance.now() - first.at < SAME_CTRL_C_MS) return;
+      const code = 128 + (SIGNAL_NUMBERS[signal] ?? 1);
+      logger.warn('second signal, exiting now', { signal, code, inFlight: inFlight.count });
+      process.exit(code);
+    }
+    first = { signal, at: performance.now() };
+    // Kubernetes kills at terminationGracePeriodSeconds anyway; this only bounds a hung close.
+    setTimeout(() => {
+      logger.error('shutdown did not complete in time, exiting');
+      process.exit(1);
+    }, deadlineMs).unref();
+    stop(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error: errorText(error, { stack: true }) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}

@@ -1,0 +1,284 @@
+// Serving an existing SDK server's tools, prompts and resources through mcp-baton. The user's
+// registration function runs once, on a real `McpServer` of the SDK (v1), when the platform
+// starts; that server then stays in the process, connected to a transport of ours, and every call
+// is forwarded to it as the JSON-RPC request its own client would send. Only the SDK's public
+// surface is used: the lists come from tools/list, prompts/list, resources/list and
+// resources/templates/list; validation, output schemas and error results stay the SDK's.
+//
+// What a handler sends during a call comes back to that call's context: log messages go through
+// `ctx.log` (the real client's log level applies), progress through `ctx.progress`, anything else
+// through `ctx.notify`. A handler that asks the client something in the middle of a call
+// (elicitInput, createMessage, listRoots) gets an error: in the 2026-07-28 era there is no
+// connection to ask on. Such a tool is ported by returning `inputRequired(...)` (docs/api.md).
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  type CallToolResult,
+  type CompleteResult,
+  type GetPromptResult,
+  type JSONRPCMessage,
+  LATEST_PROTOCOL_VERSION,
+  type LoggingLevel,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type ServerNotification,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { FaultCode, ProtocolFault } from '../mcp/calls.js';
+import type {
+  HandlerContext,
+  PromptArgument,
+  PromptDefinition,
+  ResourceDefinition,
+  ResourceTemplateDefinition,
+  ToolDefinition,
+  Toolset,
+} from '../tools/define.js';
+import type { ToolsetFactory } from '../tools/index.js';
+
+/** A function that registers tools, prompts and resources on an SDK server, as written for the SDK. */
+export type SdkRegistration = (server: McpServer) => void | Promise<void>;
+
+export interface SdkServerOptions {
+  /** The toolset's description (for the operator; clients do not see it). */
+  description?: string;
+}
+
+/** What a JSON-RPC error answer carries. */
+interface WireError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(error: ProtocolFault): void;
+  /** The call's context, for what the handler sends while it runs; none for the lists. */
+  ctx: HandlerContext | undefined;
+}
+
+/**
+ * The SDK server's peer: it plays the client, in process. Requests get ids of their own, so that
+ * what the server sends with a `relatedRequestId` finds the call it belongs to.
+ */
+class InProcessPeer implements Transport {
+  onmessage?: Transport['onmessage'];
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  readonly #pending = new Map<number, Pending>();
+  #next = 0;
+
+  async start(): Promise<void> {}
+
+  async close(): Promise<void> {
+    for (const pending of this.#pending.values()) pending.reject(new ProtocolFault(FaultCode.InternalError, 'the SDK server was closed'));
+    this.#pending.clear();
+    this.onclose?.();
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if ('id' in message && ('result' in message || 'error' in message)) {
+      const pending = this.#pending.get(Number(message.id));
+      if (!pending) return;
+      this.#pending.delete(Number(message.id));
+      if ('error' in message) {
+        const { code, message: text, data } = message.error as WireError;
+        pending.reject(new ProtocolFault(code, text, data));
+      } else {
+        pending.resolve(message.result);
+      }
+      return;
+    }
+    if ('id' in message && 'method' in message) {
+      // A request to the client in the middle of a call: there is no connection to carry it.
+      this.onmessage?.({
+        jsonrpc: '2.0',
+        id: message.id,
+        error: {
+          code: FaultCode.MethodNotFound,
+          message: `${message.method} is not available to a server served through fromSdkServer: return inputRequired(...) from a tool declared with defineTool instead (docs/api.md)`,
+        },
+      });
+      return;
+    }
+    const related = options?.relatedRequestId;
+    const ctx = related === undefined ? undefined : this.#pending.get(Number(related))?.ctx;
+    if (ctx) await deliver(message as ServerNotification, ctx);
+  }
+
+  /** Sends a request to the SDK server; resolves with its result, rejects with its error. */
+  request<T>(method: string, params: Record<string, unknown>, ctx?: HandlerContext): Promise<T> {
+    const id = ++this.#next;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (result: unknown) => void, reject, ctx });
+      const cancel = () => {
+        if (!this.#pending.delete(id)) return;
+        this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the client cancelled' } });
+        reject(new ProtocolFault(FaultCode.InternalError, 'cancelled'));
+      };
+      if (ctx?.signal.aborted) return cancel();
+      ctx?.signal.addEventListener('abort', cancel, { once: true });
+      // Progress is always asked for: ctx.progress passes it on only when the real client asked.
+      const meta = ctx ? { _meta: { progressToken: id } } : {};
+      this.onmessage?.({ jsonrpc: '2.0', id, method, params: { ...params, ...meta } });
+    });
+  }
+
+  notify(method: string): void {
+    this.onmessage?.({ jsonrpc: '2.0', method });
+  }
+}
+
+/** What the SDK server sends during a call, passed on through the call's context. */
+async function deliver(notification: ServerNotification, ctx: HandlerContext): Promise<void> {
+  if (notification.method === 'notifications/message') {
+    const { level, data, logger } = notification.params as { level: LoggingLevel; data: unknown; logger?: string };
+    return ctx.log(level, data, logger);
+  }
+  if (notification.method === 'notifications/progress') {
+    const { progress, total, message } = notification.params as { progress: number; total?: number; message?: string };
+    return ctx.progress(progress, total, message);
+  }
+  return ctx.notify(notification);
+}
+
+/** Every page of a list, or nothing when the SDK server has no such method (nothing registered). */
+async function listAll<T>(peer: InProcessPeer, method: string, key: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    let page: Record<string, unknown>;
+    try {
+      page = await peer.request<Record<string, unknown>>(method, cursor === undefined ? {} : { cursor });
+    } catch (error) {
+      if (error instanceof ProtocolFault && error.code === FaultCode.MethodNotFound) return items;
+      throw error;
+    }
+    items.push(...((page[key] as T[] | undefined) ?? []));
+    cursor = typeof page.nextCursor === 'string' ? page.nextCursor : undefined;
+  } while (cursor !== undefined);
+  return items;
+}
+
+function toolFrom(peer: InProcessPeer, tool: Tool): ToolDefinition {
+  return {
+    name: tool.name,
+    ...(tool.title && { title: tool.title }),
+    description: tool.description ?? '',
+    input: {},
+    uncheckedInput: true,
+    inputJsonSchema: tool.inputSchema,
+    ...(tool.outputSchema && { outputJsonSchema: tool.outputSchema }),
+    ...(tool.annotations && { annotations: tool.annotations }),
+    handler: (args, ctx) => peer.request<CallToolResult>('tools/call', { name: tool.name, arguments: args }, ctx),
+  };
+}
+
+/** Suggestions from the SDK server's completion/complete; none when it offers none. */
+async function suggestions(peer: InProcessPeer, ref: Record<string, string>, name: string, value: string, context: Record<string, string>) {
+  try {
+    const answer = await peer.request<CompleteResult>('completion/complete', {
+      ref,
+      argument: { name, value },
+      ...(Object.keys(context).length > 0 && { context: { arguments: context } }),
+    });
+    return answer.completion.values;
+  } catch {
+    return [];
+  }
+}
+
+function promptFrom(peer: InProcessPeer, prompt: Prompt): PromptDefinition {
+  const ref = { type: 'ref/prompt', name: prompt.name };
+  const args: Record<string, PromptArgument> = {};
+  for (const argument of prompt.arguments ?? []) {
+    args[argument.name] = {
+      ...(argument.description && { description: argument.description }),
+      required: argument.required ?? false,
+      complete: (value, context) => suggestions(peer, ref, argument.name, value, context),
+    };
+  }
+  return {
+    name: prompt.name,
+    ...(prompt.title && { title: prompt.title }),
+    description: prompt.description ?? '',
+    ...(prompt.arguments && { arguments: args }),
+    get: (values, ctx) => peer.request<GetPromptResult>('prompts/get', { name: prompt.name, arguments: values }, ctx),
+  };
+}
+
+const readThrough = (peer: InProcessPeer, uri: string, ctx: HandlerContext) =>
+  peer.request<ReadResourceResult>('resources/read', { uri }, ctx);
+
+function resourceFrom(peer: InProcessPeer, resource: Resource): ResourceDefinition {
+  const { uri, name, title, description, mimeType } = resource;
+  return {
+    uri,
+    name,
+    ...(title && { title }),
+    ...(description && { description }),
+    ...(mimeType && { mimeType }),
+    read: (ctx) => readThrough(peer, uri, ctx),
+  };
+}
+
+function templateFrom(peer: InProcessPeer, template: ResourceTemplate): ResourceTemplateDefinition {
+  const { uriTemplate, name, title, description, mimeType } = template;
+  const ref = { type: 'ref/resource', uri: uriTemplate };
+  const complete = Object.fromEntries(
+    new UriTemplate(uriTemplate).variableNames.map((variable) => [
+      variable,
+      (value: string, context: Record<string, string>) => suggestions(peer, ref, variable, value, context),
+    ]),
+  );
+  return {
+    uriTemplate,
+    name,
+    ...(title && { title }),
+    ...(description && { description }),
+    ...(mimeType && { mimeType }),
+    complete,
+    read: (uri, _variables, ctx) => readThrough(peer, uri, ctx),
+  };
+}
+
+/**
+ * A toolset made of what `register` puts on an SDK `McpServer`: pass your server's registration
+ * function unchanged, e.g. `fromSdkServer('weather', (server) => { server.registerTool(...) })`.
+ * The server is built when the platform starts and closed with it. Its tools, prompts and
+ * resources are read once, at start: register everything inside `register`.
+ */
+export function fromSdkServer(name: string, register: SdkRegistration, options: SdkServerOptions = {}): ToolsetFactory {
+  return async ({ onClose }) => {
+    const server = new McpServer({ name, version: '0.0.0' });
+    onClose(() => server.close());
+    await register(server);
+    const peer = new InProcessPeer();
+    await server.connect(peer);
+    await peer.request('initialize', {
+      protocolVersion: LATEST_PROTOCOL_VERSION,
+      capabilities: {},
+      clientInfo: { name: 'mcp-baton', version: '0' },
+    });
+    peer.notify('notifications/initialized');
+    const [tools, prompts, resources, templates] = await Promise.all([
+      listAll<Tool>(peer, 'tools/list', 'tools'),
+      listAll<Prompt>(peer, 'prompts/list', 'prompts'),
+      listAll<Resource>(peer, 'resources/list', 'resources'),
+      listAll<ResourceTemplate>(peer, 'resources/templates/list', 'resourceTemplates'),
+    ]);
+    const toolset: Toolset = {
+      name,
+      description: options.description ?? `the SDK server "${name}"`,
+      tools: tools.map((tool) => toolFrom(peer, tool)),
+      prompts: prompts.map((prompt) => promptFrom(peer, prompt)),
+      resources: resources.map((resource) => resourceFrom(peer, resource)),
+      resourceTemplates: templates.map((template) => templateFrom(peer, template)),
+    };
+    return toolset;
+  };
+}
