@@ -129,6 +129,45 @@ export async function runRequirementSet(url: string, revision: Revision, echo = 
   return result;
 }
 
+export interface ScenarioRun {
+  scenario: string;
+  passed: number;
+  failed: number;
+  warnings: number;
+  failures: string[];
+}
+
+/**
+ * Runs named scenarios one by one (two at a time): with the 0.2 alpha at `specVersion`, or with
+ * 0.1.16 when none is given. A scenario that produced no checks counts as failed.
+ */
+export async function runScenarios(url: string, scenarios: readonly string[], specVersion?: Revision): Promise<ScenarioRun[]> {
+  const runOne = async (scenario: string): Promise<ScenarioRun> => {
+    const args = ['--url', url, '--scenario', scenario, ...(specVersion ? ['--spec-version', specVersion] : [])];
+    const { scenarios: ran } = await runSuite(specVersion ? SUITE_0_2 : SUITE_0_1, args, false);
+    const run: ScenarioRun = { scenario, passed: 0, failed: 0, warnings: 0, failures: [] };
+    const checks = ran.get(scenario)?.checks ?? [];
+    if (checks.length === 0) run.failures.push(`${scenario}: no checks ran`);
+    for (const check of checks) {
+      if (check.status === 'SUCCESS') run.passed++;
+      else if (check.status === 'WARNING') run.warnings++;
+      else if (check.status === 'FAILURE') {
+        run.failed++;
+        run.failures.push(`${scenario}: ${check.id}: ${check.errorMessage ?? ''}`);
+      }
+    }
+    return run;
+  };
+  const queue = [...scenarios];
+  const runs: ScenarioRun[] = [];
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) runs.push(await runOne(next));
+    }),
+  );
+  return runs.sort((a, b) => scenarios.indexOf(a.scenario) - scenarios.indexOf(b.scenario));
+}
+
 /** The platform with the conformance fixtures, on the store the environment names. */
 export function startConformanceServer(env: Record<string, string> = {}): Promise<RunningServer> {
   return startServer({ BATON_TOOLSETS: 'conformance', ...env });

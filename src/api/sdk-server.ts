@@ -8,8 +8,9 @@
 // What a handler sends during a call comes back to that call's context: log messages go through
 // `ctx.log` (the real client's log level applies), progress through `ctx.progress`, anything else
 // through `ctx.notify`. A handler that asks the client something in the middle of a call
-// (elicitInput, createMessage, listRoots) gets an error: in the 2026-07-28 era there is no
-// connection to ask on. Such a tool is ported by returning `inputRequired(...)` (docs/api.md).
+// (elicitInput, createMessage, listRoots) is refused by its own SDK server, which was told of no
+// client capability: in the 2026-07-28 era there is no connection to ask on. Such a tool is
+// ported by returning `inputRequired(...)` (docs/api.md).
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -254,7 +255,8 @@ function templateFrom(peer: InProcessPeer, template: ResourceTemplate): Resource
  */
 export function fromSdkServer(name: string, register: SdkRegistration, options: SdkServerOptions = {}): ToolsetFactory {
   return async ({ onClose }) => {
-    const server = new McpServer({ name, version: '0.0.0' });
+    // Logging is declared, as the platform declares it: the SDK refuses log messages otherwise.
+    const server = new McpServer({ name, version: '0.0.0' }, { capabilities: { logging: {} } });
     onClose(() => server.close());
     await register(server);
     const peer = new InProcessPeer();
