@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// `npx baton <command>`: the operators' command line, run from the TypeScript sources through tsx
-// in this process, so signals and exit codes are the command's own. (A command runs for moments:
-// unlike the server, it gains nothing from a build. Where only the build is, as in the container
-// image, the same command line is `node dist/baton.js`.)
+// `npx baton <command>`: the operators' command line. In this repository it runs from the
+// TypeScript sources through tsx, in this process, so signals and exit codes are the command's
+// own (a command runs for moments: unlike the server, it gains nothing from a build). Installed
+// from the package, where there are no sources, it runs the package's built code. In the container
+// image the same command line is `node dist/baton.js`.
+import { existsSync } from 'node:fs';
+
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
   process.stderr.write(
@@ -10,6 +13,10 @@ if (major < 22) {
   );
   process.exit(2);
 }
-const { register } = await import('tsx/esm/api');
-register();
-await import('../src/cli/main.ts');
+if (existsSync(new URL('../src/cli/main.ts', import.meta.url))) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+} else {
+  await import('../dist/lib/cli/main.js');
+}

@@ -12,7 +12,7 @@ import type { CleanupReport } from '../sessions/types.js';
 import type { LazyPlatform } from './lazy.js';
 
 /**
- * A configuration value as code writes it: the keys of baton.yaml (docs/configuration.md), every
+ * A configuration value as code writes it: the keys of baton.yaml (the README's configuration section), every
  * key optional, durations as milliseconds or as text ("10m"), lists as arrays or comma-separated
  * text.
  */
@@ -48,7 +48,7 @@ export interface BatonOptions {
   config?: ConfigInput;
   /**
    * Environment overrides applied on top (DATABASE_URL, SESSIONS_STORE, PORT, ...; see
-   * docs/configuration.md). Node: `process.env` unless given; Workers: the bindings.
+   * the README's configuration section). Node: `process.env` unless given; Workers: the bindings.
    */
   env?: EnvRecord;
   /** A logger (an object with debug/info/warn/error), or the least level written as JSON lines to stderr. */

@@ -6,7 +6,7 @@ import type { EnvRecord } from '../config/index.js';
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { errorText } from '../log.js';
 import { type BatonOptions, platformOf } from './baton.js';
-import { edgeBaton } from './worker.js';
+import { edgeBaton } from './edge.js';
 
 export interface VercelHandlers {
   /** Every method of /mcp, /healthz and /readyz (rewrite them to the function that exports this). */

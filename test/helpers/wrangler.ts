@@ -14,6 +14,8 @@ export interface WranglerOptions {
   /** Default 0: wrangler binds a port the system picks and says which ("Ready on ..."). */
   port?: number;
   timeoutMs?: number;
+  /** The folder with the wrangler.toml to run; default this repository's Worker. */
+  cwd?: string;
 }
 
 export interface RunningWorker {
@@ -51,7 +53,7 @@ export async function startWrangler(options: WranglerOptions = {}): Promise<Runn
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('--var', `${key}:${value}`);
 
   const child = spawn(WRANGLER, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     // Its own process group, so that stop() reaches workerd too, not only wrangler.
     detached: true,
     env: {

@@ -1,0 +1,246 @@
+// The package as users get it: `npm pack` (which builds dist/lib), the tarball installed into a
+// copy of each example with npm, and each example run the way its README says. Also: the types a
+// user's project compiles against (test/fixtures/api-types.ts, with tsc), the names each entry
+// exports, that nothing else under the package is importable, and `npm publish --dry-run`.
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { ROOT, type RunningServer, startServer } from './helpers/server.js';
+import { startWrangler } from './helpers/wrangler.js';
+
+const run = promisify(execFile);
+/** The Node running the tests (24) first on PATH, for npm and the scripts it starts. */
+const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+const NPM = { env: { ...process.env, PATH, npm_config_update_notifier: 'false' }, maxBuffer: 16 * 1024 * 1024 };
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+const TSX = join(ROOT, 'node_modules/tsx/dist/loader.mjs');
+
+/**
+ * Sends SIGTERM to the server `npm start` runs (npm starts a shell, the shell the server) and
+ * waits for npm to exit with the server's code.
+ */
+async function stopUnderNpm(server: RunningServer): Promise<void> {
+  let pid = server.child.pid!;
+  for (;;) {
+    const children = await run('pgrep', ['-P', String(pid)]).then(
+      ({ stdout }) => stdout.split('\n').filter(Boolean).map(Number),
+      () => [],
+    );
+    if (children.length === 0) break;
+    expect(children).toHaveLength(1);
+    pid = children[0]!;
+  }
+  expect(pid).not.toBe(server.child.pid);
+  const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
+  process.kill(pid, 'SIGTERM');
+  expect(await exited).toBe(0);
+}
+
+let work: string;
+let tarball: string;
+let db: TestDatabase;
+
+/** A copy of examples/<name> with the packed package installed as its package.json says, bar the version. */
+async function installExample(name: string, omitDev: boolean): Promise<string> {
+  const dir = join(work, name);
+  cpSync(join(ROOT, 'examples', name), dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  expect(manifest.dependencies['mcp-baton']).toBe('^0.1.0');
+  manifest.dependencies['mcp-baton'] = `file:${tarball}`;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', ...(omitDev ? ['--omit=dev'] : [])];
+  await run('npm', args, { ...NPM, cwd: dir });
+  return dir;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'baton-package-'));
+  db = await createTestDatabase('baton_package');
+  const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--json'], { ...NPM, cwd: ROOT });
+  const [packed] = JSON.parse(stdout) as { filename: string; size: number; unpackedSize: number; entryCount: number }[];
+  tarball = join(work, packed!.filename);
+  console.log(
+    `packed ${packed!.filename}: ${(packed!.size / 1024).toFixed(1)} KiB (${(packed!.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${packed!.entryCount} files)`,
+  );
+  // Each example installs on its own, as a user would; the Worker's wrangler is this repository's.
+  await Promise.all([installExample('node', false), installExample('worker', true), installExample('vercel', false)]);
+}, 300_000);
+
+afterAll(async () => {
+  await db?.drop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the package', () => {
+  it('holds the built code, its declarations and the docs, and no sources or development tools', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const files = stdout.split('\n').filter(Boolean);
+    for (const entry of ['index', 'node', 'worker', 'vercel']) {
+      expect(files).toContain(`package/dist/lib/api/${entry}.js`);
+      expect(files).toContain(`package/dist/lib/api/${entry}.d.ts`);
+    }
+    expect(files).toEqual(expect.arrayContaining(['package/docs/api.md', 'package/README.md', 'package/bin/baton.mjs']));
+    // What the demo dataset reads beside its code, and the data toolset's worker thread.
+    expect(files).toEqual(
+      expect.arrayContaining(['package/dist/lib/tools/data/demo/shop.sql', 'package/dist/lib/tools/data/drivers/pglite-thread.js']),
+    );
+    expect(
+      files.filter((file) => /^package\/(src|test|examples|scripts)\/|^package\/dist\/lib\/(dev|runtime)\/|\.ts$(?<!\.d\.ts)/.test(file)),
+    ).toEqual([]);
+  });
+
+  it('exports exactly its four entries: each has the names docs/api.md lists, and nothing else is importable', async () => {
+    const script = `
+      const names = {};
+      for (const entry of ['mcp-baton', 'mcp-baton/node', 'mcp-baton/worker', 'mcp-baton/vercel']) names[entry] = Object.keys(await import(entry)).sort();
+      const refused = [];
+      for (const deep of ['mcp-baton/dist/lib/platform.js', 'mcp-baton/dist/lib/api/baton.js', 'mcp-baton/src/platform.ts', 'mcp-baton/lib/platform']) {
+        try { await import(deep); refused.push(deep + ': imported'); } catch (error) { refused.push(deep + ': ' + error.code); }
+      }
+      console.log(JSON.stringify({ names, refused }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: join(work, 'node') });
+    const { names, refused } = JSON.parse(stdout);
+    expect(names).toEqual({
+      'mcp-baton': [
+        'ConfigError',
+        'FaultCode',
+        'ProtocolFault',
+        'acceptedContent',
+        'defineTool',
+        'defineToolset',
+        'fromSdkServer',
+        'inputRequired',
+        'inputResponse',
+        'isInputRequired',
+        'text',
+      ],
+      'mcp-baton/node': ['createAdmin', 'createBaton', 'serve'],
+      'mcp-baton/vercel': ['createVercel'],
+      'mcp-baton/worker': ['createWorker'],
+    });
+    expect(refused).toEqual([
+      'mcp-baton/dist/lib/platform.js: ERR_PACKAGE_PATH_NOT_EXPORTED',
+      'mcp-baton/dist/lib/api/baton.js: ERR_PACKAGE_PATH_NOT_EXPORTED',
+      'mcp-baton/src/platform.ts: ERR_PACKAGE_PATH_NOT_EXPORTED',
+      'mcp-baton/lib/platform: ERR_PACKAGE_PATH_NOT_EXPORTED',
+    ]);
+  });
+
+  it('gives a user project the types test/fixtures/api-types.ts pins, and the TypeScript examples compile', async () => {
+    const project = join(work, 'vercel');
+    cpSync(join(ROOT, 'test/fixtures/api-types.ts'), join(project, 'lib/api-types.ts'));
+    // tsc prints its errors on stdout and exits 2: the message then shows them.
+    const check = (dir: string) =>
+      run(process.execPath, [TSC, '-p', dir], { cwd: dir }).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+    expect(await check(project)).toBe('');
+    expect(await check(join(work, 'worker'))).toBe('');
+  }, 120_000);
+
+  it("installs the operators' command line: npx baton help", async () => {
+    const { stdout } = await run('npx', ['baton', 'help'], { ...NPM, cwd: join(work, 'node') });
+    expect(stdout).toContain('Usage: baton <command> [options]');
+  });
+
+  it('passes npm publish --dry-run', async () => {
+    const { stdout } = await run('npm', ['publish', tarball, '--dry-run'], { ...NPM, cwd: work });
+    expect(stdout).toContain('+ mcp-baton@0.1.0');
+  }, 120_000);
+});
+
+describe('examples/node: npm start honours PORT and serves /healthz and /mcp', () => {
+  it('keeps an SDK client session across a restart on the database store', async () => {
+    const cwd = join(work, 'node');
+    const env = { PATH, DATABASE_URL: db.url, BATON_CONFIG: '' };
+    const first = await startServer(env, { command: ['npm', 'start'], cwd });
+    const health = await fetch(`http://127.0.0.1:${first.port}/healthz`);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const client = new Client({ name: 'package-test', version: '1' });
+    const transport = new StreamableHTTPClientTransport(new URL(first.url));
+    await client.connect(transport);
+    expect(client.getServerVersion()).toEqual({ name: 'notes', version: '1.0.0' });
+    const noted = await client.callTool({ name: 'remember', arguments: { note: 'buy milk' } });
+    expect(noted.content).toEqual([{ type: 'text', text: 'Noted (1 so far).' }]);
+    const sessionId = transport.sessionId!;
+    // SIGTERM to the server itself, as a container runtime sends it (npm, signalled, would end at
+    // once and leave the server running): it drains, exits 0, and npm with it.
+    await stopUnderNpm(first);
+    expect(first.logs.join('')).toMatch(/"msg":"shutdown complete".*"drained":true/);
+
+    // The same port, a new process: PORT is honoured, and the session is still there.
+    const second = await startServer(env, { command: ['npm', 'start'], cwd, port: first.port });
+    try {
+      expect(second.port).toBe(first.port);
+      const resumed = new Client({ name: 'package-test', version: '1' });
+      await resumed.connect(new StreamableHTTPClientTransport(new URL(second.url), { sessionId }));
+      const recalled = await resumed.callTool({ name: 'recall', arguments: {} });
+      expect(recalled.content).toEqual([{ type: 'text', text: '1. buy milk' }]);
+      await resumed.close();
+    } finally {
+      await stopUnderNpm(second);
+    }
+  }, 120_000);
+});
+
+describe('examples/worker in workerd (wrangler dev)', () => {
+  it('answers initialize and tools/call', async () => {
+    const worker = await startWrangler({ cwd: join(work, 'worker'), timeoutMs: 60_000 });
+    try {
+      const client = new Client({ name: 'package-test', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(worker.url)));
+      expect(client.getServerVersion()).toEqual({ name: 'greeter', version: '1.0.0' });
+      const greeted = await client.callTool({ name: 'greet', arguments: { name: 'Ada' } });
+      expect(greeted.content).toEqual([{ type: 'text', text: 'Hello, Ada! (greeting 1 in this session)' }]);
+      await client.close();
+    } finally {
+      await worker.stop();
+    }
+  }, 120_000);
+});
+
+describe('examples/vercel with web Requests', () => {
+  it('answers initialize and tools/call through api/mcp.ts, and guards the cron route', async () => {
+    const script = `
+      const { default: mcp } = await import('./api/mcp.ts');
+      const { GET: cron } = await import('./api/cron/cleanup.ts');
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      // An answer is JSON, or an event stream whose last event carries it.
+      const answer = async (response) => {
+        const text = await response.text();
+        return JSON.parse(text.startsWith('{') ? text : text.split('\\n').filter((line) => line.startsWith('data: ')).pop().slice(6));
+      };
+      const post = (body, extra = {}) => mcp.fetch(new Request('https://example.vercel.app/mcp', { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) }));
+      const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      const session = init.headers.get('mcp-session-id');
+      const initialized = await answer(init);
+      await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': session });
+      const call = await answer(await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'shout', arguments: { text: 'hi' } } }, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' }));
+      const unauthorized = (await cron(new Request('https://example.vercel.app/api/cron/cleanup'))).status;
+      console.log(JSON.stringify({ serverInfo: initialized.result.serverInfo, call: call.result, unauthorized }));`;
+    const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], {
+      cwd: join(work, 'vercel'),
+      env: { ...process.env, PATH, CRON_SECRET: 'cron-secret', LOG_LEVEL: 'error', BATON_ALLOWED_HOSTS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(stdout)).toEqual({
+      serverInfo: { name: 'shouter', version: '1.0.0' },
+      call: { content: [{ type: 'text', text: 'HI' }] },
+      unauthorized: 401,
+    });
+  }, 60_000);
+});
