@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: startup,throughput,modern,statements,build,memory,rows,bundle,channel,cleanup
+//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,cleanup
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -46,7 +46,7 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
-const sections = new Set((args.only ?? 'startup,throughput,modern,statements,build,memory,rows,bundle,channel,cleanup').split(','));
+const sections = new Set((args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,cleanup').split(','));
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
 const results: Record<string, unknown> = {
@@ -317,6 +317,24 @@ async function modern(): Promise<void> {
     await Promise.all(servers.map((s) => s.stop()));
     reference.kill('SIGTERM');
     await pgDb.drop();
+  }
+}
+
+// ---- (1c) the library: a tool declared with defineTool against the same tool of a stock SDK
+// registration served through fromSdkServer (test/fixtures/stock-main.ts), both eras ----
+async function adapter(): Promise<void> {
+  const servers = await Promise.all([
+    startServer({ BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'memory' }),
+    startServer({ SESSIONS_STORE: 'memory' }, { command: [process.execPath, '--import', 'tsx', 'test/fixtures/stock-main.ts'] }),
+  ]);
+  try {
+    const targets = { 'e: defineTool': servers[0]!.url, 'f: fromSdkServer': servers[1]!.url };
+    results.adapter = {
+      sessions: await loadMatrix(`2025 sessions, tools/call: defineTool against fromSdkServer (memory store)`, targets, [1, 16], '2025'),
+      stateless: await loadMatrix(`2026-07-28 tools/call: defineTool against fromSdkServer (memory store)`, targets, [1, 16], '2026'),
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
   }
 }
 
@@ -719,6 +737,7 @@ const plan: [string, () => Promise<void>][] = [
   ['bundle', bundle],
   ['throughput', throughput],
   ['modern', modern],
+  ['adapter', adapter],
   ['channel', channelBench],
   ['cleanup', cleanup],
 ];
