@@ -18,7 +18,7 @@ import { createPlatform, type Platform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { InProcessChannel } from '../src/channel/in-process.js';
-import type { Channel, Message } from '../src/channel/types.js';
+import { comparePositions, type Channel, type Message } from '../src/channel/types.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { deferred, Gate } from './helpers/gate.js';
@@ -134,9 +134,10 @@ describe.each(channels)('the channel: $name', (setup) => {
       await other.until(1);
       expect(a.received.map((m) => m.payload)).toEqual([1, 2, 3, 4, 5].map((n) => ({ n })));
       expect(other.received.map((m) => m.payload)).toEqual([{ n: 'other' }]);
-      // Positions grow with publishing order.
+      // Positions grow with publishing order. Two stored messages may carry the same `at`
+      // (clock_timestamp() need not move between two quick statements); the id orders them then.
       const positions = a.received.map((m) => m.position);
-      for (let i = 1; i < positions.length; i++) expect(positions[i]!.at).toBeGreaterThan(positions[i - 1]!.at);
+      for (let i = 1; i < positions.length; i++) expect(comparePositions(positions[i]!, positions[i - 1]!)).toBeGreaterThan(0);
     } finally {
       await close();
     }
@@ -392,9 +393,10 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
     // The same reply again, to the other platform: nothing waits for it any more.
     expect((await onB.send('POST', reply)).status).toBe(202);
     const spent = counter(b).count - before;
-    // neon-http counts round trips through a process-wide fetch hook, so per-platform counts are
-    // only exact on pg (two neon-http platforms in one process share that hook).
-    if (setup.name === 'pg') expect(spent).toBeLessThanOrEqual(2);
+    // The session's open and the forward. A polling instance also reads the session's topic
+    // once per poll_interval while a request of the session runs there, so on neon-http the
+    // count depends on how long the request took; on pg it is exact.
+    if (setup.name === 'pg') expect(spent).toBe(2);
     // pg delivers it at once. A polling channel reads the instance's topic for nothing but its
     // own waits (late replies cost nothing while it waits for nothing): the reply is seen at the
     // next read the instance makes, here for a call that runs on it.

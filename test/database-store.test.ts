@@ -49,7 +49,18 @@ const drivers: DriverSetup[] = [
 ];
 
 async function platformFor(setup: DriverSetup, sessions: Record<string, unknown> = {}): Promise<Platform> {
-  const config = parseConfig({ sessions: { store: 'database', ...sessions }, database: setup.database(), toolsets: ['conformance'] }, {});
+  // A polling channel (neon-http) reads the session's topic once per poll_interval while a
+  // request runs; an interval no request here comes near keeps the budgets about the requests
+  // themselves, however slowly a loaded machine serves them.
+  const config = parseConfig(
+    {
+      sessions: { store: 'database', ...sessions },
+      database: setup.database(),
+      toolsets: ['conformance'],
+      channel: { poll_interval: '10m' },
+    },
+    {},
+  );
   return createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
 }
 
