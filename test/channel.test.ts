@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -211,6 +211,34 @@ describe('pg: the listening connection is lost', () => {
       await receiver.close();
       await sender.close();
     }
+  });
+});
+
+describe('pg: the channel closes while it waits to listen again', () => {
+  it('ends the wait: no attempt follows, and no timer outlives close()', async () => {
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url } }, {});
+    const lines: { msg: string }[] = [];
+    const logger = createLogger('info', (line) => lines.push(JSON.parse(line)));
+    // The first wait is an hour: close() waits for the reconnecting to give up, so it returns
+    // only if closing ends that wait (else this test runs into its timeout).
+    const store = new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, { relistenDelayMs: 3_600_000, logger });
+    await store.ready();
+    const admin = new pg.Client({ connectionString: pgDb.url });
+    await admin.connect();
+    try {
+      await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'baton-listen' and datname = current_database()`,
+      );
+      await vi.waitUntil(() => lines.some((l) => l.msg === 'channel: the listening connection was lost; reconnecting'), {
+        timeout: 30_000,
+      });
+    } finally {
+      await admin.end();
+    }
+    await store.close();
+    expect(lines.map((l) => l.msg).filter((msg) => msg.startsWith('channel:'))).toEqual([
+      'channel: the listening connection was lost; reconnecting',
+    ]);
   });
 });
 

@@ -37,6 +37,8 @@ export interface DatabaseChannelOptions {
   pollIntervalMs: number;
   /** How long messages are kept (for resumption) before the cleanup removes them. */
   retentionMs: number;
+  /** notify: the first wait before listening again after the connection was lost (doubling up to 10 s). */
+  relistenDelayMs?: number;
   logger: Logger;
 }
 
@@ -104,6 +106,10 @@ export class DatabaseChannel implements Channel {
   // notify
   #listening: Promise<void> | undefined;
   #listener: Listener | undefined;
+  /** Listening again after a loss, with back-off; close() waits for it to give up. */
+  #relistening: Promise<void> | undefined;
+  /** Ends the back-off wait in progress (close() calls it, so no timer outlives the channel). */
+  #stopWaiting: (() => void) | undefined;
   /** Notifications are handled one after another, so that a payload read by id keeps its place. */
   #inbox: Promise<void> = Promise.resolve();
   // poll
@@ -214,9 +220,12 @@ export class DatabaseChannel implements Channel {
       sub.wake?.();
     }
     this.#subs.clear();
+    this.#stopWaiting?.();
     const listener = this.#listener;
     this.#listener = undefined;
     await listener?.close().catch(() => {});
+    // An attempt to listen that is under way closes its connection when it sees the channel closed.
+    await this.#relistening;
   }
 
   #deliver(message: Message): void {
@@ -277,13 +286,20 @@ export class DatabaseChannel implements Channel {
     this.#listener = undefined;
     this.#listening = undefined;
     this.#logger.warn('channel: the listening connection was lost; reconnecting', { error: errorText(error) });
-    for (let delay = 500; !this.#closed; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
+    this.#relistening = this.#relisten().finally(() => (this.#relistening = undefined));
+  }
+
+  async #relisten(): Promise<void> {
+    for (let delay = this.#options.relistenDelayMs ?? 500; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
+      if (!(await this.#backOff(delay))) return;
       try {
         await this.start();
         break;
       } catch (retry) {
-        this.#logger.warn('channel: listening failed, retrying', { retryInMs: delay, error: errorText(retry) });
+        this.#logger.warn('channel: listening failed, retrying', {
+          retryInMs: Math.min(delay * 2, RECONNECT_MAX_MS),
+          error: errorText(retry),
+        });
       }
     }
     if (this.#closed) return;
@@ -300,6 +316,22 @@ export class DatabaseChannel implements Channel {
       } catch (failure) {
         this.#logger.warn('channel: catching up after reconnecting failed', { error: errorText(failure) });
       }
+    });
+  }
+
+  /** Waits `ms` unless the channel closes first; true when it is still open. */
+  #backOff(ms: number): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#stopWaiting = undefined;
+        resolve(!this.#closed);
+      }, ms);
+      this.#stopWaiting = () => {
+        clearTimeout(timer);
+        this.#stopWaiting = undefined;
+        resolve(false);
+      };
     });
   }
 

@@ -46,6 +46,8 @@ export interface DatabaseStoreOptions {
    * process that only publishes (the command line) says false.
    */
   listen?: boolean;
+  /** pg: the first wait before listening again when the listening connection was lost (default 500 ms, doubling up to 10 s). */
+  relistenDelayMs?: number;
   logger?: Logger;
 }
 
@@ -65,6 +67,7 @@ export class DatabaseSessionStore implements SessionStore {
       wakeup: WAKEUPS[database.driver],
       pollIntervalMs: options.pollIntervalMs ?? 500,
       retentionMs: options.retentionMs ?? 5 * 60_000,
+      relistenDelayMs: options.relistenDelayMs,
       logger: options.logger ?? createLogger('warn'),
     });
   }
