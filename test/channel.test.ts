@@ -214,6 +214,77 @@ describe('pg: the listening connection is lost', () => {
   });
 });
 
+describe('pg: the listening connection cannot be opened at start', () => {
+  it('the store is ready anyway and serves; it listens once it can, and catches up', async () => {
+    // A real refusal: a role allowed one connection, which the store's pool holds after its
+    // migration check, so the listening connection is refused ("too many connections for role").
+    // The database is migrated beforehand, so that the check is the role's one statement.
+    const role = `baton_limited_${Math.random().toString(36).slice(2, 10)}`;
+    const limited = await createTestDatabase('baton_listen_later');
+    const admin = new pg.Client({ connectionString: limited.url });
+    await admin.connect();
+    const lines: { level: string; msg: string; error?: string }[] = [];
+    const logger = createLogger('info', (line) => lines.push(JSON.parse(line)));
+    const open = async (dsn: string, options: ConstructorParameters<typeof DatabaseSessionStore>[2]) => {
+      const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn } }, {});
+      return new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, options);
+    };
+    let receiver: DatabaseSessionStore | undefined;
+    let sender: DatabaseSessionStore | undefined;
+    try {
+      sender = await open(limited.url, { listen: false, logger: quiet });
+      await sender.ready();
+      await admin.query(`create role ${role} login connection limit 1`);
+      await admin.query(`grant usage on schema baton, drizzle to ${role}`);
+      await admin.query(`grant all on all tables in schema baton, drizzle to ${role}`);
+      await admin.query(`grant all on all sequences in schema baton to ${role}`);
+      const asRole = new URL(limited.url);
+      asRole.username = role;
+      receiver = await open(asRole.toString(), { relistenDelayMs: 50, logger });
+      await receiver.ready();
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          msg: 'channel: cannot listen yet; retrying in the background, messages wait until then',
+          error: expect.stringMatching(/too many connections/),
+        }),
+      );
+      // Not listening does not stop it from serving.
+      await receiver.create({
+        id: 'served-without-listening',
+        credentialHash: '',
+        protocolVersion: '2025-11-25',
+        clientCapabilities: {},
+        clientInfo: { name: 'c', version: '1' },
+        state: {},
+      });
+      expect((await receiver.open('served-without-listening', '')).status).toBe('ok');
+
+      const topic = `later-${Math.random()}`;
+      const first = await sender.channel.publish(topic, { n: 0 });
+      const c = collector();
+      receiver.channel.subscribe(topic, c.listener, { since: first.at + 1 });
+      await sender.channel.publish(topic, { n: 1 });
+      // The database lets the role have its listening connection now.
+      await admin.query(`alter role ${role} connection limit -1`);
+      await c.until(1);
+      await sender.channel.publish(topic, { n: 2 });
+      await c.until(2);
+      expect(c.received.map((m) => m.payload)).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(lines.map((l) => l.msg)).toContain('channel: listening again');
+    } finally {
+      await receiver?.close();
+      await sender?.close();
+      await admin.end();
+      await limited.drop();
+      const server = new pg.Client({ connectionString: pgDb.url });
+      await server.connect();
+      await server.query(`drop role if exists ${role}`);
+      await server.end();
+    }
+  });
+});
+
 describe('pg: the channel closes while it waits to listen again', () => {
   it('ends the wait: no attempt follows, and no timer outlives close()', async () => {
     const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url } }, {});

@@ -46,7 +46,10 @@ export interface DatabaseStoreOptions {
    * process that only publishes (the command line) says false.
    */
   listen?: boolean;
-  /** pg: the first wait before listening again when the listening connection was lost (default 500 ms, doubling up to 10 s). */
+  /**
+   * pg: the first wait before trying to listen again, when the listening connection could not be
+   * opened or was lost (default 500 ms, doubling up to 10 s).
+   */
   relistenDelayMs?: number;
   logger?: Logger;
 }
@@ -74,7 +77,9 @@ export class DatabaseSessionStore implements SessionStore {
 
   /**
    * Migrates once per instance, on first use, and opens what the channel needs to receive (pg:
-   * its listening connection); a failure is retried by the next request.
+   * its listening connection). A failed migration is retried by the next request. Listening is
+   * not a condition of being ready: requests are served without it, and the channel keeps
+   * trying on its own (see src/channel/database.ts).
    */
   ready(): Promise<void> {
     this.#ready ??= (async () => {
