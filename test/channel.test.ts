@@ -463,6 +463,32 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
     expect((await onA.callTool('test_simple_text')).status).toBe(404);
   });
 
+  it('a session ended on the other platform (DELETE, revoke) lets go of the servers pooled for it here', async () => {
+    const pooledOnA = async () => {
+      const session = new RawSession((r) => a.app.fetch(r));
+      await session.initialize();
+      expect((await session.callTool('test_simple_text')).status).toBe(200);
+      // The server goes back to the pool once its exchange is over, just after the answer.
+      await vi.waitUntil(() => a.instance.pools(session.id), { timeout: 30_000 });
+      return session;
+    };
+    const [deleted, revoked, kept] = [await pooledOnA(), await pooledOnA(), await pooledOnA()];
+    // A polling instance reads the table only while it waits for something (the pool's watch
+    // rides along, it reads nothing of its own): here a GET stream.
+    const stream = setup.name === 'neon-http' ? new SseReader(await kept.send('GET', undefined)) : undefined;
+    try {
+      const onB = new RawSession((r) => b.app.fetch(r));
+      onB.id = deleted.id;
+      expect((await onB.delete()).status).toBe(200);
+      await vi.waitUntil(() => !a.instance.pools(deleted.id), { timeout: 30_000 });
+      expect(await (b.store as DatabaseSessionStore).revoke(revoked.id)).toBe(true);
+      await vi.waitUntil(() => !a.instance.pools(revoked.id), { timeout: 30_000 });
+      expect(a.instance.pools(kept.id)).toBe(true);
+    } finally {
+      await stream?.cancel();
+    }
+  });
+
   it('a reply for a request that already finished is dropped and logged where the request ran', async () => {
     const onA = new RawSession((r) => a.app.fetch(r));
     await onA.initialize({ elicitation: {} });
