@@ -115,6 +115,11 @@ describe.each(drivers)('database store over $name', (setup) => {
     expect(changed.value.messages[0].result).toEqual({});
     expect(changed.statements).toBe(2);
 
+    // A subscription change is announced to the session's streams by the statement that stores it.
+    const subscribed = await count(() => session.request('resources/subscribe', { uri: 'test://watched-resource' }));
+    expect(subscribed.value.messages[0].result).toEqual({});
+    expect(subscribed.statements).toBe(2);
+
     const deleted = await count(() => session.delete());
     expect(deleted.value.status).toBe(200);
     expect(deleted.statements).toBe(1);

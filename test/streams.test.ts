@@ -4,12 +4,13 @@
 // subscribed to; a client that reconnects to the other platform with Last-Event-ID gets what it
 // missed and nothing twice; a request's stream closed mid-call is finished on the other platform;
 // DELETE on one ends the streams held on the other. Every wait is for an event, never for time.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { createPlatform, type Platform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
 import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { SessionStreams } from '../src/sessions/streams.js';
 import { CHANGES_TOPIC, type ChangeEvent } from '../src/channel/types.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -104,6 +105,49 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     await announce(b, { kind: 'resource_updated', uri: 'test://static-text' });
     expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://static-text' });
     await stream.cancel();
+  });
+
+  it('an unsubscribe (on the other platform) stops the resource updates of a GET stream already open', async () => {
+    const onA = await sessionOn(a);
+    const onB = same(b, onA);
+    await onA.request('resources/subscribe', { uri: 'test://watched-resource' });
+    const stream = await listen(onA);
+    await stream.next(); // priming
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
+
+    expect((await onB.request('resources/unsubscribe', { uri: 'test://watched-resource' })).messages[0].result).toEqual({});
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    // A later announcement marks the point by which the update would have come.
+    await announce(b, { kind: 'tools_list_changed' });
+    expect((await nextMessage(stream)).message.method).toBe('notifications/tools/list_changed');
+
+    // Subscribed again: updates come again.
+    await onB.request('resources/subscribe', { uri: 'test://watched-resource' });
+    await announce(a, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
+    await stream.cancel();
+  });
+
+  it('a GET stream whose client falls too far behind ends; resumed, it gets the rest, in order, once', async () => {
+    const onA = await sessionOn(a);
+    const opened = await a.store.open(onA.id, '');
+    if (opened.status !== 'ok') throw new Error('no session');
+    // A stream of its own, with room for 3 waiting events, whose response nobody reads yet.
+    const streams = new SessionStreams(a.store, quiet, { retryMs: 1000, timeoutMs: 0, inboxLimit: 3 });
+    const response = streams.open(opened.session, opened.at, undefined);
+    expect(streams.size).toBe(1);
+    for (let n = 1; n <= 8; n++) await announce(b, { kind: 'prompts_list_changed', params: { n } });
+    // The fourth waiting event ended it.
+    await vi.waitUntil(() => streams.size === 0, { timeout: 30_000 });
+    const first = await new SseReader(response).rest();
+    const last = first.at(-1)!;
+    expect(last.id).toMatch(/^g\./);
+    const resumed = await listen(same(b, onA), last.id);
+    const rest = await resumed.until((e) => e.message?.params?.n === 8);
+    await resumed.cancel();
+    const seen = [...first, ...rest].filter((e) => e.message).map((e) => e.message.params.n);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('a client reconnecting to the other platform with Last-Event-ID gets what it missed, and nothing twice', async () => {
@@ -218,6 +262,24 @@ describe('what a GET costs (pg)', () => {
     // open + read; the publish above is the test's own statement.
     expect(counter.count - before).toBe(3);
     await resumed.cancel();
+  });
+
+  it('resource updates cost an open stream no statement, whatever the session subscribed to', async () => {
+    const counter = (a.store as DatabaseSessionStore).database.statements;
+    const onA = new RawSession((r) => a.app.fetch(r));
+    await onA.initialize();
+    await onA.request('resources/subscribe', { uri: 'test://watched-resource' });
+    const stream = new SseReader(await onA.send('GET', undefined));
+    await stream.next(); // priming: the stream has read what was kept
+    const before = counter.count;
+    for (let n = 0; n < 5; n++) await a.store.channel.publish(CHANGES_TOPIC, { kind: 'resource_updated', uri: `test://other-${n}` });
+    await a.store.channel.publish(CHANGES_TOPIC, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    await a.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
+    const events = await stream.until((e) => e.message?.method === 'notifications/tools/list_changed');
+    expect(events.filter((e) => e.message).map((e) => e.message.params)).toEqual([{ uri: 'test://watched-resource' }, {}]);
+    // The test's own 7 publishes, nothing else.
+    expect(counter.count - before).toBe(7);
+    await stream.cancel();
   });
 });
 

@@ -31,7 +31,7 @@ import { InFlight } from '../lifecycle/in-flight.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import { newSessionId } from './ids.js';
-import { RequestStream, SessionStreams, resumable, type StreamOptions } from './streams.js';
+import { DEFAULT_INBOX_LIMIT, RequestStream, SessionStreams, resumable, subscriptionChange, type StreamOptions } from './streams.js';
 import { changeNotifier } from '../channel/changes.js';
 import { sessionTopic, type SessionMessage } from '../channel/topics.js';
 import type { ChangeNotifier } from '../channel/types.js';
@@ -99,6 +99,7 @@ export class Instance {
     this.streams = new SessionStreams(options.store, options.logger, {
       retryMs: this.#retryMs,
       timeoutMs: options.streams?.timeoutMs ?? 0,
+      inboxLimit: options.streams?.inboxLimit ?? DEFAULT_INBOX_LIMIT,
     });
   }
 
@@ -264,7 +265,7 @@ export class Instance {
 
   async #writeBack(sessionId: string, state: SessionState): Promise<void> {
     const patch = state.takePatch();
-    if (patch) await this.#store.update(sessionId, patch);
+    if (patch) await this.#store.update(sessionId, patch, subscriptionChange(patch));
   }
 
   /**

@@ -7,10 +7,14 @@
 //   sends for the request goes to the channel instead, on the stream's own topic; the client
 //   comes back with GET and Last-Event-ID, on any instance, and gets it there.
 // - The session's standalone stream (GET) carries what is announced for it from anywhere: list
-//   changes, resource updates for the resources it subscribed to (the session's state says which),
-//   notifications for the session, and ends with the session. Its events are kept in the store
-//   for `channel.retention`, so a client reconnecting with Last-Event-ID (to any instance) gets
-//   what it missed, and nothing twice.
+//   changes, resource updates for the resources it subscribed to, notifications for the session,
+//   and ends with the session. Which resources those are it learns from the session's state when
+//   it opens, then from the session's topic, where every change of them is announced with the
+//   state write that records it: a resource update costs no statement, and an unsubscribe counts
+//   at once. Its events are kept in the store for `channel.retention`, so a client reconnecting
+//   with Last-Event-ID (to any instance) gets what it missed, and nothing twice. A client that
+//   reads more slowly than events come has its stream ended once `inboxLimit` events wait for it;
+//   it resumes from its last event like any other.
 //
 // Event ids say where to resume: `r.<key>.<position>` for a request's stream, `g.<position of the
 // change topic>.<position of the session's topic>` for the standalone stream (a position is
@@ -22,18 +26,39 @@ import type { Exchange, Sink } from '../mcp/transport.js';
 import { STATE_KEYS } from '../mcp/server.js';
 import { errorText, type Logger } from '../log.js';
 import { newSessionId } from './ids.js';
-import type { SessionRecord, SessionStore } from './types.js';
+import type { SessionRecord, SessionStore, StatePatch } from './types.js';
 
 /** The first revision whose clients accept an event without data (a priming event). */
 const FIRST_RESUMABLE_VERSION = '2025-11-25';
 /** A comment this often keeps idle streams open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
+/** Events that may wait for a stream's client before the stream is ended (see `inboxLimit`). */
+export const DEFAULT_INBOX_LIMIT = 1_000;
 
 export interface StreamOptions {
   /** The reconnection delay advised to clients (SSE `retry`). */
   retryMs: number;
   /** Longest a standalone stream stays open; 0 for no limit. */
   timeoutMs: number;
+  /**
+   * Most messages a GET stream holds for a client that reads too slowly; one more ends the
+   * stream (the client resumes after its last event, from what the channel keeps).
+   */
+  inboxLimit: number;
+}
+
+/**
+ * What a write of `patch` announces on the session's topic: the resource subscriptions it
+ * changes, if any (src/mcp/server.ts records them under STATE_KEYS.subscriptionPrefix).
+ */
+export function subscriptionChange(patch: StatePatch): SessionMessage | undefined {
+  const prefix = STATE_KEYS.subscriptionPrefix;
+  const subscribed = Object.keys(patch.set)
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length));
+  const unsubscribed = patch.unset.filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+  if (subscribed.length === 0 && unsubscribed.length === 0) return undefined;
+  return { kind: 'subscriptions', subscribed, unsubscribed };
 }
 
 export type StreamCursor = { kind: 'request'; key: string; after: Position } | { kind: 'session'; changes: Position; session: Position };
@@ -160,15 +185,24 @@ class ChannelSink implements Sink {
   }
 }
 
-/** A queue of messages a stream waits on, with a bound on each wait. */
+/** A queue of messages a stream waits on, with a bound on each wait and on its length. */
 class Inbox {
   readonly #items: Message[] = [];
+  readonly #limit: number;
   #wake: (() => void) | undefined;
   #closed = false;
 
-  push(message: Message): void {
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** False when the inbox is full: the message was not taken. */
+  push(message: Message): boolean {
+    if (this.#closed) return true;
+    if (this.#items.length >= this.#limit) return false;
     this.#items.push(message);
     this.#wake?.();
+    return true;
   }
 
   close(): void {
@@ -240,8 +274,18 @@ export class SessionStreams {
    */
   open(session: SessionRecord, at: number, cursor: StreamCursor | undefined): Response {
     const channel = this.store.channel;
-    const inbox = new Inbox();
-    const push = (message: Message) => inbox.push(message);
+    const inbox = new Inbox(this.options.inboxLimit);
+    const push = (message: Message) => {
+      if (inbox.push(message)) return;
+      // The client reads more slowly than events come. Holding on for it would grow without
+      // bound; ending the stream makes it resume after its last event, from what the channel
+      // keeps, at its own pace.
+      this.logger.info('event stream ended: its client fell too far behind; it resumes from its last event', {
+        session: session.id.slice(0, 8),
+        waiting: this.options.inboxLimit,
+      });
+      close();
+    };
     const request = cursor?.kind === 'request';
     const topics = request
       ? new Map([[requestStreamTopic(session.id, cursor.key), cursor.after]])
@@ -254,10 +298,11 @@ export class SessionStreams {
     const subscriptions = [...topics.keys()].map((topic) => channel.subscribe(topic, push, { since: at }));
     if (request) subscriptions.push(channel.subscribe(sessionTopic(session.id), push, { since: at }));
     const positions = new Map(topics);
-    const subscribed = new Map<string, boolean>(
+    // The session's resource subscriptions as it opened; changes come on the session's topic.
+    const subscribed = new Set(
       Object.keys(session.state)
         .filter((k) => k.startsWith(STATE_KEYS.subscriptionPrefix))
-        .map((k) => [k.slice(STATE_KEYS.subscriptionPrefix.length), true]),
+        .map((k) => k.slice(STATE_KEYS.subscriptionPrefix.length)),
     );
     const deadline = this.options.timeoutMs > 0 ? Date.now() + this.options.timeoutMs : Number.POSITIVE_INFINITY;
     const idOf = (): string =>
@@ -274,7 +319,7 @@ export class SessionStreams {
     let replay: Message[] | undefined = cursor ? undefined : [];
 
     /** The event for a message, or undefined to skip it; 'end' when the stream ends after it (or without it). */
-    const translate = async (message: Message): Promise<{ body?: unknown; end: boolean }> => {
+    const translate = (message: Message): { body?: unknown; end: boolean } => {
       const known = positions.get(message.topic);
       if (known === undefined) {
         // The session's topic of a resumed request stream: only its end matters.
@@ -288,12 +333,16 @@ export class SessionStreams {
       }
       if (message.topic === CHANGES_TOPIC) {
         const change = message.payload as unknown as ChangeEvent;
-        if (change.kind === 'resource_updated' && !(await this.#subscribed(session.id, change.uri, subscribed))) return { end: false };
+        if (change.kind === 'resource_updated' && !subscribed.has(change.uri)) return { end: false };
         return { body: changeNotification(change), end: false };
       }
       const event = message.payload as unknown as SessionMessage;
       if (event.kind === 'ended') return { end: true };
       if (event.kind === 'notification') return { body: event.message, end: false };
+      if (event.kind === 'subscriptions') {
+        for (const uri of event.subscribed) subscribed.add(uri);
+        for (const uri of event.unsubscribed) subscribed.delete(uri);
+      }
       return { end: false };
     };
 
@@ -323,7 +372,7 @@ export class SessionStreams {
               controller.enqueue(KEEP_ALIVE);
               return;
             }
-            const { body, end } = await translate(next);
+            const { body, end } = translate(next);
             if (body !== undefined) controller.enqueue(event(body, idOf()));
             if (end) return close();
             if (body !== undefined) return;
@@ -337,13 +386,5 @@ export class SessionStreams {
     });
     this.logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
     return new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
-  }
-
-  /** Whether the session subscribed to `uri`, asking the store unless it is known to have. */
-  async #subscribed(sessionId: string, uri: string, known: Map<string, boolean>): Promise<boolean> {
-    if (known.get(uri)) return true;
-    const now = await this.store.stateHas(sessionId, STATE_KEYS.subscriptionPrefix + uri);
-    known.set(uri, now);
-    return now;
   }
 }
