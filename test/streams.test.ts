@@ -5,6 +5,7 @@
 // missed and nothing twice; a request's stream closed mid-call is finished on the other platform;
 // DELETE on one ends the streams held on the other. Every wait is for an event, never for time.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { createPlatform, type Platform } from '../src/platform.js';
@@ -280,6 +281,77 @@ describe('what a GET costs (pg)', () => {
     // The test's own 7 publishes, nothing else.
     expect(counter.count - before).toBe(7);
     await stream.cancel();
+  });
+});
+
+describe('a GET stream ends with its session (pg)', () => {
+  const platforms: Platform[] = [];
+  const platformWith = async (sessions: Record<string, unknown>) => {
+    const config = parseConfig(
+      { sessions: { store: 'database', ...sessions }, database: { driver: 'pg', dsn: pgDb.url }, toolsets: ['conformance'] },
+      {},
+    );
+    const p = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await p.store.ready?.();
+    platforms.push(p);
+    return p;
+  };
+  afterAll(async () => {
+    for (const p of platforms) await p.close();
+  });
+
+  const openStream = async (p: Platform) => {
+    const session = new RawSession((r) => p.app.fetch(r));
+    await session.initialize();
+    const stream = new SseReader(await session.send('GET', undefined));
+    expect((await stream.next())!.data).toBe('');
+    return { session, stream };
+  };
+
+  // Limits of a few seconds: long enough for the test to open its stream first on a slow machine.
+  it('at the end of its lifetime (sessions.ttl), without a statement', async () => {
+    const p = await platformWith({ ttl: '3s' });
+    const counter = (p.store as DatabaseSessionStore).database.statements;
+    const { session, stream } = await openStream(p);
+    const before = counter.count;
+    // Nothing else ends this stream: the session's lifetime does.
+    expect(await stream.rest()).toEqual([]);
+    expect(counter.count - before).toBe(0);
+    expect((await session.callTool('test_simple_text')).status).toBe(404);
+  });
+
+  it('when it has been idle for sessions.idle_timeout, after one look at the stored session', async () => {
+    const p = await platformWith({ idle_timeout: '2s' });
+    const counter = (p.store as DatabaseSessionStore).database.statements;
+    const { session, stream } = await openStream(p);
+    const before = counter.count;
+    expect(await stream.rest()).toEqual([]);
+    // The idle limit moves with activity, so the stream looked before it ended.
+    expect(counter.count - before).toBeGreaterThanOrEqual(1);
+    expect((await session.callTool('test_simple_text')).status).toBe(404);
+  });
+
+  it('goes on past the idle limit it opened with when the session was active meanwhile', async () => {
+    const p = await platformWith({ idle_timeout: '3s' });
+    const counter = (p.store as DatabaseSessionStore).database.statements;
+    const admin = new pg.Client({ connectionString: pgDb.url });
+    await admin.connect();
+    const { session, stream } = await openStream(p);
+    // Activity elsewhere moves the stored last activity on; here far on, so that the test does
+    // not race the limit.
+    try {
+      await admin.query(`update baton.sessions set last_active_at = now() + interval '1 hour' where id = $1`, [session.id]);
+    } finally {
+      await admin.end();
+    }
+    const before = counter.count;
+    // The stream's look at the session once the limit it opened with has passed.
+    await vi.waitUntil(() => counter.count > before, { timeout: 30_000 });
+    await p.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
+    const event = (await stream.until((e) => e.message !== undefined)).at(-1)!;
+    expect(event.message.method).toBe('notifications/tools/list_changed');
+    expect((await session.delete()).status).toBe(200);
+    expect(await stream.rest()).toEqual([]);
   });
 });
 

@@ -176,6 +176,20 @@ export class DatabaseSessionStore implements SessionStore {
     };
   }
 
+  endsAt(session: SessionRecord): number {
+    // The idle limit as open() applies it: extended by the touch granularity.
+    const idleEnd = session.lastActiveAt.getTime() + this.limits.idleTimeoutMs + this.touchGranularityMs;
+    return Math.min(session.expiresAt.getTime(), idleEnd);
+  }
+
+  async live(id: string): Promise<SessionRecord | undefined> {
+    const [row] = await this.#run(
+      sql`select ${COLUMNS} from ${sessions} where id = ${id} and expires_at > now() and last_active_at > ${this.#idleCutoff()}`,
+      'baton_session_live',
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
   async update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void> {
     // A merge on the stored value: concurrent writers of other keys keep theirs, because Postgres
     // re-evaluates the expression against the newest row version after waiting for its lock.

@@ -160,6 +160,15 @@ export class MemorySessionStore implements SessionStore {
     return { status: 'ok', session: toRecord(id, entry), at: this.channel.clock() };
   }
 
+  endsAt(session: SessionRecord): number {
+    return Math.min(session.expiresAt.getTime(), session.lastActiveAt.getTime() + this.limits.idleTimeoutMs);
+  }
+
+  async live(id: string): Promise<SessionRecord | undefined> {
+    const entry = this.#live(id, this.now());
+    return entry && toRecord(id, entry);
+  }
+
   async update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void> {
     const entry = this.#sessions.get(id);
     if (!entry) return;

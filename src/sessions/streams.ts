@@ -32,6 +32,12 @@ import type { SessionRecord, SessionStore, StatePatch } from './types.js';
 const FIRST_RESUMABLE_VERSION = '2025-11-25';
 /** A comment this often keeps idle streams open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
+/**
+ * Soonest a stream looks at its session again after a look found it live: this instance's clock
+ * and the store's agree only to a few milliseconds, so at the edge of the idle limit a look may
+ * find the session live with a deadline that has already passed here.
+ */
+const MIN_LOOK_INTERVAL_MS = 250;
 /** Events that may wait for a stream's client before the stream is ended (see `inboxLimit`). */
 export const DEFAULT_INBOX_LIMIT = 1_000;
 
@@ -305,6 +311,23 @@ export class SessionStreams {
         .map((k) => k.slice(STATE_KEYS.subscriptionPrefix.length)),
     );
     const deadline = this.options.timeoutMs > 0 ? Date.now() + this.options.timeoutMs : Number.POSITIVE_INFINITY;
+    // The stream ends with its session. Its lifetime ends at a known time; its idle limit moves
+    // with every request of the session, wherever served, so when it passes the stream looks at
+    // the stored session once, and goes on until the new limit if it is still live. Times of the
+    // store's clock are turned into this instance's by the difference seen as the session opened.
+    const storeAhead = at / 1000 - Date.now();
+    const expires = session.expiresAt.getTime() - storeAhead;
+    let endsAt = this.store.endsAt(session) - storeAhead;
+    /** Whether the session is still live (at most one statement, when its idle limit has passed). */
+    const sessionLive = async (): Promise<boolean> => {
+      const now = Date.now();
+      if (now < endsAt) return true;
+      if (now >= expires) return false;
+      const current = await this.store.live(session.id);
+      if (!current) return false;
+      endsAt = Math.max(this.store.endsAt(current) - storeAhead, Date.now() + MIN_LOOK_INTERVAL_MS);
+      return true;
+    };
     const idOf = (): string =>
       request
         ? encodeCursor({ kind: 'request', key: cursor.key, after: positions.get(requestStreamTopic(session.id, cursor.key))! })
@@ -317,6 +340,8 @@ export class SessionStreams {
       this.#open.delete(close);
     };
     let replay: Message[] | undefined = cursor ? undefined : [];
+    /** When a comment is due to keep an idle stream open through proxies. */
+    let keepAliveAt = Date.now() + KEEP_ALIVE_MS;
 
     /** The event for a message, or undefined to skip it; 'end' when the stream ends after it (or without it). */
     const translate = (message: Message): { body?: unknown; end: boolean } => {
@@ -365,15 +390,27 @@ export class SessionStreams {
         try {
           replay ??= await channel.read(topics);
           for (;;) {
-            const next = replay.length > 0 ? replay.shift()! : await inbox.next(Math.min(KEEP_ALIVE_MS, deadline - Date.now()));
+            const now = Date.now();
+            const wait = Math.min(keepAliveAt, deadline, endsAt) - now;
+            const next = replay.length > 0 ? replay.shift()! : await inbox.next(wait);
             if (next === 'closed') return;
             if (next === 'idle') {
               if (Date.now() >= deadline) return close();
+              if (!(await sessionLive())) {
+                this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
+                return close();
+              }
+              // Woken to look at the session, which goes on: wait on until something is due.
+              if (Date.now() < keepAliveAt) continue;
               controller.enqueue(KEEP_ALIVE);
+              keepAliveAt = Date.now() + KEEP_ALIVE_MS;
               return;
             }
             const { body, end } = translate(next);
-            if (body !== undefined) controller.enqueue(event(body, idOf()));
+            if (body !== undefined) {
+              controller.enqueue(event(body, idOf()));
+              keepAliveAt = Date.now() + KEEP_ALIVE_MS;
+            }
             if (end) return close();
             if (body !== undefined) return;
           }

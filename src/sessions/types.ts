@@ -114,6 +114,13 @@ export interface SessionStore {
    */
   open(id: string, credentialHash: string): Promise<OpenResult>;
   /**
+   * When a session ends unless it is used again, in milliseconds since the epoch on the store's
+   * clock: the earlier of its lifetime and its idle limit, for a record this store gave.
+   */
+  endsAt(session: SessionRecord): number;
+  /** The session as stored while it is live (not expired, not idle), without counting as activity. One statement. */
+  live(id: string): Promise<SessionRecord | undefined>;
+  /**
    * Merges changed state keys into the stored session; with `announce`, publishes it on the
    * session's topic in the same statement (the streams of the session hear of the change at no
    * extra round trip).
