@@ -13,6 +13,8 @@ import { openNodeDatabase } from '../src/db/open-node.js';
 import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { SessionStreams } from '../src/sessions/streams.js';
 import { CHANGES_TOPIC, type ChangeEvent } from '../src/channel/types.js';
+import { sessionTopic } from '../src/channel/topics.js';
+import { deferred } from './helpers/gate.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';
@@ -126,6 +128,30 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     // Subscribed again: updates come again.
     await onB.request('resources/subscribe', { uri: 'test://watched-resource' });
     await announce(a, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
+    await stream.cancel();
+  });
+
+  it('a subscription made just as the stream opens counts: stored after the open read the session, announced before the stream listened', async () => {
+    const onA = await sessionOn(a);
+    const opened = await a.store.open(onA.id, '');
+    if (opened.status !== 'ok') throw new Error('no session');
+    // Subscribed on the other platform between the open and the stream; the announcement has
+    // reached this platform (a listener of its own hears it) before the stream listens.
+    const heard = deferred();
+    const probe = a.store.channel.subscribe(
+      sessionTopic(onA.id),
+      (message) => {
+        if ((message.payload as { kind?: string }).kind === 'subscriptions') heard.resolve(undefined);
+      },
+      { since: opened.at },
+    );
+    await same(b, onA).request('resources/subscribe', { uri: 'test://watched-resource' });
+    await heard.promise;
+    probe.unsubscribe();
+    const stream = new SseReader(a.instance.streams.open(opened.session, opened.at, undefined));
+    await stream.next(); // priming
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
     expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
     await stream.cancel();
   });
@@ -265,7 +291,7 @@ describe('what a GET costs (pg)', () => {
     await resumed.cancel();
   });
 
-  it('resource updates cost an open stream no statement, whatever the session subscribed to', async () => {
+  it('resource updates cost an open stream one look at the stored subscriptions at most, however many come', async () => {
     const counter = (a.store as DatabaseSessionStore).database.statements;
     const onA = new RawSession((r) => a.app.fetch(r));
     await onA.initialize();
@@ -278,8 +304,9 @@ describe('what a GET costs (pg)', () => {
     await a.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
     const events = await stream.until((e) => e.message?.method === 'notifications/tools/list_changed');
     expect(events.filter((e) => e.message).map((e) => e.message.params)).toEqual([{ uri: 'test://watched-resource' }, {}]);
-    // The test's own 7 publishes, nothing else.
-    expect(counter.count - before).toBe(7);
+    // The test's own 7 publishes, and the stream's one look at the session (the first update for
+    // a resource it did not know of), not one per update.
+    expect(counter.count - before).toBe(8);
     await stream.cancel();
   });
 });

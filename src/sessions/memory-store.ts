@@ -165,8 +165,9 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async live(id: string): Promise<SessionRecord | undefined> {
-    const entry = this.#live(id, this.now());
-    return entry && toRecord(id, entry);
+    // Only a look: an ended session stays for the cleanup to count, as in the database store.
+    const entry = this.#sessions.get(id);
+    return entry && isLive(entry, this.now(), this.limits) ? toRecord(id, entry) : undefined;
   }
 
   async update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void> {

@@ -10,8 +10,8 @@
 //   changes, resource updates for the resources it subscribed to, notifications for the session,
 //   and ends with the session. Which resources those are it learns from the session's state when
 //   it opens, then from the session's topic, where every change of them is announced with the
-//   state write that records it: a resource update costs no statement, and an unsubscribe counts
-//   at once. Its events are kept in the store for `channel.retention`, so a client reconnecting
+//   state write that records it: resource updates cost a stream one statement at most in its life,
+//   and an unsubscribe counts at once. Its events are kept in the store for `channel.retention`, so a client reconnecting
 //   with Last-Event-ID (to any instance) gets what it missed, and nothing twice. A client that
 //   reads more slowly than events come has its stream ended once `inboxLimit` events wait for it;
 //   it resumes from its last event like any other.
@@ -305,11 +305,20 @@ export class SessionStreams {
     if (request) subscriptions.push(channel.subscribe(sessionTopic(session.id), push, { since: at }));
     const positions = new Map(topics);
     // The session's resource subscriptions as it opened; changes come on the session's topic.
-    const subscribed = new Set(
-      Object.keys(session.state)
-        .filter((k) => k.startsWith(STATE_KEYS.subscriptionPrefix))
-        .map((k) => k.slice(STATE_KEYS.subscriptionPrefix.length)),
-    );
+    // One made as the stream opens may be in neither: stored after the open read the session,
+    // announced before the stream listened (delivery that does not read the table from `at`
+    // drops it). So the first update for a resource the stream does not know makes it look at the
+    // stored subscriptions once (a look at the idle limit does too); from then on what it hears
+    // is complete, and applying announcements it had heard already changes nothing.
+    const subscribed = new Set<string>();
+    const learn = (state: Record<string, unknown>) => {
+      subscribed.clear();
+      for (const key of Object.keys(state)) {
+        if (key.startsWith(STATE_KEYS.subscriptionPrefix)) subscribed.add(key.slice(STATE_KEYS.subscriptionPrefix.length));
+      }
+    };
+    learn(session.state);
+    let settled = false;
     const deadline = this.options.timeoutMs > 0 ? Date.now() + this.options.timeoutMs : Number.POSITIVE_INFINITY;
     // The stream ends with its session. Its lifetime ends at a known time; its idle limit moves
     // with every request of the session, wherever served, so when it passes the stream looks at
@@ -326,6 +335,8 @@ export class SessionStreams {
       const current = await this.store.live(session.id);
       if (!current) return false;
       endsAt = Math.max(this.store.endsAt(current) - storeAhead, Date.now() + MIN_LOOK_INTERVAL_MS);
+      learn(current.state);
+      settled = true;
       return true;
     };
     const idOf = (): string =>
@@ -344,7 +355,7 @@ export class SessionStreams {
     let keepAliveAt = Date.now() + KEEP_ALIVE_MS;
 
     /** The event for a message, or undefined to skip it; 'end' when the stream ends after it (or without it). */
-    const translate = (message: Message): { body?: unknown; end: boolean } => {
+    const translate = async (message: Message): Promise<{ body?: unknown; end: boolean }> => {
       const known = positions.get(message.topic);
       if (known === undefined) {
         // The session's topic of a resumed request stream: only its end matters.
@@ -358,7 +369,14 @@ export class SessionStreams {
       }
       if (message.topic === CHANGES_TOPIC) {
         const change = message.payload as unknown as ChangeEvent;
-        if (change.kind === 'resource_updated' && !subscribed.has(change.uri)) return { end: false };
+        if (change.kind === 'resource_updated' && !subscribed.has(change.uri)) {
+          if (settled) return { end: false };
+          const current = await this.store.live(session.id);
+          if (!current) return { end: true };
+          learn(current.state);
+          settled = true;
+          if (!subscribed.has(change.uri)) return { end: false };
+        }
         return { body: changeNotification(change), end: false };
       }
       const event = message.payload as unknown as SessionMessage;
@@ -406,7 +424,7 @@ export class SessionStreams {
               keepAliveAt = Date.now() + KEEP_ALIVE_MS;
               return;
             }
-            const { body, end } = translate(next);
+            const { body, end } = await translate(next);
             if (body !== undefined) {
               controller.enqueue(event(body, idOf()));
               keepAliveAt = Date.now() + KEEP_ALIVE_MS;
