@@ -347,6 +347,20 @@ describe('a GET stream ends with its session (pg)', () => {
     expect((await session.callTool('test_simple_text')).status).toBe(404);
   });
 
+  it('at the end of its lifetime, even with events waiting for its client', async () => {
+    const p = await platformWith({ ttl: '3s' });
+    const session = new RawSession((r) => p.app.fetch(r));
+    await session.initialize();
+    // Not read yet: what comes waits in the stream.
+    const response = await session.send('GET', undefined);
+    for (let n = 0; n < 3; n++) await p.store.channel.publish(CHANGES_TOPIC, { kind: 'prompts_list_changed', params: { n } });
+    // It ends by itself, unread.
+    await vi.waitUntil(() => p.instance.streams.size === 0, { timeout: 30_000 });
+    // Read after it ended: the priming event, then the end, and nothing of what waited.
+    const events = await new SseReader(response).rest();
+    expect(events).toEqual([expect.objectContaining({ data: '' })]);
+  });
+
   it('when it has been idle for sessions.idle_timeout, after one look at the stored session', async () => {
     const p = await platformWith({ idle_timeout: '2s' });
     const counter = (p.store as DatabaseSessionStore).database.statements;

@@ -38,6 +38,8 @@ const KEEP_ALIVE_MS = 15_000;
  * find the session live with a deadline that has already passed here.
  */
 const MIN_LOOK_INTERVAL_MS = 250;
+/** Longest delay setTimeout takes as it is (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Events that may wait for a stream's client before the stream is ended (see `inboxLimit`). */
 export const DEFAULT_INBOX_LIMIT = 1_000;
 
@@ -345,7 +347,9 @@ export class SessionStreams {
         : encodeCursor({ kind: 'session', changes: positions.get(CHANGES_TOPIC)!, session: positions.get(sessionTopic(session.id))! });
 
     let close!: () => void;
+    let lifetime: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
+      clearTimeout(lifetime);
       for (const s of subscriptions) s.unsubscribe();
       inbox.close();
       this.#open.delete(close);
@@ -408,17 +412,17 @@ export class SessionStreams {
         try {
           replay ??= await channel.read(topics);
           for (;;) {
-            const now = Date.now();
-            const wait = Math.min(keepAliveAt, deadline, endsAt) - now;
+            // Checked before every event too, so that a busy stream ends on time as well.
+            if (Date.now() >= deadline) return close();
+            if (!(await sessionLive())) {
+              this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
+              return close();
+            }
+            const wait = Math.min(keepAliveAt, deadline, endsAt) - Date.now();
             const next = replay.length > 0 ? replay.shift()! : await inbox.next(wait);
             if (next === 'closed') return;
             if (next === 'idle') {
-              if (Date.now() >= deadline) return close();
-              if (!(await sessionLive())) {
-                this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
-                return close();
-              }
-              // Woken to look at the session, which goes on: wait on until something is due.
+              // Woken for a keep-alive, or to check the limits above again.
               if (Date.now() < keepAliveAt) continue;
               controller.enqueue(KEEP_ALIVE);
               keepAliveAt = Date.now() + KEEP_ALIVE_MS;
@@ -439,6 +443,18 @@ export class SessionStreams {
       },
       cancel: () => stop(),
     });
+    // The lifetime ends the stream even while its client reads nothing (the loop above looks only
+    // when the client reads). Beyond what a timer can hold, the loop's look is enough.
+    const untilExpiry = expires - Date.now();
+    if (untilExpiry < MAX_TIMER_MS) {
+      lifetime = setTimeout(
+        () => {
+          this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
+          close();
+        },
+        Math.max(0, untilExpiry),
+      );
+    }
     this.logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
     return new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
   }
