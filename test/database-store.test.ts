@@ -49,7 +49,18 @@ const drivers: DriverSetup[] = [
 ];
 
 async function platformFor(setup: DriverSetup, sessions: Record<string, unknown> = {}): Promise<Platform> {
-  const config = parseConfig({ sessions: { store: 'database', ...sessions }, database: setup.database(), toolsets: ['conformance'] }, {});
+  // A polling channel (neon-http) reads the session's topic once per poll_interval while a
+  // request runs; an interval no request here comes near keeps the budgets about the requests
+  // themselves, however slowly a loaded machine serves them.
+  const config = parseConfig(
+    {
+      sessions: { store: 'database', ...sessions },
+      database: setup.database(),
+      toolsets: ['conformance'],
+      channel: { poll_interval: '10m' },
+    },
+    {},
+  );
   return createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
 }
 
@@ -103,6 +114,11 @@ describe.each(drivers)('database store over $name', (setup) => {
     const changed = await count(() => session.request('logging/setLevel', { level: 'warning' }));
     expect(changed.value.messages[0].result).toEqual({});
     expect(changed.statements).toBe(2);
+
+    // A subscription change is announced to the session's streams by the statement that stores it.
+    const subscribed = await count(() => session.request('resources/subscribe', { uri: 'test://watched-resource' }));
+    expect(subscribed.value.messages[0].result).toEqual({});
+    expect(subscribed.statements).toBe(2);
 
     const deleted = await count(() => session.delete());
     expect(deleted.value.status).toBe(200);

@@ -69,6 +69,30 @@ describe('ServerPool', () => {
     expect(pool.size).toBe(1);
     expect(pool.take('s1')).toBeUndefined();
   });
+
+  it('watches a session while it has idle servers: from the first given back until the last taken, evicted or dropped', () => {
+    const watched: string[] = [];
+    const pool = new ServerPool({ total: 2, perSession: 4 }, (sessionId) => {
+      watched.push(sessionId);
+      return () => watched.splice(watched.indexOf(sessionId), 1);
+    });
+    pool.give('s1', entry('a'));
+    pool.give('s1', entry('b'));
+    expect(watched).toEqual(['s1']);
+    pool.take('s1');
+    expect(watched).toEqual(['s1']);
+    pool.take('s1');
+    expect(watched).toEqual([]);
+    pool.give('s1', entry('a'));
+    pool.give('s2', entry('x'));
+    // Over the total: s1, least recently used, loses its only server.
+    pool.give('s3', entry('y'));
+    expect(watched).toEqual(['s2', 's3']);
+    pool.drop('s2');
+    pool.clear();
+    expect(watched).toEqual([]);
+    expect(pool.size).toBe(0);
+  });
 });
 
 /**

@@ -4,13 +4,17 @@
 // subscribed to; a client that reconnects to the other platform with Last-Event-ID gets what it
 // missed and nothing twice; a request's stream closed mid-call is finished on the other platform;
 // DELETE on one ends the streams held on the other. Every wait is for an event, never for time.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { createPlatform, type Platform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
 import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { SessionStreams } from '../src/sessions/streams.js';
 import { CHANGES_TOPIC, type ChangeEvent } from '../src/channel/types.js';
+import { sessionTopic } from '../src/channel/topics.js';
+import { deferred } from './helpers/gate.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';
@@ -104,6 +108,73 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     await announce(b, { kind: 'resource_updated', uri: 'test://static-text' });
     expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://static-text' });
     await stream.cancel();
+  });
+
+  it('an unsubscribe (on the other platform) stops the resource updates of a GET stream already open', async () => {
+    const onA = await sessionOn(a);
+    const onB = same(b, onA);
+    await onA.request('resources/subscribe', { uri: 'test://watched-resource' });
+    const stream = await listen(onA);
+    await stream.next(); // priming
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
+
+    expect((await onB.request('resources/unsubscribe', { uri: 'test://watched-resource' })).messages[0].result).toEqual({});
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    // A later announcement marks the point by which the update would have come.
+    await announce(b, { kind: 'tools_list_changed' });
+    expect((await nextMessage(stream)).message.method).toBe('notifications/tools/list_changed');
+
+    // Subscribed again: updates come again.
+    await onB.request('resources/subscribe', { uri: 'test://watched-resource' });
+    await announce(a, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
+    await stream.cancel();
+  });
+
+  it('a subscription made just as the stream opens counts: stored after the open read the session, announced before the stream listened', async () => {
+    const onA = await sessionOn(a);
+    const opened = await a.store.open(onA.id, '');
+    if (opened.status !== 'ok') throw new Error('no session');
+    // Subscribed on the other platform between the open and the stream; the announcement has
+    // reached this platform (a listener of its own hears it) before the stream listens.
+    const heard = deferred();
+    const probe = a.store.channel.subscribe(
+      sessionTopic(onA.id),
+      (message) => {
+        if ((message.payload as { kind?: string }).kind === 'subscriptions') heard.resolve(undefined);
+      },
+      { since: opened.at },
+    );
+    await same(b, onA).request('resources/subscribe', { uri: 'test://watched-resource' });
+    await heard.promise;
+    probe.unsubscribe();
+    const stream = new SseReader(a.instance.streams.open(opened.session, opened.at, undefined));
+    await stream.next(); // priming
+    await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
+    await stream.cancel();
+  });
+
+  it('a GET stream whose client falls too far behind ends; resumed, it gets the rest, in order, once', async () => {
+    const onA = await sessionOn(a);
+    const opened = await a.store.open(onA.id, '');
+    if (opened.status !== 'ok') throw new Error('no session');
+    // A stream of its own, with room for 3 waiting events, whose response nobody reads yet.
+    const streams = new SessionStreams(a.store, quiet, { retryMs: 1000, timeoutMs: 0, inboxLimit: 3 });
+    const response = streams.open(opened.session, opened.at, undefined);
+    expect(streams.size).toBe(1);
+    for (let n = 1; n <= 8; n++) await announce(b, { kind: 'prompts_list_changed', params: { n } });
+    // The fourth waiting event ended it.
+    await vi.waitUntil(() => streams.size === 0, { timeout: 30_000 });
+    const first = await new SseReader(response).rest();
+    const last = first.at(-1)!;
+    expect(last.id).toMatch(/^g\./);
+    const resumed = await listen(same(b, onA), last.id);
+    const rest = await resumed.until((e) => e.message?.params?.n === 8);
+    await resumed.cancel();
+    const seen = [...first, ...rest].filter((e) => e.message).map((e) => e.message.params.n);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('a client reconnecting to the other platform with Last-Event-ID gets what it missed, and nothing twice', async () => {
@@ -218,6 +289,110 @@ describe('what a GET costs (pg)', () => {
     // open + read; the publish above is the test's own statement.
     expect(counter.count - before).toBe(3);
     await resumed.cancel();
+  });
+
+  it('resource updates cost an open stream one look at the stored subscriptions at most, however many come', async () => {
+    const counter = (a.store as DatabaseSessionStore).database.statements;
+    const onA = new RawSession((r) => a.app.fetch(r));
+    await onA.initialize();
+    await onA.request('resources/subscribe', { uri: 'test://watched-resource' });
+    const stream = new SseReader(await onA.send('GET', undefined));
+    await stream.next(); // priming: the stream has read what was kept
+    const before = counter.count;
+    for (let n = 0; n < 5; n++) await a.store.channel.publish(CHANGES_TOPIC, { kind: 'resource_updated', uri: `test://other-${n}` });
+    await a.store.channel.publish(CHANGES_TOPIC, { kind: 'resource_updated', uri: 'test://watched-resource' });
+    await a.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
+    const events = await stream.until((e) => e.message?.method === 'notifications/tools/list_changed');
+    expect(events.filter((e) => e.message).map((e) => e.message.params)).toEqual([{ uri: 'test://watched-resource' }, {}]);
+    // The test's own 7 publishes, and the stream's one look at the session (the first update for
+    // a resource it did not know of), not one per update.
+    expect(counter.count - before).toBe(8);
+    await stream.cancel();
+  });
+});
+
+describe('a GET stream ends with its session (pg)', () => {
+  const platforms: Platform[] = [];
+  const platformWith = async (sessions: Record<string, unknown>) => {
+    const config = parseConfig(
+      { sessions: { store: 'database', ...sessions }, database: { driver: 'pg', dsn: pgDb.url }, toolsets: ['conformance'] },
+      {},
+    );
+    const p = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    await p.store.ready?.();
+    platforms.push(p);
+    return p;
+  };
+  afterAll(async () => {
+    for (const p of platforms) await p.close();
+  });
+
+  const openStream = async (p: Platform) => {
+    const session = new RawSession((r) => p.app.fetch(r));
+    await session.initialize();
+    const stream = new SseReader(await session.send('GET', undefined));
+    expect((await stream.next())!.data).toBe('');
+    return { session, stream };
+  };
+
+  // Limits of a few seconds: long enough for the test to open its stream first on a slow machine.
+  it('at the end of its lifetime (sessions.ttl), without a statement', async () => {
+    const p = await platformWith({ ttl: '3s' });
+    const counter = (p.store as DatabaseSessionStore).database.statements;
+    const { session, stream } = await openStream(p);
+    const before = counter.count;
+    // Nothing else ends this stream: the session's lifetime does.
+    expect(await stream.rest()).toEqual([]);
+    expect(counter.count - before).toBe(0);
+    expect((await session.callTool('test_simple_text')).status).toBe(404);
+  });
+
+  it('at the end of its lifetime, even with events waiting for its client', async () => {
+    const p = await platformWith({ ttl: '3s' });
+    const session = new RawSession((r) => p.app.fetch(r));
+    await session.initialize();
+    // Not read yet: what comes waits in the stream.
+    const response = await session.send('GET', undefined);
+    for (let n = 0; n < 3; n++) await p.store.channel.publish(CHANGES_TOPIC, { kind: 'prompts_list_changed', params: { n } });
+    // It ends by itself, unread.
+    await vi.waitUntil(() => p.instance.streams.size === 0, { timeout: 30_000 });
+    // Read after it ended: the priming event, then the end, and nothing of what waited.
+    const events = await new SseReader(response).rest();
+    expect(events).toEqual([expect.objectContaining({ data: '' })]);
+  });
+
+  it('when it has been idle for sessions.idle_timeout, after one look at the stored session', async () => {
+    const p = await platformWith({ idle_timeout: '2s' });
+    const counter = (p.store as DatabaseSessionStore).database.statements;
+    const { session, stream } = await openStream(p);
+    const before = counter.count;
+    expect(await stream.rest()).toEqual([]);
+    // The idle limit moves with activity, so the stream looked before it ended.
+    expect(counter.count - before).toBeGreaterThanOrEqual(1);
+    expect((await session.callTool('test_simple_text')).status).toBe(404);
+  });
+
+  it('goes on past the idle limit it opened with when the session was active meanwhile', async () => {
+    const p = await platformWith({ idle_timeout: '3s' });
+    const counter = (p.store as DatabaseSessionStore).database.statements;
+    const admin = new pg.Client({ connectionString: pgDb.url });
+    await admin.connect();
+    const { session, stream } = await openStream(p);
+    // Activity elsewhere moves the stored last activity on; here far on, so that the test does
+    // not race the limit.
+    try {
+      await admin.query(`update baton.sessions set last_active_at = now() + interval '1 hour' where id = $1`, [session.id]);
+    } finally {
+      await admin.end();
+    }
+    const before = counter.count;
+    // The stream's look at the session once the limit it opened with has passed.
+    await vi.waitUntil(() => counter.count > before, { timeout: 30_000 });
+    await p.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
+    const event = (await stream.until((e) => e.message !== undefined)).at(-1)!;
+    expect(event.message.method).toBe('notifications/tools/list_changed');
+    expect((await session.delete()).status).toBe(200);
+    expect(await stream.rest()).toEqual([]);
   });
 });
 

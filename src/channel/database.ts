@@ -3,7 +3,9 @@
 //   notify (pg)        each message is announced with NOTIFY in the statement that stores it; one
 //                      connection per instance LISTENs. The announcement carries the payload when
 //                      it fits NOTIFY's 8000 bytes, else only the id, and the payload is read by id
-//                      (only by instances subscribed to the topic).
+//                      (only by instances subscribed to the topic). Listening is best effort: while
+//                      the connection cannot be opened (or was lost), it is retried with back-off,
+//                      and once it is back subscriptions read what they missed from the table.
 //   poll (neon-http)   HTTP cannot LISTEN: while something is subscribed, the instance reads the
 //                      table once per `poll_interval`, one statement for all its subscriptions. A
 //                      subscription is first read one interval after it starts, so a request that
@@ -37,6 +39,8 @@ export interface DatabaseChannelOptions {
   pollIntervalMs: number;
   /** How long messages are kept (for resumption) before the cleanup removes them. */
   retentionMs: number;
+  /** notify: the first wait before trying to listen again (doubling up to 10 s). */
+  relistenDelayMs?: number;
   logger: Logger;
 }
 
@@ -52,6 +56,7 @@ const TOPIC_LOCK_CLASS = 0x62746e;
 const FRESH_MARGIN_US = 2_000_000;
 const POLL_LIMIT = 500;
 const READ_LIMIT = 10_000;
+const FIRST_RELISTEN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
 
 const NOW_US = sql.raw('(extract(epoch from clock_timestamp()) * 1000000)::int8');
@@ -102,8 +107,13 @@ export class DatabaseChannel implements Channel {
   readonly #logger: Logger;
   #closed = false;
   // notify
-  #listening: Promise<void> | undefined;
+  /** The first attempt to listen (start()); later ones are the retries of `#relistening`. */
+  #started: Promise<void> | undefined;
   #listener: Listener | undefined;
+  /** Trying to listen again, with back-off, then catching up; close() waits for it to give up. */
+  #relistening: Promise<void> | undefined;
+  /** Ends the back-off wait in progress (close() calls it, so no timer outlives the channel). */
+  #stopWaiting: (() => void) | undefined;
   /** Notifications are handled one after another, so that a payload read by id keeps its place. */
   #inbox: Promise<void> = Promise.resolve();
   // poll
@@ -122,14 +132,21 @@ export class DatabaseChannel implements Channel {
     return this.#options.wakeup;
   }
 
-  /** notify: opens the listening connection (the store's ready() waits for it). */
+  /**
+   * notify: opens the listening connection (the store's ready() waits for this first attempt).
+   * Never fails: an instance that cannot listen still serves requests, and its subscriptions get
+   * their messages once a retry in the background succeeds.
+   */
   start(): Promise<void> {
     if (this.#options.wakeup !== 'notify' || this.#closed) return Promise.resolve();
-    this.#listening ??= this.#listen().catch((error: unknown) => {
-      this.#listening = undefined;
-      throw error;
+    this.#started ??= this.#listen().catch((error: unknown) => {
+      this.#logger.warn('channel: cannot listen yet; retrying in the background, messages wait until then', {
+        retryInMs: this.#options.relistenDelayMs ?? FIRST_RELISTEN_MS,
+        error: errorText(error),
+      });
+      this.#keepListening();
     });
-    return this.#listening;
+    return this.#started;
   }
 
   async publish(topic: string, payload: Json): Promise<Position> {
@@ -162,9 +179,7 @@ export class DatabaseChannel implements Channel {
     if (!sub.passive) this.#driveIfPolling(sub);
     // Subscribing wants delivery: listen now if the store's ready() has not opened the connection
     // yet (servers call it at start, so there the connection is already open).
-    if (this.#options.wakeup === 'notify' && this.#listening === undefined && !this.#closed) {
-      this.start().catch((error: unknown) => this.#logger.warn('channel: listening failed', { error: errorText(error) }));
-    }
+    if (this.#options.wakeup === 'notify' && this.#started === undefined && !this.#closed) void this.start();
     return {
       unsubscribe: () => {
         sub.active = false;
@@ -214,9 +229,12 @@ export class DatabaseChannel implements Channel {
       sub.wake?.();
     }
     this.#subs.clear();
+    this.#stopWaiting?.();
     const listener = this.#listener;
     this.#listener = undefined;
     await listener?.close().catch(() => {});
+    // An attempt to listen that is under way closes its connection when it sees the channel closed.
+    await Promise.all([this.#started, this.#relistening]);
   }
 
   #deliver(message: Message): void {
@@ -272,21 +290,40 @@ export class DatabaseChannel implements Channel {
   }
 
   /** The listening connection broke: listen again, then read what was published meanwhile. */
-  async #reconnect(lost: Listener, error: Error): Promise<void> {
+  #reconnect(lost: Listener, error: Error): void {
     if (this.#closed || this.#listener !== lost) return;
     this.#listener = undefined;
-    this.#listening = undefined;
     this.#logger.warn('channel: the listening connection was lost; reconnecting', { error: errorText(error) });
-    for (let delay = 500; !this.#closed; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
+    this.#keepListening();
+  }
+
+  /**
+   * Starts trying to listen again. Called when the first attempt failed or a listener was lost,
+   * so no other loop is still trying (one may be catching up, which is fine).
+   */
+  #keepListening(): void {
+    const loop = this.#relisten();
+    this.#relistening = loop;
+    void loop.finally(() => {
+      if (this.#relistening === loop) this.#relistening = undefined;
+    });
+  }
+
+  async #relisten(): Promise<void> {
+    for (let delay = this.#options.relistenDelayMs ?? FIRST_RELISTEN_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
+      if (!(await this.#backOff(delay))) return;
       try {
-        await this.start();
+        await this.#listen();
         break;
       } catch (retry) {
-        this.#logger.warn('channel: listening failed, retrying', { retryInMs: delay, error: errorText(retry) });
+        this.#logger.warn('channel: listening failed, retrying', {
+          retryInMs: Math.min(delay * 2, RECONNECT_MAX_MS),
+          error: errorText(retry),
+        });
       }
     }
     if (this.#closed) return;
+    this.#logger.info('channel: listening again');
     // Subscriptions that know where they are get what they missed; the cursor drops duplicates.
     const after = new Map<string, Position>();
     for (const sub of this.#subs) {
@@ -298,8 +335,24 @@ export class DatabaseChannel implements Channel {
       try {
         for (const message of await this.read(after)) this.#deliver(message);
       } catch (failure) {
-        this.#logger.warn('channel: catching up after reconnecting failed', { error: errorText(failure) });
+        this.#logger.warn('channel: catching up after listening again failed', { error: errorText(failure) });
       }
+    });
+  }
+
+  /** Waits `ms` unless the channel closes first; true when it is still open. */
+  #backOff(ms: number): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#stopWaiting = undefined;
+        resolve(!this.#closed);
+      }, ms);
+      this.#stopWaiting = () => {
+        clearTimeout(timer);
+        this.#stopWaiting = undefined;
+        resolve(false);
+      };
     });
   }
 

@@ -30,7 +30,12 @@ export type SessionMessage =
   /** The session was deleted (DELETE, revoke): what it runs stops, its streams end. */
   | { kind: 'ended' }
   /** A notification for the session's standalone stream. */
-  | { kind: 'notification'; message: JSONRPCNotification };
+  | { kind: 'notification'; message: JSONRPCNotification }
+  /**
+   * The session subscribed to or unsubscribed from resources (published with the state change
+   * that records it): its streams pass on resource updates by what they hear here.
+   */
+  | { kind: 'subscriptions'; subscribed: string[]; unsubscribed: string[] };
 
 export const SESSION_ENDED = { kind: 'ended' } as const satisfies SessionMessage;
 

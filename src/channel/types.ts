@@ -39,8 +39,8 @@ export interface SubscribeOptions {
    * messages are wanted. Messages published before it are never delivered. Without it, a polling
    * channel starts a little before its first read, which may deliver a few messages published
    * just before subscribing. A subscription that knows where it is (it has a `since`, or has
-   * received a message) also gets, when pg's listening connection was lost and comes back, what
-   * was published meanwhile.
+   * received a message) also gets, when pg's listening connection comes back after it was lost
+   * or could not be opened, what was published meanwhile.
    */
   since?: number;
   /**

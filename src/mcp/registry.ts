@@ -62,7 +62,6 @@ export class Registry {
     this.capabilities = {
       logging: {},
       completions: {},
-      // Changes are announced (platform.changes, a tool's ctx.changes) to listening clients.
       tools: { listChanged: true },
       ...(this.prompts.size > 0 && { prompts: { listChanged: true } }),
       ...((this.resources.size > 0 || this.templates.length > 0) && { resources: { subscribe: true, listChanged: true } }),

@@ -9,6 +9,10 @@
 // changes during a session; everything else (logging level, subscriptions, enrichment) is
 // session state, loaded from the store for each request. A session not in the pool, on another
 // instance or after a restart, is restored as before.
+//
+// Still, a session that ended is let go of at once, wherever it ended: while a session has idle
+// servers here, the pool watches for its end (`Watch`, given by the instance, which hears it
+// through the channel), so that a DELETE or revoke served by another instance frees them too.
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { buildServer } from './server.js';
 import { RequestTransport } from './transport.js';
@@ -42,14 +46,23 @@ export interface ServerPoolLimits {
 
 export const DEFAULT_POOL_LIMITS: ServerPoolLimits = { total: 1024, perSession: 4 };
 
+/**
+ * Starts watching a session that now has idle servers here; the function it returns stops
+ * watching (the session has none left).
+ */
+export type Watch = (sessionId: string) => () => void;
+
 export class ServerPool {
   // Insertion order is recency order: a session is moved to the end whenever a server returns.
   readonly #idle = new Map<string, SessionServer[]>();
+  readonly #unwatch = new Map<string, () => void>();
   readonly #limits: ServerPoolLimits;
+  readonly #watch: Watch | undefined;
   #size = 0;
 
-  constructor(limits: ServerPoolLimits = DEFAULT_POOL_LIMITS) {
+  constructor(limits: ServerPoolLimits = DEFAULT_POOL_LIMITS, watch?: Watch) {
     this.#limits = limits;
+    this.#watch = watch;
   }
 
   /** An idle server of the session, now taken out of the pool, or undefined. */
@@ -58,7 +71,7 @@ export class ServerPool {
     if (!idle) return undefined;
     const entry = idle.pop()!;
     this.#size--;
-    if (idle.length === 0) this.#idle.delete(sessionId);
+    if (idle.length === 0) this.#forget(sessionId);
     return entry;
   }
 
@@ -73,13 +86,14 @@ export class ServerPool {
       idle.push(entry);
     } else {
       this.#idle.set(sessionId, [entry]);
+      if (this.#watch) this.#unwatch.set(sessionId, this.#watch(sessionId));
     }
     this.#size++;
     while (this.#size > this.#limits.total) {
       const [oldest, servers] = this.#idle.entries().next().value!;
       servers.shift();
       this.#size--;
-      if (servers.length === 0) this.#idle.delete(oldest);
+      if (servers.length === 0) this.#forget(oldest);
     }
   }
 
@@ -87,8 +101,25 @@ export class ServerPool {
   drop(sessionId: string): void {
     const idle = this.#idle.get(sessionId);
     if (!idle) return;
-    this.#idle.delete(sessionId);
     this.#size -= idle.length;
+    this.#forget(sessionId);
+  }
+
+  /** Forgets every idle server (the instance closes). */
+  clear(): void {
+    for (const sessionId of [...this.#idle.keys()]) this.drop(sessionId);
+  }
+
+  /** Whether the session has idle servers here. */
+  holds(sessionId: string): boolean {
+    return this.#idle.has(sessionId);
+  }
+
+  #forget(sessionId: string): void {
+    this.#idle.delete(sessionId);
+    const unwatch = this.#unwatch.get(sessionId);
+    this.#unwatch.delete(sessionId);
+    unwatch?.();
   }
 
   /** Idle servers held, in all. */

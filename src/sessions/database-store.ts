@@ -7,7 +7,7 @@ import { secrets, sessions } from '../db/schema.js';
 import { classifyError, type Database, type DriverName } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { DatabaseChannel, publishing, type Wakeup } from '../channel/database.js';
-import { SESSION_ENDED, sessionTopic } from '../channel/topics.js';
+import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from '../channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
 import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
 import type {
@@ -46,6 +46,11 @@ export interface DatabaseStoreOptions {
    * process that only publishes (the command line) says false.
    */
   listen?: boolean;
+  /**
+   * pg: the first wait before trying to listen again, when the listening connection could not be
+   * opened or was lost (default 500 ms, doubling up to 10 s).
+   */
+  relistenDelayMs?: number;
   logger?: Logger;
 }
 
@@ -65,13 +70,16 @@ export class DatabaseSessionStore implements SessionStore {
       wakeup: WAKEUPS[database.driver],
       pollIntervalMs: options.pollIntervalMs ?? 500,
       retentionMs: options.retentionMs ?? 5 * 60_000,
+      relistenDelayMs: options.relistenDelayMs,
       logger: options.logger ?? createLogger('warn'),
     });
   }
 
   /**
    * Migrates once per instance, on first use, and opens what the channel needs to receive (pg:
-   * its listening connection); a failure is retried by the next request.
+   * its listening connection). A failed migration is retried by the next request. Listening is
+   * not a condition of being ready: requests are served without it, and the channel keeps
+   * trying on its own (see src/channel/database.ts).
    */
   ready(): Promise<void> {
     this.#ready ??= (async () => {
@@ -168,22 +176,44 @@ export class DatabaseSessionStore implements SessionStore {
     };
   }
 
-  async update(id: string, patch: StatePatch): Promise<void> {
+  endsAt(session: SessionRecord): number {
+    // The idle limit as open() applies it: extended by the touch granularity.
+    const idleEnd = session.lastActiveAt.getTime() + this.limits.idleTimeoutMs + this.touchGranularityMs;
+    return Math.min(session.expiresAt.getTime(), idleEnd);
+  }
+
+  async live(id: string): Promise<SessionRecord | undefined> {
+    const [row] = await this.#run(
+      sql`select ${COLUMNS} from ${sessions} where id = ${id} and expires_at > now() and last_active_at > ${this.#idleCutoff()}`,
+      'baton_session_live',
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  async update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void> {
     // A merge on the stored value: concurrent writers of other keys keep theirs, because Postgres
     // re-evaluates the expression against the newest row version after waiting for its lock.
-    await this.#run(
-      sql`
+    const merge = sql`
       update ${sessions}
       set state = (state - array(select jsonb_array_elements_text(${JSON.stringify(patch.unset)}::jsonb)))
                   || ${JSON.stringify(patch.set)}::jsonb
-      where id = ${id}`,
-      'baton_session_update',
+      where id = ${id}`;
+    if (!announce) {
+      await this.#run(merge, 'baton_session_update');
+      return;
+    }
+    // Announced in the same statement, and only when the session is still there to change.
+    const topic = sessionTopic(id);
+    const payload = asPayload(announce);
+    const [row] = await this.#run(
+      sql`
+      with updated as (${merge} returning id), ${publishing(topic, payload, this.channel.wakeup, 'updated')}
+      select (select count(*) from notified)::int as notified,
+             (select p.id from published p) as message_id, (select p.at from published p) as message_at`,
+      'baton_session_update_announced',
     );
-  }
-
-  async stateHas(id: string, key: string): Promise<boolean> {
-    const [row] = await this.#run(sql`select jsonb_exists(state, ${key}) as has from ${sessions} where id = ${id}`);
-    return row?.has === true;
+    if (row?.message_id === null || row?.message_id === undefined) return;
+    this.channel.published({ topic, payload, position: { at: Number(row.message_at), id: Number(row.message_id) } });
   }
 
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {

@@ -23,7 +23,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { createDispatcher, serveScope, type Dispatcher, type RequestScope } from '../mcp/server.js';
-import { ServerPool, connectServer, type SessionServer } from '../mcp/server-pool.js';
+import { DEFAULT_POOL_LIMITS, ServerPool, connectServer, type SessionServer } from '../mcp/server-pool.js';
 import { Exchanges } from '../mcp/exchanges.js';
 import type { Exchange, ExchangeOptions, Outcome } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
@@ -31,8 +31,9 @@ import { InFlight } from '../lifecycle/in-flight.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import { newSessionId } from './ids.js';
-import { RequestStream, SessionStreams, resumable, type StreamOptions } from './streams.js';
+import { DEFAULT_INBOX_LIMIT, RequestStream, SessionStreams, resumable, subscriptionChange, type StreamOptions } from './streams.js';
 import { changeNotifier } from '../channel/changes.js';
+import { sessionTopic, type SessionMessage } from '../channel/topics.js';
 import type { ChangeNotifier } from '../channel/types.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from './types.js';
 import type { Principal } from '../tools/define.js';
@@ -80,7 +81,7 @@ export class Instance {
   readonly #registry: Registry;
   readonly #logger: Logger;
   readonly #dispatch: Dispatcher;
-  readonly #pool = new ServerPool();
+  readonly #pool: ServerPool;
   readonly #holdMs: number;
   readonly #retryMs: number;
 
@@ -91,12 +92,14 @@ export class Instance {
     this.#registry = options.registry;
     this.#logger = options.logger;
     this.#dispatch = createDispatcher(options.registry);
+    this.#pool = new ServerPool(DEFAULT_POOL_LIMITS, (sessionId) => this.#watchEnd(sessionId));
     this.changes = changeNotifier(options.store.channel);
     this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
     this.#retryMs = options.streams?.retryMs ?? 1_000;
     this.streams = new SessionStreams(options.store, options.logger, {
       retryMs: this.#retryMs,
       timeoutMs: options.streams?.timeoutMs ?? 0,
+      inboxLimit: options.streams?.inboxLimit ?? DEFAULT_INBOX_LIMIT,
     });
   }
 
@@ -187,9 +190,32 @@ export class Instance {
     return this.exchanges.unfinished;
   }
 
+  /** Whether idle servers of the session are pooled here (for tests and diagnostics). */
+  pools(sessionId: string): boolean {
+    return this.#pool.holds(sessionId);
+  }
+
   async close(): Promise<void> {
     this.streams.closeAll();
     this.exchanges.close();
+    this.#pool.clear();
+  }
+
+  /**
+   * While the session has idle servers here: its end, published by whichever instance served
+   * the DELETE or revoke, lets them go. Passive: a polling channel reads no statement for it
+   * alone, only along with what the instance waits for anyway; the store's check on every request
+   * keeps a server of an ended session from being used meanwhile.
+   */
+  #watchEnd(sessionId: string): () => void {
+    const subscription = this.#store.channel.subscribe(
+      sessionTopic(sessionId),
+      (message) => {
+        if ((message.payload as unknown as SessionMessage)?.kind === 'ended') this.#pool.drop(sessionId);
+      },
+      { passive: true },
+    );
+    return () => subscription.unsubscribe();
   }
 
   async #restore(session: SessionRecord): Promise<SessionServer> {
@@ -239,7 +265,7 @@ export class Instance {
 
   async #writeBack(sessionId: string, state: SessionState): Promise<void> {
     const patch = state.takePatch();
-    if (patch) await this.#store.update(sessionId, patch);
+    if (patch) await this.#store.update(sessionId, patch, subscriptionChange(patch));
   }
 
   /**

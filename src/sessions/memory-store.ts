@@ -2,7 +2,7 @@
 // the database store (lifetime, idleness, binding), so switching stores changes durability only.
 import { constantTimeEqual } from '../auth/credential.js';
 import { InProcessChannel } from '../channel/in-process.js';
-import { SESSION_ENDED, sessionTopic } from '../channel/topics.js';
+import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from '../channel/topics.js';
 import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
 import type {
   CleanupOptions,
@@ -160,18 +160,24 @@ export class MemorySessionStore implements SessionStore {
     return { status: 'ok', session: toRecord(id, entry), at: this.channel.clock() };
   }
 
-  async update(id: string, patch: StatePatch): Promise<void> {
+  endsAt(session: SessionRecord): number {
+    return Math.min(session.expiresAt.getTime(), session.lastActiveAt.getTime() + this.limits.idleTimeoutMs);
+  }
+
+  async live(id: string): Promise<SessionRecord | undefined> {
+    // Only a look: an ended session stays for the cleanup to count, as in the database store.
+    const entry = this.#sessions.get(id);
+    return entry && isLive(entry, this.now(), this.limits) ? toRecord(id, entry) : undefined;
+  }
+
+  async update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void> {
     const entry = this.#sessions.get(id);
     if (!entry) return;
     const state = JSON.parse(entry.state) as Record<string, unknown>;
     for (const key of patch.unset) delete state[key];
     Object.assign(state, patch.set);
     entry.state = JSON.stringify(state);
-  }
-
-  async stateHas(id: string, key: string): Promise<boolean> {
-    const entry = this.#sessions.get(id);
-    return entry !== undefined && Object.hasOwn(JSON.parse(entry.state) as object, key);
+    if (announce) await this.channel.publish(sessionTopic(id), asPayload(announce));
   }
 
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {

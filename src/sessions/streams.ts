@@ -7,10 +7,14 @@
 //   sends for the request goes to the channel instead, on the stream's own topic; the client
 //   comes back with GET and Last-Event-ID, on any instance, and gets it there.
 // - The session's standalone stream (GET) carries what is announced for it from anywhere: list
-//   changes, resource updates for the resources it subscribed to (the session's state says which),
-//   notifications for the session, and ends with the session. Its events are kept in the store
-//   for `channel.retention`, so a client reconnecting with Last-Event-ID (to any instance) gets
-//   what it missed, and nothing twice.
+//   changes, resource updates for the resources it subscribed to, notifications for the session,
+//   and ends with the session. Which resources those are it learns from the session's state when
+//   it opens, then from the session's topic, where every change of them is announced with the
+//   state write that records it: resource updates cost a stream one statement at most in its life,
+//   and an unsubscribe counts at once. Its events are kept in the store for `channel.retention`, so a client reconnecting
+//   with Last-Event-ID (to any instance) gets what it missed, and nothing twice. A client that
+//   reads more slowly than events come has its stream ended once `inboxLimit` events wait for it;
+//   it resumes from its last event like any other.
 //
 // Event ids say where to resume: `r.<key>.<position>` for a request's stream, `g.<position of the
 // change topic>.<position of the session's topic>` for the standalone stream (a position is
@@ -22,18 +26,47 @@ import type { Exchange, Sink } from '../mcp/transport.js';
 import { STATE_KEYS } from '../mcp/server.js';
 import { errorText, type Logger } from '../log.js';
 import { newSessionId } from './ids.js';
-import type { SessionRecord, SessionStore } from './types.js';
+import type { SessionRecord, SessionStore, StatePatch } from './types.js';
 
 /** The first revision whose clients accept an event without data (a priming event). */
 const FIRST_RESUMABLE_VERSION = '2025-11-25';
 /** A comment this often keeps idle streams open through proxies. */
 const KEEP_ALIVE_MS = 15_000;
+/**
+ * Soonest a stream looks at its session again after a look found it live: this instance's clock
+ * and the store's agree only to a few milliseconds, so at the edge of the idle limit a look may
+ * find the session live with a deadline that has already passed here.
+ */
+const MIN_LOOK_INTERVAL_MS = 250;
+/** Longest delay setTimeout takes as it is (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Events that may wait for a stream's client before the stream is ended (see `inboxLimit`). */
+export const DEFAULT_INBOX_LIMIT = 1_000;
 
 export interface StreamOptions {
   /** The reconnection delay advised to clients (SSE `retry`). */
   retryMs: number;
   /** Longest a standalone stream stays open; 0 for no limit. */
   timeoutMs: number;
+  /**
+   * Most messages a GET stream holds for a client that reads too slowly; one more ends the
+   * stream (the client resumes after its last event, from what the channel keeps).
+   */
+  inboxLimit: number;
+}
+
+/**
+ * What a write of `patch` announces on the session's topic: the resource subscriptions it
+ * changes, if any (src/mcp/server.ts records them under STATE_KEYS.subscriptionPrefix).
+ */
+export function subscriptionChange(patch: StatePatch): SessionMessage | undefined {
+  const prefix = STATE_KEYS.subscriptionPrefix;
+  const subscribed = Object.keys(patch.set)
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length));
+  const unsubscribed = patch.unset.filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+  if (subscribed.length === 0 && unsubscribed.length === 0) return undefined;
+  return { kind: 'subscriptions', subscribed, unsubscribed };
 }
 
 export type StreamCursor = { kind: 'request'; key: string; after: Position } | { kind: 'session'; changes: Position; session: Position };
@@ -160,15 +193,24 @@ class ChannelSink implements Sink {
   }
 }
 
-/** A queue of messages a stream waits on, with a bound on each wait. */
+/** A queue of messages a stream waits on, with a bound on each wait and on its length. */
 class Inbox {
   readonly #items: Message[] = [];
+  readonly #limit: number;
   #wake: (() => void) | undefined;
   #closed = false;
 
-  push(message: Message): void {
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** False when the inbox is full: the message was not taken. */
+  push(message: Message): boolean {
+    if (this.#closed) return true;
+    if (this.#items.length >= this.#limit) return false;
     this.#items.push(message);
     this.#wake?.();
+    return true;
   }
 
   close(): void {
@@ -240,8 +282,18 @@ export class SessionStreams {
    */
   open(session: SessionRecord, at: number, cursor: StreamCursor | undefined): Response {
     const channel = this.store.channel;
-    const inbox = new Inbox();
-    const push = (message: Message) => inbox.push(message);
+    const inbox = new Inbox(this.options.inboxLimit);
+    const push = (message: Message) => {
+      if (inbox.push(message)) return;
+      // The client reads more slowly than events come. Holding on for it would grow without
+      // bound; ending the stream makes it resume after its last event, from what the channel
+      // keeps, at its own pace.
+      this.logger.info('event stream ended: its client fell too far behind; it resumes from its last event', {
+        session: session.id.slice(0, 8),
+        waiting: this.options.inboxLimit,
+      });
+      close();
+    };
     const request = cursor?.kind === 'request';
     const topics = request
       ? new Map([[requestStreamTopic(session.id, cursor.key), cursor.after]])
@@ -254,24 +306,57 @@ export class SessionStreams {
     const subscriptions = [...topics.keys()].map((topic) => channel.subscribe(topic, push, { since: at }));
     if (request) subscriptions.push(channel.subscribe(sessionTopic(session.id), push, { since: at }));
     const positions = new Map(topics);
-    const subscribed = new Map<string, boolean>(
-      Object.keys(session.state)
-        .filter((k) => k.startsWith(STATE_KEYS.subscriptionPrefix))
-        .map((k) => [k.slice(STATE_KEYS.subscriptionPrefix.length), true]),
-    );
+    // The session's resource subscriptions as it opened; changes come on the session's topic.
+    // One made as the stream opens may be in neither: stored after the open read the session,
+    // announced before the stream listened (delivery that does not read the table from `at`
+    // drops it). So the first update for a resource the stream does not know makes it look at the
+    // stored subscriptions once (a look at the idle limit does too); from then on what it hears
+    // is complete, and applying announcements it had heard already changes nothing.
+    const subscribed = new Set<string>();
+    const learn = (state: Record<string, unknown>) => {
+      subscribed.clear();
+      for (const key of Object.keys(state)) {
+        if (key.startsWith(STATE_KEYS.subscriptionPrefix)) subscribed.add(key.slice(STATE_KEYS.subscriptionPrefix.length));
+      }
+    };
+    learn(session.state);
+    let settled = false;
     const deadline = this.options.timeoutMs > 0 ? Date.now() + this.options.timeoutMs : Number.POSITIVE_INFINITY;
+    // The stream ends with its session. Its lifetime ends at a known time; its idle limit moves
+    // with every request of the session, wherever served, so when it passes the stream looks at
+    // the stored session once, and goes on until the new limit if it is still live. Times of the
+    // store's clock are turned into this instance's by the difference seen as the session opened.
+    const storeAhead = at / 1000 - Date.now();
+    const expires = session.expiresAt.getTime() - storeAhead;
+    let endsAt = this.store.endsAt(session) - storeAhead;
+    /** Whether the session is still live (at most one statement, when its idle limit has passed). */
+    const sessionLive = async (): Promise<boolean> => {
+      const now = Date.now();
+      if (now < endsAt) return true;
+      if (now >= expires) return false;
+      const current = await this.store.live(session.id);
+      if (!current) return false;
+      endsAt = Math.max(this.store.endsAt(current) - storeAhead, Date.now() + MIN_LOOK_INTERVAL_MS);
+      learn(current.state);
+      settled = true;
+      return true;
+    };
     const idOf = (): string =>
       request
         ? encodeCursor({ kind: 'request', key: cursor.key, after: positions.get(requestStreamTopic(session.id, cursor.key))! })
         : encodeCursor({ kind: 'session', changes: positions.get(CHANGES_TOPIC)!, session: positions.get(sessionTopic(session.id))! });
 
     let close!: () => void;
+    let lifetime: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
+      clearTimeout(lifetime);
       for (const s of subscriptions) s.unsubscribe();
       inbox.close();
       this.#open.delete(close);
     };
     let replay: Message[] | undefined = cursor ? undefined : [];
+    /** When a comment is due to keep an idle stream open through proxies. */
+    let keepAliveAt = Date.now() + KEEP_ALIVE_MS;
 
     /** The event for a message, or undefined to skip it; 'end' when the stream ends after it (or without it). */
     const translate = async (message: Message): Promise<{ body?: unknown; end: boolean }> => {
@@ -288,12 +373,23 @@ export class SessionStreams {
       }
       if (message.topic === CHANGES_TOPIC) {
         const change = message.payload as unknown as ChangeEvent;
-        if (change.kind === 'resource_updated' && !(await this.#subscribed(session.id, change.uri, subscribed))) return { end: false };
+        if (change.kind === 'resource_updated' && !subscribed.has(change.uri)) {
+          if (settled) return { end: false };
+          const current = await this.store.live(session.id);
+          if (!current) return { end: true };
+          learn(current.state);
+          settled = true;
+          if (!subscribed.has(change.uri)) return { end: false };
+        }
         return { body: changeNotification(change), end: false };
       }
       const event = message.payload as unknown as SessionMessage;
       if (event.kind === 'ended') return { end: true };
       if (event.kind === 'notification') return { body: event.message, end: false };
+      if (event.kind === 'subscriptions') {
+        for (const uri of event.subscribed) subscribed.add(uri);
+        for (const uri of event.unsubscribed) subscribed.delete(uri);
+      }
       return { end: false };
     };
 
@@ -316,15 +412,27 @@ export class SessionStreams {
         try {
           replay ??= await channel.read(topics);
           for (;;) {
-            const next = replay.length > 0 ? replay.shift()! : await inbox.next(Math.min(KEEP_ALIVE_MS, deadline - Date.now()));
+            // Checked before every event too, so that a busy stream ends on time as well.
+            if (Date.now() >= deadline) return close();
+            if (!(await sessionLive())) {
+              this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
+              return close();
+            }
+            const wait = Math.min(keepAliveAt, deadline, endsAt) - Date.now();
+            const next = replay.length > 0 ? replay.shift()! : await inbox.next(wait);
             if (next === 'closed') return;
             if (next === 'idle') {
-              if (Date.now() >= deadline) return close();
+              // Woken for a keep-alive, or to check the limits above again.
+              if (Date.now() < keepAliveAt) continue;
               controller.enqueue(KEEP_ALIVE);
+              keepAliveAt = Date.now() + KEEP_ALIVE_MS;
               return;
             }
             const { body, end } = await translate(next);
-            if (body !== undefined) controller.enqueue(event(body, idOf()));
+            if (body !== undefined) {
+              controller.enqueue(event(body, idOf()));
+              keepAliveAt = Date.now() + KEEP_ALIVE_MS;
+            }
             if (end) return close();
             if (body !== undefined) return;
           }
@@ -335,15 +443,19 @@ export class SessionStreams {
       },
       cancel: () => stop(),
     });
+    // The lifetime ends the stream even while its client reads nothing (the loop above looks only
+    // when the client reads). Beyond what a timer can hold, the loop's look is enough.
+    const untilExpiry = expires - Date.now();
+    if (untilExpiry < MAX_TIMER_MS) {
+      lifetime = setTimeout(
+        () => {
+          this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
+          close();
+        },
+        Math.max(0, untilExpiry),
+      );
+    }
     this.logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
     return new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
-  }
-
-  /** Whether the session subscribed to `uri`, asking the store unless it is known to have. */
-  async #subscribed(sessionId: string, uri: string, known: Map<string, boolean>): Promise<boolean> {
-    if (known.get(uri)) return true;
-    const now = await this.store.stateHas(sessionId, STATE_KEYS.subscriptionPrefix + uri);
-    known.set(uri, now);
-    return now;
   }
 }

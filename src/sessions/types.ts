@@ -3,6 +3,7 @@
 // session, at most one more to write changed state back.
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import type { Channel } from '../channel/types.js';
+import type { SessionMessage } from '../channel/topics.js';
 
 /** What `initialize` negotiated: enough to restore a server to the same state later. */
 export interface Negotiated {
@@ -112,10 +113,19 @@ export interface SessionStore {
    * active and loads it, as one step. A foreign credential gets 'forbidden' and changes nothing.
    */
   open(id: string, credentialHash: string): Promise<OpenResult>;
-  /** Merges changed state keys into the stored session. */
-  update(id: string, patch: StatePatch): Promise<void>;
-  /** Whether the session's stored state has `key` now (a stream checks a resource subscription). */
-  stateHas(id: string, key: string): Promise<boolean>;
+  /**
+   * When a session ends unless it is used again, in milliseconds since the epoch on the store's
+   * clock: the earlier of its lifetime and its idle limit, for a record this store gave.
+   */
+  endsAt(session: SessionRecord): number;
+  /** The session as stored while it is live (not expired, not idle), without counting as activity. One statement. */
+  live(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Merges changed state keys into the stored session; with `announce`, publishes it on the
+   * session's topic in the same statement (the streams of the session hear of the change at no
+   * extra round trip).
+   */
+  update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void>;
   /**
    * Removes a session (DELETE), with the same binding rule as `open`, and announces its end on the
    * channel (in the same statement), so that every instance stops what the session runs.

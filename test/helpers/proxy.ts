@@ -11,11 +11,25 @@ export interface Proxy {
   url: string;
   /** Which backend index served each request, in order. */
   served: number[];
+  /**
+   * Each request as the proxy passed it on, in order: its backend, HTTP method and the start of
+   * its body (enough for a JSON-RPC message of a test; large uploads are cut).
+   */
+  requests: ProxiedRequest[];
   backends: string[];
   /** With readiness checks: the backends whose last probe answered 200. */
   readonly ready: string[];
   close(): Promise<void>;
 }
+
+export interface ProxiedRequest {
+  backend: number;
+  method: string;
+  body: string;
+}
+
+/** How much of each request's body `requests` keeps. */
+const KEPT_BODY_BYTES = 64 * 1024;
 
 export interface ReadinessOptions {
   /** Default /readyz. */
@@ -48,6 +62,7 @@ function probe(url: string, timeoutMs: number): Promise<number> {
 export async function startRoundRobinProxy(backends: string[], options: ProxyOptions = {}): Promise<Proxy> {
   let next = 0;
   const served: number[] = [];
+  const requests: ProxiedRequest[] = [];
   const state = { backends };
   const readiness = options.readiness;
   const ready = new Set<string>();
@@ -97,6 +112,11 @@ export async function startRoundRobinProxy(backends: string[], options: ProxyOpt
       return;
     }
     served.push(index);
+    const record: ProxiedRequest = { backend: index, method: req.method ?? 'GET', body: '' };
+    requests.push(record);
+    req.on('data', (chunk: Buffer) => {
+      if (record.body.length < KEPT_BODY_BYTES) record.body += chunk.toString('utf8', 0, KEPT_BODY_BYTES - record.body.length);
+    });
     const target = new URL(req.url ?? '/', state.backends[index]);
     const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -114,6 +134,7 @@ export async function startRoundRobinProxy(backends: string[], options: ProxyOpt
   return {
     url: `http://127.0.0.1:${port}`,
     served,
+    requests,
     get backends() {
       return state.backends;
     },
