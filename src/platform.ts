@@ -19,21 +19,19 @@ import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionLimits, SessionStore } from './sessions/types.js';
 import type { ChangeNotifier } from './channel/types.js';
 import type { Database } from './db/database.js';
-import { selectToolsets, type ToolsetFactory, type ToolsetServices } from './tools/index.js';
+import { type BuiltInServices, selectToolsets, type ToolsetSource } from './tools/index.js';
 import type { Toolset } from './tools/define.js';
 import { openDefaultDatasource, type DatasourceOpener } from './tools/data/datasource.js';
 import { ContextProviders } from './enrichment/context.js';
 import { enrichmentMiddleware } from './enrichment/middleware.js';
 import { createLogger, type Logger } from './log.js';
 
-/** A toolset as its owner gives it: declared, or built when the platform starts. */
-export type ToolsetSource = Toolset | ToolsetFactory;
-
 export interface PlatformOptions {
   logger?: Logger;
   /**
    * The owner's toolsets, served beside the built-in ones the configuration's `toolsets` names.
-   * With these given and `toolsets` empty, no built-in toolset is served.
+   * When this is given (even empty) and `toolsets` names none, no built-in toolset is served; only
+   * without it does the default set apply.
    */
   toolsets?: ToolsetSource[];
   /** Where the configuration came from (a file, "environment", ...), for the start-up log. */
@@ -143,16 +141,16 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
   let registry: Registry;
   let store: SessionStore;
   try {
-    const services: ToolsetServices = {
+    const services: BuiltInServices = {
       config,
       logger,
       context,
       openDatasource: options.openDatasource ?? openDefaultDatasource,
       onClose: (close) => closers.push(close),
     };
-    const own = options.toolsets ?? [];
-    if (own.length === 0 || config.toolsets.length > 0) toolsets.push(...(await selectToolsets(config.toolsets, services)));
-    for (const source of own) toolsets.push(typeof source === 'function' ? await source(services) : source);
+    const own = options.toolsets;
+    if (own === undefined || config.toolsets.length > 0) toolsets.push(...(await selectToolsets(config.toolsets, services)));
+    for (const source of own ?? []) toolsets.push(typeof source === 'function' ? await source(services) : source);
     // Before the store: two toolsets declaring one name must not leave a database pool open.
     registry = new Registry(
       toolsets,

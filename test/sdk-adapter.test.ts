@@ -9,7 +9,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { runScenarios } from '../scripts/conformance.js';
-import { defineToolset, fromSdkServer, text } from '../src/api/index.js';
+import { ConfigError, defineToolset, fromSdkServer, text } from '../src/api/index.js';
 import { createBaton } from '../src/api/node.js';
 import type { Baton } from '../src/api/baton.js';
 import { registerStockServer, STOCK_SCENARIOS, STOCK_SESSION_SCENARIOS } from './fixtures/stock-sdk-server.js';
@@ -40,10 +40,11 @@ describe('the stock registration in a server process, through the official confo
 });
 
 /** An SDK client whose requests the Baton answers in this process (no socket). */
-async function connect(baton: Baton, capabilities: Record<string, unknown> = {}): Promise<Client> {
+async function connect(baton: Baton, capabilities: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'adapter-test', version: '1' }, { capabilities });
   const transport = new StreamableHTTPClientTransport(new URL('http://localhost/mcp'), {
     fetch: (url, init) => baton.fetch(new Request(url, init)),
+    requestInit: { headers },
   });
   await client.connect(transport);
   return client;
@@ -60,6 +61,9 @@ describe('fromSdkServer in process', () => {
       const answer = await server.server.elicitInput({ message: 'name?', requestedSchema: { type: 'object', properties: {} } });
       return { content: [{ type: 'text', text: answer.action }] };
     });
+    server.registerTool('whoami', { description: 'Says who called.', _meta: { 'example/template': 'ui://whoami' } }, async (extra) => ({
+      content: [{ type: 'text', text: JSON.stringify(extra.authInfo ?? null) }],
+    }));
     server.registerTool('wait', { description: 'Waits until cancelled.' }, async (extra) => {
       await new Promise<void>((resolve) => {
         waiting = true;
@@ -76,7 +80,6 @@ describe('fromSdkServer in process', () => {
     baton = await createBaton({
       name: 'adapted',
       version: '2.3.4',
-      env: {},
       config: { sessions: { store: 'memory' } },
       logger: 'error',
       toolsets: [fromSdkServer('stock', register)],
@@ -98,6 +101,36 @@ describe('fromSdkServer in process', () => {
     });
     expect(add.outputSchema).toMatchObject({ type: 'object', properties: { sum: { type: 'number' } } });
     await client.close();
+  });
+
+  it("lists a tool's _meta as the SDK server made it", async () => {
+    const client = await connect(baton);
+    const { tools } = await client.listTools();
+    expect(tools.find((tool) => tool.name === 'whoami')?._meta).toEqual({ 'example/template': 'ui://whoami' });
+    await client.close();
+  });
+
+  it('tells the handler who called (extra.authInfo), without the credential; nothing for an anonymous caller', async () => {
+    const anonymous = await connect(baton);
+    expect((await anonymous.callTool({ name: 'whoami', arguments: {} })).content).toEqual([{ type: 'text', text: 'null' }]);
+    await anonymous.close();
+
+    const guarded = await createBaton({
+      config: { sessions: { store: 'memory' }, auth: { required: true, api_keys: ['key-of-ada-0123456789'] } },
+      logger: 'error',
+      toolsets: [fromSdkServer('stock', register)],
+    });
+    try {
+      const client = await connect(guarded, {}, { authorization: 'Bearer key-of-ada-0123456789' });
+      const [block] = (await client.callTool({ name: 'whoami', arguments: {} })).content as { text: string }[];
+      const info = JSON.parse(block!.text);
+      expect(info).toMatchObject({ token: '', scopes: [], extra: { method: 'api_key' } });
+      expect(info.clientId).toEqual(expect.any(String));
+      expect(block!.text).not.toContain('key-of-ada');
+      await client.close();
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('passes arguments as sent, and the SDK server validates them and checks its output', async () => {
@@ -129,17 +162,30 @@ describe('fromSdkServer in process', () => {
     const client = await connect(baton);
     const controller = new AbortController();
     const call = client.callTool({ name: 'wait', arguments: {} }, undefined, { signal: controller.signal });
-    await expect.poll(() => waiting).toBe(true);
+    await expect.poll(() => waiting, { timeout: 30_000 }).toBe(true);
     // The handler is waiting: cancel, and the handler's own signal fires.
     controller.abort('stop');
     await expect(call).rejects.toThrow();
-    await expect.poll(() => cancelled.length).toBe(1);
+    await expect.poll(() => cancelled.length, { timeout: 30_000 }).toBe(1);
     await client.close();
+  });
+
+  it('answers 503 once closed, and builds nothing again', async () => {
+    const own = await createBaton({
+      config: { sessions: { store: 'memory' } },
+      logger: 'error',
+      toolsets: [fromSdkServer('again', register)],
+    });
+    const before = sdkServer;
+    await own.close();
+    const after = await own.fetch(new Request('http://localhost/healthz'));
+    expect(after.status).toBe(503);
+    await expect(own.cleanup()).rejects.toThrow('closed');
+    expect(sdkServer).toBe(before);
   });
 
   it('closes the SDK server with the platform', async () => {
     const own = await createBaton({
-      env: {},
       config: { sessions: { store: 'memory' } },
       logger: 'error',
       toolsets: [fromSdkServer('again', register)],
@@ -150,20 +196,19 @@ describe('fromSdkServer in process', () => {
     expect(sdkServer!.isConnected()).toBe(false);
   });
 
-  it('refuses two toolsets that declare one tool name, naming both, and opens nothing', async () => {
+  it('refuses two toolsets that declare one tool name, naming both, as a configuration error, and opens nothing', async () => {
     const mine = defineToolset({
       name: 'mine',
       description: 'a tool of my own',
       tools: [{ name: 'add', description: 'clashes', input: { n: z.number() }, handler: () => text('x') }],
     });
-    await expect(
-      createBaton({
-        env: {},
-        config: { sessions: { store: 'memory' } },
-        logger: 'error',
-        toolsets: [fromSdkServer('stock', register), mine],
-      }),
-    ).rejects.toThrow('toolset mine: tool "add" is defined twice');
+    const refused = createBaton({
+      config: { sessions: { store: 'memory' } },
+      logger: 'error',
+      toolsets: [fromSdkServer('stock', register), mine],
+    });
+    await expect(refused).rejects.toThrow(ConfigError);
+    await expect(refused).rejects.toThrow('toolsets: tool "add" is declared by toolsets "stock" and "mine"');
     expect(sdkServer!.isConnected()).toBe(false);
   });
 });

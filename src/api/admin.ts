@@ -17,12 +17,13 @@ import type { Logger, LogLevel } from '../log.js';
 import { sessionLimits } from '../platform.js';
 import type { DatabaseSessionStore } from '../sessions/database-store.js';
 import type { CleanupOptions, CleanupReport, SessionLimits, SessionSummary } from '../sessions/types.js';
-import { type ConfigInput, deferredChanges, resolveLogger } from './baton.js';
+import { deferredChanges, loggerFor } from './assemble.js';
+import type { ConfigInput } from './baton.js';
 
 export interface AdminOptions {
   /** Settings, with the keys of baton.yaml; default baton.yaml / BATON_CONFIG / BATON_CONFIG_YAML, as the server reads them. */
   config?: ConfigInput;
-  /** Environment overrides (DATABASE_URL, ...); default `process.env`. */
+  /** Environment overrides (DATABASE_URL, ...), on top of `process.env`. */
   env?: EnvRecord;
   /** Where baton.yaml is looked for; default the working directory. */
   cwd?: string;
@@ -67,12 +68,12 @@ export interface Admin {
  * (throws ConfigError); opens the database on first use. Close it when done.
  */
 export function createAdmin(options: AdminOptions = {}): Admin {
-  const env = options.env ?? process.env;
+  const env: EnvRecord = { ...process.env, ...options.env };
   const { config, source } =
     options.config === undefined
       ? loadConfig(env, options.cwd ?? process.cwd())
       : { config: parseConfig(options.config, env, 'createAdmin options (config)'), source: 'createAdmin options (config)' };
-  const logger = resolveLogger(options.logger, 'warn');
+  const logger = loggerFor(options.logger, env, 'warn');
   const limits = sessionLimits(config);
 
   let opened: Promise<{ database: Database; store: DatabaseSessionStore }> | undefined;

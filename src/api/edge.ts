@@ -5,9 +5,10 @@ import { configFromEnv, type EnvRecord } from '../config/index.js';
 import { readEnv } from '../config/env.js';
 import { openEdgeDatabase } from '../db/open-edge.js';
 import { OPEN_POLICY } from '../http/origin-guard.js';
-import { createLogger, parseLogLevel, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { openEdgeDatasource } from '../tools/data/open-edge.js';
-import { type Baton, type BatonOptions, batonOver, buildPlatform, type RuntimeSupport } from './baton.js';
+import { batonOver, buildPlatform, loggerFor, type RuntimeSupport } from './assemble.js';
+import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform, warnAboutMemorySessions } from './lazy.js';
 
 /** Workers and Vercel: settings come from BATON_CONFIG_YAML and the variables, and a configured database keeps the sessions. */
@@ -40,7 +41,7 @@ export function edgeBaton(
       const current = env();
       const given = typeof options === 'function' ? options(current) : options;
       const merged = { ...current, ...given.env };
-      logger = typeof given.logger === 'object' ? given.logger : createLogger(given.logger ?? parseLogLevel(readEnv(merged, 'LOG_LEVEL')));
+      logger = loggerFor(given.logger, merged);
       return warnAboutMemorySessions(await buildPlatform(given, merged, edgeRuntime, logger), runtimeName);
     },
     () => logger,

@@ -25,8 +25,8 @@ export {
   type ToolResult,
   type Toolset,
 } from '../tools/define.js';
-export type { ToolsetFactory, ToolsetServices } from '../tools/index.js';
-export type { ToolsetSource } from '../platform.js';
+export type { ToolsetFactory, ToolsetServices, ToolsetSource } from '../tools/index.js';
+export type { ContextProviders, ContextProvider, SemanticContext } from '../enrichment/context.js';
 export type { SessionState } from '../sessions/state.js';
 export type { ChangeNotifier } from '../channel/types.js';
 export { ProtocolFault, FaultCode } from '../mcp/calls.js';

@@ -26,21 +26,32 @@ export interface LazyPlatform {
   load(): Promise<Platform>;
   /** Answers with the platform, or with a 500 naming why it could not be built. */
   respond(answer: (platform: Platform) => Response | Promise<Response>): Promise<Response>;
-  /** Closes the platform if one was built; the next use builds another. */
+  /** Closes the platform if one was built. For good: later uses fail (respond answers 503). */
   close(): Promise<void>;
+}
+
+/** What a closed platform answers: it will not serve again, and nothing is built anew. */
+class ClosedError extends Error {
+  constructor() {
+    super('this mcp-baton was closed');
+    this.name = 'ClosedError';
+  }
 }
 
 export function lazyPlatform(build: () => Promise<Platform>, logger: () => Logger): LazyPlatform {
   let platform: Promise<Platform> | undefined;
-  const load = () =>
+  let closed = false;
+  const load = () => {
+    if (closed) return Promise.reject(new ClosedError());
     // Built in a later microtask, so that a failure clears the cache after it was filled.
-    (platform ??= Promise.resolve()
+    return (platform ??= Promise.resolve()
       .then(build)
       .catch((error: unknown) => {
         platform = undefined;
         logger().error('platform failed to start', { error: errorText(error) });
         throw error;
       }));
+  };
   return {
     load,
     async respond(answer) {
@@ -48,11 +59,14 @@ export function lazyPlatform(build: () => Promise<Platform>, logger: () => Logge
       try {
         started = await load();
       } catch (error) {
+        if (error instanceof ClosedError)
+          return jsonRpcError(503, JsonRpcCode.ServerError, 'Service unavailable: this server was shut down');
         return jsonRpcError(500, JsonRpcCode.InternalError, `Server failed to start: ${errorText(error)}`);
       }
       return answer(started);
     },
     async close() {
+      closed = true;
       const current = platform;
       platform = undefined;
       const built = await current?.catch(() => undefined);

@@ -6,7 +6,6 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { serve as serveHttp, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { ConfigError } from '../config/errors.js';
 import type { EnvRecord } from '../config/index.js';
-import { readEnv } from '../config/env.js';
 import { loadConfig } from '../config/load-file.js';
 import type { Config } from '../config/schema.js';
 import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
@@ -17,10 +16,11 @@ import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup
 import type { InFlight } from '../lifecycle/in-flight.js';
 import { shutdown, type ShutdownReport } from '../lifecycle/shutdown.js';
 import { waitForStore } from '../lifecycle/startup.js';
-import { createLogger, errorText, parseLogLevel, type Logger } from '../log.js';
+import { errorText, type Logger } from '../log.js';
 import type { Platform } from '../platform.js';
 import { openNodeDatasource } from '../tools/data/open-node.js';
-import { type Baton, type BatonOptions, batonOver, buildPlatform, platformOf, resolveConfig, type RuntimeSupport } from './baton.js';
+import { batonOver, buildPlatform, loggerFor, platformOf, resolveConfig, type RuntimeSupport } from './assemble.js';
+import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform } from './lazy.js';
 
 export { createAdmin, type Admin, type AdminOptions } from './admin.js';
@@ -38,12 +38,12 @@ const nodeRuntime = (cwd: string): RuntimeSupport => ({
 
 /**
  * Builds mcp-baton now: reads the configuration (the options' `config`, else baton.yaml /
- * BATON_CONFIG / BATON_CONFIG_YAML, with environment overrides from `env`, default
- * `process.env`), builds your toolsets and opens the session store. Throws ConfigError listing
+ * BATON_CONFIG / BATON_CONFIG_YAML, with the overrides of `process.env` and the options' `env`),
+ * builds your toolsets and opens the session store. Throws ConfigError listing
  * every problem of the settings (LOG_LEVEL included).
  */
 export async function createBaton(options: NodeBatonOptions = {}): Promise<Baton> {
-  const env: EnvRecord = options.env ?? process.env;
+  const env: EnvRecord = { ...process.env, ...options.env };
   const runtime = nodeRuntime(options.cwd ?? process.cwd());
   // The logger's level and the settings are checked together: one report names every problem.
   const problems: ConfigError[] = [];
@@ -56,9 +56,7 @@ export async function createBaton(options: NodeBatonOptions = {}): Promise<Baton
       return undefined;
     }
   };
-  const logger = attempt(() =>
-    typeof options.logger === 'object' ? options.logger : createLogger(options.logger ?? parseLogLevel(readEnv(env, 'LOG_LEVEL'))),
-  );
+  const logger = attempt(() => loggerFor(options.logger, env));
   const resolved = attempt(() => resolveConfig(options, env, runtime));
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1 || !logger || !resolved) {
@@ -243,6 +241,7 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
   const starting = new AbortController();
   let cleanup: CleanupSchedule | undefined;
   let stopping: Promise<ShutdownReport> | undefined;
+  let removeSignalHandlers = () => {};
   const { grace_period: gracePeriodMs, pre_shutdown_delay: preShutdownDelayMs } = config.server.shutdown;
   const stop = (reason: string) =>
     (stopping ??= (() => {
@@ -268,10 +267,12 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
           closeStore: () => baton.close(),
         },
         reason,
-      );
+      ).finally(() => removeSignalHandlers());
     })());
 
-  if (options.handleSignals ?? true) handleSignals(stop, logger, inFlight, preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS);
+  if (options.handleSignals ?? true) {
+    removeSignalHandlers = handleSignals(stop, logger, inFlight, preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS);
+  }
 
   // Said once the signals are handled: whoever waits for this line may stop the server at once.
   const address = server.address();
@@ -300,9 +301,15 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
 
 /**
  * A first SIGTERM/SIGINT drains and then exits; a second one exits at once with 128 + its number
- * (130 for SIGINT, 143 for SIGTERM), without draining.
+ * (130 for SIGINT, 143 for SIGTERM), without draining. Returns what removes the handlers (once the
+ * server is shut down, the process's signals are its owner's again).
  */
-function handleSignals(stop: (reason: string) => Promise<ShutdownReport>, logger: Logger, inFlight: InFlight, deadlineMs: number): void {
+function handleSignals(
+  stop: (reason: string) => Promise<ShutdownReport>,
+  logger: Logger,
+  inFlight: InFlight,
+  deadlineMs: number,
+): () => void {
   let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (first) {
@@ -325,6 +332,8 @@ function handleSignals(stop: (reason: string) => Promise<ShutdownReport>, logger
       },
     );
   };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
+  const onTerm = () => onSignal('SIGTERM');
+  const onInt = () => onSignal('SIGINT');
+  process.on('SIGTERM', onTerm).on('SIGINT', onInt);
+  return () => process.off('SIGTERM', onTerm).off('SIGINT', onInt);
 }

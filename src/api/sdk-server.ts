@@ -7,7 +7,8 @@
 //
 // What a handler sends during a call comes back to that call's context: log messages go through
 // `ctx.log` (the real client's log level applies), progress through `ctx.progress`, anything else
-// through `ctx.notify`. A handler that asks the client something in the middle of a call
+// through `ctx.notify`. The caller reaches the handler as `extra.authInfo` (see authInfoOf); the
+// client's own `_meta` and the session id do not. A handler that asks the client something in the middle of a call
 // (elicitInput, createMessage, listRoots) is refused by its own SDK server, which was told of no
 // client capability: in the 2026-07-28 era there is no connection to ask on. Such a tool is
 // ported by returning `inputRequired(...)` (docs/api.md).
@@ -29,8 +30,10 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { FaultCode, ProtocolFault } from '../mcp/calls.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type {
   HandlerContext,
+  Principal,
   PromptArgument,
   PromptDefinition,
   ResourceDefinition,
@@ -113,25 +116,50 @@ class InProcessPeer implements Transport {
 
   /** Sends a request to the SDK server; resolves with its result, rejects with its error. */
   request<T>(method: string, params: Record<string, unknown>, ctx?: HandlerContext): Promise<T> {
+    if (ctx?.signal.aborted) return Promise.reject(new ProtocolFault(FaultCode.InternalError, 'cancelled'));
     const id = ++this.#next;
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (result: unknown) => void, reject, ctx });
       const cancel = () => {
         if (!this.#pending.delete(id)) return;
         this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the client cancelled' } });
         reject(new ProtocolFault(FaultCode.InternalError, 'cancelled'));
       };
-      if (ctx?.signal.aborted) return cancel();
+      const settle =
+        <A>(then: (value: A) => void) =>
+        (value: A) => {
+          ctx?.signal.removeEventListener('abort', cancel);
+          then(value);
+        };
+      this.#pending.set(id, { resolve: settle(resolve as (result: unknown) => void), reject: settle(reject), ctx });
       ctx?.signal.addEventListener('abort', cancel, { once: true });
       // Progress is always asked for: ctx.progress passes it on only when the real client asked.
       const meta = ctx ? { _meta: { progressToken: id } } : {};
-      this.onmessage?.({ jsonrpc: '2.0', id, method, params: { ...params, ...meta } });
+      const authInfo = ctx?.principal && authInfoOf(ctx.principal);
+      this.onmessage?.({ jsonrpc: '2.0', id, method, params: { ...params, ...meta } }, authInfo ? { authInfo } : undefined);
     });
   }
 
   notify(method: string): void {
     this.onmessage?.({ jsonrpc: '2.0', method });
   }
+}
+
+/**
+ * The caller as an SDK handler reads it (`extra.authInfo`): who (`clientId`: the API key's id, or
+ * the JWT's issuer and subject), the JWT's scopes and expiry, and how it authenticated. The
+ * credential itself is not passed on (`token` is empty): it was checked already.
+ */
+function authInfoOf(principal: Principal): AuthInfo {
+  const claims = principal.claims ?? {};
+  const scope = claims.scope ?? claims.scp;
+  const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(scope) ? scope.map(String) : [];
+  return {
+    token: '',
+    clientId: principal.id,
+    scopes,
+    ...(typeof claims.exp === 'number' && { expiresAt: claims.exp }),
+    extra: { method: principal.method, ...(principal.claims && { claims: principal.claims }) },
+  };
 }
 
 /** What the SDK server sends during a call, passed on through the call's context. */
@@ -175,6 +203,8 @@ function toolFrom(peer: InProcessPeer, tool: Tool): ToolDefinition {
     inputJsonSchema: tool.inputSchema,
     ...(tool.outputSchema && { outputJsonSchema: tool.outputSchema }),
     ...(tool.annotations && { annotations: tool.annotations }),
+    ...(tool.icons && { icons: tool.icons }),
+    ...(tool._meta && { _meta: tool._meta }),
     handler: (args, ctx) => peer.request<CallToolResult>('tools/call', { name: tool.name, arguments: args }, ctx),
   };
 }
@@ -207,6 +237,8 @@ function promptFrom(peer: InProcessPeer, prompt: Prompt): PromptDefinition {
     name: prompt.name,
     ...(prompt.title && { title: prompt.title }),
     description: prompt.description ?? '',
+    ...(prompt.icons && { icons: prompt.icons }),
+    ...(prompt._meta && { _meta: prompt._meta }),
     ...(prompt.arguments && { arguments: args }),
     get: (values, ctx) => peer.request<GetPromptResult>('prompts/get', { name: prompt.name, arguments: values }, ctx),
   };
@@ -215,20 +247,13 @@ function promptFrom(peer: InProcessPeer, prompt: Prompt): PromptDefinition {
 const readThrough = (peer: InProcessPeer, uri: string, ctx: HandlerContext) =>
   peer.request<ReadResourceResult>('resources/read', { uri }, ctx);
 
+/** Listed as the SDK server lists it (annotations, size, icons, _meta included). */
 function resourceFrom(peer: InProcessPeer, resource: Resource): ResourceDefinition {
-  const { uri, name, title, description, mimeType } = resource;
-  return {
-    uri,
-    name,
-    ...(title && { title }),
-    ...(description && { description }),
-    ...(mimeType && { mimeType }),
-    read: (ctx) => readThrough(peer, uri, ctx),
-  };
+  return { ...resource, read: (ctx) => readThrough(peer, resource.uri, ctx) };
 }
 
 function templateFrom(peer: InProcessPeer, template: ResourceTemplate): ResourceTemplateDefinition {
-  const { uriTemplate, name, title, description, mimeType } = template;
+  const { uriTemplate } = template;
   const ref = { type: 'ref/resource', uri: uriTemplate };
   const complete = Object.fromEntries(
     new UriTemplate(uriTemplate).variableNames.map((variable) => [
@@ -236,15 +261,7 @@ function templateFrom(peer: InProcessPeer, template: ResourceTemplate): Resource
       (value: string, context: Record<string, string>) => suggestions(peer, ref, variable, value, context),
     ]),
   );
-  return {
-    uriTemplate,
-    name,
-    ...(title && { title }),
-    ...(description && { description }),
-    ...(mimeType && { mimeType }),
-    complete,
-    read: (uri, _variables, ctx) => readThrough(peer, uri, ctx),
-  };
+  return { ...template, complete, read: (uri, _variables, ctx) => readThrough(peer, uri, ctx) };
 }
 
 /**
@@ -256,7 +273,8 @@ function templateFrom(peer: InProcessPeer, template: ResourceTemplate): Resource
 export function fromSdkServer(name: string, register: SdkRegistration, options: SdkServerOptions = {}): ToolsetFactory {
   return async ({ onClose }) => {
     // Logging is declared, as the platform declares it: the SDK refuses log messages otherwise.
-    const server = new McpServer({ name, version: '0.0.0' }, { capabilities: { logging: {} } });
+    // Strict capabilities: a request to the client (none declared) is refused by the SDK itself.
+    const server = new McpServer({ name, version: '0.0.0' }, { capabilities: { logging: {} }, enforceStrictCapabilities: true });
     onClose(() => server.close());
     await register(server);
     const peer = new InProcessPeer();

@@ -5,7 +5,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { EnvRecord } from '../config/index.js';
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { errorText } from '../log.js';
-import { type BatonOptions, platformOf } from './baton.js';
+import { platformOf } from './assemble.js';
+import type { BatonOptions } from './baton.js';
 import { edgeBaton } from './edge.js';
 
 export interface VercelHandlers {
@@ -27,8 +28,9 @@ function sameSecret(presented: string, expected: string): boolean {
 /**
  * Vercel's handlers. Settings: the options' `config`, else BATON_CONFIG_YAML; the environment
  * (`process.env`: DATABASE_URL, BATON_API_KEYS, ...) overrides them, as do the options' `env`.
+ * `options` may be a function of the environment, read on the instance's first request.
  */
-export function createVercel(options: BatonOptions = {}): VercelHandlers {
+export function createVercel(options: BatonOptions | ((env: EnvRecord) => BatonOptions) = {}): VercelHandlers {
   const { baton, logger } = edgeBaton(options, () => process.env as EnvRecord, 'Vercel');
   return {
     fetch: (request) => baton.fetch(request),

@@ -2,6 +2,7 @@
 // with JSON Schemas, prompt and resource lists, and lookup tables. Per-request servers only read
 // from here, so a request never converts a schema.
 import { z } from 'zod';
+import { configProblem } from '../config/errors.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Implementation, Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type {
@@ -68,8 +69,22 @@ export class Registry {
     };
   }
 
+  /** Which toolset declared each tool, prompt and resource, by kind and name. */
+  readonly #owners = new Map<string, string>();
+
+  /** Refuses a second declaration of one name, naming both toolsets (the owner's configuration is at fault). */
+  #claim(kind: 'tool' | 'prompt' | 'resource', name: string, toolset: string): void {
+    const key = `${kind}\0${name}`;
+    const first = this.#owners.get(key);
+    if (first !== undefined) {
+      const where = first === toolset ? `twice by toolset "${toolset}"` : `by toolsets "${first}" and "${toolset}"`;
+      throw configProblem(`toolsets: ${kind} "${name}" is declared ${where}; names must be unique across the toolsets served`);
+    }
+    this.#owners.set(key, toolset);
+  }
+
   #addTool(toolset: string, tool: ToolDefinition): void {
-    if (this.tools.has(tool.name)) throw new Error(`toolset ${toolset}: tool "${tool.name}" is defined twice`);
+    this.#claim('tool', tool.name, toolset);
     const validator = tool.uncheckedInput ? z.looseObject({}) : z.object(tool.input);
     this.tools.set(tool.name, { definition: tool, validator });
     this.toolList.push({
@@ -81,16 +96,20 @@ export class Registry {
         outputSchema: (tool.outputJsonSchema ?? toJsonSchema(z.object(tool.output!), 'output')) as Tool['outputSchema'],
       }),
       ...(tool.annotations && { annotations: tool.annotations }),
+      ...(tool.icons && { icons: tool.icons }),
+      ...(tool._meta && { _meta: tool._meta }),
     });
   }
 
   #addPrompt(toolset: string, prompt: PromptDefinition): void {
-    if (this.prompts.has(prompt.name)) throw new Error(`toolset ${toolset}: prompt "${prompt.name}" is defined twice`);
+    this.#claim('prompt', prompt.name, toolset);
     this.prompts.set(prompt.name, prompt);
     this.promptList.push({
       name: prompt.name,
       ...(prompt.title && { title: prompt.title }),
       description: prompt.description,
+      ...(prompt.icons && { icons: prompt.icons }),
+      ...(prompt._meta && { _meta: prompt._meta }),
       ...(prompt.arguments && {
         arguments: Object.entries(prompt.arguments).map(([name, arg]) => ({
           name,
@@ -102,7 +121,7 @@ export class Registry {
   }
 
   #addResource(toolset: string, resource: ResourceDefinition): void {
-    if (this.resources.has(resource.uri)) throw new Error(`toolset ${toolset}: resource "${resource.uri}" is defined twice`);
+    this.#claim('resource', resource.uri, toolset);
     this.resources.set(resource.uri, resource);
     const { read: _read, ...listed } = resource;
     this.resourceList.push(listed);

@@ -13,6 +13,7 @@ import type {
   CallToolResult,
   ClientCapabilities,
   GetPromptResult,
+  Icon,
   Implementation,
   LoggingLevel,
   ReadResourceResult,
@@ -21,6 +22,9 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionState } from '../sessions/state.js';
 import type { ChangeNotifier } from '../channel/types.js';
+import type { Config } from '../config/schema.js';
+import type { ContextProviders } from '../enrichment/context.js';
+import type { Logger } from '../log.js';
 
 export { acceptedContent, inputResponse, type InputRequests, type InputResponses };
 
@@ -160,12 +164,16 @@ export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> {
   inputJsonSchema?: Record<string, unknown>;
   /**
    * The handler gets the arguments as the client sent them and checks them itself; `input` is not
-   * applied (a tool served through `fromSdkServer`, whose SDK server validates). Advertise the
-   * schema with `inputJsonSchema`.
+   * applied (a tool served through `fromSdkServer`, whose SDK server validates).
+   * @internal
    */
   uncheckedInput?: boolean;
   /** A raw JSON Schema for `structuredContent`, advertised instead of one derived from `output`. */
   outputJsonSchema?: Record<string, unknown>;
+  /** Icons clients may show for the tool. */
+  icons?: Icon[];
+  /** Listed with the tool as it is (e.g. a client's own keys, such as an app's output template). */
+  _meta?: Record<string, unknown>;
   handler(args: z.infer<z.ZodObject<Shape>>, ctx: HandlerContext): Promise<ToolOutput> | ToolOutput;
 }
 
@@ -180,6 +188,8 @@ export interface PromptDefinition {
   name: string;
   title?: string;
   description: string;
+  icons?: Icon[];
+  _meta?: Record<string, unknown>;
   arguments?: Record<string, PromptArgument>;
   get(args: Record<string, string>, ctx: HandlerContext): Promise<GetPromptResult | InputRequired> | GetPromptResult | InputRequired;
 }
@@ -216,6 +226,23 @@ export interface Toolset {
   resources?: ResourceDefinition[];
   resourceTemplates?: ResourceTemplateDefinition[];
 }
+
+/** What the platform offers toolsets that need more than their own code. */
+export interface ToolsetServices {
+  /** The configuration the platform runs with. */
+  config: Config;
+  logger: Logger;
+  /** Where a toolset registers what the enrichment middleware may say about its references. */
+  context: ContextProviders;
+  /** Runs when the platform closes. */
+  onClose(close: () => Promise<void>): void;
+}
+
+/** A toolset built when the platform starts, from its services (it may be async). */
+export type ToolsetFactory = (services: ToolsetServices) => Toolset | Promise<Toolset>;
+
+/** A toolset as its owner gives it: declared, or built when the platform starts. */
+export type ToolsetSource = Toolset | ToolsetFactory;
 
 /** Declares a tool; a function only so that `args` is typed from the zod shape. */
 export function defineTool<Shape extends z.ZodRawShape>(definition: ToolDefinition<Shape>): ToolDefinition<Shape> {

@@ -8,7 +8,7 @@ import { parseCatalog } from '../../catalog/file.js';
 import { formatDuration } from '../../config/duration.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { defineTool, defineToolset, text, type ToolOutput, type Toolset } from '../../api/index.js';
-import type { ToolsetServices } from '../../api/index.js';
+import type { BuiltInServices } from '../index.js';
 import { DatasourceUnavailableError, QUERY_CANCELED, StatementError, type Datasource } from './datasource.js';
 import { formatRows } from './format.js';
 import { isRefusal } from './guard.js';
@@ -27,7 +27,7 @@ import { tokenize } from './sql/lexer.js';
 
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
-export async function createDataToolset(services: ToolsetServices): Promise<Toolset> {
+export async function createDataToolset(services: BuiltInServices): Promise<Toolset> {
   const { config, logger } = services;
   const setup = await services.openDatasource(config, logger);
   // Opened on first use and kept; a failed opening (the demo could not be built) is tried again
