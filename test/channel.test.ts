@@ -9,9 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { createPlatform, type Platform } from '../src/platform.js';
@@ -19,32 +17,26 @@ import { openNodeDatabase } from '../src/db/open-node.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { InProcessChannel } from '../src/channel/in-process.js';
 import { comparePositions, type Channel, type Message } from '../src/channel/types.js';
-import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { createTestDatabase } from './helpers/db.js';
+import { driverDatabases } from './helpers/drivers.js';
 import { deferred, Gate } from './helpers/gate.js';
-import { RawSession } from './helpers/mcp.js';
+import { answeringClient, RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
 
 const quiet = createLogger('error');
 const LIMITS = { ttlMs: 3_600_000, idleTimeoutMs: 3_600_000 };
 
-let pgDb: TestDatabase;
-let neonDb: TestDatabase;
-let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
+const { made, setups: pairs } = driverDatabases('baton_channel');
 const pgliteDir = mkdtempSync(join(tmpdir(), 'baton-channel-pglite-'));
 const gate = new Gate();
 let removeGate: () => void;
 
 beforeAll(async () => {
   removeGate = gate.register('gate');
-  [pgDb, neonDb] = await Promise.all([createTestDatabase('baton_channel'), createTestDatabase('baton_channel_neon')]);
-  endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
 });
 
 afterAll(async () => {
   removeGate?.();
-  await endpoint?.close();
-  await Promise.all([pgDb?.drop(), neonDb?.drop()]);
   rmSync(pgliteDir, { recursive: true, force: true });
 });
 
@@ -103,13 +95,13 @@ const channels: ChannelSetup[] = [
       return { channel, close: () => channel.close(), clock: async () => channel.clock() };
     },
   },
-  { name: 'pg (NOTIFY)', open: databaseChannel(() => ({ driver: 'pg', dsn: pgDb.url })) },
+  { name: 'pg (NOTIFY)', open: databaseChannel(() => ({ driver: 'pg', dsn: made.pgDb.url })) },
   {
     name: 'neon-http (polling)',
     open: databaseChannel(() => ({
       driver: 'neon-http',
-      dsn: endpoint.connectionString(neonDb.name),
-      http_endpoint: endpoint.fetchEndpoint,
+      dsn: made.endpoint.connectionString(made.neonDb.name),
+      http_endpoint: made.endpoint.fetchEndpoint,
     })),
   },
   { name: 'pglite (in process, kept in the table)', open: databaseChannel(() => ({ driver: 'pglite', pglite_dir: pgliteDir })) },
@@ -178,14 +170,14 @@ describe.each(channels)('the channel: $name', (setup) => {
 
 describe('pg: the listening connection is lost', () => {
   it('listens again and delivers what was published meanwhile, once', async () => {
-    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url } }, {});
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: made.pgDb.url } }, {});
     const open = async (listen: boolean) => {
       const store = new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, { listen, logger: quiet });
       await store.ready();
       return store;
     };
     const [receiver, sender] = [await open(true), await open(false)];
-    const admin = new pg.Client({ connectionString: pgDb.url });
+    const admin = new pg.Client({ connectionString: made.pgDb.url });
     await admin.connect();
     try {
       const topic = `lost-${Math.random()}`;
@@ -277,7 +269,7 @@ describe('pg: the listening connection cannot be opened at start', () => {
       await sender?.close();
       await admin.end();
       await limited.drop();
-      const server = new pg.Client({ connectionString: pgDb.url });
+      const server = new pg.Client({ connectionString: made.pgDb.url });
       await server.connect();
       await server.query(`drop role if exists ${role}`);
       await server.end();
@@ -287,14 +279,14 @@ describe('pg: the listening connection cannot be opened at start', () => {
 
 describe('pg: the channel closes while it waits to listen again', () => {
   it('ends the wait: no attempt follows, and no timer outlives close()', async () => {
-    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url } }, {});
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: made.pgDb.url } }, {});
     const lines: { msg: string }[] = [];
     const logger = createLogger('info', (line) => lines.push(JSON.parse(line)));
     // The first wait is an hour: close() waits for the reconnecting to give up, so it returns
     // only if closing ends that wait (else this test runs into its timeout).
     const store = new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, { relistenDelayMs: 3_600_000, logger });
     await store.ready();
-    const admin = new pg.Client({ connectionString: pgDb.url });
+    const admin = new pg.Client({ connectionString: made.pgDb.url });
     await admin.connect();
     try {
       await admin.query(
@@ -327,7 +319,7 @@ describe('retention', () => {
   });
 
   it('the store cleanup removes channel messages older than the retention (pg)', async () => {
-    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url } }, {});
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: made.pgDb.url } }, {});
     // No retention at all: everything published before the cleanup statement is past it.
     const store = new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, { retentionMs: 0, listen: false, logger: quiet });
     try {
@@ -343,16 +335,6 @@ describe('retention', () => {
     }
   });
 });
-
-type PlatformPair = { name: 'pg' | 'neon-http'; database: () => Record<string, unknown> };
-
-const pairs: PlatformPair[] = [
-  { name: 'pg', database: () => ({ driver: 'pg', dsn: pgDb.url }) },
-  {
-    name: 'neon-http',
-    database: () => ({ driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }),
-  },
-];
 
 describe.each(pairs)('two platforms in one process over $name, sharing only the database', (setup) => {
   let a: Platform;
@@ -405,16 +387,7 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
       landed.push(reply ? 'reply->b' : `${init?.method ?? 'GET'}->a`);
       return (reply ? b : a).app.fetch(new Request(url, init));
     };
-    const client = new Client({ name: 'two-platforms', version: '1' }, { capabilities: { elicitation: {}, sampling: {} } });
-    client.setRequestHandler(ElicitRequestSchema, (request) => ({
-      action: 'accept',
-      content: { username: `user for ${request.params.message}`, email: 'ada@example.com' },
-    }));
-    client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
-      model: 'test-model',
-      role: 'assistant',
-      content: { type: 'text', text: `sampled: ${(request.params.messages[0]!.content as { text: string }).text}` },
-    }));
+    const client = answeringClient('two-platforms');
     await client.connect(new StreamableHTTPClientTransport(new URL('http://127.0.0.1/mcp'), { fetch }));
     try {
       for (let i = 0; i < 20; i++) {

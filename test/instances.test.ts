@@ -5,27 +5,17 @@
 // whichever instance is next, so most replies reach the instance that is not running the tool:
 // each of those must have been forwarded, and no other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { startRoundRobinProxy, type Proxy as RoundRobin, type ProxiedRequest } from './helpers/proxy.js';
+import { answeringClient } from './helpers/mcp.js';
 
 /** 20 elicitation and 20 sampling calls through `url`; returns how many succeeded. */
 async function elicitAndSample(url: string): Promise<{ elicited: number; sampled: number }> {
-  const client = new Client({ name: 'any-instance', version: '1' }, { capabilities: { elicitation: {}, sampling: {} } });
-  client.setRequestHandler(ElicitRequestSchema, (request) => ({
-    action: 'accept',
-    content: { username: `user for ${request.params.message}`, email: 'ada@example.com' },
-  }));
-  client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
-    model: 'test-model',
-    role: 'assistant',
-    content: { type: 'text', text: `sampled: ${(request.params.messages[0]!.content as { text: string }).text}` },
-  }));
+  const client = answeringClient('any-instance');
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
   let elicited = 0;
   let sampled = 0;

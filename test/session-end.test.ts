@@ -4,37 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
-import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createLogger } from '../src/log.js';
 import { createPlatform, type Platform } from '../src/platform.js';
 import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { driverDatabases } from './helpers/drivers.js';
 import { RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
 
 const quiet = createLogger('error');
-let pgDb: TestDatabase;
-let neonDb: TestDatabase;
-let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
-
-beforeAll(async () => {
-  [pgDb, neonDb] = await Promise.all([createTestDatabase('baton_end'), createTestDatabase('baton_end_neon')]);
-  endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
-});
-
-afterAll(async () => {
-  await endpoint?.close();
-  await Promise.all([pgDb?.drop(), neonDb?.drop()]);
-});
-
-const setups = [
-  { name: 'pg', url: () => pgDb.url, database: () => ({ driver: 'pg', dsn: pgDb.url }) },
-  {
-    name: 'neon-http',
-    url: () => neonDb.url,
-    database: () => ({ driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }),
-  },
-] as const;
+const { setups } = driverDatabases('baton_end');
 
 describe.each(setups)('the end of a session reaches the other platform ($name)', (setup) => {
   let a: Platform;

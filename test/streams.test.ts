@@ -15,34 +15,13 @@ import { SessionStreams } from '../src/sessions/streams.js';
 import { CHANGES_TOPIC, type ChangeEvent } from '../src/channel/types.js';
 import { sessionTopic } from '../src/channel/topics.js';
 import { deferred } from './helpers/gate.js';
-import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { driverDatabases } from './helpers/drivers.js';
 import { RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
 
 const quiet = createLogger('error');
 
-let pgDb: TestDatabase;
-let neonDb: TestDatabase;
-let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
-
-beforeAll(async () => {
-  [pgDb, neonDb] = await Promise.all([createTestDatabase('baton_streams'), createTestDatabase('baton_streams_neon')]);
-  endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
-});
-
-afterAll(async () => {
-  await endpoint?.close();
-  await Promise.all([pgDb?.drop(), neonDb?.drop()]);
-});
-
-const setups = [
-  { name: 'pg', database: () => ({ driver: 'pg', dsn: pgDb.url }) },
-  {
-    name: 'neon-http',
-    database: () => ({ driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }),
-  },
-] as const;
+const { made, setups } = driverDatabases('baton_streams');
 
 describe.each(setups)('event streams on two platforms in one process over $name', (setup) => {
   let a: Platform;
@@ -259,7 +238,7 @@ describe('what a GET costs (pg)', () => {
   let a: Platform;
   beforeAll(async () => {
     const config = parseConfig(
-      { sessions: { store: 'database' }, database: { driver: 'pg', dsn: pgDb.url }, toolsets: ['conformance'] },
+      { sessions: { store: 'database' }, database: { driver: 'pg', dsn: made.pgDb.url }, toolsets: ['conformance'] },
       {},
     );
     a = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
@@ -315,7 +294,7 @@ describe('a GET stream ends with its session (pg)', () => {
   const platforms: Platform[] = [];
   const platformWith = async (sessions: Record<string, unknown>) => {
     const config = parseConfig(
-      { sessions: { store: 'database', ...sessions }, database: { driver: 'pg', dsn: pgDb.url }, toolsets: ['conformance'] },
+      { sessions: { store: 'database', ...sessions }, database: { driver: 'pg', dsn: made.pgDb.url }, toolsets: ['conformance'] },
       {},
     );
     const p = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
@@ -375,7 +354,7 @@ describe('a GET stream ends with its session (pg)', () => {
   it('goes on past the idle limit it opened with when the session was active meanwhile', async () => {
     const p = await platformWith({ idle_timeout: '3s' });
     const counter = (p.store as DatabaseSessionStore).database.statements;
-    const admin = new pg.Client({ connectionString: pgDb.url });
+    const admin = new pg.Client({ connectionString: made.pgDb.url });
     await admin.connect();
     const { session, stream } = await openStream(p);
     // Activity elsewhere moves the stored last activity on; here far on, so that the test does
@@ -402,7 +381,11 @@ describe('a GET stream on neon-http closes after stream_timeout and resumes', ()
     const config = parseConfig(
       {
         sessions: { store: 'database' },
-        database: { driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint },
+        database: {
+          driver: 'neon-http',
+          dsn: made.endpoint.connectionString(made.neonDb.name),
+          http_endpoint: made.endpoint.fetchEndpoint,
+        },
         toolsets: ['conformance'],
         channel: { poll_interval: '50ms', stream_timeout: '300ms', retry: '250ms' },
       },

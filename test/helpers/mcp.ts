@@ -1,7 +1,12 @@
 // Small helpers around the SDK client and raw HTTP, shared by the tests.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema, type ClientCapabilities, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  type ClientCapabilities,
+  type ElicitResult,
+} from '@modelcontextprotocol/sdk/types.js';
 
 export const INIT_BODY = {
   jsonrpc: '2.0',
@@ -14,6 +19,24 @@ export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'applic
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body: JSON.stringify(body) });
+}
+
+/**
+ * An SDK client that answers elicitation (accepting, with a username naming the question) and
+ * sampling (a text naming the prompt), not connected yet.
+ */
+export function answeringClient(name: string): Client {
+  const client = new Client({ name, version: '1' }, { capabilities: { elicitation: {}, sampling: {} } });
+  client.setRequestHandler(ElicitRequestSchema, (request) => ({
+    action: 'accept',
+    content: { username: `user for ${request.params.message}`, email: 'ada@example.com' },
+  }));
+  client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
+    model: 'test-model',
+    role: 'assistant',
+    content: { type: 'text', text: `sampled: ${(request.params.messages[0]!.content as { text: string }).text}` },
+  }));
+  return client;
 }
 
 export interface ConnectOptions {
