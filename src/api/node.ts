@@ -17,11 +17,11 @@ import type { InFlight } from '../lifecycle/in-flight.js';
 import { shutdown, type ShutdownReport } from '../lifecycle/shutdown.js';
 import { waitForStore } from '../lifecycle/startup.js';
 import { errorText, type Logger } from '../log.js';
-import type { Platform } from '../platform.js';
 import { openNodeDatasource } from '../tools/data/open-node.js';
 import { batonOver, buildPlatform, loggerFor, platformOf, resolveConfig, type RuntimeSupport } from './assemble.js';
 import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform } from './lazy.js';
+import type { Platform } from '../platform.js';
 
 export { createAdmin, type Admin, type AdminOptions } from './admin.js';
 
@@ -65,14 +65,10 @@ export async function createBaton(options: NodeBatonOptions = {}): Promise<Baton
       problems.flatMap((problem) => problem.issues),
     );
   }
-  // Built here, once: later uses (after close) build again from the same options.
-  let first: Platform | undefined = await buildPlatform(options, env, runtime, logger, resolved);
+  // Built here, once; the Baton keeps it until close(), after which it serves no more.
+  const platform = await buildPlatform(options, env, runtime, logger, resolved);
   const lazy = lazyPlatform(
-    async () => {
-      const platform = first ?? (await buildPlatform(options, env, runtime, logger));
-      first = undefined;
-      return platform;
-    },
+    async () => platform,
     () => logger,
   );
   await lazy.load();
