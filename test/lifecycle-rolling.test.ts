@@ -2,8 +2,10 @@
 // instances on one Postgres behind a load balancer that routes by readiness (the proxy helper's
 // health checks); SDK clients call tools in a loop; each instance in turn gets SIGTERM, drains,
 // exits and is replaced by a new process on the same port. No client request may fail and no
-// session may be lost.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+// session may be lost. Stopped as Kubernetes does (SIGTERM to the server, PID 1 of its container),
+// and as systemd and `tini -g` do (SIGTERM to the process group of `npm start`: the server gets it
+// twice, from the manager and from npm).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
@@ -14,7 +16,7 @@ const CLIENTS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
-let proxy: RoundRobinProxy | undefined;
+const proxies: RoundRobinProxy[] = [];
 const running: RunningServer[] = [];
 
 const env = () => ({
@@ -26,8 +28,19 @@ const env = () => ({
   BATON_CONFIG_YAML: 'server:\n  shutdown:\n    pre_shutdown_delay: 1s\n    grace_period: 15s\n',
 });
 
-async function start(port?: number): Promise<RunningServer> {
-  const server = await startServer(env(), port === undefined ? {} : { port });
+interface Launch {
+  name: string;
+  command?: string[];
+  group: boolean;
+}
+
+const LAUNCHES: Launch[] = [
+  { name: 'SIGTERM to the server process (Kubernetes)', group: false },
+  { name: 'SIGTERM to the process group of `npm start` (systemd, tini -g)', command: ['npm', 'start'], group: true },
+];
+
+async function start(launch: Launch, port?: number): Promise<RunningServer> {
+  const server = await startServer(env(), { ...(port !== undefined && { port }), command: launch.command, group: launch.group });
   running.push(server);
   return server;
 }
@@ -37,85 +50,87 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.close();
+  await Promise.all(proxies.map((proxy) => proxy.close()));
   await Promise.all(running.map((s) => s.stop('SIGKILL')));
   await db?.drop();
 });
 
-it('replaces both instances one after the other with zero failed requests and zero lost sessions', async () => {
-  const instances = await Promise.all([start(), start()]);
-  const ports = instances.map((instance) => instance.port);
-  const backends = ports.map((port) => `http://127.0.0.1:${port}`);
-  proxy = await startRoundRobinProxy(backends, { readiness: { intervalMs: 100 } });
-  const lb = proxy;
-  const waitUntilReady = async (backend: string) => {
-    for (const deadline = Date.now() + 30_000; !lb.ready.includes(backend); await sleep(50)) {
-      if (Date.now() > deadline) throw new Error(`${backend} never became ready`);
-    }
-  };
-  await Promise.all(backends.map(waitUntilReady));
-
-  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connectClient(`${lb.url}/mcp`)));
-  const sessionIds = clients.map(({ transport }) => transport.sessionId);
-  const failures: string[] = [];
-  let calls = 0;
-  let stop = false;
-
-  // Each client: slow and quick calls, and now and then a request that writes session state.
-  const load = clients.map(async ({ client }, index) => {
-    for (let round = 0; !stop; round++) {
-      try {
-        if (round % 5 === 4) {
-          await client.setLoggingLevel(round % 10 === 4 ? 'info' : 'warning');
-        } else {
-          const ms = round % 3 === 0 ? 400 : Math.floor(Math.random() * 50);
-          const result = await client.callTool({ name: 'sleep', arguments: { ms } });
-          if (result.isError || JSON.stringify(result.content) !== JSON.stringify([{ type: 'text', text: `slept ${ms} ms` }])) {
-            failures.push(`client ${index}, round ${round}: unexpected result ${JSON.stringify(result)}`);
-          }
-        }
-      } catch (error) {
-        failures.push(`client ${index}, round ${round}: ${error instanceof Error ? error.message : String(error)}`);
+describe.each(LAUNCHES)('$name', (launch) => {
+  it('replaces both instances one after the other with zero failed requests and zero lost sessions', async () => {
+    const instances = await Promise.all([start(launch), start(launch)]);
+    const ports = instances.map((instance) => instance.port);
+    const backends = ports.map((port) => `http://127.0.0.1:${port}`);
+    const lb = await startRoundRobinProxy(backends, { readiness: { intervalMs: 100 } });
+    proxies.push(lb);
+    const waitUntilReady = async (backend: string) => {
+      for (const deadline = Date.now() + 30_000; !lb.ready.includes(backend); await sleep(50)) {
+        if (Date.now() > deadline) throw new Error(`${backend} never became ready`);
       }
-      calls++;
+    };
+    await Promise.all(backends.map(waitUntilReady));
+
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connectClient(`${lb.url}/mcp`)));
+    const sessionIds = clients.map(({ transport }) => transport.sessionId);
+    const failures: string[] = [];
+    let calls = 0;
+    let stop = false;
+
+    // Each client: slow and quick calls, and now and then a request that writes session state.
+    const load = clients.map(async ({ client }, index) => {
+      for (let round = 0; !stop; round++) {
+        try {
+          if (round % 5 === 4) {
+            await client.setLoggingLevel(round % 10 === 4 ? 'info' : 'warning');
+          } else {
+            const ms = round % 3 === 0 ? 400 : Math.floor(Math.random() * 50);
+            const result = await client.callTool({ name: 'sleep', arguments: { ms } });
+            if (result.isError || JSON.stringify(result.content) !== JSON.stringify([{ type: 'text', text: `slept ${ms} ms` }])) {
+              failures.push(`client ${index}, round ${round}: unexpected result ${JSON.stringify(result)}`);
+            }
+          }
+        } catch (error) {
+          failures.push(`client ${index}, round ${round}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        calls++;
+      }
+    });
+
+    await sleep(1_500);
+    const replaced: { port: number; exitCode: number | null; drainMs: number; inFlightAtSignal: number }[] = [];
+    for (const [slot, port] of ports.entries()) {
+      const started = Date.now();
+      const old = instances[slot]!;
+      const exitCode = await old.stop('SIGTERM');
+      const line = old.logs
+        .join('')
+        .split('\n')
+        .find((l) => l.includes('"msg":"shutting down"'));
+      replaced.push({ port, exitCode, drainMs: Date.now() - started, inFlightAtSignal: line ? JSON.parse(line).inFlight : -1 });
+      instances[slot] = await start(launch, port);
+      await waitUntilReady(backends[slot]!);
+      await sleep(1_500); // both instances under load again before the next one goes
     }
+    stop = true;
+    await Promise.all(load);
+
+    // Every session still answers, with the id it had at the start; its rows are all there.
+    for (const { client } of clients) expect((await client.callTool({ name: 'sleep', arguments: { ms: 1 } })).isError).toBeFalsy();
+    expect(clients.map(({ transport }) => transport.sessionId)).toEqual(sessionIds);
+    const check = new pg.Client({ connectionString: db.url });
+    await check.connect();
+    const stored = await check.query('select count(*)::int as n from baton.sessions where id = any($1)', [sessionIds]);
+    await check.end();
+
+    const perBackend = backends.map((_, index) => lb.served.filter((i) => i === index).length);
+    console.log(
+      `rolling restart (${launch.name}): ${calls} client calls by ${CLIENTS} SDK clients (${lb.served.length} HTTP requests through the proxy, per port ${perBackend.join(' / ')}); ` +
+        `replaced ${replaced.map((r) => `:${r.port} (exit ${r.exitCode}, ${r.inFlightAtSignal} in flight at SIGTERM, gone after ${r.drainMs} ms)`).join(', ')}; failures ${failures.length}`,
+    );
+    expect(failures).toEqual([]);
+    expect(replaced.map((r) => r.exitCode)).toEqual([0, 0]);
+    expect(stored.rows[0].n).toBe(CLIENTS);
+    expect(calls).toBeGreaterThan(100);
+    await Promise.all(clients.map(({ client }) => client.close()));
+    await Promise.all(instances.map((s) => s.stop('SIGTERM')));
   });
-
-  await sleep(1_500);
-  const replaced: { port: number; exitCode: number | null; drainMs: number; inFlightAtSignal: number }[] = [];
-  for (const [slot, port] of ports.entries()) {
-    const started = Date.now();
-    const old = instances[slot]!;
-    const exitCode = await old.stop('SIGTERM');
-    const line = old.logs
-      .join('')
-      .split('\n')
-      .find((l) => l.includes('"msg":"shutting down"'));
-    replaced.push({ port, exitCode, drainMs: Date.now() - started, inFlightAtSignal: line ? JSON.parse(line).inFlight : -1 });
-    instances[slot] = await start(port);
-    await waitUntilReady(backends[slot]!);
-    await sleep(1_500); // both instances under load again before the next one goes
-  }
-  stop = true;
-  await Promise.all(load);
-
-  // Every session still answers, with the id it had at the start; its rows are all there.
-  for (const { client } of clients) expect((await client.callTool({ name: 'sleep', arguments: { ms: 1 } })).isError).toBeFalsy();
-  expect(clients.map(({ transport }) => transport.sessionId)).toEqual(sessionIds);
-  const check = new pg.Client({ connectionString: db.url });
-  await check.connect();
-  const stored = await check.query('select count(*)::int as n from baton.sessions where id = any($1)', [sessionIds]);
-  await check.end();
-
-  const perBackend = backends.map((_, index) => lb.served.filter((i) => i === index).length);
-  console.log(
-    `rolling restart: ${calls} client calls by ${CLIENTS} SDK clients (${lb.served.length} HTTP requests through the proxy, per port ${perBackend.join(' / ')}); ` +
-      `replaced ${replaced.map((r) => `:${r.port} (exit ${r.exitCode}, ${r.inFlightAtSignal} in flight at SIGTERM, gone after ${r.drainMs} ms)`).join(', ')}; failures ${failures.length}`,
-  );
-  expect(failures).toEqual([]);
-  expect(replaced.map((r) => r.exitCode)).toEqual([0, 0]);
-  expect(stored.rows[0].n).toBe(CLIENTS);
-  expect(calls).toBeGreaterThan(100);
-  await Promise.all(clients.map(({ client }) => client.close()));
-  await Promise.all(instances.map((s) => s.stop('SIGTERM')));
 });

@@ -226,6 +226,7 @@ function refused(port: number): Promise<boolean> {
 /** `npm start` in a process group of its own (as a terminal runs it), until it says it listens. */
 async function npmStart(
   preShutdownDelay = '0s',
+  env: Record<string, string> = {},
 ): Promise<{ npm: ChildProcess; port: number; output: () => string; exited: Promise<number | null> }> {
   const npm = spawn('npm', ['start'], {
     cwd: ROOT,
@@ -236,6 +237,7 @@ async function npmStart(
       HOST: '127.0.0.1',
       BATON_CONFIG: '',
       BATON_CONFIG_YAML: `server:\n  shutdown:\n    pre_shutdown_delay: ${preShutdownDelay}\n`,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -287,4 +289,78 @@ describe('npm start', () => {
       for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
     }
   });
+
+  // systemd (KillMode=control-group), `tini -g` and supervisord's stopasgroup signal the whole
+  // group: the server gets SIGTERM from the process manager and again from npm, milliseconds apart.
+  it('SIGTERM to the process group drains once: a call in flight completes, exit 0', async () => {
+    const { npm, port, output, exited } = await npmStart('300ms', { BATON_TOOLSETS: 'diagnostics' });
+    const tree = processTree(npm.pid!);
+    try {
+      const session = new RawSession((r) => fetch(r), `http://127.0.0.1:${port}/mcp`);
+      expect((await session.initialize()).status).toBe(200);
+      // The response's head (the event stream) arrives once the call runs: it is in flight.
+      const response = await session.send('POST', {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'sleep', arguments: { ms: 1_500 }, _meta: { progressToken: 1 } },
+      });
+      const body = response.text().catch((error: unknown) => `connection closed: ${String(error)}`);
+      process.kill(-npm.pid!, 'SIGTERM');
+      expect(await body).toContain('slept 1500 ms');
+      expect(await exited).toBe(0);
+      expect(output()).toContain('"msg":"shutdown complete"');
+      expect(output()).not.toContain('second signal');
+      expect(tree.filter(alive)).toEqual([]);
+    } finally {
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  // A terminal that closes sends SIGHUP to its process group; npm dies of it, the server drains.
+  it('SIGHUP to the process group drains and exits 0', async () => {
+    const { npm, port, output } = await npmStart('300ms');
+    const tree = processTree(npm.pid!);
+    const server = tree.find((pid) => pid !== npm.pid && /dist\/node\.js/.test(commandOf(pid)));
+    expect(server).toBeDefined();
+    try {
+      process.kill(-npm.pid!, 'SIGHUP');
+      await waitUntil(() => !alive(server!));
+      expect(output()).toContain('"msg":"shutdown complete"');
+      expect(await refused(port)).toBe(true);
+    } finally {
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('a different signal during the drain, or the same one a second later, exits at once', async () => {
+    const { npm, output, exited } = await npmStart('30s');
+    const tree = processTree(npm.pid!);
+    try {
+      process.kill(-npm.pid!, 'SIGTERM');
+      await waitUntil(() => output().includes('"msg":"shutting down"'));
+      // The first SIGTERM arrived before the line above was written: a second from now is later
+      // than the window in which a repeat counts as the same stop.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      process.kill(-npm.pid!, 'SIGTERM');
+      expect(await exited).toBe(143);
+      expect(output()).toContain('"msg":"second signal, exiting now"');
+    } finally {
+      for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
 });
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !check(); await new Promise((resolve) => setTimeout(resolve, 50))) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+  }
+}

@@ -1,7 +1,7 @@
 // `mcp-baton/node`: mcp-baton in a Node process (a container, Kubernetes, a VM). `createBaton`
 // builds the platform at once, so that a bad setting fails the start; `serve` listens, reports
-// ready once the store can serve, sweeps expired sessions on an interval, and on SIGTERM/SIGINT
-// drains as docs/operations.md describes. `createAdmin` is what the `baton` command line runs on.
+// ready once the store can serve, sweeps expired sessions on an interval, and on SIGTERM, SIGINT or
+// SIGHUP drains as docs/operations.md describes. `createAdmin` is what the `baton` command line runs on.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { serve as serveHttp, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { ConfigError } from '../config/errors.js';
@@ -15,8 +15,8 @@ import { DISCARD_LIMITS, discardUnread } from '../http/body.js';
 import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup-schedule.js';
 import type { InFlight } from '../lifecycle/in-flight.js';
 import { shutdown, type ShutdownReport } from '../lifecycle/shutdown.js';
+import { handleStopSignals } from '../lifecycle/signals.js';
 import { waitForStore } from '../lifecycle/startup.js';
-import { errorText, type Logger } from '../log.js';
 import { openNodeDatasource } from '../tools/data/open-node.js';
 import { batonOver, buildPlatform, loggerFor, platformOf, resolveConfig, type RuntimeSupport } from './assemble.js';
 import type { Baton, BatonOptions } from './baton.js';
@@ -81,9 +81,10 @@ export interface ServeOptions {
   /** Default: HOST from the environment, else 0.0.0.0 (every address). */
   host?: string;
   /**
-   * SIGTERM and SIGINT run the shutdown sequence, then end the process: exit code 0 when it
-   * completed, 1 when it failed; a second signal exits at once with 128 + its number. Default
-   * true; without it, call `shutdown()` yourself.
+   * SIGTERM, SIGINT and SIGHUP run the shutdown sequence, then end the process: exit code 0 when
+   * it completed, 1 when it failed. The same signal again within a second is the same stop (a
+   * process group signalled, and npm passing its copy on); a different one, or the same one later,
+   * exits at once with 128 + its number. Default true; without it, call `shutdown()` yourself.
    */
   handleSignals?: boolean;
 }
@@ -102,15 +103,8 @@ export interface NodeServer {
   shutdown(reason?: string): Promise<ShutdownReport>;
 }
 
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
 /** Beyond the configured delays, how long closing the store may take before we give up. */
 const CLOSE_ALLOWANCE_MS = 10_000;
-/**
- * Under `npm start` one Ctrl-C reaches the server twice: from the terminal, which signals the
- * whole foreground process group, and from npm, which passes on the SIGINT it got itself a few
- * milliseconds later. A SIGINT this soon after the first is that same key press.
- */
-const SAME_CTRL_C_MS = 1_000;
 
 interface DrainState {
   /** Readiness is 503; requests are still served. */
@@ -267,7 +261,12 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
     })());
 
   if (options.handleSignals ?? true) {
-    removeSignalHandlers = handleSignals(stop, logger, inFlight, preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS);
+    removeSignalHandlers = handleStopSignals({
+      stop,
+      logger,
+      inFlight: () => inFlight.count,
+      deadlineMs: preShutdownDelayMs + gracePeriodMs + CLOSE_ALLOWANCE_MS,
+    });
   }
 
   // Said once the signals are handled: whoever waits for this line may stop the server at once.
@@ -293,43 +292,4 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
 
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return { server, port, url: `http://${shown}:${port}`, shutdown: (reason = 'shutdown()') => stop(reason) };
-}
-
-/**
- * A first SIGTERM/SIGINT drains and then exits; a second one exits at once with 128 + its number
- * (130 for SIGINT, 143 for SIGTERM), without draining. Returns what removes the handlers (once the
- * server is shut down, the process's signals are its owner's again).
- */
-function handleSignals(
-  stop: (reason: string) => Promise<ShutdownReport>,
-  logger: Logger,
-  inFlight: InFlight,
-  deadlineMs: number,
-): () => void {
-  let first: { signal: NodeJS.Signals; at: number } | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (first) {
-      if (signal === 'SIGINT' && first.signal === 'SIGINT' && performance.now() - first.at < SAME_CTRL_C_MS) return;
-      const code = 128 + (SIGNAL_NUMBERS[signal] ?? 1);
-      logger.warn('second signal, exiting now', { signal, code, inFlight: inFlight.count });
-      process.exit(code);
-    }
-    first = { signal, at: performance.now() };
-    // Kubernetes kills at terminationGracePeriodSeconds anyway; this only bounds a hung close.
-    setTimeout(() => {
-      logger.error('shutdown did not complete in time, exiting');
-      process.exit(1);
-    }, deadlineMs).unref();
-    stop(signal).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('shutdown failed', { error: errorText(error, { stack: true }) });
-        process.exit(1);
-      },
-    );
-  };
-  const onTerm = () => onSignal('SIGTERM');
-  const onInt = () => onSignal('SIGINT');
-  process.on('SIGTERM', onTerm).on('SIGINT', onInt);
-  return () => process.off('SIGTERM', onTerm).off('SIGINT', onInt);
 }

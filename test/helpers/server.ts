@@ -12,7 +12,7 @@ export interface RunningServer {
   port: number;
   child: ChildProcess;
   logs: string[];
-  /** Sends a signal and waits for the process to exit; resolves to its exit code. */
+  /** Sends a signal (to its process group, if started in one) and waits for the process to exit; resolves to its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -68,11 +68,19 @@ export async function serverExit(
  */
 export async function startServer(
   env: Record<string, string> = {},
-  options: { port?: number; timeoutMs?: number; command?: string[]; cwd?: string } = {},
+  options: {
+    port?: number;
+    timeoutMs?: number;
+    command?: string[];
+    cwd?: string;
+    /** A process group of its own, and `stop` signals the whole group (systemd, `tini -g`, a terminal). */
+    group?: boolean;
+  } = {},
 ): Promise<RunningServer> {
   const [program, ...args] = options.command ?? ENTRY;
   const child = spawn(program!, args, {
     cwd: options.cwd ?? ROOT,
+    detached: options.group ?? false,
     env: { ...process.env, BATON_CONFIG: '', PORT: String(options.port ?? 0), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,7 +117,8 @@ export async function startServer(
     logs,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
+      if (options.group) process.kill(-child.pid!, signal);
+      else child.kill(signal);
       return exited;
     },
   };
