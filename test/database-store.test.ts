@@ -1,5 +1,6 @@
-// The database store through the real HTTP app (in process) on every driver: the statement
-// budget per request kind, state merges that lose no key, timestamps independent of the server's
+// The database store through the real HTTP app (in process) on every driver, and on pg through
+// PgBouncer in transaction mode (the pooler production puts in front of Postgres): the statement
+// budget per request kind (the same through the pooler as direct), state merges that lose no key, timestamps independent of the server's
 // TimeZone, and sessions shared by two platforms over one database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -16,12 +17,15 @@ import { createLogger } from '../src/log.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { RawSession } from './helpers/mcp.js';
+import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
 
 const quiet = createLogger('error');
 
-type DriverSetup = { name: 'pg' | 'pglite' | 'neon-http'; database: () => Record<string, unknown> };
+type DriverSetup = { name: string; database: () => Record<string, unknown> };
 
 let pgDb: TestDatabase;
+let pooledDb: TestDatabase;
+let bouncer: PgBouncer;
 let neonDb: TestDatabase;
 let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
 const pgliteDir = mkdtempSync(join(tmpdir(), 'baton-store-pglite-'));
@@ -29,6 +33,8 @@ const pgliteDir = mkdtempSync(join(tmpdir(), 'baton-store-pglite-'));
 beforeAll(async () => {
   pgDb = await createTestDatabase('baton_store');
   neonDb = await createTestDatabase('baton_store_neon');
+  pooledDb = await createTestDatabase('baton_store_pooled');
+  bouncer = await startPgBouncer();
   endpoint = await startNeonEndpoint({ postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres' });
 });
 
@@ -36,11 +42,15 @@ afterAll(async () => {
   await endpoint?.close();
   await pgDb?.drop();
   await neonDb?.drop();
+  await bouncer?.close();
+  await pooledDb?.drop();
   rmSync(pgliteDir, { recursive: true, force: true });
 });
 
 const drivers: DriverSetup[] = [
   { name: 'pg', database: () => ({ driver: 'pg', dsn: pgDb.url }) },
+  // No hint in the URL: the driver finds the pooler by asking the connection.
+  { name: 'pg through PgBouncer (transaction mode)', database: () => ({ driver: 'pg', dsn: bouncer.rewrite(pooledDb.url) }) },
   { name: 'pglite', database: () => ({ driver: 'pglite', pglite_dir: pgliteDir }) },
   {
     name: 'neon-http',

@@ -3,9 +3,12 @@
 //   notify (pg)        each message is announced with NOTIFY in the statement that stores it; one
 //                      connection per instance LISTENs. The announcement carries the payload when
 //                      it fits NOTIFY's 8000 bytes, else only the id, and the payload is read by id
-//                      (only by instances subscribed to the topic). Listening is best effort: while
-//                      the connection cannot be opened (or was lost), it is retried with back-off,
-//                      and once it is back subscriptions read what they missed from the table.
+//                      (only by instances subscribed to the topic). Listening is checked, not
+//                      assumed: the instance sends itself a notification and waits for it (behind a
+//                      pooler in transaction mode without a direct URL nothing arrives, and the
+//                      instance polls for good). While the connection cannot be opened (or was
+//                      lost), it is retried with back-off and the instance polls meanwhile; once
+//                      it is back subscriptions read what they missed from the table.
 //   poll (neon-http)   HTTP cannot LISTEN: while something is subscribed, the instance reads the
 //                      table once per `poll_interval`, one statement for all its subscriptions. A
 //                      subscription is first read one interval after it starts, so a request that
@@ -58,6 +61,8 @@ const POLL_LIMIT = 500;
 const READ_LIMIT = 10_000;
 const FIRST_RELISTEN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
+/** How long the notification an instance sends itself may take before LISTEN counts as not delivering. */
+const PROBE_TIMEOUT_MS = 3_000;
 
 const NOW_US = sql.raw('(extract(epoch from clock_timestamp()) * 1000000)::int8');
 
@@ -71,6 +76,8 @@ interface Sub {
   passive: boolean;
   /** poll: the pending wait of this subscription's driver. */
   wake?: () => void;
+  /** poll: a driver is running for it. */
+  driving: boolean;
 }
 
 /**
@@ -116,6 +123,10 @@ export class DatabaseChannel implements Channel {
   #stopWaiting: (() => void) | undefined;
   /** Notifications are handled one after another, so that a payload read by id keeps its place. */
   #inbox: Promise<void> = Promise.resolve();
+  /** LISTEN was checked and delivers nothing here (a pooler without a direct URL): poll for good. */
+  #listenUseless = false;
+  /** The notification this instance sent itself, while it waits for it. */
+  #probe: { id: string; arrived: () => void } | undefined;
   // poll
   #polling: Promise<void> | undefined;
   #lastPoll = 0;
@@ -137,13 +148,19 @@ export class DatabaseChannel implements Channel {
    * Never fails: an instance that cannot listen still serves requests, and its subscriptions get
    * their messages once a retry in the background succeeds.
    */
-  start(): Promise<void> {
+  start(options: { pollBecause?: string } = {}): Promise<void> {
     if (this.#options.wakeup !== 'notify' || this.#closed) return Promise.resolve();
+    if (options.pollBecause !== undefined && this.#started === undefined) {
+      this.#started = Promise.resolve();
+      this.#pollForGood(options.pollBecause);
+      return this.#started;
+    }
     this.#started ??= this.#listen().catch((error: unknown) => {
-      this.#logger.warn('channel: cannot listen yet; retrying in the background, messages wait until then', {
+      this.#logger.warn('channel: cannot listen yet; retrying in the background, and reading messages by polling meanwhile', {
         retryInMs: this.#options.relistenDelayMs ?? FIRST_RELISTEN_MS,
         error: errorText(error),
       });
+      this.#pollMeanwhile();
       this.#keepListening();
     });
     return this.#started;
@@ -174,6 +191,7 @@ export class DatabaseChannel implements Channel {
       cursor: options.since === undefined ? undefined : { at: options.since, id: 0 },
       active: true,
       passive: options.passive === true,
+      driving: false,
     };
     this.#subs.add(sub);
     if (!sub.passive) this.#driveIfPolling(sub);
@@ -198,8 +216,19 @@ export class DatabaseChannel implements Channel {
     };
   }
 
+  /** Messages arrive by reading the table: on neon-http always, on pg while it is not listening. */
+  get #polls(): boolean {
+    const { wakeup } = this.#options;
+    return wakeup === 'poll' || (wakeup === 'notify' && this.#listener === undefined && this.#started !== undefined);
+  }
+
   #driveIfPolling(sub: Sub): void {
-    if (this.#options.wakeup === 'poll' && !this.#closed) void this.#drive(sub);
+    if (this.#polls && !this.#closed && !sub.driving && sub.active && !sub.passive) void this.#drive(sub);
+  }
+
+  /** pg stopped listening: the subscriptions waiting for messages poll until it listens again. */
+  #pollMeanwhile(): void {
+    for (const sub of this.#subs) this.#driveIfPolling(sub);
   }
 
   async read(after: ReadonlyMap<string, Position>): Promise<Message[]> {
@@ -260,16 +289,63 @@ export class DatabaseChannel implements Channel {
       await listener.close();
       return;
     }
+    let delivers: boolean;
+    try {
+      delivers = await this.#delivers();
+    } catch (error) {
+      await listener.close().catch(() => {});
+      throw error;
+    }
+    if (!delivers) {
+      await listener.close().catch(() => {});
+      this.#pollForGood(`LISTEN on the ${listener.direct ? 'direct' : 'configured'} URL delivered nothing (a pooler in transaction mode?)`);
+      return;
+    }
+    if (this.#closed) {
+      await listener.close();
+      return;
+    }
     this.#listener = listener;
+    for (const sub of this.#subs) sub.wake?.();
     void listener.lost.then((error) => this.#reconnect(listener, error));
   }
 
+  #pollForGood(because: string): void {
+    this.#listenUseless = true;
+    this.#logger.warn(
+      `channel: messages between instances are read from the table every ${this.#options.pollIntervalMs} ms (channel.poll_interval), not notified: ${because}. For notifications, give a URL without a pooler in database.direct_dsn (DATABASE_DIRECT_URL)`,
+    );
+    this.#pollMeanwhile();
+  }
+
+  /** Sends this instance a notification through the statements' connection and waits for it. */
+  async #delivers(): Promise<boolean> {
+    const id = crypto.randomUUID();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      this.#probe = { id, arrived: () => resolve(true) };
+      timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+    });
+    try {
+      // Straight to the database: the store's statements wait for its ready(), which waits for this.
+      await this.#database.query(sql`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ probe: id })})`);
+      return await arrived;
+    } finally {
+      clearTimeout(timer);
+      this.#probe = undefined;
+    }
+  }
+
   #notified(text: string): void {
-    let note: { i: number; t: string; a: number; f: boolean; p: Json };
+    let note: { i: number; t: string; a: number; f: boolean; p: Json; probe?: string };
     try {
       note = JSON.parse(text);
     } catch {
       this.#logger.warn('channel: unreadable notification ignored');
+      return;
+    }
+    if (note.probe !== undefined) {
+      if (note.probe === this.#probe?.id) this.#probe.arrived();
       return;
     }
     if (!this.#subscribed(note.t)) return;
@@ -293,7 +369,10 @@ export class DatabaseChannel implements Channel {
   #reconnect(lost: Listener, error: Error): void {
     if (this.#closed || this.#listener !== lost) return;
     this.#listener = undefined;
-    this.#logger.warn('channel: the listening connection was lost; reconnecting', { error: errorText(error) });
+    this.#logger.warn('channel: the listening connection was lost; reconnecting, and reading messages by polling meanwhile', {
+      error: errorText(error),
+    });
+    this.#pollMeanwhile();
     this.#keepListening();
   }
 
@@ -314,6 +393,7 @@ export class DatabaseChannel implements Channel {
       if (!(await this.#backOff(delay))) return;
       try {
         await this.#listen();
+        if (this.#listenUseless) return;
         break;
       } catch (retry) {
         this.#logger.warn('channel: listening failed, retrying', {
@@ -358,11 +438,20 @@ export class DatabaseChannel implements Channel {
 
   // ---- poll ----
 
-  /** Keeps polls coming while `sub` is active, at the shared cadence. */
+  /** Keeps polls coming while `sub` is active, at the shared cadence (and, on pg, while not listening). */
   async #drive(sub: Sub): Promise<void> {
+    sub.driving = true;
+    try {
+      await this.#driveLoop(sub);
+    } finally {
+      sub.driving = false;
+    }
+  }
+
+  async #driveLoop(sub: Sub): Promise<void> {
     const interval = this.#options.pollIntervalMs;
     let due = Math.max(Date.now() + interval, this.#lastPoll + interval);
-    while (sub.active && !sub.passive) {
+    while (sub.active && !sub.passive && this.#polls) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, due - Date.now()));
         sub.wake = () => {
@@ -371,7 +460,7 @@ export class DatabaseChannel implements Channel {
         };
       });
       sub.wake = undefined;
-      if (!sub.active || sub.passive) return;
+      if (!sub.active || sub.passive || !this.#polls) return;
       await this.#pollShared();
       due = Math.max(Date.now(), this.#lastPoll + interval);
     }
@@ -392,7 +481,7 @@ export class DatabaseChannel implements Channel {
   async #poll(): Promise<void> {
     for (;;) {
       const subs = [...this.#subs].filter((s) => s.active);
-      if (!subs.some((s) => !s.passive)) return;
+      if (!subs.some((s) => !s.passive) || !this.#polls) return;
       // Each topic is read from its own earliest cursor; a subscription that has none yet starts
       // a little before now.
       const cursors = new Map<string, { at: number | null; fresh: boolean }>();

@@ -30,6 +30,14 @@ export interface EnvOverride {
 export const ENV_OVERRIDES = {
   PORT: { path: 'server.port', description: 'Port the Node server listens on (1-65535).' },
   DATABASE_URL: { path: 'database.dsn', description: 'Postgres connection URL (postgres://...).' },
+  DATABASE_DIRECT_URL: {
+    path: 'database.direct_dsn',
+    description: 'pg: a Postgres URL without a pooler, for LISTEN and migrations when DATABASE_URL is pooled.',
+  },
+  DATABASE_POOLER: {
+    path: 'database.pooler',
+    description: 'pg: auto, transaction or none: whether DATABASE_URL goes through a pooler in transaction mode.',
+  },
   DATABASE_DRIVER: {
     path: 'database.driver',
     description: 'Database driver: auto, pg, neon-http or pglite.',

@@ -14,6 +14,10 @@ import { describeValue, type KeyPath } from './errors.js';
 export const DATABASE_DRIVERS = ['auto', 'pg', 'neon-http', 'pglite'] as const;
 export type DatabaseDriver = (typeof DATABASE_DRIVERS)[number];
 
+/** database.pooler: whether the URL goes through a pooler in transaction mode (`auto`: find out). */
+export const POOLER_MODES = ['auto', 'transaction', 'none'] as const;
+export type PoolerMode = (typeof POOLER_MODES)[number];
+
 export const SESSION_STORES = ['memory', 'database'] as const;
 export type SessionStore = (typeof SESSION_STORES)[number];
 
@@ -198,6 +202,13 @@ const serverSchema = section('server', {
 
 const databaseSchema = section('database', {
   dsn: postgresUrl().default(''),
+  /**
+   * pg: a URL that reaches Postgres without a pooler, for what needs a connection of its own (the
+   * channel's LISTEN, migrations) when `dsn` goes through one. Empty: `dsn` serves everything.
+   */
+  direct_dsn: postgresUrl().default(''),
+  /** pg: whether `dsn` goes through a pooler in transaction mode; auto finds out on first use. */
+  pooler: oneOf(POOLER_MODES).default('auto'),
   driver: oneOf(DATABASE_DRIVERS).default('auto'),
   auto_migrate: boolean().default(true),
   pglite_dir: text({ allowEmpty: false }).default('.data/pglite'),

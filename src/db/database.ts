@@ -3,10 +3,20 @@
 // statement counter (the per-request budget is tested and benchmarked with it), and close().
 import type { Logger as DrizzleLogger, SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PoolerMode } from '../config/schema.js';
 import { StoreUnavailableError } from '../http/errors.js';
 import { databaseProblem } from './problems.js';
 
 export type DriverName = 'pg' | 'neon-http' | 'pglite';
+export type { PoolerMode };
+
+/** How the store's statements reach the server. */
+export interface Connection {
+  /** Through a pooler: no statement may rely on its connection's state (named statements, LISTEN). */
+  readonly pooled: boolean;
+  /** How that was decided, for the start-up log. */
+  readonly why: string;
+}
 
 export type Drizzle = PgDatabase<PgQueryResultHKT, Record<string, never>>;
 
@@ -28,6 +38,10 @@ export interface Database {
    * payload to `onNotification` (the channel's wake-up, src/channel/database.ts).
    */
   listen?(channel: string, onNotification: (payload: string) => void): Promise<Listener>;
+  /** pg only: finds out (once) whether the connection is pooled; the store asks before its first statement. */
+  connection?(): Promise<Connection>;
+  /** pg with a direct URL: a database of its own over it (for migrations); the caller closes it. */
+  openDirect?(): Database;
   close(): Promise<void>;
 }
 
@@ -35,6 +49,8 @@ export interface Database {
 export interface Listener {
   /** Resolves with the reason when the connection is lost (it does not come back by itself). */
   readonly lost: Promise<Error>;
+  /** Opened on the direct URL rather than the (possibly pooled) one of the statements. */
+  readonly direct: boolean;
   close(): Promise<void>;
 }
 

@@ -11,11 +11,11 @@ export function nodeDriver(config: Config): DriverName {
 }
 
 export async function openNodeDatabase(config: Config, logger?: Logger): Promise<Database> {
-  const { dsn, statement_timeout, pglite_dir, http_endpoint } = config.database;
+  const { dsn, direct_dsn, pooler, statement_timeout, pglite_dir, http_endpoint } = config.database;
   switch (nodeDriver(config)) {
     case 'pg': {
       const { openPg } = await import('./drivers/pg.js');
-      return openPg({ dsn, statementTimeoutMs: statement_timeout, logger });
+      return openPg({ dsn, directDsn: direct_dsn || undefined, pooler, statementTimeoutMs: statement_timeout, logger });
     }
     case 'neon-http': {
       const { openNeonHttp } = await import('./drivers/neon-http.js');

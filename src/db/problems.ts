@@ -84,6 +84,15 @@ function bySqlState(code: string, message: string): DatabaseProblem | undefined 
         remedy: 'grant it CREATE on the database (to apply migrations) and use of the "baton" schema, or run "baton migrate" as the owner',
         passing: false,
       };
+    // A named prepared statement missing, or there already, on the connection that ran it: the
+    // pooler gave this client another server connection between two transactions.
+    case '26000':
+    case '42P05':
+      return {
+        problem: 'the database connection goes through a pooler in transaction mode, and prepared statements do not survive it',
+        remedy: 'set database.pooler to "transaction" (DATABASE_POOLER=transaction), or "auto" to detect it',
+        passing: false,
+      };
     case '3F000':
     case '42P01':
       return {

@@ -83,13 +83,39 @@ export class DatabaseSessionStore implements SessionStore {
    */
   ready(): Promise<void> {
     this.#ready ??= (async () => {
-      if (this.options.autoMigrate !== false) await migrate(this.database);
-      if (this.options.listen !== false) await this.channel.start();
+      const connection = await this.database.connection?.();
+      if (connection) {
+        this.#logger.info(connection.pooled ? 'session database: through a pooler in transaction mode' : 'session database: direct', {
+          because: connection.why,
+          statements: connection.pooled ? 'unnamed' : 'prepared once per connection',
+        });
+      }
+      if (this.options.autoMigrate !== false) await this.#migrate();
+      if (this.options.listen !== false) {
+        // Behind a pooler in transaction mode a LISTEN does not keep its connection: without a
+        // direct URL to listen on, the channel reads the table instead.
+        const pooledOnly = connection?.pooled === true && !this.database.openDirect;
+        await this.channel.start(pooledOnly ? { pollBecause: `the database URL goes through a pooler (${connection.why})` } : {});
+      }
     })().catch((error: unknown) => {
       this.#ready = undefined;
       throw classifyError(error);
     });
     return this.#ready;
+  }
+
+  /** Migrations take the direct URL when there is one (their lock and DDL need no pooler in between). */
+  async #migrate(): Promise<void> {
+    const direct = this.database.openDirect?.();
+    try {
+      await migrate(direct ?? this.database);
+    } finally {
+      await direct?.close();
+    }
+  }
+
+  get #logger(): Logger {
+    return this.options.logger ?? createLogger('warn');
   }
 
   async #run(statement: SQL, name?: string): Promise<RawRow[]> {

@@ -1,10 +1,25 @@
-// node-postgres over TCP: the Node server against any Postgres, pooled.
+// node-postgres over TCP: the Node server against any Postgres, directly or through a connection
+// pooler in transaction mode (PgBouncer, Neon's pooled URL, Supabase's pooler). Behind such a
+// pooler consecutive transactions of one client run on different server connections, so nothing
+// may rely on a connection's own state: statements are sent unnamed (a named prepared statement
+// lives on one server connection), no setting travels in the startup packet (PgBouncer refuses
+// unknown startup parameters), and what needs a connection of its own (LISTEN, migrations) uses
+// the direct URL when one is given. Every request still costs one statement either way.
 import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { SQL } from 'drizzle-orm';
 import { errorText, withoutUrlPasswords, type Logger } from '../../log.js';
-import { executeRows, sequentialTransaction, StatementCounter, type Database, type Drizzle, type Listener } from '../database.js';
+import {
+  executeRows,
+  sequentialTransaction,
+  StatementCounter,
+  type Connection,
+  type Database,
+  type Drizzle,
+  type Listener,
+  type PoolerMode,
+} from '../database.js';
 
 const dialect = new PgDialect();
 // As drizzle's node-postgres driver does: timestamps reach the column mappers as text.
@@ -16,17 +31,53 @@ const types = {
 
 export interface PgOptions {
   dsn: string;
+  /** A connection that is not pooled, for LISTEN and migrations (Neon's and Prisma's "direct URL"). */
+  directDsn?: string;
+  /** Whether `dsn` goes through a pooler in transaction mode; `auto` finds out on first use. */
+  pooler?: PoolerMode;
   statementTimeoutMs: number;
   poolSize?: number;
   /** Where a connection lost while idle in the pool is reported. */
   logger?: Logger;
 }
 
+/**
+ * What a connection URL says of a pooler by the providers' conventions: Neon's pooled host names
+ * end their first label in `-pooler`, Supabase's transaction pooler listens on 6543, and Prisma's
+ * `pgbouncer=true` marks any other.
+ */
+export function poolerHint(dsn: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(dsn);
+  } catch {
+    return undefined;
+  }
+  if (url.searchParams.get('pgbouncer') === 'true') return 'the URL says pgbouncer=true';
+  if (/^[^.]+-pooler(\.|$)/.test(url.hostname)) return 'the host is a Neon pooled host (…-pooler)';
+  if (url.port === '6543') return 'port 6543 (Supabase’s transaction pooler)';
+  return undefined;
+}
+
+/** `pgbouncer=true` is a marker for us (and Prisma), not a setting for the server. */
+function withoutMarkers(dsn: string): string {
+  try {
+    const url = new URL(dsn);
+    if (!url.searchParams.has('pgbouncer')) return dsn;
+    url.searchParams.delete('pgbouncer');
+    return url.toString();
+  } catch {
+    return dsn;
+  }
+}
+
 export function openPg(options: PgOptions): Database {
+  const dsn = withoutMarkers(options.dsn);
+  const directDsn = options.directDsn ? withoutMarkers(options.directDsn) : undefined;
   const pool = new pg.Pool({
-    connectionString: options.dsn,
+    connectionString: dsn,
     max: options.poolSize ?? 10,
-    statement_timeout: options.statementTimeoutMs,
+    // Client-side bound: through a pooler the server-side one below cannot be set per connection.
     query_timeout: options.statementTimeoutMs + 1_000,
     connectionTimeoutMillis: options.statementTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -36,25 +87,46 @@ export function openPg(options: PgOptions): Database {
   pool.on('error', (error) => {
     options.logger?.warn('session database: idle connection failed', { error: withoutUrlPasswords(errorText(error)) });
   });
+
   const statements = new StatementCounter();
+  let connection: Connection | undefined;
+  let finding: Promise<Connection> | undefined;
+  const setTimeoutOn = (client: pg.ClientBase) => client.query(`set statement_timeout = ${Math.round(options.statementTimeoutMs)}`);
+  // A direct connection gets the server-side statement timeout as soon as it is made. (Queries a
+  // 'connect' listener sends are queued ahead of the first statement of whoever asked for it.)
+  pool.on('connect', (client) => {
+    if (connection?.pooled === false) void setTimeoutOn(client).catch(() => {});
+  });
+
+  /** Decides once, on the first connection, whether statements may be named. */
+  const connectionKind = (): Promise<Connection> =>
+    connection
+      ? Promise.resolve(connection)
+      : (finding ??= findConnection(pool, options, statements, setTimeoutOn)
+          .then((found) => (connection = found))
+          .finally(() => (finding = undefined)));
+
   const db = drizzle({ client: pool, logger: statements }) as unknown as Drizzle;
   return {
     driver: 'pg',
     db,
     statements,
+    connection: connectionKind,
     transaction: (list: SQL[]) => sequentialTransaction(db, list),
     async query(statement: SQL, name?: string) {
+      const kind = await connectionKind();
       if (!name) return executeRows(db, statement);
       const { sql: text, params } = dialect.sqlToQuery(statement);
       statements.logQuery(text);
-      const result = await pool.query({ name, text, values: params as unknown[], types });
+      // Unnamed, it is still one round trip (Parse, Bind, Execute); Postgres only plans it again.
+      const result = await pool.query({ ...(!kind.pooled && { name }), text, values: params as unknown[], types });
       return result.rows as Record<string, unknown>[];
     },
     async listen(channel: string, onNotification: (payload: string) => void): Promise<Listener> {
       if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
       // Not from the pool: a LISTEN belongs to its connection, which must stay open and idle.
       const client = new pg.Client({
-        connectionString: options.dsn,
+        connectionString: directDsn ?? dsn,
         connectionTimeoutMillis: options.statementTimeoutMs,
         keepAlive: true,
         // Names it in pg_stat_activity, for operators (and the test that cuts it).
@@ -75,8 +147,43 @@ export function openPg(options: PgOptions): Database {
         await client.end().catch(() => {});
         throw error;
       }
-      return { lost, close: () => client.end() };
+      return { lost, direct: directDsn !== undefined, close: () => client.end() };
     },
+    ...(directDsn && {
+      openDirect: () => openPg({ ...options, dsn: directDsn, directDsn: undefined, pooler: 'none', poolSize: 1 }),
+    }),
     close: () => pool.end(),
   };
+}
+
+/**
+ * Whether the pool's connections go through a pooler. `auto` trusts the URL's conventions first,
+ * then asks the connection: a pooler answers the startup with a backend key of its own, so the
+ * process id the client was given is not the one of the server process that runs its statements.
+ */
+async function findConnection(
+  pool: pg.Pool,
+  options: PgOptions,
+  statements: StatementCounter,
+  setTimeoutOn: (client: pg.ClientBase) => Promise<unknown>,
+): Promise<Connection> {
+  if (options.pooler === 'transaction') return { pooled: true, why: 'database.pooler is "transaction"' };
+  const hint = options.pooler === 'none' ? undefined : poolerHint(options.dsn);
+  if (hint) return { pooled: true, why: hint };
+  const client = await pool.connect();
+  try {
+    if (options.pooler === 'none') {
+      await setTimeoutOn(client);
+      return { pooled: false, why: 'database.pooler is "none"' };
+    }
+    const check = 'select pg_backend_pid() as pid';
+    statements.logQuery(check);
+    const [row] = (await client.query<{ pid: number }>(check)).rows;
+    const announced = (client as unknown as { processID?: number }).processID;
+    if (row?.pid !== announced) return { pooled: true, why: 'the server process differs from the one the connection announced' };
+    await setTimeoutOn(client);
+    return { pooled: false, why: 'the connection is the server process itself' };
+  } finally {
+    client.release();
+  }
 }
