@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,cleanup
+//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -17,6 +17,7 @@ import { createTestDatabase } from '../test/helpers/db.js';
 import { startWrangler } from '../test/helpers/wrangler.js';
 import { RawSession } from '../test/helpers/mcp.js';
 import { SseReader } from '../test/helpers/sse.js';
+import { startPgBouncer } from '../test/helpers/pgbouncer.js';
 import { parseConfig } from '../src/config/index.js';
 import { createPlatform } from '../src/platform.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
@@ -46,7 +47,9 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
-const sections = new Set((args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,cleanup').split(','));
+const sections = new Set(
+  (args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup').split(','),
+);
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
 const results: Record<string, unknown> = {
@@ -716,6 +719,58 @@ async function channelBench(): Promise<void> {
   }
 }
 
+// ---- (7b) behind PgBouncer in transaction mode: a tools/call, and a reply crossing instances ----
+async function poolerBench(): Promise<void> {
+  const directDb = await createTestDatabase('baton_bench_direct');
+  const pooledDb = await createTestDatabase('baton_bench_pooled');
+  const bouncer = await startPgBouncer();
+  const servers: RunningServer[] = [];
+  const out: Record<string, unknown> = {};
+  try {
+    const common = { BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'database' };
+    const started = (server: RunningServer) => {
+      servers.push(server);
+      return server;
+    };
+    const [direct, pooled] = await Promise.all([
+      startServer({ ...common, DATABASE_URL: directDb.url }).then(started),
+      startServer({ ...common, DATABASE_URL: bouncer.rewrite(pooledDb.url) }).then(started),
+    ]);
+    out.throughput = await loadMatrix(
+      `tools/call through PgBouncer (transaction mode, unnamed statements) against direct (medians of ${RUNS} runs, ${SECONDS} s each)`,
+      { 'a: baton pg direct': direct.url, 'b: baton pg through PgBouncer': pooled.url },
+      [1, 16],
+      '2025',
+    );
+
+    const rows: (string | number)[][] = [];
+    const rounds = 30;
+    const setups = {
+      direct: { ...common, DATABASE_URL: directDb.url },
+      'pooled + direct URL (LISTEN)': { ...common, DATABASE_URL: bouncer.rewrite(pooledDb.url), DATABASE_DIRECT_URL: pooledDb.url },
+      'pooled only (polling, 500 ms)': { ...common, DATABASE_URL: bouncer.rewrite(pooledDb.url) },
+    };
+    for (const [name, env] of Object.entries(setups)) {
+      const [a, b] = [started(await startServer(env)), started(await startServer(env))];
+      await elicitationRoundTrips(a.url, b.url, 3); // warm-up
+      const times = await elicitationRoundTrips(a.url, b.url, rounds);
+      rows.push([name, fmt(median(times), 1), fmt(percentile(times, 0.95), 1), fmt(Math.max(...times), 1)]);
+      ((out.crossInstanceReply ??= {}) as Record<string, unknown>)[name] = { p50: median(times), p95: percentile(times, 0.95) };
+    }
+    table(
+      `elicitation reply landing on the other instance: client reply sent -> tool result received (${rounds} rounds)`,
+      ['database', 'p50 ms', 'p95 ms', 'max ms'],
+      rows,
+    );
+    results.pooler = out;
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await bouncer.close();
+    await directDb.drop();
+    await pooledDb.drop();
+  }
+}
+
 // ---- (8) cleanup at scale (bench/cleanup.ts) ----
 async function cleanup(): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/cleanup.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -739,6 +794,7 @@ const plan: [string, () => Promise<void>][] = [
   ['modern', modern],
   ['adapter', adapter],
   ['channel', channelBench],
+  ['pooler', poolerBench],
   ['cleanup', cleanup],
 ];
 for (const [name, step] of plan) {

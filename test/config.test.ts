@@ -66,7 +66,16 @@ describe('defaults', () => {
         streamable: { session_timeout: 30 * MINUTE },
         shutdown: { grace_period: 25_000, pre_shutdown_delay: 2_000 },
       },
-      database: { dsn: '', driver: 'auto', auto_migrate: true, pglite_dir: '.data/pglite', http_endpoint: '', statement_timeout: 5_000 },
+      database: {
+        dsn: '',
+        direct_dsn: '',
+        pooler: 'auto',
+        driver: 'auto',
+        auto_migrate: true,
+        pglite_dir: '.data/pglite',
+        http_endpoint: '',
+        statement_timeout: 5_000,
+      },
       sessions: {
         store: 'memory',
         ttl: 30 * MINUTE,
@@ -132,7 +141,9 @@ server:
     grace_period: 20s
     pre_shutdown_delay: 0
 database:
-  dsn: postgres://user:pw@db:5432/baton
+  dsn: postgres://user:pw@pooler:6432/baton
+  direct_dsn: postgres://user:pw@db:5432/baton
+  pooler: transaction
   driver: pg
   auto_migrate: false
   pglite_dir: /var/lib/baton
@@ -194,7 +205,9 @@ toolsets: [conformance, echo]
         shutdown: { grace_period: 20_000, pre_shutdown_delay: 0 },
       },
       database: {
-        dsn: 'postgres://user:pw@db:5432/baton',
+        dsn: 'postgres://user:pw@pooler:6432/baton',
+        direct_dsn: 'postgres://user:pw@db:5432/baton',
+        pooler: 'transaction',
         driver: 'pg',
         auto_migrate: false,
         pglite_dir: '/var/lib/baton',

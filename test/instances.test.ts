@@ -1,4 +1,5 @@
-// Any instance, for real: two Node processes on one Postgres (pg, LISTEN/NOTIFY), and two Workers
+// Any instance, for real: two Node processes on one Postgres (pg, LISTEN/NOTIFY; and through
+// PgBouncer in transaction mode, listening on a direct URL, or polling with the pooled URL alone), and two Workers
 // in workerd over the local Neon HTTP endpoint on one database (neon-http, polling), each pair
 // behind a round-robin proxy. The SDK's own client (2025-11-25 session) calls the elicitation and
 // sampling fixtures 20 times each; its replies are separate POSTs that the proxy sends to
@@ -12,6 +13,7 @@ import { startServer, type RunningServer } from './helpers/server.js';
 import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { startRoundRobinProxy, type Proxy as RoundRobin, type ProxiedRequest } from './helpers/proxy.js';
 import { answeringClient } from './helpers/mcp.js';
+import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
 
 /** 20 elicitation and 20 sampling calls through `url`; returns how many succeeded. */
 async function elicitAndSample(url: string): Promise<{ elicited: number; sampled: number }> {
@@ -63,14 +65,30 @@ async function forwardedReplies(logs: () => string[][], expected: number): Promi
   return total();
 }
 
-describe('two Node instances on pg behind a round-robin proxy', () => {
+const NODE_SETUPS = [
+  { name: 'on pg', pooled: false, direct: false, delivery: 'notify' },
+  { name: 'on pg through PgBouncer (transaction mode), listening on a direct URL', pooled: true, direct: true, delivery: 'notify' },
+  { name: 'on pg through PgBouncer (transaction mode) with the pooled URL only', pooled: true, direct: false, delivery: 'poll' },
+] as const;
+
+describe.each(NODE_SETUPS)('two Node instances $name behind a round-robin proxy', (setup) => {
   let db: TestDatabase;
+  let bouncer: PgBouncer | undefined;
   const servers: RunningServer[] = [];
   let proxy: RoundRobin;
 
   beforeAll(async () => {
     db = await createTestDatabase('baton_instances');
-    const env = { BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'database', DATABASE_URL: db.url, LOG_LEVEL: 'debug' };
+    bouncer = setup.pooled ? await startPgBouncer() : undefined;
+    const env = {
+      BATON_TOOLSETS: 'conformance',
+      SESSIONS_STORE: 'database',
+      DATABASE_URL: bouncer ? bouncer.rewrite(db.url) : db.url,
+      ...(setup.direct && { DATABASE_DIRECT_URL: db.url }),
+      // Polling at a fifth of the default interval keeps the test short; what is tested is the same.
+      ...(setup.delivery === 'poll' && { BATON_CONFIG_YAML: 'channel:\n  poll_interval: 100ms\n' }),
+      LOG_LEVEL: 'debug',
+    };
     servers.push(await startServer(env));
     servers.push(await startServer(env));
     proxy = await startRoundRobinProxy(servers.map((s) => `http://127.0.0.1:${s.port}`));
@@ -79,10 +97,24 @@ describe('two Node instances on pg behind a round-robin proxy', () => {
   afterAll(async () => {
     await proxy?.close();
     await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+    await bouncer?.close();
     await db?.drop();
   });
 
   it('20 elicitation and 20 sampling calls from the SDK client all succeed', async () => {
+    // How the instances hear each other is what the setup makes it: told so at start, by the time
+    // the instance is ready.
+    for (const server of servers) {
+      for (
+        const deadline = Date.now() + 30_000;
+        !server.logs.join('').includes('"msg":"ready"');
+        await new Promise((r) => setTimeout(r, 50))
+      ) {
+        if (Date.now() > deadline) throw new Error(`never ready:\n${server.logs.join('')}`);
+      }
+      const polling = server.logs.join('').includes('messages between instances are read from the table');
+      expect(polling ? 'poll' : 'notify').toBe(setup.delivery);
+    }
     expect(await elicitAndSample(`${proxy.url}/mcp`)).toEqual({ elicited: 20, sampled: 20 });
     // Round robin sends a call and its reply to different instances unless another request of the
     // client falls between them: each reply that crossed was forwarded, and no other.

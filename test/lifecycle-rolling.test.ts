@@ -4,24 +4,27 @@
 // exits and is replaced by a new process on the same port. No client request may fail and no
 // session may be lost. Stopped as Kubernetes does (SIGTERM to the server, PID 1 of its container),
 // and as systemd and `tini -g` do (SIGTERM to the process group of `npm start`: the server gets it
-// twice, from the manager and from npm).
+// twice, from the manager and from npm). And once with the database behind PgBouncer in transaction
+// mode, as most production Postgres is reached.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy, type Proxy as RoundRobinProxy } from './helpers/proxy.js';
 import { connectClient } from './helpers/mcp.js';
+import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
 
 const CLIENTS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
+let bouncer: PgBouncer;
 const proxies: RoundRobinProxy[] = [];
 const running: RunningServer[] = [];
 
-const env = () => ({
+const env = (launch: Launch) => ({
   SESSIONS_STORE: 'database',
-  DATABASE_URL: db.url,
+  DATABASE_URL: launch.pooled ? bouncer.rewrite(db.url) : db.url,
   BATON_TOOLSETS: 'diagnostics',
   // The delay spans several of the proxy's 100 ms health checks, as it should span a load
   // balancer's deregistration; the grace period covers the longest call.
@@ -32,26 +35,30 @@ interface Launch {
   name: string;
   command?: string[];
   group: boolean;
+  pooled?: boolean;
 }
 
 const LAUNCHES: Launch[] = [
   { name: 'SIGTERM to the server process (Kubernetes)', group: false },
   { name: 'SIGTERM to the process group of `npm start` (systemd, tini -g)', command: ['npm', 'start'], group: true },
+  { name: 'through PgBouncer in transaction mode, SIGTERM to the server process', group: false, pooled: true },
 ];
 
 async function start(launch: Launch, port?: number): Promise<RunningServer> {
-  const server = await startServer(env(), { ...(port !== undefined && { port }), command: launch.command, group: launch.group });
+  const server = await startServer(env(launch), { ...(port !== undefined && { port }), command: launch.command, group: launch.group });
   running.push(server);
   return server;
 }
 
 beforeAll(async () => {
   db = await createTestDatabase('baton_rolling');
+  bouncer = await startPgBouncer();
 });
 
 afterAll(async () => {
   await Promise.all(proxies.map((proxy) => proxy.close()));
   await Promise.all(running.map((s) => s.stop('SIGKILL')));
+  await bouncer?.close();
   await db?.drop();
 });
 

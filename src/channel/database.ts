@@ -44,6 +44,8 @@ export interface DatabaseChannelOptions {
   retentionMs: number;
   /** notify: the first wait before trying to listen again (doubling up to 10 s). */
   relistenDelayMs?: number;
+  /** notify: why listening cannot deliver here, if it cannot (asked once, before listening). */
+  pollBecause?: () => Promise<string | undefined>;
   logger: Logger;
 }
 
@@ -144,18 +146,23 @@ export class DatabaseChannel implements Channel {
   }
 
   /**
-   * notify: opens the listening connection (the store's ready() waits for this first attempt).
-   * Never fails: an instance that cannot listen still serves requests, and its subscriptions get
-   * their messages once a retry in the background succeeds.
+   * notify: opens the listening connection (the store's ready() waits for this first attempt),
+   * unless `pollBecause` says why listening cannot work here. Never fails: an instance that cannot
+   * listen still serves requests, and its subscriptions poll until a retry succeeds.
    */
-  start(options: { pollBecause?: string } = {}): Promise<void> {
+  start(): Promise<void> {
     if (this.#options.wakeup !== 'notify' || this.#closed) return Promise.resolve();
-    if (options.pollBecause !== undefined && this.#started === undefined) {
-      this.#started = Promise.resolve();
-      this.#pollForGood(options.pollBecause);
-      return this.#started;
+    this.#started ??= this.#firstListen();
+    return this.#started;
+  }
+
+  async #firstListen(): Promise<void> {
+    const because = await this.#options.pollBecause?.().catch(() => undefined);
+    if (because !== undefined) {
+      this.#pollForGood(because);
+      return;
     }
-    this.#started ??= this.#listen().catch((error: unknown) => {
+    await this.#listen().catch((error: unknown) => {
       this.#logger.warn('channel: cannot listen yet; retrying in the background, and reading messages by polling meanwhile', {
         retryInMs: this.#options.relistenDelayMs ?? FIRST_RELISTEN_MS,
         error: errorText(error),
@@ -163,7 +170,6 @@ export class DatabaseChannel implements Channel {
       this.#pollMeanwhile();
       this.#keepListening();
     });
-    return this.#started;
   }
 
   async publish(topic: string, payload: Json): Promise<Position> {

@@ -71,6 +71,13 @@ export class DatabaseSessionStore implements SessionStore {
       pollIntervalMs: options.pollIntervalMs ?? 500,
       retentionMs: options.retentionMs ?? 5 * 60_000,
       relistenDelayMs: options.relistenDelayMs,
+      // Behind a pooler in transaction mode a LISTEN does not keep its connection: without a
+      // direct URL to listen on, the channel reads the table instead.
+      pollBecause: async () => {
+        const connection = await database.connection?.();
+        if (!connection?.pooled || database.openDirect) return undefined;
+        return `the database URL goes through a pooler (${connection.why})`;
+      },
       logger: options.logger ?? createLogger('warn'),
     });
   }
@@ -91,12 +98,7 @@ export class DatabaseSessionStore implements SessionStore {
         });
       }
       if (this.options.autoMigrate !== false) await this.#migrate();
-      if (this.options.listen !== false) {
-        // Behind a pooler in transaction mode a LISTEN does not keep its connection: without a
-        // direct URL to listen on, the channel reads the table instead.
-        const pooledOnly = connection?.pooled === true && !this.database.openDirect;
-        await this.channel.start(pooledOnly ? { pollBecause: `the database URL goes through a pooler (${connection.why})` } : {});
-      }
+      if (this.options.listen !== false) await this.channel.start();
     })().catch((error: unknown) => {
       this.#ready = undefined;
       throw classifyError(error);

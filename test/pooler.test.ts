@@ -1,0 +1,104 @@
+// The database store behind a real PgBouncer in transaction mode, where consecutive transactions
+// of one client connection run on different server connections: instances starting together on
+// an empty database migrate it once and all serve; the driver finds the pooler by itself, where
+// named prepared statements (what `database.pooler: none` sends) clash on the server connections
+// the pooler shares, and that clash is reported as the pooler's, not as an internal error.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { parseConfig } from '../src/config/index.js';
+import { openNodeDatabase } from '../src/db/open-node.js';
+import { MIGRATIONS } from '../src/db/migrations.generated.js';
+import { createLogger } from '../src/log.js';
+import { createPlatform, type Platform } from '../src/platform.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { RawSession } from './helpers/mcp.js';
+import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('four instances start at once on an empty database through PgBouncer', () => {
+  let db: TestDatabase;
+  let bouncer: PgBouncer;
+  const servers: RunningServer[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('baton_pooler_migrate');
+    bouncer = await startPgBouncer();
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+    await bouncer?.close();
+    await db?.drop();
+  });
+
+  it('migrate it exactly once, report ready, and serve sessions', async () => {
+    const env = { SESSIONS_STORE: 'database', DATABASE_URL: bouncer.rewrite(db.url), BATON_TOOLSETS: 'diagnostics' };
+    servers.push(...(await Promise.all([1, 2, 3, 4].map(() => startServer(env)))));
+    for (const server of servers) {
+      const readyz = `http://127.0.0.1:${server.port}/readyz`;
+      for (const deadline = Date.now() + 60_000; (await fetch(readyz)).status !== 200; await sleep(100)) {
+        if (Date.now() > deadline) throw new Error(`not ready:\n${server.logs.join('')}`);
+      }
+      // Found by asking the connection: the URL says nothing of a pooler.
+      expect(server.logs.join('')).toContain('"msg":"session database: through a pooler in transaction mode"');
+    }
+    for (const server of servers) {
+      const session = new RawSession(fetch, server.url);
+      expect((await session.initialize()).status).toBe(200);
+      const { status, result } = await session.callTool('sleep', { ms: 1 });
+      expect(status).toBe(200);
+      expect(result.content).toEqual([{ type: 'text', text: 'slept 1 ms' }]);
+    }
+    const check = new pg.Client({ connectionString: db.url });
+    await check.connect();
+    try {
+      const { rows } = await check.query('select created_at::text as at, count(*)::int as n from drizzle.__drizzle_migrations group by 1 order by 1');
+      expect(rows).toEqual(MIGRATIONS.map((m) => ({ at: String(m.folderMillis), n: 1 })));
+      const logs = servers.map((s) => s.logs.join(''));
+      expect(logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
+    } finally {
+      await check.end();
+    }
+  });
+});
+
+describe('named prepared statements behind the pooler', () => {
+  let db: TestDatabase;
+  // One server connection for every client: a statement one client prepared is there for the next.
+  let bouncer: PgBouncer;
+  const platforms: Platform[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('baton_pooler_named');
+    bouncer = await startPgBouncer({ poolSize: 1 });
+  });
+  afterAll(async () => {
+    await Promise.all(platforms.map((p) => p.close()));
+    await bouncer?.close();
+    await db?.drop();
+  });
+
+  /** Eight initialize requests at once: the driver's pool opens several client connections. */
+  async function burst(pooler: 'auto' | 'none'): Promise<{ statuses: number[]; bodies: string[] }> {
+    const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: bouncer.rewrite(db.url), pooler } }, {});
+    const platform = await createPlatform(config, { logger: createLogger('error'), openDatabase: openNodeDatabase });
+    platforms.push(platform);
+    await platform.store.ready?.();
+    const fetcher = (request: Request) => platform.app.fetch(request);
+    const responses = await Promise.all(Array.from({ length: 8 }, () => new RawSession(fetcher).initialize()));
+    return { statuses: responses.map((r) => r.status), bodies: await Promise.all(responses.map((r) => r.text())) };
+  }
+
+  it('auto: found, sent unnamed, every request served', async () => {
+    const { statuses } = await burst('auto');
+    expect(statuses).toEqual(Array(8).fill(200));
+  });
+
+  it('none (the operator says there is no pooler): the clash answers 503 naming the pooler, never 500', async () => {
+    const { statuses, bodies } = await burst('none');
+    expect(statuses).not.toContain(500);
+    expect(statuses).toContain(503);
+    expect(bodies.find((body) => body.includes('pooler'))).toMatch(/pooler in transaction mode/);
+  });
+});
