@@ -50,7 +50,8 @@ export const ENV_OVERRIDES = {
   },
   SESSIONS_MAX_PER_CREDENTIAL: {
     path: 'sessions.max_per_credential',
-    description: 'Live sessions one credential may hold (anonymous callers share one count); 0 for no limit.',
+    description:
+      'Live sessions one credential may hold (anonymous callers share one count; a new one ends the least recently active); 0 for no limit.',
   },
   SESSIONS_MAX_INITIALIZE_BYTES: {
     path: 'sessions.max_initialize_bytes',

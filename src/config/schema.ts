@@ -221,7 +221,10 @@ const sessionsSchema = section('sessions', {
    * client's to choose and are kept for the session's whole life.
    */
   max_initialize_bytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number of bytes').default(64 * 1024),
-  /** Live sessions one credential may hold (all anonymous callers count as one); 0 = no limit. */
+  /**
+   * Live sessions one credential may hold (all anonymous callers count as one); 0 = no limit. A
+   * new session past it ends the credential's least recently active one.
+   */
   max_per_credential: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(1_000),
 });
 

@@ -45,8 +45,8 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
- * Raised by stores when a configured limit refuses a new session (too large an `initialize`, too
- * many sessions for one credential); the session layer answers with its status and message.
+ * Raised by stores when a configured limit refuses a new session (too large an `initialize`); the
+ * session layer answers with its status and message.
  */
 export class SessionRefusedError extends Error {
   constructor(

@@ -9,7 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { DatabaseChannel, publishing, type Wakeup } from '../channel/database.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from '../channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
-import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
+import { negotiatedJson, perCredentialCap } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -127,21 +127,34 @@ export class DatabaseSessionStore implements SessionStore {
       const [row] = await this.#run(sql`insert into ${columns} values (${values}) returning ${COLUMNS}`, 'baton_session_create');
       return toRecord(row!);
     }
-    // Counted and inserted in one statement. Initializes of one credential that run at the same
-    // moment do not see each other's rows, so together they may pass the cap by a few.
+    // One statement: the group's live sessions past the newest max - 1 (the least recently active)
+    // are removed, each one's end is published, and the new session is stored. A session touched
+    // after it was chosen is kept, as in the cleanup. Initializes of one credential that run at the
+    // same moment do not see each other's rows, so together they may pass the cap by a few.
     const all = session.capGroup === 'all';
     const group = all ? sql`true` : sql`credential_hash = ${session.credentialHash}`;
     const [row] = await this.#run(
       sql`
-      insert into ${columns}
-      select ${values}
-      where (select count(*) from ${sessions}
-             where ${group} and expires_at > now() and last_active_at > ${this.#idleCutoff()}) < ${max}
-      returning ${COLUMNS}`,
+      with doomed as (
+        select id, last_active_at from ${sessions}
+        where ${group} and expires_at > now() and last_active_at > ${this.#idleCutoff()}
+        order by last_active_at desc, id desc
+        offset ${max - 1}
+      ), evicted as (
+        delete from ${sessions} s using doomed d
+        where s.id = d.id and s.last_active_at <= d.last_active_at
+        returning s.id
+      ), ${publishing(sql`${sessionTopic('')} || id`, SESSION_ENDED, this.channel.wakeup, 'evicted')},
+      created as (insert into ${columns} values (${values}) returning ${COLUMNS})
+      select c.*, (select count(*) from notified)::int as notified,
+             (select json_agg(json_build_object('topic', p.topic, 'at', p.at, 'id', p.id)) from published p) as ended
+      from created c`,
       all ? 'baton_session_create_capped_all' : 'baton_session_create_capped',
     );
-    if (!row) throw tooManySessions(max);
-    return toRecord(row);
+    const ended = (row!.ended ?? []) as { topic: string; at: number | string; id: number | string }[];
+    for (const m of ended)
+      this.channel.published({ topic: m.topic, payload: SESSION_ENDED, position: { at: Number(m.at), id: Number(m.id) } });
+    return toRecord(row!);
   }
 
   async open(id: string, credentialHash: string): Promise<OpenResult> {

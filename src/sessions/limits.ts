@@ -29,11 +29,3 @@ export function negotiatedJson(session: NewSession, limits: SessionLimits): { ca
 export function perCredentialCap(limits: SessionLimits): number | undefined {
   return limits.maxPerCredential ? limits.maxPerCredential : undefined;
 }
-
-export function tooManySessions(max: number): SessionRefusedError {
-  return new SessionRefusedError(
-    429,
-    JsonRpcCode.ServerError,
-    `Too Many Sessions: this credential already has ${max} live sessions (sessions.max_per_credential; anonymous callers share one count); end one with DELETE or wait until one expires`,
-  );
-}

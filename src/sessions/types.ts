@@ -52,7 +52,10 @@ export interface SessionLimits {
   idleTimeoutMs: number;
   /** Largest capabilities + clientInfo (JSON, bytes) a new session stores; unset: no bound. */
   maxInitializeBytes?: number;
-  /** Live sessions one credential may hold (anonymous sessions count as one); unset or 0: no limit. */
+  /**
+   * Live sessions one credential may hold (anonymous sessions count as one); unset or 0: no limit.
+   * A new session past it ends the least recently active session of the same credential.
+   */
   maxPerCredential?: number;
 }
 
@@ -105,7 +108,8 @@ export interface SessionStore {
   ready?(): Promise<void>;
   /**
    * Stores a new session; its lifetime starts now. Throws SessionRefusedError (and stores nothing)
-   * when the limits refuse it.
+   * when the limits refuse it. When its credential holds the most live sessions allowed, the least
+   * recently active of them is removed to make room, and its end announced as `remove` does.
    */
   create(session: NewSession): Promise<SessionRecord>;
   /**
