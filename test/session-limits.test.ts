@@ -1,10 +1,12 @@
-// What a client can make the platform keep: the size of what `initialize` stores, and how many live
-// sessions one credential holds (a new one makes room by ending the least recently active). Both
-// store kinds, at the store and through the HTTP app; and the memory store's shared copies of
-// negotiated values go with the last session that uses them.
+// What a client can make the platform keep: the size of what `initialize` stores, how many live
+// sessions one credential holds (a new one makes room by ending the least recently active), the
+// resources a session subscribes to, and the size of a session's state. Both store kinds, at the
+// store and through the HTTP app; and the memory store's shared copies of negotiated values go
+// with the last session that uses them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { SESSION_ENDED, sessionTopic } from '../src/channel/topics.js';
+import { z } from 'zod';
+import { SESSION_ENDED, sessionTopic, type SessionMessage } from '../src/channel/topics.js';
 import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
 import { openPg } from '../src/db/drivers/pg.js';
@@ -14,6 +16,7 @@ import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
 import type { NewSession, SessionLimits, SessionStore } from '../src/sessions/types.js';
+import { defineTool, text, type Toolset } from '../src/tools/define.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession, readMessages } from './helpers/mcp.js';
 
@@ -105,7 +108,7 @@ function nextMessage(store: SessionStore, topic: string): Promise<unknown> {
 describe.each(kinds)('$name store', (kind) => {
   let store: SessionStore;
   beforeAll(async () => {
-    store = await kind.open({ ttlMs: HOUR, idleTimeoutMs: HOUR, maxInitializeBytes: 4096, maxPerCredential: 2 });
+    store = await kind.open({ ttlMs: HOUR, idleTimeoutMs: HOUR, maxInitializeBytes: 4096, maxPerCredential: 2, maxStateBytes: 1024 });
   });
   afterAll(() => store?.close());
 
@@ -160,6 +163,41 @@ describe.each(kinds)('$name store', (kind) => {
     await store.create(session('cred-a'));
     if (kind.name === 'database') expect((await store.open(a4.id, 'cred-a')).status).toBe('ok');
   });
+
+  it('refuses a state write that would make the state larger than max_state_bytes, storing and announcing nothing', async () => {
+    const s = await store.create(session('state'));
+    await store.update(s.id, { set: { small: 'x'.repeat(100) }, unset: [] });
+    const announced = nextMessage(store, sessionTopic(s.id));
+    const grow: SessionMessage = { kind: 'subscriptions', subscribed: ['grow'], unsubscribed: [] };
+    await expect(store.update(s.id, { set: { big: 'x'.repeat(2000) }, unset: [] }, grow)).rejects.toMatchObject({
+      name: 'SessionRefusedError',
+      code: -32000,
+      message: expect.stringMatching(/^Session state too large: .* at most 1024 bytes \(sessions\.max_state_bytes\)/),
+    });
+    expect((await store.live(s.id))!.state).toEqual({ small: 'x'.repeat(100) });
+    // The refused write announced nothing: the first message on the topic is the next stored one.
+    const fits: SessionMessage = { kind: 'subscriptions', subscribed: ['fits'], unsubscribed: [] };
+    await store.update(s.id, { set: { fits: true }, unset: [] }, fits);
+    expect(await announced).toEqual(fits);
+
+    // A state already over the limit (the limit was lowered since): a write that does not make it
+    // larger is stored, so that the session can shed keys; one that grows it is not.
+    const over = await store.create({ ...session('state'), state: { big: 'x'.repeat(3000) } });
+    await expect(store.update(over.id, { set: { more: 1 }, unset: [] })).rejects.toMatchObject({ name: 'SessionRefusedError' });
+    await store.update(over.id, { set: { big: 'x'.repeat(2500) }, unset: [] });
+    await store.update(over.id, { set: { more: 1 }, unset: ['big'] });
+    expect((await store.live(over.id))!.state).toEqual({ more: 1 });
+  });
+
+  it('checks max_state_bytes on the merged state: writes running at once cannot pass it together', async () => {
+    const s = await store.create(session('state'));
+    // Each adds a key of about 210 bytes: whatever the order, four fit in 1024 bytes and a fifth does not.
+    const writes = Array.from({ length: 10 }, (_, i) => store.update(s.id, { set: { [`k${i}`]: 'x'.repeat(200) }, unset: [] }));
+    const outcomes = await Promise.allSettled(writes);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(4);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ name: 'SessionRefusedError' });
+    expect(Object.keys((await store.live(s.id))!.state)).toHaveLength(4);
+  });
 });
 
 describe('the memory store shares negotiated values only while a session uses them', () => {
@@ -204,6 +242,24 @@ async function makeOldest(storeName: 'memory' | 'database', id: string): Promise
     await admin.query(`update baton.sessions set last_active_at = now() - interval '1 minute' where id = $1`, [id]);
 }
 
+/** Stores what it is asked to in session state, after streaming a log message when asked. */
+const hoarder: Toolset = {
+  name: 'state_hoard',
+  description: 'test',
+  tools: [
+    defineTool({
+      name: 'hoard',
+      description: 'Keeps `bytes` bytes in the session state.',
+      input: { bytes: z.number().int(), stream: z.boolean().optional() },
+      async handler({ bytes, stream }, ctx) {
+        if (stream) await ctx.log('info', 'working');
+        ctx.session?.set('hoard.data', 'x'.repeat(bytes));
+        return text('kept');
+      },
+    }),
+  ],
+};
+
 describe.each(['memory', 'database'] as const)('through the HTTP app, %s store', (storeName) => {
   const KEY_A = 'limits-key-a-0123456789abcdef';
   const KEY_B = 'limits-key-b-0123456789abcdef';
@@ -213,6 +269,7 @@ describe.each(['memory', 'database'] as const)('through the HTTP app, %s store',
     platform.store instanceof MemorySessionStore
       ? platform.store.size
       : Number((await admin.query('select count(*) as n from baton.sessions')).rows[0].n);
+  const storedState = async (id: string) => (await platform.store.live(id))?.state;
 
   beforeAll(async () => {
     if (storeName === 'database') await admin.query('drop schema if exists baton cascade; drop schema if exists drizzle cascade');
@@ -220,12 +277,13 @@ describe.each(['memory', 'database'] as const)('through the HTTP app, %s store',
       {
         toolsets: ['conformance'],
         auth: { api_keys: [KEY_A, KEY_B] },
-        sessions: { store: storeName, max_per_credential: 2 },
+        sessions: { store: storeName, max_per_credential: 2, max_subscriptions: 3, max_state_bytes: 2048 },
         ...(storeName === 'database' && { database: { driver: 'pg', dsn: db.url } }),
       },
       {},
     );
-    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+    // Long enough that an answer ready at once is always sent whole, whatever the machine's load.
+    platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase, toolsets: [hoarder], answerHoldMs: 60_000 });
     await platform.store.ready?.();
   });
   afterAll(() => platform?.close());
@@ -276,6 +334,62 @@ describe.each(['memory', 'database'] as const)('through the HTTP app, %s store',
     expect((await next.initialize()).status).toBe(200);
     expect((await next.request('tools/list')).status).toBe(200);
     expect((await walkedAway[0]!.request('tools/list')).status).toBe(404);
+  });
+
+  it('refuses resources/subscribe to a URI no resource or template matches, with -32602, storing nothing', async () => {
+    const s = client(KEY_B);
+    await s.initialize();
+    const before = statements();
+    const refused = await s.request('resources/subscribe', { uri: 'test://made-up/1' });
+    expect(refused.status).toBe(200);
+    expect(refused.messages[0]).toMatchObject({
+      error: { code: -32602, message: expect.stringMatching(/test:\/\/made-up\/1.*no resource or resource template/) },
+    });
+    // Loading the session was the only statement: nothing was written or announced.
+    if (storeName === 'database') expect(statements() - before).toBe(1);
+    // A URI of 3 MB is refused alike, and the message does not carry it back.
+    const huge = await s.request('resources/subscribe', { uri: `test://made-up/${'x'.repeat(3_000_000)}` });
+    expect(huge.messages[0].error.code).toBe(-32602);
+    expect(huge.messages[0].error.message.length).toBeLessThan(500);
+    expect(await storedState(s.id)).toEqual({});
+  });
+
+  it('keeps at most max_subscriptions subscriptions per session', async () => {
+    const s = client(KEY_B);
+    await s.initialize();
+    const uris = ['test://watched-resource', 'test://template/1/data', 'test://template/2/data'];
+    for (const uri of uris) expect((await s.request('resources/subscribe', { uri })).messages[0]).toMatchObject({ result: {} });
+    const refused = await s.request('resources/subscribe', { uri: 'test://template/3/data' });
+    expect(refused.messages[0]).toMatchObject({ error: { code: -32602, message: expect.stringContaining('sessions.max_subscriptions') } });
+    // Subscribing again to what it has is no new subscription; an unsubscribe makes room.
+    expect((await s.request('resources/subscribe', { uri: uris[0] })).messages[0]).toMatchObject({ result: {} });
+    await s.request('resources/unsubscribe', { uri: uris[1] });
+    expect((await s.request('resources/subscribe', { uri: 'test://template/3/data' })).messages[0]).toMatchObject({ result: {} });
+    expect(Object.keys((await storedState(s.id))!).sort()).toEqual(
+      ['mcp.sub:test://template/2/data', 'mcp.sub:test://template/3/data', 'mcp.sub:test://watched-resource'].sort(),
+    );
+  });
+
+  it('answers a request whose state would pass max_state_bytes with a JSON-RPC error, storing nothing', async () => {
+    const s = client(KEY_B);
+    await s.initialize();
+    const kept = await s.callTool('hoard', { bytes: 100 });
+    expect(kept.result).toMatchObject({ content: [{ type: 'text', text: 'kept' }] });
+    const tooLarge = { code: -32000, message: expect.stringContaining('sessions.max_state_bytes') };
+
+    const refused = await s.callTool('hoard', { bytes: 3000 });
+    expect(refused.status).toBe(200);
+    expect(refused.error).toMatchObject(tooLarge);
+    // Also once the answer's stream went out (a log message came first): the stream ends with the error.
+    const streamed = await s.callTool('hoard', { bytes: 3000, stream: true });
+    expect(streamed.messages[0]).toMatchObject({ method: 'notifications/message' });
+    expect(streamed.error).toMatchObject(tooLarge);
+    // A long URI that a template matches: the subscription is not kept either.
+    const long = await s.request('resources/subscribe', { uri: `test://template/${'y'.repeat(3000)}/data` });
+    expect(long.messages[0]).toMatchObject({ error: tooLarge });
+
+    expect(await storedState(s.id)).toEqual({ 'hoard.data': 'x'.repeat(100) });
+    expect((await s.request('tools/list')).status).toBe(200);
   });
 });
 

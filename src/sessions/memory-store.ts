@@ -3,7 +3,7 @@
 import { constantTimeEqual } from '../auth/credential.js';
 import { InProcessChannel } from '../channel/in-process.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from '../channel/topics.js';
-import { negotiatedJson, perCredentialCap } from './limits.js';
+import { checkStateSize, negotiatedJson, perCredentialCap } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -193,7 +193,9 @@ export class MemorySessionStore implements SessionStore {
     const state = JSON.parse(entry.state) as Record<string, unknown>;
     for (const key of patch.unset) delete state[key];
     Object.assign(state, patch.set);
-    entry.state = JSON.stringify(state);
+    const merged = JSON.stringify(state);
+    checkStateSize(entry.state, merged, this.limits);
+    entry.state = merged;
     if (announce) await this.channel.publish(sessionTopic(id), asPayload(announce));
   }
 

@@ -57,6 +57,10 @@ export interface SessionLimits {
    * A new session past it ends the least recently active session of the same credential.
    */
   maxPerCredential?: number;
+  /** Resources one session may subscribe to (checked by the session layer); unset or 0: no limit. */
+  maxSubscriptions?: number;
+  /** Largest session state (JSON, bytes) a write may leave; unset: no bound. */
+  maxStateBytes?: number;
 }
 
 export interface CleanupOptions {
@@ -127,7 +131,8 @@ export interface SessionStore {
   /**
    * Merges changed state keys into the stored session; with `announce`, publishes it on the
    * session's topic in the same statement (the streams of the session hear of the change at no
-   * extra round trip).
+   * extra round trip). Throws SessionRefusedError, storing and announcing nothing, when the merged
+   * state would be larger than `maxStateBytes` and larger than it was.
    */
   update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void>;
   /**
