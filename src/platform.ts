@@ -102,6 +102,8 @@ export function sessionLimits(config: Config): SessionLimits {
     idleTimeoutMs: config.sessions.idle_timeout,
     maxInitializeBytes: config.sessions.max_initialize_bytes,
     maxPerCredential: config.sessions.max_per_credential,
+    maxSubscriptions: config.sessions.max_subscriptions,
+    maxStateBytes: config.sessions.max_state_bytes,
   };
 }
 

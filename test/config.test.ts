@@ -84,6 +84,8 @@ describe('defaults', () => {
         bind: 'token',
         max_initialize_bytes: 64 * 1024,
         max_per_credential: 1_000,
+        max_subscriptions: 100,
+        max_state_bytes: 64 * 1024,
       },
       channel: { poll_interval: 500, retention: 5 * MINUTE, retry: 1_000 },
       auth: {
@@ -155,6 +157,8 @@ sessions:
   bind: principal
   max_initialize_bytes: 8192
   max_per_credential: 0
+  max_subscriptions: 10
+  max_state_bytes: 4096
 channel:
   poll_interval: 250ms
   retention: 10m
@@ -222,6 +226,8 @@ toolsets: [conformance, echo]
         bind: 'principal',
         max_initialize_bytes: 8192,
         max_per_credential: 0,
+        max_subscriptions: 10,
+        max_state_bytes: 4096,
       },
       channel: { poll_interval: 250, retention: 10 * MINUTE, stream_timeout: 30_000, retry: 2_000 },
       auth: {
@@ -457,6 +463,8 @@ describe('environment overrides', () => {
     ['SESSIONS_MAX_PER_CREDENTIAL', '0', (c) => c.sessions.max_per_credential, 0],
     ['DATASOURCE_ALLOW_UNAUTHENTICATED', 'true', (c) => c.datasource.allow_unauthenticated, true],
     ['SESSIONS_MAX_INITIALIZE_BYTES', '4096', (c) => c.sessions.max_initialize_bytes, 4096],
+    ['SESSIONS_MAX_SUBSCRIPTIONS', '0', (c) => c.sessions.max_subscriptions, 0],
+    ['SESSIONS_MAX_STATE_BYTES', '2048', (c) => c.sessions.max_state_bytes, 2048],
     ['BATON_TOOLSETS', ' conformance , ,echo,', (c) => c.toolsets, ['conformance', 'echo']],
     ['BATON_ALLOWED_HOSTS', 'a.example.com, b.example.com:8443', (c) => c.server.allowed_hosts, ['a.example.com', 'b.example.com:8443']],
     [
@@ -496,6 +504,8 @@ describe('environment overrides', () => {
         'SESSIONS_IDLE_TIMEOUT',
         'SESSIONS_MAX_INITIALIZE_BYTES',
         'SESSIONS_MAX_PER_CREDENTIAL',
+        'SESSIONS_MAX_STATE_BYTES',
+        'SESSIONS_MAX_SUBSCRIPTIONS',
         'SESSIONS_STORE',
         'SESSIONS_TTL',
       ].sort(),
@@ -696,10 +706,14 @@ toolsets: [echo, 3]
   });
 
   it('rejects session limits that are not whole numbers in range, naming the key or variable', () => {
-    const error = fileError('sessions:\n  max_initialize_bytes: 0\n  max_per_credential: -3\n');
+    const error = fileError(
+      'sessions:\n  max_initialize_bytes: 0\n  max_per_credential: -3\n  max_subscriptions: 1.5\n  max_state_bytes: 0\n',
+    );
     expect(error.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
       'sessions.max_initialize_bytes: expected a positive whole number of bytes, got 0',
       'sessions.max_per_credential: expected a whole number from 0 (no limit) to 1000000000, got -3',
+      'sessions.max_subscriptions: expected a whole number from 0 (no limit) to 1000000000, got 1.5',
+      'sessions.max_state_bytes: expected a positive whole number of bytes, got 0',
     ]);
     const fromEnv = configError(() => configFromEnv({ SESSIONS_MAX_PER_CREDENTIAL: 'lots' }));
     expect(fromEnv.message).toContain(

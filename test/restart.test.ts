@@ -78,7 +78,7 @@ describe('store database, driver pg', () => {
       expect(new Set(proxy.served).size).toBe(2);
 
       // Concurrent requests of one session on both instances, each adding a state key.
-      const uris = Array.from({ length: 16 }, (_, i) => `test://watched/${i}`);
+      const uris = Array.from({ length: 16 }, (_, i) => `test://template/${i}/data`);
       await Promise.all(uris.map((uri) => client.subscribeResource({ uri })));
       const rows = await new pg.Client({ connectionString: db.url });
       await rows.connect();

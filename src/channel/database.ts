@@ -84,16 +84,20 @@ interface Sub {
 
 /**
  * The common table expressions that publish one message within a larger statement, run once per
- * row of `when` (another CTE's name) or once without it: `published` holds the stored row, and
- * `notified` must be referenced by the statement for the NOTIFY to happen.
+ * row of `when` (another CTE's name) or once without it: `published` holds the stored rows, and
+ * `notified` must be referenced by the statement for the NOTIFY to happen. `topic` may be an
+ * expression over the row of `when` (one topic per row).
  */
-export function publishing(topic: string, payload: Json, wakeup: Wakeup, when?: string): SQL {
+export function publishing(topic: string | SQL, payload: Json, wakeup: Wakeup, when?: string): SQL {
   const source = when ? sql.raw(`from ${when}`) : sql``;
   return sql`
-    topic_lock as (select pg_advisory_xact_lock(${TOPIC_LOCK_CLASS}::int4, hashtext(${topic})) ${source}),
+    topic_lock as (
+      select t.topic, pg_advisory_xact_lock(${TOPIC_LOCK_CLASS}::int4, hashtext(t.topic))
+      from (select (${topic})::text as topic ${source}) t
+    ),
     published as (
       insert into ${messages} (topic, at, payload)
-      select ${topic}, ${NOW_US}, ${JSON.stringify(payload)}::jsonb from topic_lock
+      select topic, ${NOW_US}, ${JSON.stringify(payload)}::jsonb from topic_lock
       returning id, topic, at, payload
     ),
     notified as (select ${announcing(wakeup)} from published p)`;

@@ -58,11 +58,20 @@ export const ENV_OVERRIDES = {
   },
   SESSIONS_MAX_PER_CREDENTIAL: {
     path: 'sessions.max_per_credential',
-    description: 'Live sessions one credential may hold (anonymous callers share one count); 0 for no limit.',
+    description:
+      'Live sessions one credential may hold (anonymous callers share one count; a new one ends the least recently active); 0 for no limit.',
   },
   SESSIONS_MAX_INITIALIZE_BYTES: {
     path: 'sessions.max_initialize_bytes',
     description: 'Largest initialize capabilities + clientInfo (JSON bytes) a session stores.',
+  },
+  SESSIONS_MAX_SUBSCRIPTIONS: {
+    path: 'sessions.max_subscriptions',
+    description: 'Resources one session may be subscribed to at once; 0 for no limit.',
+  },
+  SESSIONS_MAX_STATE_BYTES: {
+    path: 'sessions.max_state_bytes',
+    description: 'Largest session state (JSON bytes) a request may leave.',
   },
   BATON_AUTH_REQUIRED: { path: 'auth.required', description: 'true to refuse requests without valid credentials.' },
   BATON_API_KEYS: {

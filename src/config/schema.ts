@@ -232,8 +232,18 @@ const sessionsSchema = section('sessions', {
    * client's to choose and are kept for the session's whole life.
    */
   max_initialize_bytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number of bytes').default(64 * 1024),
-  /** Live sessions one credential may hold (all anonymous callers count as one); 0 = no limit. */
+  /**
+   * Live sessions one credential may hold (all anonymous callers count as one); 0 = no limit. A
+   * new session past it ends the credential's least recently active one.
+   */
   max_per_credential: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(1_000),
+  /** Resources one session may be subscribed to at once; 0 = no limit. */
+  max_subscriptions: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(100),
+  /**
+   * Largest session state (as JSON, bytes) a request may leave: every request of the session loads
+   * it, and tools, middleware and subscriptions all add to it.
+   */
+  max_state_bytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number of bytes').default(64 * 1024),
 });
 
 const channelSchema = section('channel', {
@@ -405,6 +415,8 @@ export const configSchema = section('', {
     bind: sessions.bind,
     max_initialize_bytes: sessions.max_initialize_bytes,
     max_per_credential: sessions.max_per_credential,
+    max_subscriptions: sessions.max_subscriptions,
+    max_state_bytes: sessions.max_state_bytes,
   },
   channel,
   auth,

@@ -45,8 +45,9 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
- * Raised by stores when a configured limit refuses a new session (too large an `initialize`, too
- * many sessions for one credential); the session layer answers with its status and message.
+ * Raised by stores when a configured limit refuses what a session would keep: too large an
+ * `initialize` (answered with its status and message), or too large a state after a request
+ * (answered as that request's JSON-RPC error, with its code and message).
  */
 export class SessionRefusedError extends Error {
   constructor(

@@ -32,6 +32,9 @@ export interface CompiledTemplate {
   matcher: UriTemplate;
 }
 
+/** Longest URI a template is matched against (the SDK's UriTemplate refuses longer ones). */
+const MAX_URI_LENGTH = 1_000_000;
+
 /** The `serverInfo` a platform gives when its owner names none. */
 export const DEFAULT_SERVER_INFO: Implementation = { name: 'mcp-baton', version: '0.1.0' };
 
@@ -135,6 +138,8 @@ export class Registry {
 
   /** The template a concrete URI belongs to, with its variables. */
   matchTemplate(uri: string): { template: CompiledTemplate; variables: Record<string, string> } | undefined {
+    // The SDK's matcher throws on longer URIs; such a URI is simply no resource of ours.
+    if (uri.length > MAX_URI_LENGTH) return undefined;
     for (const template of this.templates) {
       const match = template.matcher.match(uri);
       if (match) {

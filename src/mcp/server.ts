@@ -90,11 +90,16 @@ export type Dispatcher = (request: JSONRPCRequest, extra: Extra, scope: RequestS
 
 const method = <S extends z.ZodType>(schema: S, handle: Method<S>['handle']): Method => ({ schema, handle: handle as Method['handle'] });
 
+export interface DispatcherOptions {
+  /** Resources one session may be subscribed to at once; unset or 0: no limit. */
+  maxSubscriptions?: number;
+}
+
 /**
  * The method table for a registry, built once. Prompts and resources exist only when some
  * toolset provides them, matching the capabilities the server declares.
  */
-export function createDispatcher(registry: Registry): Dispatcher {
+export function createDispatcher(registry: Registry, options: DispatcherOptions = {}): Dispatcher {
   const methods = new Map<string, Method>([
     ['tools/list', method(ListToolsRequestSchema, () => ({ tools: registry.toolList }))],
     [
@@ -143,7 +148,7 @@ export function createDispatcher(registry: Registry): Dispatcher {
     methods.set(
       'resources/subscribe',
       method(SubscribeRequestSchema, ({ request, scope }) => {
-        scope.session.set(STATE_KEYS.subscriptionPrefix + request.params.uri, true);
+        subscribe(registry, scope.session, request.params.uri, options.maxSubscriptions);
         return {};
       }),
     );
@@ -163,6 +168,30 @@ export function createDispatcher(registry: Registry): Dispatcher {
     if (!parsed.success) throw new ProtocolFault(FaultCode.InvalidParams, `Invalid ${request.method} request: ${parsed.error.message}`);
     return entry.handle({ request: parsed.data, extra, scope, server, context: () => handlerContext(server, scope, extra) });
   };
+}
+
+/**
+ * Records a subscription in session state, which every later request of the session loads: only
+ * to what this server serves, and only so many.
+ */
+function subscribe(registry: Registry, session: SessionState, uri: string, max: number | undefined): void {
+  const key = STATE_KEYS.subscriptionPrefix + uri;
+  // A URI may be megabytes long: messages name its start only.
+  const named = uri.length > 200 ? `${uri.slice(0, 200)}...` : uri;
+  if (!registry.resources.has(uri) && !registry.matchTemplate(uri)) {
+    throw new ProtocolFault(
+      FaultCode.InvalidParams,
+      `Cannot subscribe to ${named}: no resource or resource template of this server matches it`,
+    );
+  }
+  if (session.has(key)) return;
+  if (max && session.entries(STATE_KEYS.subscriptionPrefix).length >= max) {
+    throw new ProtocolFault(
+      FaultCode.InvalidParams,
+      `Cannot subscribe to ${named}: this session is subscribed to ${max} resources already, the most it may be (sessions.max_subscriptions); unsubscribe from one first`,
+    );
+  }
+  session.set(key, true);
 }
 
 /**

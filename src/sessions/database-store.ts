@@ -9,7 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { DatabaseChannel, publishing, type Wakeup } from '../channel/database.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from '../channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
-import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
+import { negotiatedJson, perCredentialCap, stateTooLarge } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -155,21 +155,34 @@ export class DatabaseSessionStore implements SessionStore {
       const [row] = await this.#run(sql`insert into ${columns} values (${values}) returning ${COLUMNS}`, 'baton_session_create');
       return toRecord(row!);
     }
-    // Counted and inserted in one statement. Initializes of one credential that run at the same
-    // moment do not see each other's rows, so together they may pass the cap by a few.
+    // One statement: the group's live sessions past the newest max - 1 (the least recently active)
+    // are removed, each one's end is published, and the new session is stored. A session touched
+    // after it was chosen is kept, as in the cleanup. Initializes of one credential that run at the
+    // same moment do not see each other's rows, so together they may pass the cap by a few.
     const all = session.capGroup === 'all';
     const group = all ? sql`true` : sql`credential_hash = ${session.credentialHash}`;
     const [row] = await this.#run(
       sql`
-      insert into ${columns}
-      select ${values}
-      where (select count(*) from ${sessions}
-             where ${group} and expires_at > now() and last_active_at > ${this.#idleCutoff()}) < ${max}
-      returning ${COLUMNS}`,
+      with doomed as (
+        select id, last_active_at from ${sessions}
+        where ${group} and expires_at > now() and last_active_at > ${this.#idleCutoff()}
+        order by last_active_at desc, id desc
+        offset ${max - 1}
+      ), evicted as (
+        delete from ${sessions} s using doomed d
+        where s.id = d.id and s.last_active_at <= d.last_active_at
+        returning s.id
+      ), ${publishing(sql`${sessionTopic('')} || id`, SESSION_ENDED, this.channel.wakeup, 'evicted')},
+      created as (insert into ${columns} values (${values}) returning ${COLUMNS})
+      select c.*, (select count(*) from notified)::int as notified,
+             (select json_agg(json_build_object('topic', p.topic, 'at', p.at, 'id', p.id)) from published p) as ended
+      from created c`,
       all ? 'baton_session_create_capped_all' : 'baton_session_create_capped',
     );
-    if (!row) throw tooManySessions(max);
-    return toRecord(row);
+    const ended = (row!.ended ?? []) as { topic: string; at: number | string; id: number | string }[];
+    for (const m of ended)
+      this.channel.published({ topic: m.topic, payload: SESSION_ENDED, position: { at: Number(m.at), id: Number(m.id) } });
+    return toRecord(row!);
   }
 
   async open(id: string, credentialHash: string): Promise<OpenResult> {
@@ -219,29 +232,53 @@ export class DatabaseSessionStore implements SessionStore {
   }
 
   async update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void> {
-    // A merge on the stored value: concurrent writers of other keys keep theirs, because Postgres
-    // re-evaluates the expression against the newest row version after waiting for its lock.
+    // A merge on the stored value under the row's lock: concurrent writers of other keys keep
+    // theirs, as the lock makes Postgres read the newest row version after waiting for it. The
+    // size is checked on that version: a write may leave more than the limit only if it does not
+    // grow the state (so that a session over a limit lowered since can shed keys). Refused, it
+    // stores and announces nothing.
+    const max = this.limits.maxStateBytes ?? null;
     const merge = sql`
-      update ${sessions}
-      set state = (state - array(select jsonb_array_elements_text(${JSON.stringify(patch.unset)}::jsonb)))
-                  || ${JSON.stringify(patch.set)}::jsonb
-      where id = ${id}`;
+      merged as (
+        select t.id, (t.state - array(select jsonb_array_elements_text(${JSON.stringify(patch.unset)}::jsonb)))
+                     || ${JSON.stringify(patch.set)}::jsonb as state,
+               octet_length(t.state::text) as before
+        from ${sessions} t where t.id = ${id}
+        for update
+      ), sized as (select id, state, before, octet_length(state::text) as size from merged),
+      updated as (
+        update ${sessions} s set state = m.state from sized m
+        where s.id = m.id and (${max}::int8 is null or m.size <= ${max}::int8 or m.size <= m.before)
+        returning s.id
+      )`;
     if (!announce) {
-      await this.#run(merge, 'baton_session_update');
+      const [row] = await this.#run(
+        sql`with ${merge} select m.size, (select count(*) from updated)::int as updated from sized m`,
+        'baton_session_update',
+      );
+      this.#stored(row);
       return;
     }
-    // Announced in the same statement, and only when the session is still there to change.
+    // Announced in the same statement, and only when the state was stored.
     const topic = sessionTopic(id);
     const payload = asPayload(announce);
     const [row] = await this.#run(
       sql`
-      with updated as (${merge} returning id), ${publishing(topic, payload, this.channel.wakeup, 'updated')}
-      select (select count(*) from notified)::int as notified,
-             (select p.id from published p) as message_id, (select p.at from published p) as message_at`,
+      with ${merge}, ${publishing(topic, payload, this.channel.wakeup, 'updated')}
+      select m.size, (select count(*) from updated)::int as updated, (select count(*) from notified)::int as notified,
+             (select p.id from published p) as message_id, (select p.at from published p) as message_at
+      from sized m`,
       'baton_session_update_announced',
     );
+    this.#stored(row);
     if (row?.message_id === null || row?.message_id === undefined) return;
     this.channel.published({ topic, payload, position: { at: Number(row.message_at), id: Number(row.message_id) } });
+  }
+
+  /** Throws when an update found its session but did not store the state: it would be too large. */
+  #stored(row: RawRow | undefined): void {
+    // No row: the session is gone, and there is nothing left to store into.
+    if (row && Number(row.updated) === 0) throw stateTooLarge(Number(row.size), this.limits.maxStateBytes!);
   }
 
   async remove(id: string, credentialHash: string): Promise<RemoveResult> {

@@ -28,6 +28,7 @@ import { Exchanges } from '../mcp/exchanges.js';
 import type { Exchange, ExchangeOptions, Outcome } from '../mcp/transport.js';
 import type { Registry } from '../mcp/registry.js';
 import { InFlight } from '../lifecycle/in-flight.js';
+import { SessionRefusedError } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from './state.js';
 import { newSessionId } from './ids.js';
@@ -91,7 +92,7 @@ export class Instance {
     this.#store = options.store;
     this.#registry = options.registry;
     this.#logger = options.logger;
-    this.#dispatch = createDispatcher(options.registry);
+    this.#dispatch = createDispatcher(options.registry, { maxSubscriptions: options.store.limits.maxSubscriptions });
     this.#pool = new ServerPool(DEFAULT_POOL_LIMITS, (sessionId) => this.#watchEnd(sessionId));
     this.changes = changeNotifier(options.store.channel);
     this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
@@ -152,16 +153,20 @@ export class Instance {
       return stream ? stream.wrap(response, this.#retryMs) : response;
     }
     if (early.kind !== 'ended') {
+      let answer = early.kind === 'answered' ? early.message : undefined;
       try {
         await this.#writeBack(session.id, state);
       } catch (error) {
-        exchange.abandon();
-        void response.body?.cancel();
-        // Nothing was sent: the handler answers a store failure with 503 and Retry-After (and
-        // logs it), as everywhere else; the client may retry, and the stored state is unchanged.
-        throw error;
+        if (!(error instanceof SessionRefusedError)) {
+          exchange.abandon();
+          void response.body?.cancel();
+          // Nothing was sent: the handler answers a store failure with 503 and Retry-After (and
+          // logs it), as everywhere else; the client may retry, and the stored state is unchanged.
+          throw error;
+        }
+        answer = this.#refused(exchange, answer, error);
       }
-      await exchange.finish(early.kind === 'answered' ? early.message : undefined);
+      await exchange.finish(answer);
     }
     return new Response(await response.text(), { status: response.status, headers: response.headers });
   }
@@ -271,7 +276,8 @@ export class Instance {
   /**
    * The rest of a streamed exchange: its headers went out long ago, so a failed write-back can
    * no longer be an HTTP status. The answer is replaced by a JSON-RPC error saying the request
-   * did not complete (the client may retry), and the failure is logged.
+   * did not complete (the client may retry, or, refused by a limit, must change course), and the
+   * failure is logged.
    */
   async #complete(exchange: Exchange, state: SessionState): Promise<void> {
     const outcome = await exchange.outcome;
@@ -280,17 +286,27 @@ export class Instance {
     try {
       await this.#writeBack(exchange.sessionId, state);
     } catch (error) {
-      this.#logger.warn('session state could not be saved; the streamed request ends with an error instead of its result', {
-        session: exchange.sessionId.slice(0, 8),
-        error: errorText(error),
-      });
-      if (answer) answer = { jsonrpc: '2.0', id: answer.id, error: { code: ErrorCode.InternalError, message: SAVE_FAILED } };
+      if (error instanceof SessionRefusedError) {
+        answer = this.#refused(exchange, answer, error);
+      } else {
+        this.#logger.warn('session state could not be saved; the streamed request ends with an error instead of its result', {
+          session: exchange.sessionId.slice(0, 8),
+          error: errorText(error),
+        });
+        if (answer) answer = { jsonrpc: '2.0', id: answer.id, error: { code: ErrorCode.InternalError, message: SAVE_FAILED } };
+      }
     }
     try {
       await exchange.finish(answer);
     } catch (error) {
       this.#logger.debug('answer not delivered', { session: exchange.sessionId.slice(0, 8), error: errorText(error) });
     }
+  }
+
+  /** A limit refused the session's changed state: nothing was stored, and the answer says why instead of the result. */
+  #refused(exchange: Exchange, answer: JSONRPCResponse | undefined, error: SessionRefusedError): JSONRPCResponse | undefined {
+    this.#logger.info('session state not stored', { session: exchange.sessionId.slice(0, 8), reason: error.message });
+    return answer && { jsonrpc: '2.0', id: answer.id, error: { code: error.code, message: error.message } };
   }
 }
 

@@ -1,10 +1,17 @@
-// What a client can make a store keep: the negotiated part of `initialize` is bounded in size, and
-// the live sessions of one credential in number. Both stores check alike and refuse with the same
-// errors, which the session layer answers as they are.
+// What a client can make a store keep: the negotiated part of `initialize` is bounded in size, the
+// live sessions of one credential in number, and a session's state in size. Both stores check
+// alike and refuse with the same errors, which the session layer answers as they are.
 import { JsonRpcCode, SessionRefusedError } from '../http/errors.js';
 import type { NewSession, SessionLimits } from './types.js';
 
 const encoder = new TextEncoder();
+
+/** The UTF-8 size of `text` when it is over `max`; counted only when it could be (most texts are far below). */
+function bytesOver(text: string, max: number): number | undefined {
+  if (text.length * 3 <= max) return undefined;
+  const size = encoder.encode(text).byteLength;
+  return size > max ? size : undefined;
+}
 
 /** The JSON a store keeps of what `initialize` negotiated; refused when it is over the limit. */
 export function negotiatedJson(session: NewSession, limits: SessionLimits): { capabilities: string; info: string } {
@@ -30,10 +37,22 @@ export function perCredentialCap(limits: SessionLimits): number | undefined {
   return limits.maxPerCredential ? limits.maxPerCredential : undefined;
 }
 
-export function tooManySessions(max: number): SessionRefusedError {
+/**
+ * The memory store's check of a state write (the database store makes the same one in SQL): the
+ * merged state `after` may pass the limit only if it is no larger than `before`, so that a session
+ * over a limit lowered since can still shed keys.
+ */
+export function checkStateSize(before: string, after: string, limits: SessionLimits): void {
+  const max = limits.maxStateBytes;
+  if (max === undefined) return;
+  const size = bytesOver(after, max);
+  if (size !== undefined && size > encoder.encode(before).byteLength) throw stateTooLarge(size, max);
+}
+
+export function stateTooLarge(size: number, max: number): SessionRefusedError {
   return new SessionRefusedError(
-    429,
+    413,
     JsonRpcCode.ServerError,
-    `Too Many Sessions: this credential already has ${max} live sessions (sessions.max_per_credential; anonymous callers share one count); end one with DELETE or wait until one expires`,
+    `Session state too large: this request would leave ${size} bytes of session state (as JSON); a session keeps at most ${max} bytes (sessions.max_state_bytes). The request was not completed and nothing was stored.`,
   );
 }

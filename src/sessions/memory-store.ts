@@ -3,7 +3,7 @@
 import { constantTimeEqual } from '../auth/credential.js';
 import { InProcessChannel } from '../channel/in-process.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from '../channel/topics.js';
-import { negotiatedJson, perCredentialCap, tooManySessions } from './limits.js';
+import { checkStateSize, negotiatedJson, perCredentialCap } from './limits.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -100,13 +100,17 @@ export class MemorySessionStore implements SessionStore {
     if (shared && --shared.users === 0) this.#shared.delete(shared.key);
   }
 
-  /** Refuses a new session in a cap group that holds the most live sessions allowed. */
-  #checkCap(capKey: string, now: number): void {
+  /**
+   * Makes room for a new session in its cap group: while the group holds the most live sessions
+   * allowed, its least recently active one is removed. Returns the ids removed, whose end the
+   * caller announces.
+   */
+  #makeRoom(capKey: string, now: number): string[] {
     const max = perCredentialCap(this.limits);
-    if (max === undefined) return;
+    if (max === undefined) return [];
     // Credentials nobody checked count among every live session, as in the database store.
     const ids = capKey === ALL ? new Set(this.#sessions.keys()) : this.#byCredential.get(capKey);
-    if (ids === undefined || ids.size < max) return;
+    if (ids === undefined || ids.size < max) return [];
     // Expired and idle sessions do not count: sweep the group's before deciding.
     for (const id of ids) {
       const entry = this.#sessions.get(id)!;
@@ -115,14 +119,26 @@ export class MemorySessionStore implements SessionStore {
         ids.delete(id);
       }
     }
-    if (ids.size >= max) throw tooManySessions(max);
+    const evicted: string[] = [];
+    while (ids.size >= max) {
+      // The first of equals is the oldest: sets iterate in insertion order.
+      let oldest: [string, Entry] | undefined;
+      for (const id of ids) {
+        const entry = this.#sessions.get(id)!;
+        if (!oldest || entry.lastActiveAt < oldest[1].lastActiveAt) oldest = [id, entry];
+      }
+      this.#forget(...oldest!);
+      ids.delete(oldest![0]);
+      evicted.push(oldest![0]);
+    }
+    return evicted;
   }
 
   async create(session: NewSession): Promise<SessionRecord> {
     const now = this.now();
     const { capabilities, info } = negotiatedJson(session, this.limits);
     const capKey = session.capGroup === 'all' ? ALL : session.credentialHash;
-    this.#checkCap(capKey, now);
+    const evicted = this.#makeRoom(capKey, now);
     const previous = this.#sessions.get(session.id);
     if (previous) this.#forget(session.id, previous);
     const entry: Entry = {
@@ -138,6 +154,7 @@ export class MemorySessionStore implements SessionStore {
     let ids = this.#byCredential.get(capKey);
     if (!ids) this.#byCredential.set(capKey, (ids = new Set()));
     ids.add(session.id);
+    for (const id of evicted) await this.channel.publish(sessionTopic(id), SESSION_ENDED);
     return toRecord(session.id, entry);
   }
 
@@ -176,7 +193,9 @@ export class MemorySessionStore implements SessionStore {
     const state = JSON.parse(entry.state) as Record<string, unknown>;
     for (const key of patch.unset) delete state[key];
     Object.assign(state, patch.set);
-    entry.state = JSON.stringify(state);
+    const merged = JSON.stringify(state);
+    checkStateSize(entry.state, merged, this.limits);
+    entry.state = merged;
     if (announce) await this.channel.publish(sessionTopic(id), asPayload(announce));
   }
 

@@ -52,8 +52,15 @@ export interface SessionLimits {
   idleTimeoutMs: number;
   /** Largest capabilities + clientInfo (JSON, bytes) a new session stores; unset: no bound. */
   maxInitializeBytes?: number;
-  /** Live sessions one credential may hold (anonymous sessions count as one); unset or 0: no limit. */
+  /**
+   * Live sessions one credential may hold (anonymous sessions count as one); unset or 0: no limit.
+   * A new session past it ends the least recently active session of the same credential.
+   */
   maxPerCredential?: number;
+  /** Resources one session may subscribe to (checked by the session layer); unset or 0: no limit. */
+  maxSubscriptions?: number;
+  /** Largest session state (JSON, bytes) a write may leave; unset: no bound. */
+  maxStateBytes?: number;
 }
 
 export interface CleanupOptions {
@@ -105,7 +112,8 @@ export interface SessionStore {
   ready?(): Promise<void>;
   /**
    * Stores a new session; its lifetime starts now. Throws SessionRefusedError (and stores nothing)
-   * when the limits refuse it.
+   * when the limits refuse it. When its credential holds the most live sessions allowed, the least
+   * recently active of them is removed to make room, and its end announced as `remove` does.
    */
   create(session: NewSession): Promise<SessionRecord>;
   /**
@@ -123,7 +131,8 @@ export interface SessionStore {
   /**
    * Merges changed state keys into the stored session; with `announce`, publishes it on the
    * session's topic in the same statement (the streams of the session hear of the change at no
-   * extra round trip).
+   * extra round trip). Throws SessionRefusedError, storing and announcing nothing, when the merged
+   * state would be larger than `maxStateBytes` and larger than it was.
    */
   update(id: string, patch: StatePatch, announce?: SessionMessage): Promise<void>;
   /**
