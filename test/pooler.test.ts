@@ -53,7 +53,9 @@ describe('four instances start at once on an empty database through PgBouncer', 
     const check = new pg.Client({ connectionString: db.url });
     await check.connect();
     try {
-      const { rows } = await check.query('select created_at::text as at, count(*)::int as n from drizzle.__drizzle_migrations group by 1 order by 1');
+      const { rows } = await check.query(
+        'select created_at::text as at, count(*)::int as n from drizzle.__drizzle_migrations group by 1 order by 1',
+      );
       expect(rows).toEqual(MIGRATIONS.map((m) => ({ at: String(m.folderMillis), n: 1 })));
       const logs = servers.map((s) => s.logs.join(''));
       expect(logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
