@@ -1,9 +1,12 @@
-// The package as users get it: `npm pack` (which builds dist/lib), the tarball installed into a
-// copy of each example with npm, and each example run the way its README says. Also: the types a
-// user's project compiles against (test/fixtures/api-types.ts, with tsc), the names each entry
-// exports, that nothing else under the package is importable, and `npm publish --dry-run`.
+// The package as users get it: `npm pack` (which builds dist/lib), and each example installed the
+// way its README says before the package is on the registry (`npm install ../../<tarball>` in a
+// copy laid out as in the repository) and run the way its README says. Also: the published
+// manifest (license, the database drivers as optional peer dependencies), a driver that is not
+// installed failing only when used and naming the package, the Worker bundling for deployment,
+// the types a user's project compiles against (test/fixtures/api-types.ts, with tsc), the names
+// each entry exports, that nothing else under the package is importable, and `npm publish --dry-run`.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,13 +23,12 @@ const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 const NPM = { env: { ...process.env, PATH, npm_config_update_notifier: 'false' }, maxBuffer: 16 * 1024 * 1024 };
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 const TSX = join(ROOT, 'node_modules/tsx/dist/loader.mjs');
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/**
- * Sends SIGTERM to the server `npm start` runs (npm starts a shell, the shell the server) and
- * waits for npm to exit with the server's code.
- */
-async function stopUnderNpm(server: RunningServer): Promise<void> {
-  let pid = server.child.pid!;
+/** The server `npm start` runs: the last of the processes npm started (one each). */
+async function serverUnderNpm(npm: RunningServer): Promise<number> {
+  let pid = npm.child.pid!;
   for (;;) {
     const children = await run('pgrep', ['-P', String(pid)]).then(
       ({ stdout }) => stdout.split('\n').filter(Boolean).map(Number),
@@ -36,25 +38,57 @@ async function stopUnderNpm(server: RunningServer): Promise<void> {
     expect(children).toHaveLength(1);
     pid = children[0]!;
   }
-  expect(pid).not.toBe(server.child.pid);
-  const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
+  expect(pid).not.toBe(npm.child.pid);
+  return pid;
+}
+
+/** SIGTERM to the server itself, as a container runtime sends it: it drains and exits 0, and npm with it. */
+async function stopUnderNpm(npm: RunningServer): Promise<void> {
+  const pid = await serverUnderNpm(npm);
+  const exited = new Promise<number | null>((resolve) => npm.child.once('exit', resolve));
   process.kill(pid, 'SIGTERM');
   expect(await exited).toBe(0);
+}
+
+/**
+ * SIGTERM to npm's own pid, as a terminal or a process manager sends it: npm passes it to the
+ * script's process, which must be the server itself (`exec`), not a shell that would die of it
+ * and leave the server running. npm exits 0 once the server has drained, and nothing is left.
+ */
+async function stopNpm(npm: RunningServer): Promise<void> {
+  const pid = await serverUnderNpm(npm);
+  const code = await npm.stop('SIGTERM');
+  let left = true;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    left = false;
+  }
+  expect({ code, left }).toEqual({ code: 0, left: false });
 }
 
 let work: string;
 let tarball: string;
 let db: TestDatabase;
 
-/** A copy of examples/<name> with the packed package installed as its package.json says, bar the version. */
+/** Where the copy of examples/<name> is. */
+const example = (name: string) => join(work, 'examples', name);
+
+/**
+ * A copy of examples/<name> where it sits in the repository, next to the tarball as `npm pack`
+ * leaves it at the root (work/examples/<name>, work/mcp-baton-<version>.tgz), installed with the
+ * command its README gives for a clone.
+ */
 async function installExample(name: string, omitDev: boolean): Promise<string> {
-  const dir = join(work, name);
+  const dir = example(name);
   cpSync(join(ROOT, 'examples', name), dir, { recursive: true });
-  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  expect(manifest.dependencies['mcp-baton']).toBe('^0.1.0');
-  manifest.dependencies['mcp-baton'] = `file:${tarball}`;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
-  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', ...(omitDev ? ['--omit=dev'] : [])];
+  // Once published, a plain `npm install` gets the same version.
+  expect(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).dependencies['mcp-baton']).toBe(`^${VERSION}`);
+  const command = `npm install ../../mcp-baton-${VERSION}.tgz`;
+  expect(readFileSync(join(dir, 'README.md'), 'utf8'), `examples/${name}/README.md`).toContain(`\n${command}`);
+  // The README's command as written; the options only keep npm quiet and on its cache (and the
+  // Worker's wrangler is this repository's).
+  const args = [...command.split(' ').slice(1), '--no-audit', '--no-fund', '--prefer-offline', ...(omitDev ? ['--omit=dev'] : [])];
   await run('npm', args, { ...NPM, cwd: dir });
   return dir;
 }
@@ -65,6 +99,7 @@ beforeAll(async () => {
   const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--json'], { ...NPM, cwd: ROOT });
   const [packed] = JSON.parse(stdout) as { filename: string; size: number; unpackedSize: number; entryCount: number }[];
   tarball = join(work, packed!.filename);
+  expect(packed!.filename).toBe(`mcp-baton-${VERSION}.tgz`);
   console.log(
     `packed ${packed!.filename}: ${(packed!.size / 1024).toFixed(1)} KiB (${(packed!.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${packed!.entryCount} files)`,
   );
@@ -87,7 +122,7 @@ describe('the package', () => {
     }
     // Paths in the tarball start with package/.
     // The docs docs/api.md links to travel with it.
-    const shipped = ['docs/api.md', 'docs/toolsets.md', 'docs/security.md', 'docs/operations.md', 'README.md', 'bin/baton.mjs'];
+    const shipped = ['docs/api.md', 'docs/toolsets.md', 'docs/security.md', 'docs/operations.md', 'README.md', 'LICENSE', 'bin/baton.mjs'];
     expect(files).toEqual(expect.arrayContaining(shipped.map((file) => `package/${file}`)));
     // What the demo dataset reads beside its code, and the data toolset's worker thread.
     expect(files).toEqual(
@@ -98,6 +133,36 @@ describe('the package', () => {
     ).toEqual([]);
   });
 
+  it('says its license, and leaves the database drivers to the projects that use one (optional peer dependencies)', async () => {
+    const { stdout } = await run('tar', ['-xzOf', tarball, 'package/package.json']);
+    const manifest = JSON.parse(stdout) as Record<string, Record<string, unknown> | string>;
+    expect(manifest.license).toBe('MIT');
+    const drivers = ['pg', '@electric-sql/pglite'];
+    expect(Object.keys(manifest.dependencies!).filter((name) => drivers.includes(name))).toEqual([]);
+    expect(Object.keys(manifest.peerDependencies!)).toEqual(expect.arrayContaining(drivers));
+    for (const driver of drivers) expect(manifest.peerDependenciesMeta).toHaveProperty([driver], { optional: true });
+    // The Worker example installs neither.
+    expect(drivers.filter((driver) => existsSync(join(example('worker'), 'node_modules', driver)))).toEqual([]);
+  });
+
+  it('loads a database driver only when the configuration uses it, and names the package when it is missing', async () => {
+    // The operators' command line in the Worker example, where neither pg nor PGlite is installed
+    // (say, to migrate the Worker's database from a laptop).
+    const migrate = (env: Record<string, string>) =>
+      run('npx', ['baton', 'migrate'], {
+        ...NPM,
+        env: { ...NPM.env, BATON_CONFIG: '', SESSIONS_STORE: 'database', ...env },
+        cwd: example('worker'),
+      }).then(
+        ({ stdout, stderr }) => `exit 0: ${stdout}${stderr}`,
+        (error: { stderr?: string }) => error.stderr ?? String(error),
+      );
+    expect(await migrate({ DATABASE_URL: db.url })).toContain('install pg to use the pg driver (npm install pg)');
+    expect(await migrate({ DATABASE_URL: '' })).toContain(
+      'install @electric-sql/pglite to use the pglite driver (npm install @electric-sql/pglite)',
+    );
+  }, 60_000);
+
   it('exports exactly its four entries: each has the names docs/api.md lists, and nothing else is importable', async () => {
     const script = `
       const names = {};
@@ -107,7 +172,8 @@ describe('the package', () => {
         try { await import(deep); refused.push(deep + ': imported'); } catch (error) { refused.push(deep + ': ' + error.code); }
       }
       console.log(JSON.stringify({ names, refused }));`;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: join(work, 'node') });
+    // Where no driver is installed: importing needs none.
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: example('worker') });
     const { names, refused } = JSON.parse(stdout);
     expect(names).toEqual({
       'mcp-baton': [
@@ -136,7 +202,7 @@ describe('the package', () => {
   });
 
   it('gives a user project the types test/fixtures/api-types.ts pins, and the TypeScript examples compile', async () => {
-    const project = join(work, 'vercel');
+    const project = example('vercel');
     cpSync(join(ROOT, 'test/fixtures/api-types.ts'), join(project, 'api-types.ts'));
     // A strict user project: the package's declarations are checked too (skipLibCheck off), with
     // Node's types (this repository's copy) as a Node project has them.
@@ -165,11 +231,11 @@ describe('the package', () => {
       );
     expect(await check(join(project, 'tsconfig.api.json'))).toBe('');
     expect(await check(join(project, 'tsconfig.json'))).toBe('');
-    expect(await check(join(work, 'worker/tsconfig.json'))).toBe('');
+    expect(await check(join(example('worker'), 'tsconfig.json'))).toBe('');
   }, 120_000);
 
   it("installs the operators' command line: npx baton help", async () => {
-    const { stdout } = await run('npx', ['baton', 'help'], { ...NPM, cwd: join(work, 'node') });
+    const { stdout } = await run('npx', ['baton', 'help'], { ...NPM, cwd: example('node') });
     expect(stdout).toContain('Usage: baton <command> [options]');
   });
 
@@ -181,7 +247,7 @@ describe('the package', () => {
 
 describe('examples/node: npm start honours PORT and serves /healthz and /mcp', () => {
   it('keeps an SDK client session across a restart on the database store', async () => {
-    const cwd = join(work, 'node');
+    const cwd = example('node');
     const env = { PATH, DATABASE_URL: db.url, BATON_CONFIG: '' };
     const first = await startServer(env, { command: ['npm', 'start'], cwd });
     const health = await fetch(`http://127.0.0.1:${first.port}/healthz`);
@@ -194,9 +260,7 @@ describe('examples/node: npm start honours PORT and serves /healthz and /mcp', (
     const noted = await client.callTool({ name: 'remember', arguments: { note: 'buy milk' } });
     expect(noted.content).toEqual([{ type: 'text', text: 'Noted (1 so far).' }]);
     const sessionId = transport.sessionId!;
-    // SIGTERM to the server itself, as a container runtime sends it (npm, signalled, would end at
-    // once and leave the server running): it drains, exits 0, and npm with it.
-    await stopUnderNpm(first);
+    await stopNpm(first);
     expect(first.logs.join('')).toMatch(/"msg":"shutdown complete".*"drained":true/);
 
     // The same port, a new process: PORT is honoured, and the session is still there.
@@ -209,6 +273,7 @@ describe('examples/node: npm start honours PORT and serves /healthz and /mcp', (
       expect(recalled.content).toEqual([{ type: 'text', text: '1. buy milk' }]);
       await resumed.close();
     } finally {
+      // The other way a server under npm is stopped.
       await stopUnderNpm(second);
     }
   }, 120_000);
@@ -216,7 +281,7 @@ describe('examples/node: npm start honours PORT and serves /healthz and /mcp', (
 
 describe('examples/worker in workerd (wrangler dev)', () => {
   it('answers initialize and tools/call', async () => {
-    const worker = await startWrangler({ cwd: join(work, 'worker'), timeoutMs: 60_000 });
+    const worker = await startWrangler({ cwd: example('worker'), timeoutMs: 60_000 });
     try {
       const client = new Client({ name: 'package-test', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(worker.url)));
@@ -227,6 +292,18 @@ describe('examples/worker in workerd (wrangler dev)', () => {
     } finally {
       await worker.stop();
     }
+  }, 120_000);
+});
+
+describe('examples/worker: wrangler deploy --dry-run', () => {
+  it('bundles the Worker with neither pg nor PGlite installed', async () => {
+    const outdir = join(work, 'worker-bundle');
+    await run(WRANGLER, ['deploy', '--dry-run', '--outdir', outdir], {
+      ...NPM,
+      env: { ...NPM.env, WRANGLER_SEND_METRICS: 'false' },
+      cwd: example('worker'),
+    });
+    expect(readFileSync(join(outdir, 'index.js'), 'utf8')).toContain('Greets someone');
   }, 120_000);
 });
 
@@ -250,7 +327,7 @@ describe('examples/vercel with web Requests', () => {
       const unauthorized = (await cron(new Request('https://example.vercel.app/api/cron/cleanup'))).status;
       console.log(JSON.stringify({ serverInfo: initialized.result.serverInfo, call: call.result, unauthorized }));`;
     const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], {
-      cwd: join(work, 'vercel'),
+      cwd: example('vercel'),
       env: { ...process.env, PATH, CRON_SECRET: 'cron-secret', LOG_LEVEL: 'error', BATON_ALLOWED_HOSTS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -19,6 +19,7 @@ import { RawSession } from './helpers/mcp.js';
 
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
 
@@ -177,7 +178,10 @@ describe('dist/ with production dependencies only', () => {
     // Nothing from the repository itself: no sources, no tsx, no development package.
     expect(files.filter((file) => !file.startsWith(app + sep))).toEqual([]);
     const packages = new Set(files.filter((file) => file.includes('/node_modules/')).map(packageOf));
-    const development = [...packages].filter((name) => name && name in packageJson.devDependencies && !(name in packageJson.dependencies));
+    // The database drivers are optional peer dependencies of the package and development ones here,
+    // which `npm ci --omit=dev` installs all the same (npm marks them devOptional).
+    const production = { ...packageJson.dependencies, ...packageJson.peerDependencies };
+    const development = [...packages].filter((name) => name && name in packageJson.devDependencies && !(name in production));
     expect(development).toEqual([]);
     // The bundle holds its dependencies; only PGlite is read from node_modules.
     expect([...packages]).toEqual(['@electric-sql/pglite']);

@@ -1,9 +1,11 @@
 // The repository's own tools and texts: drizzle-kit's configuration refuses to guess a database,
-// and every Markdown file a tracked file names exists, so that nobody is sent to a missing page.
+// every Markdown file a tracked file names exists, so that nobody is sent to a missing page, and
+// the release workflow publishes only a tested version tag, with provenance.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
 import { ROOT } from './helpers/server.js';
 
 describe('drizzle.config.ts', () => {
@@ -55,5 +57,51 @@ describe('references between files', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('.github/workflows/release.yml', () => {
+  interface Step {
+    name?: string;
+    run?: string;
+    uses?: string;
+  }
+  const workflow = () =>
+    parse(readFileSync(join(ROOT, '.github/workflows/release.yml'), 'utf8')) as {
+      on: unknown;
+      permissions: Record<string, string>;
+      jobs: Record<string, { steps: Step[] }>;
+    };
+
+  it('on a version tag, runs CI and then publishes with provenance', () => {
+    const { on, permissions, jobs } = workflow();
+    expect(on).toEqual({ push: { tags: ['v*'] } });
+    expect(permissions['id-token']).toBe('write');
+    const steps = Object.values(jobs).flatMap((job) => job.steps);
+    const index = (command: string) => steps.findIndex((step) => step.run?.includes(command));
+    expect(index('bash .ci/run')).toBeGreaterThan(-1);
+    expect(index('npm publish --provenance --access public')).toBeGreaterThan(index('bash .ci/run'));
+  });
+
+  it("refuses a tag that is not package.json's version", () => {
+    const check = Object.values(workflow().jobs)
+      .flatMap((job) => job.steps)
+      .find((step) => step.run?.includes('GITHUB_REF_NAME'));
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const runCheck = (tag: string) => {
+      try {
+        execFileSync('bash', ['-e', '-c', check!.run!], {
+          cwd: ROOT,
+          env: { ...process.env, GITHUB_REF_NAME: tag },
+          encoding: 'utf8',
+          stdio: 'pipe',
+        });
+        return 'passed';
+      } catch (error) {
+        return (error as { stdout: string }).stdout.trim();
+      }
+    };
+    expect(runCheck(`v${version}`)).toBe('passed');
+    expect(runCheck('v9.9.9')).toBe(`::error::tag v9.9.9 does not match package.json's version ${version} (tag v${version} to publish it)`);
   });
 });

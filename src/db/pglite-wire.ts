@@ -3,6 +3,7 @@
 // The data toolset's demo dataset runs on it (src/tools/data/drivers/pglite-thread.ts), and so
 // does the local Neon endpoint (src/dev/neon-endpoint/) when it has no Postgres server behind it.
 import type { PGlite } from '@electric-sql/pglite';
+import { importDriver } from './optional-driver.js';
 
 export interface QueryData {
   query: string;
@@ -89,7 +90,7 @@ export class PgliteWire {
   ) {}
 
   static async open(dataDir?: string): Promise<PgliteWire> {
-    const { PGlite, protocol } = await import('@electric-sql/pglite');
+    const { PGlite, protocol } = await importDriver('pglite', () => import('@electric-sql/pglite'));
     // PGlite creates only the last directory of the path.
     if (dataDir) (await import('node:fs')).mkdirSync(dataDir, { recursive: true });
     const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();

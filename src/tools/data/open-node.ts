@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import { ConfigError } from '../../config/errors.js';
+import { importDriver } from '../../db/optional-driver.js';
 import type { DataSetup } from './datasource.js';
 import { demoCatalog, demoSql, DEMO_CATALOG_PATH } from './demo/index.js';
 import { splitStatements } from './sql/lexer.js';
@@ -29,7 +30,7 @@ export async function openNodeDatasource(config: Config, logger: Logger): Promis
     catalogSource = DEMO_CATALOG_PATH;
   }
   const datasource = dsn
-    ? async () => (await import('./drivers/pg.js')).openPgDatasource({ dsn, statementTimeoutMs, logger })
+    ? async () => (await importDriver('pg', () => import('./drivers/pg.js'))).openPgDatasource({ dsn, statementTimeoutMs, logger })
     : async () => (await import('./drivers/pglite.js')).openPgliteDatasource({ seed: splitStatements(demoSql()), statementTimeoutMs });
   return { datasource, catalogText, catalogSource };
 }
