@@ -181,10 +181,12 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     const end = () => {
       clearTimeout(timer);
       listens.delete(stop);
+      // The host's signal may outlive the stream (ended by timeout or shutdown): let go of it.
+      request.signal.removeEventListener('abort', end);
       stop.abort();
     };
     if (request.signal.aborted) end();
-    request.signal.addEventListener('abort', end, { once: true });
+    else request.signal.addEventListener('abort', end, { once: true });
     stop.signal.addEventListener('abort', end, { once: true });
     // The body was read already (the SDK is handed it parsed); only the signal is new.
     return new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal });
