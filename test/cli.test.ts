@@ -122,8 +122,8 @@ describe('usage and configuration errors', () => {
   it('explains that the memory store cannot be reached from the command line (exit 2)', async () => {
     const result = await baton(['sessions', 'list']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('sessions.store: memory');
-    expect(result.stderr).toContain('set\nsessions.store: database (or SESSIONS_STORE=database)');
+    expect(result.stderr).toContain('sessions.store: "memory" keeps sessions inside each server process');
+    expect(result.stderr).toContain('set sessions.store: database (or SESSIONS_STORE=database)');
   });
 
   it('reports a configuration error with its key (exit 2), and an unreachable database (exit 1)', async () => {
