@@ -1,10 +1,17 @@
 // `npm run build`: the Node server as built JavaScript in dist/, what production runs (the
 // container image) and what `npm start` runs:
 //
-//   dist/node.js           the Node entry (src/runtime/node.ts)
-//   dist/baton.js          the operators' command line (src/cli/main.ts)
-//   dist/pglite-thread.js  the demo dataset's worker thread
-//   dist/chunk-*.js        code loaded only when a configuration uses it (drivers, the data toolset)
+//   dist/node.js                 the Node entry (src/runtime/node.ts): imports the current build's
+//   dist/baton.js                the operators' command line (src/cli/main.ts): likewise
+//   dist/builds/<id>/            one build, whole: node.js, baton.js, pglite-thread.js (the demo
+//                                dataset's worker thread), chunk-*.js (code loaded only when a
+//                                configuration uses it: drivers, the data toolset), the demo's files
+//
+// Each build goes into a folder of its own, and the two files at the top are switched to it last.
+// A server keeps loading code lazily from the folder it started from (everything is found relative
+// to the importing file), so a rebuild under a running server (`npm start` rebuilds when the
+// sources changed) never takes away what it has yet to load. The current build and the
+// KEPT_BUILDS before it are kept; older ones are removed.
 //
 // One bundle per entry, dependencies included: Node loads a few large files instead of hundreds of
 // small ones (drizzle-orm's modules alone, loaded one by one, keep some 100 MB of memory resident),
@@ -15,7 +22,7 @@
 // [--if-stale] [--outdir DIR]`. With --if-stale it does nothing when dist/ was built from the
 // sources as they are (`npm start` builds on demand this way).
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,8 +38,13 @@ const ENTRIES = {
 const ASSETS = ['src/tools/data/demo/shop.sql', 'src/tools/data/demo/catalog.yaml'];
 /** Not bundled: PGlite finds its files relative to its own module; pg-native is pg's optional native driver. */
 const EXTERNAL = ['@electric-sql/pglite', 'pg-native'];
-/** Records what the build was made from; --if-stale compares it. */
+/** Records what the build was made from, and its folder; --if-stale compares it. */
 const STAMP = 'build.json';
+const BUILDS = 'builds';
+/** Builds kept besides the current one, for servers started from them (most recently built first). */
+export const KEPT_BUILDS = 3;
+/** What earlier versions of this script wrote flat into dist/, besides the entries and the stamp. */
+const FLAT_LAYOUT = /^(chunk-.*\.js|pglite-thread\.js|node\.js\.map|baton\.js\.map|shop\.sql|catalog\.yaml)(\.map)?$/;
 
 function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -74,13 +86,19 @@ function writeAtomically(path, contents) {
  */
 export async function build({ outdir = join(ROOT, 'dist'), ifStale = false } = {}) {
   const digest = inputsDigest();
-  if (ifStale && readStamp(outdir)?.inputs === digest) return { built: false, outdir };
+  const stamp = readStamp(outdir);
+  if (ifStale && stamp?.inputs === digest && existsSync(join(outdir, BUILDS, String(stamp.build), 'node.js'))) {
+    return { built: false, outdir };
+  }
+  // Named by its inputs: building the same sources again rewrites the same files, unchanged.
+  const id = digest.slice(0, 16);
+  const folder = join(outdir, BUILDS, id);
 
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: ENTRIES,
-    outdir,
+    outdir: folder,
     entryNames: '[name]',
     chunkNames: 'chunk-[hash]',
     bundle: true,
@@ -102,23 +120,36 @@ export async function build({ outdir = join(ROOT, 'dist'), ifStale = false } = {
   const development = inputs.filter((input) => input.startsWith('src/dev/'));
   if (development.length > 0) throw new Error(`development code (src/dev/) in the production build: ${development.join(', ')}`);
 
-  mkdirSync(outdir, { recursive: true });
-  // Chunks before the entries that import them; files of earlier builds that this one does not
-  // have are removed last.
-  const outputs = [...result.outputFiles].sort((a, b) => Number(/\/chunk-/.test(b.path)) - Number(/\/chunk-/.test(a.path)));
-  for (const file of outputs) writeAtomically(file.path, file.contents);
-  for (const asset of ASSETS) copyFileSync(join(ROOT, asset), join(outdir, asset.split('/').pop()));
-  const kept = new Set([
-    ...outputs.map((file) => file.path),
-    ...ASSETS.map((asset) => join(outdir, asset.split('/').pop())),
-    join(outdir, STAMP),
-  ]);
-  for (const name of readdirSync(outdir)) {
-    const path = join(outdir, name);
-    if (!kept.has(path) && /^chunk-.*\.js(\.map)?$/.test(name)) rmSync(path, { force: true });
+  mkdirSync(folder, { recursive: true });
+  const written = [];
+  for (const file of result.outputFiles) {
+    writeAtomically(file.path, file.contents);
+    written.push(file.path);
   }
-  writeAtomically(join(outdir, STAMP), `${JSON.stringify({ inputs: digest }, null, 2)}\n`);
-  return { built: true, outdir, inputs, outputs: outputs.map((file) => relative(outdir, file.path)) };
+  for (const asset of ASSETS) {
+    const path = join(folder, asset.split('/').pop());
+    writeAtomically(path, readFileSync(join(ROOT, asset)));
+    written.push(path);
+  }
+  // The switch: processes started from now on run this build.
+  for (const entry of ['node', 'baton']) {
+    const path = join(outdir, `${entry}.js`);
+    writeAtomically(path, `// The current build (scripts/build.mjs).\nimport './${BUILDS}/${id}/${entry}.js';\n`);
+    written.push(path);
+  }
+  writeAtomically(join(outdir, STAMP), `${JSON.stringify({ inputs: digest, build: id }, null, 2)}\n`);
+  prune(outdir, id);
+  return { built: true, outdir, build: id, inputs, outputs: written.map((path) => relative(outdir, path)) };
+}
+
+/** Removes the builds before the last KEPT_BUILDS, and what the flat layout of earlier versions left. */
+function prune(outdir, current) {
+  const earlier = readdirSync(join(outdir, BUILDS))
+    .filter((name) => name !== current)
+    .map((name) => ({ path: join(outdir, BUILDS, name), at: statSync(join(outdir, BUILDS, name)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const { path } of earlier.slice(KEPT_BUILDS)) rmSync(path, { recursive: true, force: true });
+  for (const name of readdirSync(outdir)) if (FLAT_LAYOUT.test(name)) rmSync(join(outdir, name), { force: true });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

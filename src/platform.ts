@@ -8,7 +8,7 @@ import { namingVariables, type EnvRecord } from './config/index.js';
 import { createApp, type Readiness } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-guard.js';
-import { Registry } from './mcp/registry.js';
+import { Registry, type ListChanges } from './mcp/registry.js';
 import { createSessionHandler } from './sessions/handler.js';
 import { routeByEra } from './era.js';
 import { cacheHints } from './modern/caching.js';
@@ -142,6 +142,8 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
   const toolsets: Toolset[] = [];
   let registry: Registry;
   let store: SessionStore;
+  /** Tells every client of the lists a toolset's update changed; set once the platform is built. */
+  let announce: ((changes: ListChanges) => Promise<void>) | undefined;
   try {
     const services: BuiltInServices = {
       config,
@@ -149,6 +151,11 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
       context,
       openDatasource: options.openDatasource ?? openDefaultDatasource,
       onClose: (close) => closers.push(close),
+      async update(toolset) {
+        // A factory gives its first contents by returning them.
+        if (!announce) throw new Error(`toolset "${toolset.name}" can be updated only once the platform has started`);
+        await announce(registry.update(toolset));
+      },
     };
     const own = options.toolsets;
     if (own === undefined || config.toolsets.length > 0) toolsets.push(...(await selectToolsets(config.toolsets, services)));
@@ -174,6 +181,11 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
     streams: { retryMs: config.channel.retry, timeoutMs: streamTimeoutMs },
     ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }),
   });
+  announce = async (changes) => {
+    if (changes.tools) await instance.changes.toolsChanged();
+    if (changes.prompts) await instance.changes.promptsChanged();
+    if (changes.resources) await instance.changes.resourcesChanged();
+  };
   const sessions = createSessionHandler({ store, instance, maxBodyBytes: config.server.max_body_bytes, logger });
   const modern = createModernLeg({
     registry,

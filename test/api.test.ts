@@ -1,8 +1,11 @@
 // The public API's own promises, in process: which toolsets are served, where settings come from,
 // bad options, and the life of a served Baton (signals handled while it runs, given back after).
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, defineTool, defineToolset, text } from '../src/api/index.js';
-import { createBaton, serve } from '../src/api/node.js';
+import { createAdmin, createBaton, serve } from '../src/api/node.js';
 import { createVercel } from '../src/api/vercel.js';
 import type { Baton } from '../src/api/baton.js';
 import { modernRequest } from './helpers/modern.js';
@@ -103,5 +106,32 @@ describe('a served Baton', () => {
     expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
     expect((await baton.fetch(new Request('http://localhost/healthz'))).status).toBe(503);
+  });
+});
+
+describe('createAdmin', () => {
+  it('refuses a configuration whose sessions live in each server (the memory store), as the command line does, and opens nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-admin-'));
+    try {
+      const blank = { BATON_CONFIG: '', BATON_CONFIG_YAML: '', SESSIONS_STORE: '', DATABASE_URL: '' };
+      let admin: ReturnType<typeof createAdmin> | undefined;
+      let refused: unknown;
+      try {
+        admin = createAdmin({ env: blank, cwd: dir, logger: 'error' });
+        await admin.listSessions();
+      } catch (error) {
+        refused = error;
+      } finally {
+        await admin?.close();
+      }
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect((refused as ConfigError).issues).toEqual([
+        { path: 'sessions.store', message: expect.stringContaining('set sessions.store: database (or SESSIONS_STORE=database)') },
+      ]);
+      // No embedded database was made in the working directory.
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -17,6 +17,7 @@ import { openNodeDatabase } from '../src/db/open-node.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { InProcessChannel } from '../src/channel/in-process.js';
 import { comparePositions, type Channel, type Message } from '../src/channel/types.js';
+import { sessionTopic } from '../src/channel/topics.js';
 import { createTestDatabase } from './helpers/db.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { deferred, Gate } from './helpers/gate.js';
@@ -422,6 +423,47 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
     const events = await new SseReader(await running).rest();
     expect(events.filter((e) => e.message)).toEqual([]);
     expect(a.instance.unfinishedRequests).toBe(0);
+  });
+
+  it('a cancel that comes before its request reaches its server (here: while the session is opened) still stops it', async () => {
+    const onA = new RawSession((r) => a.app.fetch(r));
+    await onA.initialize();
+    const onB = new RawSession((r) => b.app.fetch(r));
+    onB.id = onA.id;
+    gate.reset();
+    // A's next open of the session waits, after the store answered, until the test lets it go.
+    const store = a.store;
+    const open = store.open;
+    const opened = deferred();
+    const resume = deferred();
+    store.open = async (...args) => {
+      store.open = open;
+      const result = await open.apply(store, args);
+      opened.resolve(undefined);
+      await resume.promise;
+      return result;
+    };
+    try {
+      const running = onA.send('POST', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'wait_at_gate', arguments: {} } });
+      await opened.promise;
+      // The cancel is published and A's channel has delivered it (to every subscriber of the
+      // session's topic there) before the call goes on to its server.
+      const heard = collector();
+      const watching = a.store.channel.subscribe(sessionTopic(onA.id), heard.listener);
+      expect((await onB.notify('notifications/cancelled', { requestId: 5, reason: 'early' })).status).toBe(202);
+      await heard.until(1);
+      watching.unsubscribe();
+      resume.resolve(undefined);
+      // The request's stream ends without an answer, as after any cancel.
+      const events = await new SseReader(await running).rest();
+      expect(events.filter((e) => e.message)).toEqual([]);
+      expect(gate.exits).not.toContain('passed');
+      expect(a.instance.unfinishedRequests).toBe(0);
+    } finally {
+      store.open = open;
+      resume.resolve(undefined);
+      gate.open();
+    }
   });
 
   it('DELETE on the other platform ends the work the session runs', async () => {

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { ROOT, freePort, startServer } from './helpers/server.js';
 import { RawSession } from './helpers/mcp.js';
+import { SseReader } from './helpers/sse.js';
 import { openPg } from '../src/db/drivers/pg.js';
 import { DatabaseSessionStore } from '../src/sessions/database-store.js';
 import { newSessionId } from '../src/sessions/ids.js';
@@ -121,8 +122,8 @@ describe('usage and configuration errors', () => {
   it('explains that the memory store cannot be reached from the command line (exit 2)', async () => {
     const result = await baton(['sessions', 'list']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('sessions.store: memory');
-    expect(result.stderr).toContain('set\nsessions.store: database (or SESSIONS_STORE=database)');
+    expect(result.stderr).toContain('sessions.store: "memory" keeps sessions inside each server process');
+    expect(result.stderr).toContain('set sessions.store: database (or SESSIONS_STORE=database)');
   });
 
   it('reports a configuration error with its key (exit 2), and an unreachable database (exit 1)', async () => {
@@ -255,6 +256,37 @@ describe('sessions revoke', () => {
     expect(plainPrefix.code).toBe(1);
     expect(plainPrefix.stderr).toContain('use --prefix');
     for (const twin of twins) expect(await exists(twin)).toBe(true);
+  });
+
+  it('ends what the session has open on a running server: its GET stream and a call waiting for the client', async () => {
+    const server = await startServer({ ...dbEnv, BATON_TOOLSETS: 'conformance' });
+    try {
+      const session = new RawSession((r) => fetch(r), server.url);
+      expect((await session.initialize({ elicitation: {} })).status).toBe(200);
+      const get = await session.send('GET', undefined);
+      expect(get.status).toBe(200);
+      const stream = new SseReader(get);
+      await stream.next();
+      // A call waiting for the client's answer to its elicitation: in flight until something ends it.
+      const call = await session.send('POST', {
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'test_elicitation', arguments: {} },
+      });
+      expect(call.status).toBe(200);
+      const callStream = new SseReader(call);
+      expect((await callStream.until((event) => event.message?.method === 'elicitation/create')).length).toBeGreaterThan(0);
+
+      const revoked = await baton(['sessions', 'revoke', '--', session.id], dbEnv);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      // Both end by themselves: nothing else would end them.
+      expect(await stream.rest()).toEqual([]);
+      expect((await callStream.rest()).filter((event) => 'result' in (event.message ?? {}))).toEqual([]);
+      expect((await session.callTool('test_simple_text')).status).toBe(404);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

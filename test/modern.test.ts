@@ -1,6 +1,7 @@
 // The 2026-07-28 era beside the 2025 sessions: both SDK clients on one running server, and the
 // requestState rules (sealed, bound to the caller and the request, expiring, verifiable by every
 // instance, rotatable).
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
@@ -367,6 +368,21 @@ describe('subscriptions/listen across instances', () => {
   it('ends after channel.stream_timeout, and the client listens again', async () => {
     const p = await platform({ channel: { stream_timeout: '200ms' } });
     expect(await ended(await openListen(p))).toBe(true);
+  });
+
+  it('a stream ended by its timeout leaves no listener on its request signal (a host may keep that signal long)', async () => {
+    const p = await platform({ channel: { stream_timeout: '200ms' } });
+    const request = modernRequest(
+      URL_,
+      'subscriptions/listen',
+      { notifications: { toolsListChanged: true } },
+      { authorization: `Bearer ${KEY_A}` },
+    );
+    const before = getEventListeners(request.signal, 'abort').length;
+    const listen = await p.app.fetch(request);
+    expect(listen.status).toBe(200);
+    expect(await ended(listen.body!.getReader())).toBe(true);
+    expect(getEventListeners(request.signal, 'abort')).toHaveLength(before);
   });
 
   it('a stream held by one instance hears a change announced on another (two platforms, one database)', async () => {

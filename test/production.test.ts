@@ -6,12 +6,12 @@
 // manager runs it: SIGTERM to npm's own pid reaches the server, frees the port, ends the tree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type BuildResult } from '../scripts/build.mjs';
+import { build, KEPT_BUILDS, type BuildResult } from '../scripts/build.mjs';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { ROOT, startServer, type RunningServer } from './helpers/server.js';
@@ -83,7 +83,10 @@ afterAll(async () => {
 describe('npm run build', () => {
   it('bundles the server, the command line and the demo thread, with nothing from src/dev/', () => {
     expect(built.built).toBe(true);
-    expect(built.outputs).toEqual(expect.arrayContaining(['node.js', 'baton.js', 'pglite-thread.js']));
+    const folder = `builds/${built.build}`;
+    expect(built.outputs).toEqual(
+      expect.arrayContaining(['node.js', 'baton.js', `${folder}/node.js`, `${folder}/baton.js`, `${folder}/pglite-thread.js`]),
+    );
     expect(built.inputs!.filter((input) => input.startsWith('src/'))).toContain('src/runtime/node.ts');
     expect(built.inputs!.filter((input) => input.startsWith('src/dev/'))).toEqual([]);
   });
@@ -95,6 +98,57 @@ describe('npm run build', () => {
     // What a changed source looks like to it: a record of other inputs.
     writeFileSync(join(outdir, 'build.json'), JSON.stringify({ inputs: 'other sources' }));
     expect((await build({ outdir, ifStale: true })).built).toBe(true);
+  });
+});
+
+describe('a rebuild under a running server', () => {
+  // A copy of what the build reads, so that a source can change without touching the repository:
+  // the build script runs from it as `npm start` runs it (its root is the folder it sits in).
+  let root: string;
+  let server: RunningServer | undefined;
+  const MARK = 'the demo dataset could not be built';
+  const rebuild = (mark: string) => {
+    const file = join(root, 'src/tools/data/drivers/pglite.ts');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/the demo dataset could not be built[^:`]*/, mark));
+    return execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale'], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+  };
+
+  beforeAll(() => {
+    root = join(dir, 'rebuilt');
+    for (const path of ['src', 'scripts/build.mjs', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+      cpSync(join(ROOT, path), join(root, path), { recursive: true });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+  });
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+  });
+
+  it('leaves the running build whole: its first lazy import after the rebuild works; old builds are removed beyond a few', async () => {
+    rebuild(MARK);
+    server = await startServer({ BATON_TOOLSETS: 'data' }, { cwd: root, command: [process.execPath, 'dist/node.js'] });
+    // Sources change and the build runs again while the server runs; nothing of the data
+    // toolset's datasource (its driver's chunk, the demo's thread and files) was loaded yet.
+    rebuild(`${MARK} (second build)`);
+    const session = new RawSession((r) => fetch(r), server.url);
+    expect((await session.initialize()).status).toBe(200);
+    const { status, result } = await session.callTool('query', { sql: 'select count(*) as n from orders' });
+    expect(status).toBe(200);
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    expect(await server.stop()).toBe(0);
+
+    // A new server runs the new build.
+    server = await startServer({ BATON_TOOLSETS: 'data' }, { cwd: root, command: [process.execPath, 'dist/node.js'] });
+    const fresh = new RawSession((r) => fetch(r), server.url);
+    expect((await fresh.initialize()).status).toBe(200);
+    expect((await fresh.callTool('query', { sql: 'select 1 as one' })).result.isError).toBeFalsy();
+    expect(await server.stop()).toBe(0);
+
+    // dist/ does not grow without bound: the current build and the few before it are kept.
+    for (let i = 3; i <= 5; i++) rebuild(`${MARK} (build ${i})`);
+    const builds = readdirSync(join(root, 'dist/builds'));
+    expect(builds).toHaveLength(1 + KEPT_BUILDS);
+    expect(builds).toContain(JSON.parse(readFileSync(join(root, 'dist/build.json'), 'utf8')).build);
   });
 });
 
@@ -185,7 +239,7 @@ describe('dist/ with production dependencies only', () => {
     expect(development).toEqual([]);
     // The bundle holds its dependencies; only PGlite is read from node_modules.
     expect([...packages]).toEqual(['@electric-sql/pglite']);
-    expect(files.some((file) => file.endsWith('/dist/pglite-thread.js'))).toBe(true);
+    expect(files.some((file) => file.endsWith(`/dist/builds/${built.build}/pglite-thread.js`))).toBe(true);
   });
 });
 

@@ -13,7 +13,9 @@ import { ConfigError, defineToolset, fromSdkServer, text } from '../src/api/inde
 import { createBaton } from '../src/api/node.js';
 import type { Baton } from '../src/api/baton.js';
 import { registerStockServer, STOCK_SCENARIOS, STOCK_SESSION_SCENARIOS } from './fixtures/stock-sdk-server.js';
+import { RawSession } from './helpers/mcp.js';
 import { type RunningServer, ROOT, startServer } from './helpers/server.js';
+import { SseReader } from './helpers/sse.js';
 
 describe('the stock registration in a server process, through the official conformance suite', () => {
   let server: RunningServer;
@@ -210,5 +212,76 @@ describe('fromSdkServer in process', () => {
     await expect(refused).rejects.toThrow(ConfigError);
     await expect(refused).rejects.toThrow('toolsets: tool "add" is declared by toolsets "stock" and "mine"');
     expect(sdkServer!.isConnected()).toBe(false);
+  });
+});
+
+describe('fromSdkServer: what the SDK server registers after start', () => {
+  let sdk: McpServer;
+  let baton: Baton;
+  beforeAll(async () => {
+    baton = await createBaton({
+      config: { sessions: { store: 'memory' } },
+      logger: 'error',
+      toolsets: [
+        fromSdkServer('live', (server) => {
+          sdk = server;
+          server.registerTool('first', { description: 'There from the start.' }, async () => ({
+            content: [{ type: 'text', text: 'first' }],
+          }));
+          server.registerPrompt('greeting', { description: 'There from the start.' }, () => ({
+            messages: [{ role: 'user', content: { type: 'text', text: 'hello' } }],
+          }));
+          server.registerResource('start', 'test://start', { description: 'There from the start.' }, async (uri) => ({
+            contents: [{ uri: uri.href, text: 'start' }],
+          }));
+        }),
+      ],
+    });
+  });
+  afterAll(async () => {
+    await baton?.close();
+  });
+
+  it('is served once registered, gone once removed, and every open stream is told (list_changed)', async () => {
+    // An event stream of another session, open (primed) before anything changes, hears of each
+    // change once the platform serves it.
+    const observer = new RawSession((r) => baton.fetch(r));
+    await observer.initialize();
+    const stream = new SseReader(await observer.send('GET', undefined));
+    await stream.next();
+    const announced = async () => (await stream.until((event) => event.message !== undefined)).at(-1)!.message.method;
+    const client = await connect(baton);
+    try {
+      const later = sdk.registerTool(
+        'later',
+        { description: 'Registered after start.', inputSchema: { n: z.number() } },
+        async ({ n }) => ({ content: [{ type: 'text', text: `later ${n}` }] }),
+      );
+      expect(await announced()).toBe('notifications/tools/list_changed');
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['first', 'later']);
+      expect((await client.callTool({ name: 'later', arguments: { n: 2 } })).content).toEqual([{ type: 'text', text: 'later 2' }]);
+
+      sdk.registerPrompt('farewell', { description: 'Registered after start.' }, () => ({
+        messages: [{ role: 'user', content: { type: 'text', text: 'bye' } }],
+      }));
+      expect(await announced()).toBe('notifications/prompts/list_changed');
+      expect((await client.listPrompts()).prompts.map((prompt) => prompt.name)).toEqual(['greeting', 'farewell']);
+      expect((await client.getPrompt({ name: 'farewell' })).messages[0]!.content).toEqual({ type: 'text', text: 'bye' });
+
+      sdk.registerResource('later', 'test://later', { description: 'Registered after start.' }, async (uri) => ({
+        contents: [{ uri: uri.href, text: 'later' }],
+      }));
+      expect(await announced()).toBe('notifications/resources/list_changed');
+      expect((await client.listResources()).resources.map((resource) => resource.uri)).toEqual(['test://start', 'test://later']);
+      expect((await client.readResource({ uri: 'test://later' })).contents).toEqual([{ uri: 'test://later', text: 'later' }]);
+
+      later.remove();
+      expect(await announced()).toBe('notifications/tools/list_changed');
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['first']);
+      await expect(client.callTool({ name: 'later', arguments: { n: 2 } })).rejects.toThrow(/later/);
+    } finally {
+      await stream.cancel();
+      await client.close();
+    }
   });
 });

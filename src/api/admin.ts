@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { changeNotifier } from '../channel/changes.js';
 import type { ChangeNotifier } from '../channel/types.js';
 import type { EnvRecord } from '../config/index.js';
+import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load-file.js';
 import { parseConfig } from '../config/index.js';
 import type { Config } from '../config/schema.js';
@@ -65,7 +66,8 @@ export interface Admin {
 
 /**
  * An admin handle on the session database the configuration names. Reads the configuration now
- * (throws ConfigError); opens the database on first use. Close it when done.
+ * (throws ConfigError, also for a configuration without the database store); opens the database
+ * on first use. Close it when done.
  */
 export function createAdmin(options: AdminOptions = {}): Admin {
   const env: EnvRecord = { ...process.env, ...options.env };
@@ -73,6 +75,16 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     options.config === undefined
       ? loadConfig(env, options.cwd ?? process.cwd())
       : { config: parseConfig(options.config, env, 'createAdmin options (config)'), source: 'createAdmin options (config)' };
+  // The memory store keeps sessions inside each server process: nothing here could reach them, and
+  // the embedded database this would otherwise open in the working directory is no server's.
+  if (config.sessions.store !== 'database') {
+    throw new ConfigError(source, [
+      {
+        path: 'sessions.store',
+        message: `"${config.sessions.store}" keeps sessions inside each server process, where no other process can reach them; operations (createAdmin, the baton command line) work on the database store: set sessions.store: database (or SESSIONS_STORE=database) and the database your servers use (database.dsn or DATABASE_URL)`,
+      },
+    ]);
+  }
   const logger = loggerFor(options.logger, env, 'warn');
   const limits = sessionLimits(config);
 

@@ -3,7 +3,9 @@
 // starts; that server then stays in the process, connected to a transport of ours, and every call
 // is forwarded to it as the JSON-RPC request its own client would send. Only the SDK's public
 // surface is used: the lists come from tools/list, prompts/list, resources/list and
-// resources/templates/list; validation, output schemas and error results stay the SDK's.
+// resources/templates/list, read again whenever the SDK server says one changed (it does when
+// something is registered, removed, enabled or changed after start); validation, output schemas
+// and error results stay the SDK's.
 //
 // What a handler sends during a call comes back to that call's context: log messages go through
 // `ctx.log` (the real client's log level applies), progress through `ctx.progress`, anything else
@@ -30,6 +32,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { FaultCode, ProtocolFault } from '../mcp/calls.js';
+import { errorText } from '../log.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type {
   HandlerContext,
@@ -65,6 +68,12 @@ interface Pending {
   ctx: HandlerContext | undefined;
 }
 
+const LIST_CHANGED = new Set([
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/resources/list_changed',
+]);
+
 /**
  * The SDK server's peer: it plays the client, in process. Requests get ids of their own, so that
  * what the server sends with a `relatedRequestId` finds the call it belongs to.
@@ -73,6 +82,8 @@ class InProcessPeer implements Transport {
   onmessage?: Transport['onmessage'];
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** The SDK server said that one of its lists changed (a `list_changed` notification). */
+  onListChanged?: () => void;
   readonly #pending = new Map<number, Pending>();
   #next = 0;
 
@@ -107,6 +118,10 @@ class InProcessPeer implements Transport {
           message: `${message.method} is not available to a server served through fromSdkServer: return inputRequired(...) from a tool declared with defineTool instead (docs/api.md)`,
         },
       });
+      return;
+    }
+    if ('method' in message && LIST_CHANGED.has(message.method)) {
+      this.onListChanged?.();
       return;
     }
     const related = options?.relatedRequestId;
@@ -267,15 +282,21 @@ function templateFrom(peer: InProcessPeer, template: ResourceTemplate): Resource
 /**
  * A toolset made of what `register` puts on an SDK `McpServer`: pass your server's registration
  * function unchanged, e.g. `fromSdkServer('weather', (server) => { server.registerTool(...) })`.
- * The server is built when the platform starts and closed with it. Its tools, prompts and
- * resources are read once, at start: register everything inside `register`.
+ * The server is built when the platform starts and closed with it. What it registers, removes or
+ * changes later is served from then on, and clients are told (list_changed); a kind of thing
+ * (tools, prompts, resources) must have been registered at start for later ones to be served, as
+ * the SDK itself requires.
  */
 export function fromSdkServer(name: string, register: SdkRegistration, options: SdkServerOptions = {}): ToolsetFactory {
-  return async ({ onClose }) => {
+  return async ({ onClose, update, logger }) => {
     // Logging is declared, as the platform declares it: the SDK refuses log messages otherwise.
     // Strict capabilities: a request to the client (none declared) is refused by the SDK itself.
     const server = new McpServer({ name, version: '0.0.0' }, { capabilities: { logging: {} }, enforceStrictCapabilities: true });
-    onClose(() => server.close());
+    let closed = false;
+    onClose(() => {
+      closed = true;
+      return server.close();
+    });
     await register(server);
     const peer = new InProcessPeer();
     await server.connect(peer);
@@ -285,19 +306,41 @@ export function fromSdkServer(name: string, register: SdkRegistration, options: 
       clientInfo: { name: 'mcp-baton', version: '0' },
     });
     peer.notify('notifications/initialized');
-    const [tools, prompts, resources, templates] = await Promise.all([
-      listAll<Tool>(peer, 'tools/list', 'tools'),
-      listAll<Prompt>(peer, 'prompts/list', 'prompts'),
-      listAll<Resource>(peer, 'resources/list', 'resources'),
-      listAll<ResourceTemplate>(peer, 'resources/templates/list', 'resourceTemplates'),
-    ]);
-    const toolset: Toolset = {
-      name,
-      description: options.description ?? `the SDK server "${name}"`,
-      tools: tools.map((tool) => toolFrom(peer, tool)),
-      prompts: prompts.map((prompt) => promptFrom(peer, prompt)),
-      resources: resources.map((resource) => resourceFrom(peer, resource)),
-      resourceTemplates: templates.map((template) => templateFrom(peer, template)),
+    const read = async (): Promise<Toolset> => {
+      const [tools, prompts, resources, templates] = await Promise.all([
+        listAll<Tool>(peer, 'tools/list', 'tools'),
+        listAll<Prompt>(peer, 'prompts/list', 'prompts'),
+        listAll<Resource>(peer, 'resources/list', 'resources'),
+        listAll<ResourceTemplate>(peer, 'resources/templates/list', 'resourceTemplates'),
+      ]);
+      return {
+        name,
+        description: options.description ?? `the SDK server "${name}"`,
+        tools: tools.map((tool) => toolFrom(peer, tool)),
+        prompts: prompts.map((prompt) => promptFrom(peer, prompt)),
+        resources: resources.map((resource) => resourceFrom(peer, resource)),
+        resourceTemplates: templates.map((template) => templateFrom(peer, template)),
+      };
+    };
+    const toolset = await read();
+    // One reading at a time, and one waiting at most: it reads whatever happened before it started.
+    let reading = Promise.resolve();
+    let queued = false;
+    peer.onListChanged = () => {
+      if (queued || closed) return;
+      queued = true;
+      reading = reading.then(async () => {
+        queued = false;
+        if (closed) return;
+        try {
+          await update(await read());
+        } catch (error) {
+          logger.warn('the lists of an SDK server changed, but the new ones could not be served', {
+            toolset: name,
+            error: errorText(error),
+          });
+        }
+      });
     };
     return toolset;
   };

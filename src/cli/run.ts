@@ -181,17 +181,6 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     return EXIT.usage;
   }
   const { config } = admin;
-  if (config.sessions.store !== 'database') {
-    io.err(
-      [
-        `error: this configuration uses sessions.store: ${config.sessions.store}: sessions live inside each server process,`,
-        'where no other process can reach them. The command line works on the database store: set',
-        'sessions.store: database (or SESSIONS_STORE=database) and the database your servers use',
-        '(database.dsn or DATABASE_URL).',
-      ].join('\n'),
-    );
-    return EXIT.usage;
-  }
   if (parsed.command === 'notify' && admin.embedded) {
     io.err(
       [

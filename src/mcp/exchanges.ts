@@ -10,7 +10,10 @@
 //    a request waits, passively otherwise (a polling channel then reads it only along with other
 //    reads, so that late replies are still seen and logged at no cost of their own);
 //  - a cancel: the receiving instance cancels the request if it runs there, else publishes it on
-//    the session's topic, to which every instance running work of the session is subscribed;
+//    the session's topic, to which every instance running work of the session is subscribed
+//    from the moment a request of the session comes in, before the store is asked (`arriving`).
+//    A cancel may overtake its request (published while the request is still being opened, or
+//    before it reached its server): it is kept, and applied when the request gets there;
 //  - the session's end: published by the store's removal itself, on the session's topic.
 // A reply nothing waits for (answered already, timed out, cancelled) is logged and dropped where
 // the id says it belongs.
@@ -38,9 +41,16 @@ export const MAX_FORWARD_BYTES = 1024 * 1024;
 
 interface Running {
   exchanges: Set<Exchange>;
+  /** Requests of the session that came in and have no exchange yet (see `arriving`). */
+  arriving: number;
   /** This instance listens on the session's topic while it runs work of the session. */
   subscription: Subscription;
+  /** Cancels heard for requests that had not reached their server, by request id, oldest first. */
+  early: Map<RequestId, JSONRPCNotification>;
 }
+
+/** Early cancels kept per session: a client has a few requests outstanding, not hundreds. */
+const MAX_EARLY_CANCELS = 32;
 
 export class Exchanges {
   readonly instanceId: string;
@@ -81,16 +91,36 @@ export class Exchanges {
     return id;
   }
 
+  /**
+   * A request of the session came in: from now on, what is published on the session's topic
+   * reaches this instance, so that a cancel the client sends right after the request, to any
+   * instance, finds it however early. Called before the store opens the session (a message
+   * published after the open then comes after the subscription); the returned release is called
+   * once the request's exchange runs here, or the request was refused.
+   */
+  arriving(sessionId: string): () => void {
+    const running = this.#entry(sessionId, undefined);
+    running.arriving++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      running.arriving--;
+      this.#releaseSession(sessionId, running);
+    };
+  }
+
   running(exchange: Exchange): void {
-    const sessionId = exchange.sessionId;
-    let running = this.#running.get(sessionId);
-    if (!running) {
-      const subscription = this.#channel.subscribe(sessionTopic(sessionId), (message) => this.#onSessionMessage(sessionId, message), {
-        since: exchange.since,
-      });
-      this.#running.set(sessionId, (running = { exchanges: new Set(), subscription }));
-    }
-    running.exchanges.add(exchange);
+    this.#entry(exchange.sessionId, exchange.since).exchanges.add(exchange);
+  }
+
+  /** A client request of `exchange` reached the server: a cancel of it that came earlier applies now. */
+  started(exchange: Exchange, requestId: RequestId): void {
+    const running = this.#running.get(exchange.sessionId);
+    const cancel = running?.early.get(requestId);
+    if (!running || !cancel) return;
+    running.early.delete(requestId);
+    exchange.transport.cancel(exchange, requestId, cancel);
   }
 
   ended(exchange: Exchange): void {
@@ -100,9 +130,25 @@ export class Exchanges {
     const running = this.#running.get(exchange.sessionId);
     if (!running) return;
     running.exchanges.delete(exchange);
-    if (running.exchanges.size > 0) return;
+    this.#releaseSession(exchange.sessionId, running);
+  }
+
+  #entry(sessionId: string, since: number | undefined): Running {
+    let running = this.#running.get(sessionId);
+    if (!running) {
+      const subscription = this.#channel.subscribe(sessionTopic(sessionId), (message) => this.#onSessionMessage(sessionId, message), {
+        since,
+      });
+      running = { exchanges: new Set(), arriving: 0, subscription, early: new Map() };
+      this.#running.set(sessionId, running);
+    }
+    return running;
+  }
+
+  #releaseSession(sessionId: string, running: Running): void {
+    if (running.exchanges.size > 0 || running.arriving > 0 || this.#running.get(sessionId) !== running) return;
     running.subscription.unsubscribe();
-    this.#running.delete(exchange.sessionId);
+    this.#running.delete(sessionId);
   }
 
   #releaseReplies(): void {
@@ -127,17 +173,27 @@ export class Exchanges {
     return { kind: 'delivered' };
   }
 
-  /** Cancels a client request of the session if it runs here; false when it does not. */
-  cancel(sessionId: string, notification: JSONRPCMessage): boolean {
-    const requestId = (notification as { params?: { requestId?: RequestId } }).params?.requestId;
-    if (requestId === undefined) return false;
-    for (const exchange of this.#running.get(sessionId)?.exchanges ?? []) {
-      if (exchange.open.has(requestId)) {
-        exchange.transport.cancel(exchange, requestId, notification);
-        return true;
-      }
+  /**
+   * Cancels a client request of the session if it runs here (or keeps the cancel for when the
+   * request reaches its server); false when it does not run here.
+   */
+  cancel(sessionId: string, notification: JSONRPCNotification): boolean {
+    const requestId = notification.params?.requestId as RequestId | undefined;
+    const running = this.#running.get(sessionId);
+    if (requestId === undefined || !running) return false;
+    for (const exchange of running.exchanges) {
+      if (!exchange.open.has(requestId)) continue;
+      if (exchange.internalIds.has(requestId)) exchange.transport.cancel(exchange, requestId, notification);
+      else this.#keepEarly(running, requestId, notification);
+      return true;
     }
     return false;
+  }
+
+  #keepEarly(running: Running, requestId: RequestId, notification: JSONRPCNotification): void {
+    running.early.delete(requestId);
+    running.early.set(requestId, notification);
+    if (running.early.size > MAX_EARLY_CANCELS) running.early.delete(running.early.keys().next().value!);
   }
 
   /**
@@ -174,9 +230,7 @@ export class Exchanges {
         continue;
       }
       if ('method' in message && message.method === 'notifications/cancelled' && !('id' in message)) {
-        if (!this.cancel(sessionId, message)) {
-          await forward(sessionTopic(sessionId), { kind: 'cancel', message: message as JSONRPCNotification }, 'cancel');
-        }
+        if (!this.cancel(sessionId, message)) await forward(sessionTopic(sessionId), { kind: 'cancel', message }, 'cancel');
         continue;
       }
       rest.push(message);
@@ -207,8 +261,12 @@ export class Exchanges {
 
   #onSessionMessage(sessionId: string, message: Message): void {
     const event = message.payload as unknown as SessionMessage;
-    if (event?.kind === 'cancel') this.cancel(sessionId, event.message);
-    else if (event?.kind === 'ended') void this.endSession(sessionId);
+    if (event?.kind === 'cancel') {
+      // Not running here (yet): its request may still be on its way to this instance.
+      const requestId = event.message.params?.requestId as RequestId | undefined;
+      const running = this.#running.get(sessionId);
+      if (!this.cancel(sessionId, event.message) && running && requestId !== undefined) this.#keepEarly(running, requestId, event.message);
+    } else if (event?.kind === 'ended') void this.endSession(sessionId);
   }
 
   #dropped(sessionId: string, reply: JSONRPCResponse, why: string): void {

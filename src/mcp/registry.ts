@@ -38,8 +38,18 @@ const MAX_URI_LENGTH = 1_000_000;
 /** The `serverInfo` a platform gives when its owner names none. */
 export const DEFAULT_SERVER_INFO: Implementation = { name: 'mcp-baton', version: '0.1.0' };
 
+/** Which lists a change of the registry changed. */
+export interface ListChanges {
+  tools: boolean;
+  prompts: boolean;
+  /** Resources or resource templates. */
+  resources: boolean;
+}
+
 export class Registry {
   readonly tools = new Map<string, CompiledTool>();
+  /** Tools' input schemas as listed, by name (the 2026-07-28 leg checks `Mcp-Param-*` headers against them). */
+  readonly inputSchemas = new Map<string, Record<string, unknown>>();
   readonly prompts = new Map<string, PromptDefinition>();
   readonly resources = new Map<string, ResourceDefinition>();
   readonly templates: CompiledTemplate[] = [];
@@ -75,6 +85,45 @@ export class Registry {
   /** Which toolset declared each tool, prompt and resource, by kind and name. */
   readonly #owners = new Map<string, string>();
 
+  /**
+   * Serves a toolset's new contents in place of its old ones (see ToolsetServices.update),
+   * compiled as at start: a name another toolset declares is refused and nothing changes. The
+   * capabilities stay those of the start. Returns which lists changed.
+   */
+  update(toolset: Toolset): ListChanges {
+    const index = this.toolsets.findIndex((t) => t.name === toolset.name);
+    if (index < 0) throw new Error(`no toolset named "${toolset.name}" is served`);
+    const next = new Registry(this.toolsets.with(index, toolset), this.middleware, this.serverInfo);
+    const differ = (a: unknown[], b: unknown[]) => JSON.stringify(a) !== JSON.stringify(b);
+    const changes: ListChanges = {
+      tools: differ(this.toolList, next.toolList),
+      prompts: differ(this.promptList, next.promptList),
+      resources: differ(this.resourceList, next.resourceList) || differ(this.templateList, next.templateList),
+    };
+    this.toolsets[index] = toolset;
+    // In place: the servers and dispatchers built at start hold these very maps and lists.
+    for (const [own, theirs] of [
+      [this.tools, next.tools],
+      [this.inputSchemas, next.inputSchemas],
+      [this.prompts, next.prompts],
+      [this.resources, next.resources],
+      [this.#owners, next.#owners],
+    ] as [Map<string, unknown>, Map<string, unknown>][]) {
+      own.clear();
+      for (const [key, value] of theirs) own.set(key, value);
+    }
+    for (const [own, theirs] of [
+      [this.templates, next.templates],
+      [this.toolList, next.toolList],
+      [this.promptList, next.promptList],
+      [this.resourceList, next.resourceList],
+      [this.templateList, next.templateList],
+    ] as [unknown[], unknown[]][]) {
+      own.splice(0, own.length, ...theirs);
+    }
+    return changes;
+  }
+
   /** Refuses a second declaration of one name, naming both toolsets (the owner's configuration is at fault). */
   #claim(kind: 'tool' | 'prompt' | 'resource', name: string, toolset: string): void {
     const key = `${kind}\0${name}`;
@@ -90,11 +139,13 @@ export class Registry {
     this.#claim('tool', tool.name, toolset);
     const validator = tool.uncheckedInput ? z.looseObject({}) : z.object(tool.input);
     this.tools.set(tool.name, { definition: tool, validator });
+    const inputSchema = (tool.inputJsonSchema ?? toJsonSchema(validator)) as Tool['inputSchema'];
+    this.inputSchemas.set(tool.name, inputSchema);
     this.toolList.push({
       name: tool.name,
       ...(tool.title && { title: tool.title }),
       description: tool.description,
-      inputSchema: (tool.inputJsonSchema ?? toJsonSchema(validator)) as Tool['inputSchema'],
+      inputSchema,
       ...((tool.outputJsonSchema || tool.output) && {
         outputSchema: (tool.outputJsonSchema ?? toJsonSchema(z.object(tool.output!), 'output')) as Tool['outputSchema'],
       }),

@@ -196,13 +196,16 @@ export class RequestTransport implements Transport {
     this.#current = exchange;
     this.#exchanges.running(exchange);
     inner.onmessage = (message, extra) => {
-      if (isRequest(message)) {
-        const internal = this.#exchanges.internalId();
-        exchange.clientIds.set(internal, message.id);
-        exchange.internalIds.set(message.id, internal);
-        message = { ...message, id: internal };
+      if (!isRequest(message)) {
+        this.onmessage?.(message, extra);
+        return;
       }
-      this.onmessage?.(message, extra);
+      const internal = this.#exchanges.internalId();
+      exchange.clientIds.set(internal, message.id);
+      exchange.internalIds.set(message.id, internal);
+      this.onmessage?.({ ...message, id: internal }, extra);
+      // A cancel that came before the request got here applies now.
+      this.#exchanges.started(exchange, message.id);
     };
     inner.onerror = (error) => this.onerror?.(error);
     inner.onclose = () => this.end(exchange, false);

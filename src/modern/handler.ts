@@ -62,7 +62,7 @@ const STATEFUL_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']
 /** Workers forbid code generation: the cfworker validator interprets schemas instead. */
 const validator = new CfWorkerJsonSchemaValidator();
 
-/** The registry's precomputed tool schemas, for the SDK's `Mcp-Param-*` header check. */
+/** The registry's precomputed tool schemas (kept current by the registry), for the SDK's `Mcp-Param-*` header check. */
 class RegistryServer extends McpServer {
   readonly #schemas: ReadonlyMap<string, Record<string, unknown>>;
 
@@ -82,7 +82,7 @@ class RegistryServer extends McpServer {
 
 export function createModernLeg(options: ModernLegOptions): ModernLeg {
   const { registry, seal, caching, logger } = options;
-  const schemas = new Map(registry.toolList.map((tool) => [tool.name, tool.inputSchema as Record<string, unknown>]));
+  const schemas = registry.inputSchemas;
   const cacheHints: Record<string, CacheHint> = {
     'tools/list': caching.lists,
     'prompts/list': caching.lists,
@@ -181,10 +181,12 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     const end = () => {
       clearTimeout(timer);
       listens.delete(stop);
+      // The host's signal may outlive the stream (ended by timeout or shutdown): let go of it.
+      request.signal.removeEventListener('abort', end);
       stop.abort();
     };
     if (request.signal.aborted) end();
-    request.signal.addEventListener('abort', end, { once: true });
+    else request.signal.addEventListener('abort', end, { once: true });
     stop.signal.addEventListener('abort', end, { once: true });
     // The body was read already (the SDK is handed it parsed); only the signal is new.
     return new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal });

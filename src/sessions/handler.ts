@@ -117,27 +117,34 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     if (batch && version !== null && version >= FIRST_VERSION_WITHOUT_BATCHES) {
       return jsonRpcError(400, JsonRpcCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not allowed in protocol ${version}`);
     }
-    const opened = await open(sessionId, caller);
-    if (opened instanceof Response) return opened;
-    const { session } = opened;
-    if (batch && session.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
-      return jsonRpcError(
-        400,
-        JsonRpcCode.InvalidRequest,
-        `Invalid Request: JSON-RPC batches are not allowed in protocol ${session.protocolVersion}`,
-      );
-    }
+    // Requests are listened for before the store is asked, so that a cancel sent right after
+    // one reaches it even while it is still being opened here.
+    const release = messages.some(isJSONRPCRequest) ? instance.arriving(sessionId) : undefined;
+    try {
+      const opened = await open(sessionId, caller);
+      if (opened instanceof Response) return opened;
+      const { session } = opened;
+      if (batch && session.protocolVersion >= FIRST_VERSION_WITHOUT_BATCHES) {
+        return jsonRpcError(
+          400,
+          JsonRpcCode.InvalidRequest,
+          `Invalid Request: JSON-RPC batches are not allowed in protocol ${session.protocolVersion}`,
+        );
+      }
 
-    const rest = await instance.route(sessionId, messages);
-    const requests = rest.filter(isJSONRPCRequest);
-    if (requests.length === 0) return new Response(null, { status: 202 });
-    return instance.serve(
-      request,
-      opened,
-      caller,
-      batch ? rest : rest[0]!,
-      requests.map((r) => r.id),
-    );
+      const rest = await instance.route(sessionId, messages);
+      const requests = rest.filter(isJSONRPCRequest);
+      if (requests.length === 0) return new Response(null, { status: 202 });
+      return await instance.serve(
+        request,
+        opened,
+        caller,
+        batch ? rest : rest[0]!,
+        requests.map((r) => r.id),
+      );
+    } finally {
+      release?.();
+    }
   }
 
   async function initializeSession(request: Request, message: JSONRPCRequest, caller: Caller): Promise<Response> {

@@ -172,6 +172,15 @@ export class Instance {
   }
 
   /**
+   * A request of the session came in (call before the store opens the session): a cancel the
+   * client sends for it from now on reaches it, whichever instance gets the cancel and however
+   * early. Returns the release, to call once `serve` returned or the request was refused.
+   */
+  arriving(sessionId: string): () => void {
+    return this.exchanges.arriving(sessionId);
+  }
+
+  /**
    * Takes what answers or cancels work in flight, on this instance or another (replies to
    * server-to-client requests, `notifications/cancelled`); returns the messages left to serve.
    */

@@ -236,6 +236,13 @@ export interface ToolsetServices {
   context: ContextProviders;
   /** Runs when the platform closes. */
   onClose(close: () => Promise<void>): void;
+  /**
+   * For a toolset whose contents change while the platform runs: serves `toolset` (same name) in
+   * place of what it served, and tells every client whose lists changed (list_changed). Refused
+   * (ConfigError, nothing changes) when it declares a name another toolset has. The kinds served
+   * (prompts, resources) are those some toolset had at start.
+   */
+  update(toolset: Toolset): Promise<void>;
 }
 
 /** A toolset built when the platform starts, from its services (it may be async). */
