@@ -2,9 +2,11 @@
 // of one client connection run on different server connections: instances starting together on
 // an empty database migrate it once and all serve; the driver finds the pooler by itself, where
 // named prepared statements (what `database.pooler: none` sends) clash on the server connections
-// the pooler shares, and that clash is reported as the pooler's, not as an internal error.
+// the pooler shares, and that clash is reported as the pooler's, not as an internal error; the
+// statement timeout travels in no startup packet through the pooler.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { sql } from 'drizzle-orm';
 import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/db/open-node.js';
 import { MIGRATIONS } from '../src/db/migrations.generated.js';
@@ -68,12 +70,14 @@ describe('four instances start at once on an empty database through PgBouncer', 
 describe('named prepared statements behind the pooler', () => {
   let db: TestDatabase;
   // One server connection for every client: a statement one client prepared is there for the next.
+  // It drops statement_timeout from the startup (as some hosted poolers do), so that `none` gets as
+  // far as its statements.
   let bouncer: PgBouncer;
   const platforms: Platform[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('baton_pooler_named');
-    bouncer = await startPgBouncer({ poolSize: 1 });
+    bouncer = await startPgBouncer({ poolSize: 1, ignoreStartupParameters: ['statement_timeout'] });
   });
   afterAll(async () => {
     await Promise.all(platforms.map((p) => p.close()));
@@ -102,5 +106,50 @@ describe('named prepared statements behind the pooler', () => {
     expect(statuses).not.toContain(500);
     expect(statuses).toContain(503);
     expect(bodies.find((body) => body.includes('pooler'))).toMatch(/pooler in transaction mode/);
+  });
+});
+
+describe('the statement timeout', () => {
+  let db: TestDatabase;
+  let bouncer: PgBouncer;
+  beforeAll(async () => {
+    db = await createTestDatabase('baton_pooler_timeout');
+    bouncer = await startPgBouncer();
+  });
+  afterAll(async () => {
+    await bouncer?.close();
+    await db?.drop();
+  });
+
+  it('is set server-side on direct connections, and sent in no startup packet through the pooler', async () => {
+    const timeoutThrough = async (dsn: string) => {
+      const config = parseConfig({ database: { driver: 'pg', dsn, statement_timeout: '7s' } }, {});
+      const database = await openNodeDatabase(config);
+      try {
+        const connection = await database.connection!();
+        const [row] = await database.query(sql`select current_setting('statement_timeout') as timeout`);
+        return { pooled: connection.pooled, timeout: row!.timeout };
+      } finally {
+        await database.close();
+      }
+    };
+    expect(await timeoutThrough(db.url)).toEqual({ pooled: false, timeout: '7s' });
+    // PgBouncer would refuse the connection had the setting been in its startup packet.
+    expect(await timeoutThrough(bouncer.rewrite(db.url))).toEqual({ pooled: true, timeout: '0' });
+  });
+
+  it('database.pooler "none" through PgBouncer: the refused startup setting is reported as the pooler\'s', async () => {
+    const config = parseConfig(
+      { sessions: { store: 'database' }, database: { driver: 'pg', dsn: bouncer.rewrite(db.url), pooler: 'none' } },
+      {},
+    );
+    const platform = await createPlatform(config, { logger: createLogger('error'), openDatabase: openNodeDatabase });
+    try {
+      await expect(platform.store.ready?.()).rejects.toThrow(
+        /unsupported startup parameter: statement_timeout; set database\.pooler to "auto" or "transaction"/,
+      );
+    } finally {
+      await platform.close();
+    }
   });
 });

@@ -84,6 +84,15 @@ function bySqlState(code: string, message: string): DatabaseProblem | undefined 
         remedy: 'grant it CREATE on the database (to apply migrations) and use of the "baton" schema, or run "baton migrate" as the owner',
         passing: false,
       };
+    // PgBouncer's answer to a setting sent in the startup packet (database.pooler "none" said there
+    // was no pooler, so the server-side statement_timeout went with the connection's startup).
+    case '08P01':
+      if (!/unsupported startup parameter/i.test(message)) break;
+      return {
+        problem: `a connection pooler refused a setting in the connection's startup (${message})`,
+        remedy: 'set database.pooler to "auto" or "transaction" (DATABASE_POOLER), so that nothing is sent in the startup',
+        passing: false,
+      };
     // A named prepared statement missing, or there already, on the connection that ran it: the
     // pooler gave this client another server connection between two transactions.
     case '26000':

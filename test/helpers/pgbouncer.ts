@@ -23,6 +23,8 @@ export interface PgBouncerOptions {
   poolMode?: 'transaction' | 'session';
   /** Server connections per database and user (PgBouncer's default_pool_size). */
   poolSize?: number;
+  /** Startup parameters to accept and drop instead of refusing the connection (as some hosted poolers do). */
+  ignoreStartupParameters?: string[];
 }
 
 const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((path) => existsSync(path));
@@ -63,6 +65,7 @@ export async function startPgBouncer(options: PgBouncerOptions = {}): Promise<Pg
         `default_pool_size = ${options.poolSize ?? 10}`,
         'max_client_conn = 500',
         'server_check_delay = 0',
+        ...(options.ignoreStartupParameters ? [`ignore_startup_parameters = ${options.ignoreStartupParameters.join(',')}`] : []),
         '',
       ].join('\n'),
     );

@@ -77,7 +77,8 @@ export function openPg(options: PgOptions): Database {
   const pool = new pg.Pool({
     connectionString: dsn,
     max: options.poolSize ?? 10,
-    // Client-side bound: through a pooler the server-side one below cannot be set per connection.
+    // Client-side bound. The server-side statement_timeout is added for direct connections only
+    // (below): a pooler refuses it in the startup packet.
     query_timeout: options.statementTimeoutMs + 1_000,
     connectionTimeoutMillis: options.statementTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -91,19 +92,18 @@ export function openPg(options: PgOptions): Database {
   const statements = new StatementCounter();
   let connection: Connection | undefined;
   let finding: Promise<Connection> | undefined;
-  const setTimeoutOn = (client: pg.ClientBase) => client.query(`set statement_timeout = ${Math.round(options.statementTimeoutMs)}`);
-  // A direct connection gets the server-side statement timeout as soon as it is made. (Queries a
-  // 'connect' listener sends are queued ahead of the first statement of whoever asked for it.)
-  pool.on('connect', (client) => {
-    if (connection?.pooled === false) void setTimeoutOn(client).catch(() => {});
-  });
-
   /** Decides once, on the first connection, whether statements may be named. */
   const connectionKind = (): Promise<Connection> =>
     connection
       ? Promise.resolve(connection)
-      : (finding ??= findConnection(pool, options, statements, setTimeoutOn)
-          .then((found) => (connection = found))
+      : (finding ??= findConnection(dsn, options, statements)
+          .then((found) => {
+            // A direct connection carries the server-side timeout from its startup; the pool makes
+            // its connections with these options, and has made none yet (every statement of the
+            // store waits for this decision).
+            if (!found.pooled) (pool as unknown as { options: pg.PoolConfig }).options.statement_timeout = options.statementTimeoutMs;
+            return (connection = found);
+          })
           .finally(() => (finding = undefined)));
 
   const db = drizzle({ client: pool, logger: statements }) as unknown as Drizzle;
@@ -157,33 +157,26 @@ export function openPg(options: PgOptions): Database {
 }
 
 /**
- * Whether the pool's connections go through a pooler. `auto` trusts the URL's conventions first,
- * then asks the connection: a pooler answers the startup with a backend key of its own, so the
- * process id the client was given is not the one of the server process that runs its statements.
+ * Whether the store's connections go through a pooler. `auto` trusts the URL's conventions first,
+ * then asks a connection of its own: a pooler answers the startup with a backend key of its own,
+ * so the process id the client was given is not the one of the server process that runs its
+ * statements.
  */
-async function findConnection(
-  pool: pg.Pool,
-  options: PgOptions,
-  statements: StatementCounter,
-  setTimeoutOn: (client: pg.ClientBase) => Promise<unknown>,
-): Promise<Connection> {
+async function findConnection(dsn: string, options: PgOptions, statements: StatementCounter): Promise<Connection> {
   if (options.pooler === 'transaction') return { pooled: true, why: 'database.pooler is "transaction"' };
-  const hint = options.pooler === 'none' ? undefined : poolerHint(options.dsn);
+  if (options.pooler === 'none') return { pooled: false, why: 'database.pooler is "none"' };
+  const hint = poolerHint(options.dsn);
   if (hint) return { pooled: true, why: hint };
-  const client = await pool.connect();
+  const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: options.statementTimeoutMs });
+  await client.connect();
   try {
-    if (options.pooler === 'none') {
-      await setTimeoutOn(client);
-      return { pooled: false, why: 'database.pooler is "none"' };
-    }
     const check = 'select pg_backend_pid() as pid';
     statements.logQuery(check);
     const [row] = (await client.query<{ pid: number }>(check)).rows;
     const announced = (client as unknown as { processID?: number }).processID;
     if (row?.pid !== announced) return { pooled: true, why: 'the server process differs from the one the connection announced' };
-    await setTimeoutOn(client);
     return { pooled: false, why: 'the connection is the server process itself' };
   } finally {
-    client.release();
+    await client.end().catch(() => {});
   }
 }
