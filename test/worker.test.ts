@@ -40,6 +40,9 @@ async function waitForLog(running: RunningWorker, pattern: RegExp, timeoutMs = 6
   }
 }
 
+/** wrangler colours its marks ("✘ [ERROR]"): the text without the terminal's colour codes. */
+const withoutColours = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+
 describe('Worker entry in workerd', () => {
   it('serves the SDK client: initialize, list tools, call a tool', async () => {
     const { client, transport } = await connectClient(worker.url);
@@ -86,6 +89,8 @@ describe('Worker entry in workerd', () => {
       fix: expect.stringContaining('set the secret DATABASE_URL'),
     });
     expect(worker.logs.join('').split('sessions are kept in memory').length - 1).toBe(1);
+    // A warning is printed as one (console.warn), not under wrangler's "[ERROR]" mark.
+    expect(withoutColours(line)).not.toContain('[ERROR]');
   });
 
   it('runs the store cleanup from the cron trigger and logs its report', async () => {
