@@ -36,9 +36,13 @@ export function createLogger(level: LogLevel = 'info', sink: (line: string, leve
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
 
+/**
+ * Each level through the console method of its name: on Node warn and error go to stderr and the
+ * rest to stdout; on Workers and Vercel the platform's log shows the level (wrangler marks
+ * console.error "[ERROR]", which a warning is not).
+ */
 function defaultSink(line: string, level: LogLevel): void {
-  if (level === 'error' || level === 'warn') console.error(line);
-  else console.log(line);
+  console[level](line);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The public API's own promises, in process: which toolsets are served, where settings come from,
 // bad options, and the life of a served Baton (signals handled while it runs, given back after).
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createAdmin, createBaton, serve } from '../src/api/node.js';
 import { createVercel } from '../src/api/vercel.js';
 import type { Baton } from '../src/api/baton.js';
 import { modernRequest } from './helpers/modern.js';
+import { ROOT } from './helpers/server.js';
 
 const memory = { sessions: { store: 'memory' as const } };
 const hello = defineToolset({
@@ -84,6 +85,17 @@ describe('where settings come from', () => {
     } finally {
       delete process.env.BATON_EXAMPLE_NAME;
     }
+  });
+});
+
+describe('cleanup()', () => {
+  it('resolves to the report docs/api.md describes, member for member', async () => {
+    const baton = await made(createBaton({ config: memory, logger: 'error', toolsets: [hello] }));
+    const row = readFileSync(join(ROOT, 'docs/api.md'), 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith('| `cleanup()` |'));
+    const documented = /`\{ ([^}]*) \}`/.exec(row ?? '')?.[1]?.split(', ');
+    expect(documented?.sort()).toEqual(Object.keys(await baton.cleanup()).sort());
   });
 });
 

@@ -1,8 +1,10 @@
 // Authentication in the real Workers runtime (workerd through `wrangler dev`): src/auth uses only
-// WebCrypto and jose, and this is where that is proven. API keys, an HMAC-signed JWT, an ES256 JWT
+// WebCrypto and jose, and this is where that is proven. API keys (from BATON_API_KEYS, a key and a
+// digest, the syntax of the Node side), an HMAC-signed JWT, an ES256 JWT
 // verified with a static JWK, the 401 challenge, the metadata document and a 403 on a foreign key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { sha256, toHex } from '../src/auth/credential.js';
 import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { RawSession } from './helpers/mcp.js';
 
@@ -20,9 +22,12 @@ beforeAll(async () => {
   const jwk = JSON.stringify(await exportJWK(ec.publicKey));
   // One line of flow-style YAML: it travels as a single `--var`.
   const yaml =
-    `{toolsets: [conformance], auth: {required: true, api_keys: ["${KEY_A}", "${KEY_B}"], ` +
+    `{toolsets: [conformance], auth: {required: true, ` +
     `jwt: {secret: "${SECRET}", public_keys: ['${jwk}'], issuer: "${ISSUER}", audience: "${AUDIENCE}"}}}`;
-  worker = await startWrangler({ vars: { BATON_CONFIG_YAML: yaml } });
+  // The keys as a Worker secret holds them: BATON_API_KEYS, comma-separated, each a key or the
+  // sha256: digest of one, as on Node.
+  const keys = `${KEY_A}, sha256:${toHex(await sha256(KEY_B))}`;
+  worker = await startWrangler({ vars: { BATON_CONFIG_YAML: yaml, BATON_API_KEYS: keys } });
 });
 
 afterAll(async () => {

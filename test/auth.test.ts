@@ -1,7 +1,7 @@
 // Authentication and session binding through the real HTTP app (in process): API keys, JWTs from
 // static keys, an HMAC secret and a JWKS served by a local HTTP server, the 401 answers and the
 // protected resource metadata, and the binding of sessions to credentials on both store kinds.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { z } from 'zod';
 import pg from 'pg';
@@ -406,14 +406,34 @@ describe.each(stores)('session binding, $store store', ({ store }) => {
     return { lastActiveAt: record.lastActiveAt.getTime(), state: record.state, credentialHash: record.credentialHash };
   }
 
+  /**
+   * Makes the session's last activity old enough that any touch would change it: the database
+   * store writes a touch only when the stored one is older than its granularity (1 s), so the row
+   * is set a minute back; the memory store touches on every use, so the clock only has to move on.
+   */
+  async function age(platform: Platform, id: string): Promise<void> {
+    if (store === 'database') {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        await client.query("update baton.sessions set last_active_at = last_active_at - interval '1 minute' where id = $1", [id]);
+      } finally {
+        await client.end();
+      }
+      return;
+    }
+    const touched = (await stored(platform, id)).lastActiveAt;
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(touched), { interval: 1 });
+  }
+
   it('answers 403 to a foreign credential and leaves the session exactly as it was', async () => {
     const owner = session(p, bearer(KEY_A));
     expect((await owner.initialize()).status).toBe(200);
     await owner.request('logging/setLevel', { level: 'warning' });
+    await age(p, owner.id);
     const before = await stored(p, owner.id);
     expect(before.credentialHash).toBe(await sha256Hex(KEY_A));
     expect(before.state).toMatchObject({ 'mcp.logging_level': 'warning' });
-    await new Promise((resolve) => setTimeout(resolve, 30));
 
     const others: Record<string, string>[] = [bearer(KEY_B), { 'x-api-key': KEY_B }, bearer(await token()), {}];
     for (const headers of others) {
@@ -458,8 +478,8 @@ describe.each(stores)('session binding, $store store', ({ store }) => {
     const owner = session(principal, bearer(await token({ subject: 'alice' })));
     await owner.initialize();
     await owner.request('logging/setLevel', { level: 'error' });
+    await age(principal, owner.id);
     const before = await stored(principal, owner.id);
-    await new Promise((resolve) => setTimeout(resolve, 30));
 
     const other = session(principal, bearer(await token({ subject: 'bob' })));
     other.id = owner.id;

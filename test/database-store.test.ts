@@ -273,6 +273,39 @@ describe('timestamps', () => {
   });
 });
 
+describe.each(drivers.filter((d) => d.name !== 'pglite'))('shared secret over $name', (setup) => {
+  it('is the one stored value for every instance racing for it first, even while another insert is in flight', async () => {
+    const racers = await Promise.all([1, 2, 3].map(() => platformFor(setup)));
+    const database = setup.name === 'pg' ? pgDb : neonDb;
+    // One client holds the other instance's transaction; another watches (outside it, so that
+    // pg_stat_activity is read fresh each time).
+    const [holder, watcher] = [new pg.Client({ connectionString: database.url }), new pg.Client({ connectionString: database.url })];
+    await Promise.all([holder.connect(), watcher.connect()]);
+    try {
+      await Promise.all(racers.map((p) => p.store.ready?.()));
+      // Another instance's insert of the secret, not committed yet: every racer must wait for it
+      // and then answer with it, not with nothing.
+      const name = `raced-${setup.name}`;
+      await holder.query('begin');
+      await holder.query('insert into baton.secrets (name, value) values ($1, $2)', [name, 'stored-first']);
+      const answers = Promise.allSettled(racers.map((p, i) => p.store.sharedSecret(name, `made-by-${i}`)));
+      const waiting = async () => {
+        const { rows } = await watcher.query(
+          "select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock' and query like '%secrets%'",
+          [database.name],
+        );
+        return rows[0].n as number;
+      };
+      await expect.poll(waiting, { timeout: 30_000 }).toBe(racers.length);
+      await holder.query('commit');
+      expect(await answers).toEqual(racers.map(() => ({ status: 'fulfilled', value: 'stored-first' })));
+    } finally {
+      await Promise.all([holder.end(), watcher.end()]);
+      await Promise.all(racers.map((p) => p.close()));
+    }
+  });
+});
+
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');

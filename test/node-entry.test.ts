@@ -3,6 +3,9 @@
 // its configuration is wrong: a session database that is missing, refuses the role or cannot be
 // reached (logs, /readyz and the client's JSON-RPC error each say what and what to do), a busy
 // port, a bad LOG_LEVEL, and problems found while building that came from a variable.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_URL } from './helpers/db.js';
 import { freePort, serverExit, startServer, type RunningServer } from './helpers/server.js';
@@ -74,6 +77,19 @@ describe('settings refused like every other bad setting (exit 2, the variable na
     const { code, stderr } = await serverExit({ BATON_TOOLSETS: 'conformance,nonsense' });
     expect(code).toBe(2);
     expect(stderr).toContain('BATON_TOOLSETS (environment): unknown toolset "nonsense" (available: conformance, diagnostics, data)');
+  });
+
+  it('a public key in auth.jwt.public_keys that is none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-jwt-config-'));
+    try {
+      const file = join(dir, 'baton.yaml');
+      writeFileSync(file, 'auth:\n  jwt:\n    public_keys:\n      - "not a key"\n');
+      const { code, stderr } = await serverExit({ BATON_CONFIG: file });
+      expect(code).toBe(2);
+      expect(stderr).toContain('auth.jwt.public_keys[0]: expected a PEM public key or a JWK as JSON');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('BATON_AUTH_REQUIRED=true with no way to check credentials', async () => {

@@ -45,18 +45,29 @@ describe('drizzle.config.ts', () => {
 });
 
 describe('references between files', () => {
-  it('names only Markdown files that exist', () => {
-    const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' })
+  const files = () =>
+    execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' })
       .split('\n')
       .filter((file) => file !== '' && !file.endsWith('package-lock.json') && existsSync(join(ROOT, file)));
-    const missing: string[] = [];
-    for (const file of files) {
+
+  /** Names matching `pattern` in tracked files that exist neither from the root nor beside the file. */
+  function missing(pattern: RegExp): string[] {
+    const out: string[] = [];
+    for (const file of files()) {
       const text = readFileSync(join(ROOT, file), 'utf8');
-      for (const [name] of text.matchAll(/(?<![\w/.-])[\w-][\w./-]*\.md\b/g)) {
-        if (!existsSync(join(ROOT, name)) && !existsSync(join(ROOT, dirname(file), name))) missing.push(`${file}: ${name}`);
+      for (const [name] of text.matchAll(pattern)) {
+        if (!existsSync(join(ROOT, name)) && !existsSync(join(ROOT, dirname(file), name))) out.push(`${file}: ${name}`);
       }
     }
-    expect(missing).toEqual([]);
+    return out;
+  }
+
+  it('names only Markdown files that exist', () => {
+    expect(missing(/(?<![\w/.-])[\w-][\w./-]*\.md\b/g)).toEqual([]);
+  });
+
+  it('names only source and test files that exist', () => {
+    expect(missing(/(?<![\w/.@-])(?:src|test)\/[\w./-]*\.(?:ts|mjs|json)\b/g)).toEqual([]);
   });
 });
 

@@ -135,20 +135,22 @@ describe('Vercel entry, 2026-07-28 requests', () => {
 
 /**
  * A fresh copy of the function module, as a new Vercel instance loads it, with `env` as its whole
- * environment (besides the test runner's own). Its log lines (warnings and errors go to stderr)
- * are collected.
+ * environment (besides the test runner's own). Its warnings and errors (console.warn and
+ * console.error) are collected.
  */
 async function freshInstance(env: Record<string, string>) {
   vi.resetModules();
   process.env = { ...saved, LOG_LEVEL: 'warn', ...env };
   const logged: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+  const spies = (['warn', 'error'] as const).map((level) =>
+    vi.spyOn(console, level).mockImplementation((line: unknown) => void logged.push(String(line))),
+  );
   const module = (await import('../api/mcp.js')).default;
   return {
     fetch: (request: Request) => module.fetch(request),
     logged,
     done: () => {
-      spy.mockRestore();
+      for (const spy of spies) spy.mockRestore();
       process.env = saved;
     },
   };

@@ -6,8 +6,9 @@ import pg from 'pg';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
-import { connectClient, readMessages } from './helpers/mcp.js';
+import { connectClient, RawSession, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
+import { SseReader } from './helpers/sse.js';
 
 let db: TestDatabase;
 let endpoint: Awaited<ReturnType<typeof startNeonEndpoint>>;
@@ -77,3 +78,85 @@ it('keeps a session, what it negotiated, and the requestState key across a Worke
   expect(worker.logs.join('')).not.toContain('sessions are kept in memory');
   await client.close();
 });
+
+it('delivers a change to two listen streams waiting at once, each held by its own request (neon-http polls)', async () => {
+  const vars = {
+    BATON_TOOLSETS: 'conformance',
+    DATABASE_URL: endpoint.connectionString(db.name),
+    DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+  };
+  const listener = await startWrangler({ vars });
+  try {
+    // Two requests wait on the channel at the same time: the polls that serve them are shared.
+    const listens = await Promise.all(
+      [1, 2].map(async () => {
+        const response = await fetch(modernRequest(listener.url, 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
+        expect(response.status).toBe(200);
+        const reader = new SseReader(response);
+        expect((await reader.next())?.message.method).toBe('notifications/subscriptions/acknowledged');
+        return reader;
+      }),
+    );
+    const changed = listens.map((reader) => reader.until((event) => event.message?.method === 'notifications/tools/list_changed'));
+    const trigger = await fetch(modernRequest(listener.url, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} }));
+    expect((await readMessages(trigger))[0].result).toBeDefined();
+    for (const events of await Promise.all(changed)) expect(events.at(-1)?.message.method).toBe('notifications/tools/list_changed');
+    await Promise.all(listens.map((reader) => reader.cancel()));
+    expect(listener.logs.join('')).not.toMatch(/different request|reading messages failed/);
+  } finally {
+    await listener.stop();
+  }
+});
+
+it('keeps delivering after a request that started a poll ended while it was in flight (neon-http)', async () => {
+  const vars = {
+    BATON_TOOLSETS: 'conformance,diagnostics',
+    DATABASE_URL: endpoint.connectionString(db.name),
+    DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+  };
+  const listener = await startWrangler({ vars });
+  // One client holds a lock that stops every read of the message table; another watches for a
+  // poll waiting on it.
+  const [locker, watcher] = [new pg.Client({ connectionString: db.url }), new pg.Client({ connectionString: db.url })];
+  await Promise.all([locker.connect(), watcher.connect()]);
+  const pollsWaiting = async () =>
+    (
+      await watcher.query(
+        "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%jsonb_to_recordset%'",
+      )
+    ).rows[0].n as number;
+  const listen = async () => {
+    const response = await fetch(modernRequest(listener.url, 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
+    const reader = new SseReader(response);
+    expect((await reader.next())?.message.method).toBe('notifications/subscriptions/acknowledged');
+    return reader;
+  };
+  /** A change announced through the Worker: only a poll brings it to the listen streams. */
+  const changed = async (readers: SseReader[]) => {
+    const heard = readers.map((reader) => reader.until((event) => event.message?.method === 'notifications/tools/list_changed'));
+    const trigger = await fetch(modernRequest(listener.url, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} }));
+    expect((await readMessages(trigger))[0].result).toBeDefined();
+    for (const events of await Promise.all(heard)) expect(events.at(-1)?.message.method).toBe('notifications/tools/list_changed');
+  };
+  try {
+    const session = new RawSession((request) => fetch(request), listener.url);
+    expect((await session.initialize()).status).toBe(200);
+    await locker.query('begin');
+    await locker.query('lock table baton.messages in access exclusive mode');
+    // A call that waits on the channel for its session's messages: its own poll starts (in its
+    // request) and hangs on the lock; a listen stream opened now waits on the channel too, its
+    // polls due while that one is in flight. Then the call ends, its poll still in flight.
+    const call = session.callTool('sleep', { ms: 4_000 });
+    await expect.poll(pollsWaiting, { timeout: 30_000 }).toBe(1);
+    const waiting = await listen();
+    expect((await call).status).toBe(200);
+    await locker.query('rollback');
+    // The stream that waited meanwhile, and one opened afterwards, still hear changes.
+    await changed([waiting]);
+    await changed([await listen()]);
+    await waiting.cancel();
+  } finally {
+    await Promise.all([locker.end().catch(() => {}), watcher.end()]);
+    await listener.stop();
+  }
+}, 120_000);

@@ -1,5 +1,6 @@
 // The Worker entry in the real Workers runtime (workerd, through `wrangler dev`): the SDK client
 // against it, the session rule for requests without a session, and the cron trigger.
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveProcesses, startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { connectClient, postJson } from './helpers/mcp.js';
@@ -10,17 +11,20 @@ const IDLE_MS = 2_000;
 let worker: RunningWorker;
 /** The same Worker with a configuration error (an invalid duration). */
 let broken: RunningWorker;
+/** The same Worker given a plain Postgres URL, which neon-http cannot reach. */
+let plainPostgres: RunningWorker;
 
 beforeAll(async () => {
   // Started together: each start costs seconds.
-  [worker, broken] = await Promise.all([
+  [worker, broken, plainPostgres] = await Promise.all([
     startWrangler({ vars: { BATON_TOOLSETS: 'conformance', SESSIONS_IDLE_TIMEOUT: `${IDLE_MS / 1000}s` } }),
     startWrangler({ vars: { SESSIONS_TTL: 'soon' } }),
+    startWrangler({ vars: { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/app' } }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([worker?.stop(), broken?.stop()]);
+  await Promise.all([worker?.stop(), broken?.stop(), plainPostgres?.stop()]);
 });
 
 /**
@@ -86,6 +90,8 @@ describe('Worker entry in workerd', () => {
       fix: expect.stringContaining('set the secret DATABASE_URL'),
     });
     expect(worker.logs.join('').split('sessions are kept in memory').length - 1).toBe(1);
+    // A warning is printed as one (console.warn), not under wrangler's coloured "✘ [ERROR]" mark.
+    expect(stripVTControlCharacters(line)).not.toContain('[ERROR]');
   });
 
   it('runs the store cleanup from the cron trigger and logs its report', async () => {
@@ -116,6 +122,18 @@ describe('Worker entry with a configuration error', () => {
     expect(line).toContain('SESSIONS_TTL');
     // A failed start is not cached: each request tried again (and logged why it failed).
     await expect.poll(() => broken.logs.join('').split('platform failed to start').length - 1).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a plain Postgres URL: not ready, and every answer says that neon-http needs a Neon URL or an endpoint', async () => {
+    for (const path of ['/readyz', '/mcp']) {
+      const response = await fetch(`http://127.0.0.1:${plainPostgres.port}${path}`, { method: path === '/mcp' ? 'POST' : 'GET' });
+      expect(response.status).not.toBe(200);
+      const message = (await response.json()).error.message as string;
+      expect(message).toContain('DATABASE_URL (environment)');
+      expect(message).toContain('https://api.0.0.1/sql');
+      expect(message).toContain('DATABASE_HTTP_ENDPOINT');
+      expect(message).not.toContain('check that Postgres is running');
+    }
   });
 
   it('leaves no workerd (or anything else wrangler started) behind after stop', async () => {

@@ -1,6 +1,7 @@
 // `mcp-baton`: what you declare your server with, on any runtime. The runtime entries
 // (`mcp-baton/node`, `mcp-baton/worker`, `mcp-baton/vercel`) take these and serve them.
-// Everything here is public API: docs/api.md describes it, test/api-surface.test.ts pins it.
+// Everything here is public API: docs/api.md describes it, test/package.test.ts pins the names and
+// test/fixtures/api-types.ts the types.
 export {
   acceptedContent,
   defineTool,

@@ -164,6 +164,7 @@ function allowedAlgorithms(settings: JwtSettings): string[] {
   ];
 }
 
+/** Reads `auth.jwt.public_keys`; a bad entry is a configuration error naming it. */
 async function staticKeys(entries: string[]): Promise<JWK[]> {
   const keys: JWK[] = [];
   for (const [index, entry] of entries.entries()) {
@@ -171,7 +172,7 @@ async function staticKeys(entries: string[]): Promise<JWK[]> {
     const text = entry.trim();
     if (text.startsWith('-----BEGIN')) {
       if (!text.startsWith('-----BEGIN PUBLIC KEY-----')) {
-        throw new Error(
+        throw configProblem(
           `${at}: expected a PEM public key ("-----BEGIN PUBLIC KEY-----", SPKI); private keys and certificates are not accepted`,
         );
       }
@@ -181,12 +182,12 @@ async function staticKeys(entries: string[]): Promise<JWK[]> {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new Error(`${at}: not valid JSON (expected a JWK or a JWK set)`);
+        throw configProblem(`${at}: not valid JSON (expected a JWK or a JWK set)`);
       }
       const list = isRecord(parsed) && Array.isArray(parsed.keys) ? (parsed.keys as unknown[]) : [parsed];
       for (const jwk of list) keys.push(checkJwk(jwk, at));
     } else {
-      throw new Error(`${at}: expected a PEM public key or a JWK as JSON`);
+      throw configProblem(`${at}: expected a PEM public key or a JWK as JSON`);
     }
   }
   return keys;
@@ -203,13 +204,13 @@ async function pemToJwk(pem: string, at: string): Promise<JWK> {
       // Not this key type; try the next.
     }
   }
-  throw new Error(`${at}: could not read the PEM public key (RSA, EC P-256/384/521 and Ed25519 are supported)`);
+  throw configProblem(`${at}: could not read the PEM public key (RSA, EC P-256/384/521 and Ed25519 are supported)`);
 }
 
 function checkJwk(jwk: unknown, at: string): JWK {
-  if (!isRecord(jwk) || typeof jwk.kty !== 'string') throw new Error(`${at}: a JWK needs a "kty" member`);
-  if (jwk.kty === 'oct') throw new Error(`${at}: symmetric keys belong in auth.jwt.secret, not among public keys`);
-  if ('d' in jwk) throw new Error(`${at}: this is a private key; give only its public part`);
+  if (!isRecord(jwk) || typeof jwk.kty !== 'string') throw configProblem(`${at}: a JWK needs a "kty" member`);
+  if (jwk.kty === 'oct') throw configProblem(`${at}: symmetric keys belong in auth.jwt.secret, not among public keys`);
+  if ('d' in jwk) throw configProblem(`${at}: this is a private key; give only its public part`);
   return jwk as JWK;
 }
 

@@ -13,7 +13,8 @@
 //                      table once per `poll_interval`, one statement for all its subscriptions. A
 //                      subscription is first read one interval after it starts, so a request that
 //                      ends sooner costs nothing. Polls are driven by the subscriptions' own timers
-//                      (each in the request that subscribed, as Workers require) and shared.
+//                      (each in the request that subscribed, as Workers require) and shared: one
+//                      in flight serves all, and is awaited only by the request that started it.
 //   local (pglite)     one process: the publisher delivers what it stored itself.
 //
 // Ordering: publishing takes a transaction-level advisory lock on the topic before it stamps the
@@ -62,6 +63,9 @@ const FRESH_MARGIN_US = 2_000_000;
 const POLL_LIMIT = 500;
 const READ_LIMIT = 10_000;
 const FIRST_RELISTEN_MS = 500;
+/** poll: a poll still in flight after this many intervals (and at least POLL_GIVE_UP_MIN_MS) is given up. */
+const POLL_GIVE_UP_INTERVALS = 4;
+const POLL_GIVE_UP_MIN_MS = 2_000;
 const RECONNECT_MAX_MS = 10_000;
 /** How long the notification an instance sends itself may take before LISTEN counts as not delivering. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -471,21 +475,33 @@ export class DatabaseChannel implements Channel {
       });
       sub.wake = undefined;
       if (!sub.active || sub.passive || !this.#polls) return;
-      await this.#pollShared();
-      due = Math.max(Date.now(), this.#lastPoll + interval);
+      // Only the request that starts a poll awaits it: on Workers a poll ends with the request
+      // that started it, and another request awaiting its promise would wait forever. A poll in
+      // flight reads for every subscription anyway; the others look again an interval later.
+      const started = this.#startPoll();
+      if (started) await started;
+      due = started || !this.#polling ? Math.max(Date.now(), this.#lastPoll + interval) : Date.now() + interval;
     }
   }
 
-  #pollShared(): Promise<void> {
-    if (this.#polling) return this.#polling;
-    if (Date.now() < this.#lastPoll + this.#options.pollIntervalMs) return Promise.resolve();
+  /**
+   * Starts a poll unless one started within the interval, or one is in flight; one in flight
+   * for longer than POLL_GIVE_UP_INTERVALS intervals is taken to be gone with its request.
+   */
+  #startPoll(): Promise<void> | undefined {
+    const interval = this.#options.pollIntervalMs;
+    const wait = this.#polling ? Math.max(POLL_GIVE_UP_INTERVALS * interval, POLL_GIVE_UP_MIN_MS) : interval;
+    if (Date.now() < this.#lastPoll + wait) return undefined;
     this.#lastPoll = Date.now();
-    this.#polling = this.#poll()
+    const polling: Promise<void> = this.#poll()
       .catch((error: unknown) =>
         this.#logger.warn('channel: reading messages failed; next try at the next interval', { error: errorText(error) }),
       )
-      .finally(() => (this.#polling = undefined));
-    return this.#polling;
+      .finally(() => {
+        if (this.#polling === polling) this.#polling = undefined;
+      });
+    this.#polling = polling;
+    return polling;
   }
 
   async #poll(): Promise<void> {

@@ -37,9 +37,9 @@ export function lockFolder(dir: string): FolderLock {
   const draft = `${path}.${process.pid}.${Date.now()}`;
   writeFileSync(draft, text);
   try {
-    // A stale lock is removed and the link tried again; a few rounds settle a race with another
-    // process doing the same.
-    for (let round = 0; round < 3; round++) {
+    // A stale lock is retired and the link tried again. Processes that find the same stale lock at
+    // once agree on one of them to retire it (see retire); the others find it gone or taken.
+    for (let round = 0; ; round++) {
       try {
         linkSync(draft, path);
         return { path, release: () => release(path, text) };
@@ -48,13 +48,21 @@ export function lockFolder(dir: string): FolderLock {
       }
       const holder = readHolder(path);
       if (holder && isRunning(holder)) throw new FolderInUseError(inUseMessage(dir, path, holder));
-      removeIfUnchanged(path, holder);
+      if (round === LAST_ROUND) {
+        throw new FolderInUseError(
+          `${dir}: could not take the lock ${path}: another process is taking over the stale lock there; try again (if this ` +
+            `persists with no such process, delete ${path} and any ${path}.stale-* beside it)`,
+        );
+      }
+      if (holder) retire(path, holder);
     }
-    throw new FolderInUseError(`${dir}: could not take the lock ${path}; another process keeps replacing it`);
   } finally {
     unlinkSync(draft);
   }
 }
+
+/** Rounds of link, look, retire: enough for processes racing for one stale lock to settle. */
+const LAST_ROUND = 4;
 
 function inUseMessage(dir: string, path: string, holder: Holder): string {
   const who = holder.pid === process.pid && holder.host === hostname() ? 'this process' : `process ${holder.pid} on ${holder.host}`;
@@ -111,13 +119,30 @@ function processStart(pid: number): number | undefined {
   }
 }
 
-function removeIfUnchanged(path: string, seen: Holder | undefined): void {
-  const now = readHolder(path);
-  if (now && seen && (now.pid !== seen.pid || now.started !== seen.started)) return;
+/**
+ * Removes the stale lock at `path` if it still is `stale`'s, such that of all the processes doing
+ * this at once exactly one removes it, and never a lock taken meanwhile. Reading the file and then
+ * deleting it by name would not do: between the two, another process may have removed the stale
+ * lock and linked its own, which would then be deleted and taken a second time. Instead a hard
+ * link named after the stale holder is made first: linking fails for all but one process, and the
+ * link shows which file `path` was at that moment, so the one deletes `path` only if that was the
+ * stale lock (nobody else deletes a dead holder's lock, so `path` is still that file).
+ */
+function retire(path: string, stale: Holder): void {
+  const claim = `${path}.stale-${stale.pid}-${stale.started}`;
   try {
-    unlinkSync(path);
+    linkSync(path, claim);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    // EEXIST: another process is retiring it. ENOENT: it is gone already.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const claimed = readHolder(claim);
+    if (claimed && claimed.pid === stale.pid && claimed.started === stale.started && claimed.host === stale.host) unlinkSync(path);
+  } finally {
+    unlinkSync(claim);
   }
 }
 

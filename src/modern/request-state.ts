@@ -8,7 +8,9 @@
 // The key is shared by every instance: from configuration (a Worker or Vercel secret), or
 // generated once and kept in the database, or (memory store) made per process. Rotation: the
 // first key seals, and every key verifies, so an old key stays in the list until what it sealed
-// has expired (request_state.ttl).
+// has expired (request_state.ttl). A state starts with the id of the key that sealed it
+// (`<key id>.<the SDK's state>`), so the one key to verify it with is known before any MAC is
+// checked, and nothing depends on how the SDK words its refusals.
 import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
 import { FaultCode, ProtocolFault } from '../mcp/calls.js';
 
@@ -27,22 +29,47 @@ export interface RequestStateSeal {
   ready(): Promise<void>;
   /** Seals a handler's payload for the request at hand. */
   seal(payload: unknown, target: string, ctx: ServerContext): Promise<string>;
-  /** The SDK's verify hook: checks the MAC (under any key), the expiry and the caller binding. */
+  /** The SDK's verify hook: checks the MAC (under the key the state names), the expiry and the caller binding. */
   verify(state: string, ctx: ServerContext): Promise<Sealed>;
   /** The payload of a verified state, if it was minted for `target`; otherwise the request is refused. */
   open(verified: unknown, target: string): unknown;
+}
+
+interface KeyedCodec {
+  id: string;
+  codec: RequestStateCodec<Sealed>;
+}
+
+/**
+ * Names a key in the states it seals: 8 bytes of a labelled SHA-256 of it, base64url (no dots).
+ * Every instance derives the same id from the same key; the id tells nothing usable about the key.
+ */
+async function keyId(key: Uint8Array): Promise<string> {
+  const label = new TextEncoder().encode('mcp-baton.requestState.keyId:');
+  const input = new Uint8Array(label.byteLength + key.byteLength);
+  input.set(label);
+  input.set(key, label.byteLength);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', input)).slice(0, 8);
+  return btoa(String.fromCharCode(...digest))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '');
 }
 
 /** Whom a request is from: the caller digest the app passes in `authInfo.clientId`. */
 const callerDigest = (ctx: ServerContext) => ctx.http?.authInfo?.clientId ?? '';
 
 export function createRequestStateSeal(keys: KeySource, ttlMs: number): RequestStateSeal {
-  let codecs: Promise<RequestStateCodec<Sealed>[]> | undefined;
+  let codecs: Promise<KeyedCodec[]> | undefined;
   const load = () =>
-    (codecs ??= keys().then((list) => {
+    (codecs ??= keys().then(async (list) => {
       if (list.length === 0) throw new Error('request_state: no key to seal requestState with');
-      return list.map((key) =>
-        createRequestStateCodec<Sealed>({ key, ttlSeconds: Math.max(1, Math.round(ttlMs / 1000)), bind: callerDigest }),
+      const ttlSeconds = Math.max(1, Math.round(ttlMs / 1000));
+      return Promise.all(
+        list.map(async (key) => ({
+          id: await keyId(key),
+          codec: createRequestStateCodec<Sealed>({ key, ttlSeconds, bind: callerDigest }),
+        })),
       );
     })).catch((error: unknown) => {
       // A key that could not be had (the database was down) is asked for again next time.
@@ -56,20 +83,15 @@ export function createRequestStateSeal(keys: KeySource, ttlMs: number): RequestS
     },
     async seal(payload, target, ctx) {
       const [current] = await load();
-      return current!.mint({ for: target, payload }, ctx);
+      return `${current!.id}.${await current!.codec.mint({ for: target, payload }, ctx)}`;
     },
     async verify(state, ctx) {
-      let refusal: unknown;
-      for (const codec of await load()) {
-        try {
-          return await codec.verify(state, ctx);
-        } catch (error) {
-          // Only a MAC mismatch may mean "sealed under another key"; expiry and binding are final.
-          refusal = error;
-          if (!(error instanceof Error) || error.message !== 'mac') break;
-        }
-      }
-      throw refusal;
+      const dot = state.indexOf('.');
+      const id = dot > 0 ? state.slice(0, dot) : '';
+      const keyed = (await load()).find((k) => k.id === id);
+      // Sealed under no key held here: never issued by this deployment, or its key was retired.
+      if (keyed === undefined) throw new Error('requestState: sealed under an unknown key');
+      return keyed.codec.verify(state.slice(dot + 1), ctx);
     },
     open(verified, target) {
       const sealed = verified as Sealed | undefined;

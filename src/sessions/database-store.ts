@@ -375,10 +375,12 @@ export class DatabaseSessionStore implements SessionStore {
   }
 
   async sharedSecret(name: string, made: string): Promise<string> {
-    // One statement: the insert's row when it won, else the row another instance stored first.
+    // One statement that returns the stored row whoever stored it: an update that keeps the value
+    // returns the row even when another instance's insert committed while this one waited for it
+    // (a `do nothing` followed by a select would read a snapshot from before that commit: no row).
     const rows = await this.#run(sql`
-      with made as (insert into ${secrets} (name, value) values (${name}, ${made}) on conflict (name) do nothing returning value)
-      select value from made union all select value from ${secrets} where name = ${name} limit 1`);
+      insert into ${secrets} as s (name, value) values (${name}, ${made})
+      on conflict (name) do update set value = s.value returning value`);
     return String(rows[0]!.value);
   }
 

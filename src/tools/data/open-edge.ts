@@ -4,6 +4,7 @@
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
 import { DatasourceUnavailableError, type DataSetup, type Datasource } from './datasource.js';
+import { checkNeonUrl } from '../../db/drivers/neon-http.js';
 import { openNeonHttpDatasource } from './drivers/neon-http.js';
 
 export const NO_DATASOURCE_MESSAGE =
@@ -33,6 +34,9 @@ export async function openEdgeDatasource(config: Config): Promise<DataSetup> {
       },
     ]);
   }
+  // Checked now, not at the first query: a URL neon-http cannot serve stops start-up like any
+  // other bad setting.
+  if (dsn && !config.database.http_endpoint) checkNeonUrl(dsn, 'datasource.dsn');
   const datasource = async (): Promise<Datasource> => {
     if (!dsn) throw new DatasourceUnavailableError(NO_DATASOURCE_MESSAGE);
     return openNeonHttpDatasource({ dsn, statementTimeoutMs, httpEndpoint: config.database.http_endpoint || undefined });
