@@ -10,7 +10,8 @@
 //                      lost), it is retried with back-off and the instance polls meanwhile; once
 //                      it is back subscriptions read what they missed from the table.
 //   poll (neon-http)   HTTP cannot LISTEN: while something is subscribed, the instance reads the
-//                      table once per `poll_interval`, one statement for all its subscriptions. A
+//                      table once per `poll_interval`, one statement for all its subscriptions
+//                      (a page of rows per topic; a topic that fills its page is read on alone). A
 //                      subscription is first read one interval after it starts, so a request that
 //                      ends sooner costs nothing. Polls are driven by the subscriptions' own timers
 //                      (each in the request that subscribed, as Workers require) and shared.
@@ -59,6 +60,7 @@ const NOTIFY_PAYLOAD_BYTES = 7_000;
 const TOPIC_LOCK_CLASS = 0x62746e;
 /** A subscription without `since` starts this long before the first read (polling). */
 const FRESH_MARGIN_US = 2_000_000;
+/** Rows one poll reads per topic. */
 const POLL_LIMIT = 500;
 const READ_LIMIT = 10_000;
 const FIRST_RELISTEN_MS = 500;
@@ -489,38 +491,56 @@ export class DatabaseChannel implements Channel {
   }
 
   async #poll(): Promise<void> {
+    // Each topic is read a page at a time. A topic whose page was full is read on from its own
+    // last row; the others were read to the end. No topic may skip ahead past what it read: a
+    // message of another topic stamped earlier may still commit.
+    let only: Set<string> | undefined;
     for (;;) {
-      const subs = [...this.#subs].filter((s) => s.active);
-      if (!subs.some((s) => !s.passive) || !this.#polls) return;
-      // Each topic is read from its own earliest cursor; a subscription that has none yet starts
+      const active = [...this.#subs].filter((s) => s.active);
+      if (!active.some((s) => !s.passive) || !this.#polls) return;
+      const subs = only ? active.filter((s) => only!.has(s.topic)) : active;
+      // Each topic is read after its own earliest cursor; a subscription that has none yet starts
       // a little before now.
-      const cursors = new Map<string, { at: number | null; fresh: boolean }>();
+      const cursors = new Map<string, { at: number | null; id: number; fresh: boolean }>();
       for (const sub of subs) {
-        const cursor = cursors.get(sub.topic) ?? { at: null, fresh: false };
+        const cursor = cursors.get(sub.topic) ?? { at: null, id: 0, fresh: false };
         if (!sub.cursor) cursor.fresh = true;
-        else if (cursor.at === null || sub.cursor.at < cursor.at) cursor.at = sub.cursor.at;
+        else if (cursor.at === null || comparePositions(sub.cursor, { at: cursor.at, id: cursor.id }) < 0) {
+          cursor.at = sub.cursor.at;
+          cursor.id = sub.cursor.id;
+        }
         cursors.set(sub.topic, cursor);
       }
-      const json = JSON.stringify([...cursors].map(([topic, c]) => ({ topic, at: c.at, fresh: c.fresh })));
+      if (cursors.size === 0) return;
+      const json = JSON.stringify([...cursors].map(([topic, c]) => ({ topic, at: c.at, id: c.id, fresh: c.fresh })));
       const rows = await this.#run(sql`
         with clock as (select ${NOW_US} as now)
         select k.now, m.id, m.topic, m.at, m.payload
         from clock k left join lateral (
           select m.id, m.topic, m.at, m.payload
-          from jsonb_to_recordset(${json}::jsonb) as c(topic text, at int8, fresh boolean)
-          join ${messages} m on m.topic = c.topic
-           and m.at >= case when c.fresh then least(coalesce(c.at, k.now), k.now - ${FRESH_MARGIN_US}) else c.at end
-          order by m.at, m.id limit ${POLL_LIMIT}
+          from jsonb_to_recordset(${json}::jsonb) as c(topic text, at int8, id int8, fresh boolean)
+          cross join lateral (
+            select case when c.fresh and (c.at is null or c.at >= k.now - ${FRESH_MARGIN_US}) then k.now - ${FRESH_MARGIN_US} else c.at end as at,
+                   case when c.fresh and (c.at is null or c.at >= k.now - ${FRESH_MARGIN_US}) then 0 else c.id end as id
+          ) s
+          cross join lateral (
+            select m.id, m.topic, m.at, m.payload from ${messages} m
+            where m.topic = c.topic and (m.at, m.id) > (s.at, s.id)
+            order by m.at, m.id limit ${POLL_LIMIT}
+          ) m
         ) m on true
         order by m.at, m.id`);
       const now = Number(rows[0]?.now);
       for (const sub of subs) sub.cursor ??= { at: now - FRESH_MARGIN_US, id: 0 };
-      const found = rows.filter((row) => row.id !== null && row.id !== undefined);
-      for (const row of found) this.#deliver(toMessage(row));
-      if (found.length < POLL_LIMIT) return;
-      // A full page: everything before its last stamp was seen, whatever the topic; read on from there.
-      const floor = { at: Number(found.at(-1)!.at), id: 0 };
-      for (const sub of subs) if (comparePositions(sub.cursor!, floor) < 0) sub.cursor = floor;
+      const read = new Map<string, number>();
+      for (const row of rows) {
+        if (row.id === null || row.id === undefined) continue;
+        const message = toMessage(row);
+        read.set(message.topic, (read.get(message.topic) ?? 0) + 1);
+        this.#deliver(message);
+      }
+      only = new Set([...read].filter(([, count]) => count >= POLL_LIMIT).map(([topic]) => topic));
+      if (only.size === 0) return;
     }
   }
 }
