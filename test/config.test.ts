@@ -874,7 +874,7 @@ describe('ConfigError', () => {
 describe('portability', () => {
   it('keeps node: imports out of everything but load-file.ts', () => {
     const dir = join(import.meta.dirname, '..', 'src', 'config');
-    const files = readdirSync(dir).filter((name) => name.endsWith('.ts') && name !== 'load-file.ts');
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts') && name !== 'load-file.ts');
     expect(files).toContain('index.ts');
     for (const name of files) {
       const source = readFileSync(join(dir, name), 'utf8');

@@ -1,0 +1,27 @@
+/** `auth`: which credentials `/mcp` accepts (API keys, JWTs) and the OAuth metadata it publishes. */
+import { boolean, duration, section, stringList, text } from '../values.js';
+
+export const authSection = section('auth', {
+  /** Refuse requests without valid credentials (401). */
+  required: boolean().default(false),
+  /** API keys: the keys themselves (usually `${ENV}` references) or `sha256:<hex>` digests. */
+  api_keys: stringList().default([]),
+  jwt: section('auth.jwt', {
+    /** JWKS document URL of the token issuer. */
+    jwks_url: text({ allowEmpty: true }).default(''),
+    /** Static verification keys: PEM (SPKI) public keys or JWK JSON objects as text. */
+    public_keys: stringList().default([]),
+    /** Shared secret for HMAC-signed tokens (HS256/384/512). */
+    secret: text({ allowEmpty: true }).default(''),
+    issuer: text({ allowEmpty: true }).default(''),
+    audience: text({ allowEmpty: true }).default(''),
+    clock_skew: duration({ positive: false }).default(30_000),
+    algorithms: stringList().default([]),
+  }).prefault({}),
+  /** Keys credential hashes (HMAC-SHA-256) when set; plain SHA-256 otherwise. */
+  secret: text({ allowEmpty: true }).default(''),
+  /** Public URL of this MCP server (the protected resource), for OAuth metadata. */
+  resource_url: text({ allowEmpty: true }).default(''),
+  /** Authorization servers that issue tokens for this resource, for OAuth metadata. */
+  authorization_servers: stringList().default([]),
+});
