@@ -14,7 +14,9 @@ import {
   type Config,
   type EnvOverrideName,
 } from '../src/config/index.js';
+import { keysAt, settingAt } from '../src/config/keys.js';
 import { loadConfig } from '../src/config/load-file.js';
+import { configSchema } from '../src/config/schema.js';
 
 /** Runs fn, expects a ConfigError, returns it. */
 function configError(fn: () => unknown): ConfigError {
@@ -518,6 +520,19 @@ describe('environment overrides', () => {
       for (const key of keys) node = (node as Record<string, unknown>)[key];
       expect(node, `${variable} -> ${path}`).not.toBeUndefined();
     }
+  });
+
+  it('sets through every override a value that the schema declares, not a section', () => {
+    for (const [variable, { path }] of Object.entries(ENV_OVERRIDES)) {
+      const keys = path.split('.');
+      expect(settingAt(configSchema, keys), `${variable} -> ${path}`).toBeDefined();
+      expect(keysAt(configSchema, keys), `${variable} -> ${path}`).toBeUndefined();
+    }
+    // and the walk itself tells settings, sections and unknown keys apart
+    expect(keysAt(configSchema, ['server', 'shutdown'])).toEqual(['grace_period', 'pre_shutdown_delay']);
+    expect(keysAt(configSchema, ['caching', 'toolsets', 'any-name'])).toEqual(['list_ttl', 'read_ttl', 'scope']);
+    expect(settingAt(configSchema, ['sessions', 'stor'])).toBeUndefined();
+    expect(settingAt(configSchema, ['server', 'port', 'x'])).toBeUndefined();
   });
 
   it('on Workers and Vercel, sessions.store follows DATABASE_URL unless it is set; on Node it stays memory', () => {

@@ -14,12 +14,13 @@ import { requestStateSection } from './sections/request-state.js';
 import { serverSection } from './sections/server.js';
 import { sessionsSection } from './sections/sessions.js';
 import { toolsetsSetting } from './sections/toolsets.js';
-import { knownKeys, section } from './values.js';
+import { unknownKeyMessage } from './keys.js';
+import { section } from './values.js';
 
 export { DATABASE_DRIVERS, POOLER_MODES, type DatabaseDriver, type PoolerMode } from './sections/database.js';
 export { SESSION_STORES, type SessionStore } from './sections/sessions.js';
 
-export const configSchema = section('', {
+export const configSchema = section({
   server: serverSection.prefault({}),
   database: databaseSection.prefault({}),
   sessions: sessionsSection.prefault({}),
@@ -63,42 +64,6 @@ export interface SchemaIssue {
 
 export type ValidationResult = { ok: true; config: Config } | { ok: false; issues: SchemaIssue[] };
 
-/** Closest known key by edit distance, for "did you mean" hints on typos. */
-function suggest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
-  for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
-}
-
-function unknownKeyMessage(parent: KeyPath, key: string): string {
-  const path = parent.map(String);
-  // Mappings keyed by name (caching.toolsets.<name>) share one set of keys.
-  const known = knownKeys.get(path.join('.')) ?? knownKeys.get([...path.slice(0, -1), '*'].join('.')) ?? [];
-  const guess = suggest(key, known);
-  const hint = guess === undefined ? '' : `; did you mean "${guess}"?`;
-  return `unknown key${hint} (known keys here: ${known.join(', ')})`;
-}
-
 /** Relations between keys that single-key checks cannot see. */
 function checkRelations(config: Config): SchemaIssue[] {
   const issues: SchemaIssue[] = [];
@@ -120,7 +85,7 @@ export function validateConfig(tree: unknown): ValidationResult {
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
-          issues.push({ path: [...issue.path, key], message: unknownKeyMessage(issue.path, key) });
+          issues.push({ path: [...issue.path, key], message: unknownKeyMessage(configSchema, issue.path, key) });
         }
       } else {
         issues.push({ path: issue.path, message: issue.message });

@@ -150,11 +150,8 @@ export function stringList(check?: (item: string) => string | undefined) {
   });
 }
 
-export const knownKeys = new Map<string, readonly string[]>();
-
 /** A strict mapping (unknown keys are errors) that is optional and filled from its defaults. */
-export function section<Shape extends z.ZodRawShape>(path: string, shape: Shape) {
-  knownKeys.set(path, Object.keys(shape));
+export function section<Shape extends z.ZodRawShape>(shape: Shape) {
   return z.strictObject(shape, {
     error: (issue) => (issue.code === 'invalid_type' ? `expected a mapping of settings, got ${describeValue(issue.input)}` : undefined),
   });

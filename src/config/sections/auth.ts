@@ -1,12 +1,12 @@
 /** `auth`: which credentials `/mcp` accepts (API keys, JWTs) and the OAuth metadata it publishes. */
 import { boolean, duration, section, stringList, text } from '../values.js';
 
-export const authSection = section('auth', {
+export const authSection = section({
   /** Refuse requests without valid credentials (401). */
   required: boolean().default(false),
   /** API keys: the keys themselves (usually `${ENV}` references) or `sha256:<hex>` digests. */
   api_keys: stringList().default([]),
-  jwt: section('auth.jwt', {
+  jwt: section({
     /** JWKS document URL of the token issuer. */
     jwks_url: text({ allowEmpty: true }).default(''),
     /** Static verification keys: PEM (SPKI) public keys or JWK JSON objects as text. */

@@ -4,13 +4,13 @@ import { duration, oneOf, section } from '../values.js';
 
 const CACHE_SCOPES = ['private', 'public'] as const;
 
-const cacheOverride = section('caching.toolsets.*', {
+const cacheOverride = section({
   list_ttl: duration({ positive: false }).optional(),
   read_ttl: duration({ positive: false }).optional(),
   scope: oneOf(CACHE_SCOPES).optional(),
 });
 
-export const cachingSection = section('caching', {
+export const cachingSection = section({
   /** ttlMs on tools/list, prompts/list, resources/list and resources/templates/list (2026-07-28). */
   list_ttl: duration({ positive: false }).default(5 * 60_000),
   /** ttlMs on resources/read. */

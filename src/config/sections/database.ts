@@ -8,7 +8,7 @@ export type DatabaseDriver = (typeof DATABASE_DRIVERS)[number];
 export const POOLER_MODES = ['auto', 'transaction', 'none'] as const;
 export type PoolerMode = (typeof POOLER_MODES)[number];
 
-export const databaseSection = section('database', {
+export const databaseSection = section({
   dsn: postgresUrl().default(''),
   /**
    * pg: a URL that reaches Postgres without a pooler, for what needs a connection of its own (the

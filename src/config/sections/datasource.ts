@@ -1,7 +1,7 @@
 /** `datasource`: the Postgres database the data tools query (not the session store's). */
 import { boolean, duration, integer, MAX_TIMER_MS, postgresUrl, section, text } from '../values.js';
 
-export const datasourceSection = section('datasource', {
+export const datasourceSection = section({
   /** Postgres the data tools query; empty = the embedded demo dataset (Node only). */
   dsn: postgresUrl().default(''),
   statement_timeout: duration({ positive: true, max: MAX_TIMER_MS }).default(5_000),

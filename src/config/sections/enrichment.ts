@@ -1,8 +1,8 @@
 /** `enrichment`: middleware that changes results using session state. */
 import { boolean, duration, oneOf, section } from '../values.js';
 
-export const enrichmentSection = section('enrichment', {
-  session_dedup: section('enrichment.session_dedup', {
+export const enrichmentSection = section({
+  session_dedup: section({
     enabled: boolean().default(true),
     /** What a result carries for context already sent in this session. */
     mode: oneOf(['reference', 'summary', 'none'] as const).default('reference'),

@@ -56,7 +56,7 @@ function secretList() {
   });
 }
 
-export const requestStateSection = section('request_state', {
+export const requestStateSection = section({
   /** Signs requestState for 2026-07-28 clients; empty = generated (kept in the database store). */
   secret: secret().default(''),
   /** Keys still accepted for state they signed (rotation); never used to sign. */

@@ -15,16 +15,16 @@ function checkOrigin(item: string): string | undefined {
   return undefined;
 }
 
-export const serverSection = section('server', {
+export const serverSection = section({
   // 0: any free port, which the "listening" log line names (tests start many servers at once).
   port: integer(0, 65535, 'an integer between 0 and 65535 (0: any free port)').default(8080),
   max_body_bytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive whole number of bytes').default(4 * 1024 * 1024),
   allowed_hosts: stringList(checkHost).default([]),
   allowed_origins: stringList(checkOrigin).default([]),
-  streamable: section('server.streamable', {
+  streamable: section({
     session_timeout: duration({ positive: true }).default(30 * 60_000),
   }).prefault({}),
-  shutdown: section('server.shutdown', {
+  shutdown: section({
     grace_period: duration({ positive: false, max: MAX_TIMER_MS }).default(25_000),
     pre_shutdown_delay: duration({ positive: false, max: MAX_TIMER_MS }).default(2_000),
   }).prefault({}),

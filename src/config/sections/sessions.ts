@@ -4,7 +4,7 @@ import { duration, integer, MAX_TIMER_MS, oneOf, section } from '../values.js';
 export const SESSION_STORES = ['memory', 'database'] as const;
 export type SessionStore = (typeof SESSION_STORES)[number];
 
-export const sessionsSection = section('sessions', {
+export const sessionsSection = section({
   store: oneOf(SESSION_STORES).default('memory'),
   /** What a session is bound to: the raw credential, or the JWT's issuer and subject. */
   bind: oneOf(['token', 'principal'] as const).default('token'),
