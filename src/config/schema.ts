@@ -2,7 +2,7 @@
  * The configuration schema: one section per file under `./sections/`, composed here. `Config` is
  * its output type, with durations already converted to milliseconds.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { KeyPath } from './errors.js';
 import { authSection } from './sections/auth.js';
 import { cachingSection } from './sections/caching.js';
@@ -15,44 +15,46 @@ import { serverSection } from './sections/server.js';
 import { sessionsSection } from './sections/sessions.js';
 import { toolsetsSetting } from './sections/toolsets.js';
 import { unknownKeyMessage } from './keys.js';
-import { section } from './values.js';
+import { configErrorMap } from './messages.js';
 
 export { DATABASE_DRIVERS, POOLER_MODES, type DatabaseDriver, type PoolerMode } from './sections/database.js';
 export { SESSION_STORES, type SessionStore } from './sections/sessions.js';
 
-export const configSchema = section({
-  server: serverSection.prefault({}),
-  database: databaseSection.prefault({}),
-  sessions: sessionsSection.prefault({}),
-  channel: channelSection.prefault({}),
-  auth: authSection.prefault({}),
-  datasource: datasourceSection.prefault({}),
-  enrichment: enrichmentSection.prefault({}),
-  request_state: requestStateSection.prefault({}),
-  caching: cachingSection.prefault({}),
-  toolsets: toolsetsSetting,
-}).transform(({ server, database, sessions, channel, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
-  server,
-  database,
-  sessions: {
-    store: sessions.store,
-    ttl: sessions.ttl ?? server.streamable.session_timeout,
-    idle_timeout: sessions.idle_timeout ?? server.streamable.session_timeout,
-    cleanup_interval: sessions.cleanup_interval,
-    bind: sessions.bind,
-    max_initialize_bytes: sessions.max_initialize_bytes,
-    max_per_credential: sessions.max_per_credential,
-    max_subscriptions: sessions.max_subscriptions,
-    max_state_bytes: sessions.max_state_bytes,
-  },
-  channel,
-  auth,
-  datasource,
-  enrichment,
-  request_state,
-  caching,
-  toolsets,
-}));
+export const configSchema = z
+  .strictObject({
+    server: serverSection.prefault({}),
+    database: databaseSection.prefault({}),
+    sessions: sessionsSection.prefault({}),
+    channel: channelSection.prefault({}),
+    auth: authSection.prefault({}),
+    datasource: datasourceSection.prefault({}),
+    enrichment: enrichmentSection.prefault({}),
+    request_state: requestStateSection.prefault({}),
+    caching: cachingSection.prefault({}),
+    toolsets: toolsetsSetting,
+  })
+  .transform(({ server, database, sessions, channel, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
+    server,
+    database,
+    sessions: {
+      store: sessions.store,
+      ttl: sessions.ttl ?? server.streamable.session_timeout,
+      idle_timeout: sessions.idle_timeout ?? server.streamable.session_timeout,
+      cleanup_interval: sessions.cleanup_interval,
+      bind: sessions.bind,
+      max_initialize_bytes: sessions.max_initialize_bytes,
+      max_per_credential: sessions.max_per_credential,
+      max_subscriptions: sessions.max_subscriptions,
+      max_state_bytes: sessions.max_state_bytes,
+    },
+    channel,
+    auth,
+    datasource,
+    enrichment,
+    request_state,
+    caching,
+    toolsets,
+  }));
 
 /** The validated configuration; durations are milliseconds. */
 export type Config = z.output<typeof configSchema>;
@@ -79,7 +81,7 @@ function checkRelations(config: Config): SchemaIssue[] {
 
 /** Validates an expanded, overridden tree. */
 export function validateConfig(tree: unknown): ValidationResult {
-  const result = configSchema.safeParse(tree);
+  const result = configSchema.safeParse(tree, { error: configErrorMap });
   if (!result.success) {
     const issues: SchemaIssue[] = [];
     for (const issue of result.error.issues) {

@@ -1,85 +1,63 @@
 /**
  * The kinds of value a setting can hold, as zod schemas.
  *
- * Leaves read "unknown" input on purpose: values may come from YAML (numbers, booleans), from
- * `${VAR}` expansion or environment overrides (always text), so `port: ${PORT:-8080}` and
- * `PORT=8080` must mean the same as `port: 8080`. Each leaf writes its own message, naming the
- * expected form and the value it got.
+ * Values may come from YAML (numbers, booleans, lists), from `${VAR}` expansion or from environment
+ * overrides (always text), so `port: ${PORT:-8080}` and `PORT=8080` must mean the same as
+ * `port: 8080`, and `BATON_TOOLSETS=a,b` the same as `toolsets: [a, b]`. Messages name the
+ * expected form and the value given (see ./messages.ts); secrets and URLs, which may hold a
+ * password, are never repeated.
  */
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
 import { describeValue } from './errors.js';
+import { expected } from './messages.js';
 
 /** setTimeout/setInterval fire at once for longer delays, so timer-driven durations stop here. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type Report = (message: string, path?: PropertyKey[]) => void;
+/**
+ * A whole number may also come as text, digits only: `z.coerce.number()` would also read "" (an
+ * empty `${PORT:-}`) as 0, true as 1 and "1e3" as 1000.
+ */
+const DIGITS = /^\s*\d+\s*$/;
 
-/** A leaf whose reader reports problems (possibly several, e.g. one per list item). */
-export function leaf<T>(read: (value: unknown, report: Report) => T) {
-  return z.unknown().transform((value, ctx): T => {
-    let failed = false;
-    const result = read(value, (message, path) => {
-      failed = true;
-      ctx.addIssue({ code: 'custom', message, input: value, ...(path ? { path } : {}) });
-    });
-    return failed ? z.NEVER : result;
-  });
+/**
+ * A whole number from min to max; `what` words the expectation, e.g. "a positive whole number of
+ * bytes". The range is checked before text becomes a number, so the message repeats what was written.
+ */
+export function integer(min: number, max: number, what: string) {
+  const error = expected(what);
+  return z
+    .union([z.int(), z.string().regex(DIGITS, { abort: true })], { error })
+    .refine((value) => Number(value) >= min && Number(value) <= max, { error })
+    .transform(Number);
 }
 
-export function integer(min: number, max: number, expected: string) {
-  return leaf((value, report): number => {
-    const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-    if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
-      report(`expected ${expected}, got ${describeValue(value)}`);
-      return 0;
-    }
-    return number;
-  });
-}
-
+/** true or false, also as the text "true" or "false" (exactly: "yes" or "1" are errors). */
 export function boolean() {
-  return leaf((value, report): boolean => {
-    if (typeof value === 'boolean') return value;
-    if (value === 'true' || value === 'false') return value === 'true';
-    report(`expected true or false, got ${describeValue(value)}`);
-    return false;
-  });
+  const text = z.stringbool({ truthy: ['true'], falsy: ['false'], case: 'sensitive' });
+  return z.union([z.boolean(), text], { error: expected('true or false') });
 }
 
-export function oneOf<const T extends readonly string[]>(values: T) {
-  return leaf((value, report): T[number] => {
-    if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as T[number];
-    const expected = values.map((v) => `"${v}"`).join(', ');
-    report(`expected one of ${expected}, got ${describeValue(value)}`);
-    return values[0] as T[number];
-  });
+/** Text that is not empty or blank. */
+export function nonEmptyText() {
+  return z.string().refine((value) => value.trim() !== '', { error: 'must not be empty' });
 }
 
-export function text(options: { allowEmpty: boolean }) {
-  return leaf((value, report): string => {
-    if (typeof value !== 'string') {
-      report(`expected text, got ${describeValue(value)}`);
-      return '';
-    }
-    if (!options.allowEmpty && value.trim() === '') report('must not be empty');
-    return value;
-  });
+const POSTGRES_URL = /^(postgres(ql)?:\/\/\S+)?$/i;
+
+/** What a URL that is not a postgres one looks like, without its text (it usually holds a password). */
+function urlKind(value: unknown): string {
+  const scheme = typeof value === 'string' ? /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1] : undefined;
+  return scheme === undefined ? 'a value that is not a URL' : `a "${scheme}://" URL`;
 }
 
-/** Postgres URL or "" for none. Never echoes the value: it usually holds a password. */
+/** A Postgres URL, or "" for none. */
 export function postgresUrl() {
-  return leaf((value, report): string => {
-    if (typeof value !== 'string') {
-      report(`expected a postgres URL such as "postgres://user:password@host:5432/db", got ${describeValue(value)}`);
-      return '';
-    }
-    if (value === '' || /^postgres(ql)?:\/\/\S+$/i.test(value)) return value;
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1];
-    const got = scheme === undefined ? 'a value that is not a URL' : `a "${scheme}://" URL`;
-    report(`expected a postgres URL such as "postgres://user:password@host:5432/db" (or "" for none), got ${got}`);
-    return '';
-  });
+  const example = 'a postgres URL such as "postgres://user:password@host:5432/db"';
+  return z
+    .string({ error: expected(example) })
+    .regex(POSTGRES_URL, { error: (issue) => `expected ${example} (or "" for none), got ${urlKind(issue.input)}` });
 }
 
 interface DurationRule {
@@ -89,70 +67,58 @@ interface DurationRule {
   readonly max?: number;
 }
 
-export function duration(rule: DurationRule) {
-  return leaf((value, report): number => {
-    let ms: number;
-    if (typeof value === 'number' && value === 0) {
-      ms = 0; // a bare 0 is unambiguous
-    } else if (typeof value === 'number') {
-      report(`a bare number is not a duration: add a unit, e.g. "${value}s" or "${value}m" (units: ms, s, m, h, d)`);
-      return 0;
-    } else if (typeof value === 'string') {
-      try {
-        ms = parseDuration(value);
-      } catch (error) {
-        report((error as Error).message);
-        return 0;
-      }
-    } else {
-      report(`expected a duration such as "30s", "1m" or "1h30m", got ${describeValue(value)}`);
-      return 0;
-    }
-    if (rule.positive && ms <= 0) {
-      report(`must be longer than zero, got ${describeValue(value)}`);
-    } else if (rule.max !== undefined && ms > rule.max) {
-      report(`must be at most ${formatDuration(rule.max)}, got ${describeValue(value)}`);
-    }
-    return ms;
-  });
+/** Milliseconds of a duration: text as ./duration.ts reads it; of numbers, only 0 (any other needs a unit). */
+function milliseconds(value: number | string): number {
+  if (typeof value === 'string') return parseDuration(value);
+  if (value === 0) return 0;
+  throw new Error(`a bare number is not a duration: add a unit, e.g. "${value}s" or "${value}m" (units: ms, s, m, h, d)`);
 }
 
 /**
- * A list of strings: a YAML sequence, or one comma-separated string (as `${VAR}` expansion and
- * environment overrides give). Items are trimmed and duplicates dropped.
+ * A duration such as "1h30m", as milliseconds. The bounds are checked before the value becomes a
+ * number, so that their messages repeat what was written.
  */
-export function stringList(check?: (item: string) => string | undefined) {
-  return leaf((value, report): string[] => {
-    let items: unknown[];
-    if (typeof value === 'string') {
-      items = value
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item !== '');
-    } else if (Array.isArray(value)) {
-      items = value;
-    } else {
-      report(`expected a list of strings (or one comma-separated string), got ${describeValue(value)}`);
-      return [];
+export function duration(rule: DurationRule) {
+  const written = z.union([z.number(), z.string()], { error: expected('a duration such as "30s", "1m" or "1h30m"') });
+  return written.transform((value, ctx) => {
+    let problem: string | undefined;
+    let ms = 0;
+    try {
+      ms = milliseconds(value);
+    } catch (error) {
+      problem = (error as Error).message;
     }
-    const out: string[] = [];
-    items.forEach((item, index) => {
-      if (typeof item !== 'string' || item.trim() === '') {
-        report(`expected a non-empty string, got ${describeValue(item)}`, [index]);
-        return;
-      }
-      const trimmed = item.trim();
-      const problem = check?.(trimmed);
-      if (problem !== undefined) report(`${problem}, got ${describeValue(trimmed)}`, [index]);
-      else if (!out.includes(trimmed)) out.push(trimmed);
-    });
-    return out;
+    if (problem === undefined && rule.positive && ms <= 0) problem = `must be longer than zero, got ${describeValue(value)}`;
+    if (problem === undefined && rule.max !== undefined && ms > rule.max) {
+      problem = `must be at most ${formatDuration(rule.max)}, got ${describeValue(value)}`;
+    }
+    if (problem === undefined) return ms;
+    ctx.addIssue({ code: 'custom', message: problem, input: value });
+    return z.NEVER;
   });
 }
 
-/** A strict mapping (unknown keys are errors) that is optional and filled from its defaults. */
-export function section<Shape extends z.ZodRawShape>(shape: Shape) {
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'invalid_type' ? `expected a mapping of settings, got ${describeValue(issue.input)}` : undefined),
-  });
+/** One text of comma-separated items (as `${VAR}` expansion and environment overrides give) -> its items, trimmed, empty ones dropped. */
+function commaText(value: unknown): unknown {
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '')
+    : value;
+}
+
+/** An item of a list: text that is not blank, trimmed. Narrow it with `.refine(..., { error: expected(...) })`. */
+export function listItem() {
+  return z
+    .string({ error: expected('a non-empty string') })
+    .regex(/\S/, { abort: true })
+    .trim();
+}
+
+/** A list of strings: a YAML sequence, or one comma-separated text. Duplicates are dropped. */
+export function stringList(item: z.ZodType<string, string> = listItem()) {
+  return z
+    .preprocess(commaText, z.array(item, { error: expected('a list of strings (or one comma-separated string)') }))
+    .transform((items) => [...new Set(items)]);
 }

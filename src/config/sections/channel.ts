@@ -1,7 +1,8 @@
 /** `channel`: messages between instances (replies, cancels, stream events) carried by the store. */
-import { duration, MAX_TIMER_MS, section } from '../values.js';
+import { z } from 'zod';
+import { duration, MAX_TIMER_MS } from '../values.js';
 
-export const channelSection = section({
+export const channelSection = z.strictObject({
   /** neon-http: how often an instance that waits for a message from another instance reads the table. */
   poll_interval: duration({ positive: true, max: MAX_TIMER_MS }).default(500),
   /** How long messages between instances (stream events among them) are kept: the resumption window. */

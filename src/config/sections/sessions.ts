@@ -1,13 +1,14 @@
 /** `sessions`: the 2025-era sessions' store, lifetimes and limits. */
-import { duration, integer, MAX_TIMER_MS, oneOf, section } from '../values.js';
+import { z } from 'zod';
+import { duration, integer, MAX_TIMER_MS } from '../values.js';
 
 export const SESSION_STORES = ['memory', 'database'] as const;
 export type SessionStore = (typeof SESSION_STORES)[number];
 
-export const sessionsSection = section({
-  store: oneOf(SESSION_STORES).default('memory'),
+export const sessionsSection = z.strictObject({
+  store: z.enum(SESSION_STORES).default('memory'),
   /** What a session is bound to: the raw credential, or the JWT's issuer and subject. */
-  bind: oneOf(['token', 'principal'] as const).default('token'),
+  bind: z.enum(['token', 'principal']).default('token'),
   /** Defaults to server.streamable.session_timeout. */
   ttl: duration({ positive: true }).optional(),
   /** Defaults to server.streamable.session_timeout. */
