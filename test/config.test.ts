@@ -736,6 +736,28 @@ toolsets: [echo, 3]
     );
   });
 
+  it('reads text where numbers, booleans and secrets go only in the forms it documents', () => {
+    const lines = (raw: unknown, env: Record<string, string> = {}) =>
+      configError(() => parseConfig(raw, env)).issues.map((i) => `${i.path}: ${i.message}`);
+    // An empty ${VAR:-} is not port 0 (any free port), and true is not 1.
+    expect(lines({ server: { port: '${P:-}', max_body_bytes: true } })).toEqual([
+      'server.port: expected an integer between 0 and 65535 (0: any free port), got ""',
+      'server.max_body_bytes: expected a positive whole number of bytes, got true',
+    ]);
+    // Text out of range is repeated as text.
+    expect(lines({}, { PORT: '70000' })).toEqual([
+      'PORT (environment): expected an integer between 0 and 65535 (0: any free port), got "70000"',
+    ]);
+    expect(lines({ database: { auto_migrate: 'True' }, datasource: { allow_unauthenticated: '1' } })).toEqual([
+      'database.auto_migrate: expected true or false, got "True"',
+      'datasource.allow_unauthenticated: expected true or false, got "1"',
+    ]);
+    // A secret is never shown, so its index counts the items as written, empty ones too.
+    expect(lines({ request_state: { previous_secrets: `${'s'.repeat(32)},,short` } })).toEqual([
+      'request_state.previous_secrets[2]: expected a secret of at least 32 bytes (got 5; e.g. `openssl rand -base64 32` prefixed with "base64:")',
+    ]);
+  });
+
   it('requires a dsn for the pg and neon-http drivers', () => {
     for (const driver of ['pg', 'neon-http']) {
       const error = fileError(`database:\n  driver: ${driver}\n`);
