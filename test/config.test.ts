@@ -14,7 +14,9 @@ import {
   type Config,
   type EnvOverrideName,
 } from '../src/config/index.js';
+import { keysAt, settingAt } from '../src/config/keys.js';
 import { loadConfig } from '../src/config/load-file.js';
+import { configSchema } from '../src/config/schema.js';
 
 /** Runs fn, expects a ConfigError, returns it. */
 function configError(fn: () => unknown): ConfigError {
@@ -520,6 +522,19 @@ describe('environment overrides', () => {
     }
   });
 
+  it('sets through every override a value that the schema declares, not a section', () => {
+    for (const [variable, { path }] of Object.entries(ENV_OVERRIDES)) {
+      const keys = path.split('.');
+      expect(settingAt(configSchema, keys), `${variable} -> ${path}`).toBeDefined();
+      expect(keysAt(configSchema, keys), `${variable} -> ${path}`).toBeUndefined();
+    }
+    // and the walk itself tells settings, sections and unknown keys apart
+    expect(keysAt(configSchema, ['server', 'shutdown'])).toEqual(['grace_period', 'pre_shutdown_delay']);
+    expect(keysAt(configSchema, ['caching', 'toolsets', 'any-name'])).toEqual(['list_ttl', 'read_ttl', 'scope']);
+    expect(settingAt(configSchema, ['sessions', 'stor'])).toBeUndefined();
+    expect(settingAt(configSchema, ['server', 'port', 'x'])).toBeUndefined();
+  });
+
   it('on Workers and Vercel, sessions.store follows DATABASE_URL unless it is set; on Node it stays memory', () => {
     const edge = { storeFollowsDatabase: true };
     const url = 'postgres://neon.example/db';
@@ -721,6 +736,28 @@ toolsets: [echo, 3]
     );
   });
 
+  it('reads text where numbers, booleans and secrets go only in the forms it documents', () => {
+    const lines = (raw: unknown, env: Record<string, string> = {}) =>
+      configError(() => parseConfig(raw, env)).issues.map((i) => `${i.path}: ${i.message}`);
+    // An empty ${VAR:-} is not port 0 (any free port), and true is not 1.
+    expect(lines({ server: { port: '${P:-}', max_body_bytes: true } })).toEqual([
+      'server.port: expected an integer between 0 and 65535 (0: any free port), got ""',
+      'server.max_body_bytes: expected a positive whole number of bytes, got true',
+    ]);
+    // Text out of range is repeated as text.
+    expect(lines({}, { PORT: '70000' })).toEqual([
+      'PORT (environment): expected an integer between 0 and 65535 (0: any free port), got "70000"',
+    ]);
+    expect(lines({ database: { auto_migrate: 'True' }, datasource: { allow_unauthenticated: '1' } })).toEqual([
+      'database.auto_migrate: expected true or false, got "True"',
+      'datasource.allow_unauthenticated: expected true or false, got "1"',
+    ]);
+    // A secret is never shown, so its index counts the items as written, empty ones too.
+    expect(lines({ request_state: { previous_secrets: `${'s'.repeat(32)},,short` } })).toEqual([
+      'request_state.previous_secrets[2]: expected a secret of at least 32 bytes (got 5; e.g. `openssl rand -base64 32` prefixed with "base64:")',
+    ]);
+  });
+
   it('requires a dsn for the pg and neon-http drivers', () => {
     for (const driver of ['pg', 'neon-http']) {
       const error = fileError(`database:\n  driver: ${driver}\n`);
@@ -874,7 +911,7 @@ describe('ConfigError', () => {
 describe('portability', () => {
   it('keeps node: imports out of everything but load-file.ts', () => {
     const dir = join(import.meta.dirname, '..', 'src', 'config');
-    const files = readdirSync(dir).filter((name) => name.endsWith('.ts') && name !== 'load-file.ts');
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts') && name !== 'load-file.ts');
     expect(files).toContain('index.ts');
     for (const name of files) {
       const source = readFileSync(join(dir, name), 'utf8');
