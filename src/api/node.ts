@@ -221,7 +221,7 @@ function databaseLocation(config: Config): string {
 export async function serve(baton: Baton, options: ServeOptions = {}): Promise<NodeServer> {
   const platform = await platformOf(baton);
   const { config, logger } = platform;
-  platform.readiness = 'starting';
+  platform.readiness.markStarting();
   const inFlight = platform.instance.requests;
   const host = options.host ?? process.env.HOST ?? '0.0.0.0';
   const server = await listen(platform, options.port ?? config.server.port, host);
@@ -229,6 +229,8 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
   trackExchanges(server, inFlight, drain);
 
   const starting = new AbortController();
+  // A Baton closed without shutdown() stops retrying its store as well.
+  platform.resources.add('start-up wait', () => starting.abort());
   let cleanup: CleanupSchedule | undefined;
   let stopping: Promise<ShutdownReport> | undefined;
   let removeSignalHandlers = () => {};
@@ -243,7 +245,7 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
           logger,
           inFlight,
           markDraining: () => {
-            platform.readiness = 'draining';
+            platform.readiness.markDraining();
             drain.draining = true;
           },
           stopAccepting: () => {
@@ -279,14 +281,20 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
     signal: starting.signal,
     ...(config.sessions.store === 'database' && { fields: { database: databaseLocation(config) } }),
     onFailure: (error) => {
-      platform.readinessReason =
-        error instanceof StoreUnavailableError ? error.publicMessage : 'the session store is not ready yet (the server log says why)';
+      platform.readiness.setNotReadyReason(
+        error instanceof StoreUnavailableError ? error.publicMessage : 'the session store is not ready yet (the server log says why)',
+      );
     },
   }).then((ready) => {
-    if (!ready || stopping) return;
-    cleanup = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
-    platform.readiness = 'ready';
-    platform.readinessReason = undefined;
+    if (!ready) {
+      logger.info('stopped before the session store was ready');
+      return;
+    }
+    if (stopping || platform.resources.closed) return;
+    const schedule = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
+    platform.resources.add('cleanup schedule', () => schedule.stop());
+    cleanup = schedule;
+    platform.readiness.markReady();
     logger.info('ready', { store: platform.store.kind, cleanupIntervalMs: config.sessions.cleanup_interval });
   });
 
