@@ -7,17 +7,15 @@ import { checkOrigin, type OriginPolicy } from './http/origin-guard.js';
 import { JsonRpcCode, jsonRpcError } from './http/errors.js';
 import { errorText, type Logger } from './log.js';
 import type { McpEndpoint } from './era.js';
-
-export type Readiness = 'starting' | 'ready' | 'draining';
+import type { ReadinessView } from './lifecycle/readiness.js';
 
 export interface AppOptions {
   /** The MCP endpoint behind the guards: routes each request to its protocol era. */
   mcp: McpEndpoint;
   auth: Authenticator;
   originPolicy: OriginPolicy;
-  readiness: () => Readiness;
-  /** Why the server is not ready, when it knows (the session database's problem at start-up). */
-  readinessReason?: () => string | undefined;
+  /** The platform's readiness, which /readyz reports. */
+  readiness: ReadinessView;
   logger: Logger;
 }
 
@@ -28,9 +26,8 @@ export function createApp(options: AppOptions): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    const readiness = options.readiness();
-    const reason = readiness === 'ready' ? undefined : options.readinessReason?.();
-    return c.json({ status: readiness, ...(reason !== undefined && { reason }) }, readiness === 'ready' ? 200 : 503);
+    const { state, reason } = options.readiness;
+    return c.json({ status: state, ...(reason !== undefined && { reason }) }, state === 'ready' ? 200 : 503);
   });
 
   // OAuth protected resource metadata (JWT mode): at the root and path-suffixed (RFC 9728).

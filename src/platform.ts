@@ -5,7 +5,7 @@ import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './config/errors.js';
 import { namingVariables, type EnvRecord } from './config/index.js';
-import { createApp, type Readiness } from './app.js';
+import { createApp } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { LOCALHOST_POLICY, OPEN_POLICY, type OriginPolicy } from './http/origin-guard.js';
 import { Registry, type ListChanges } from './mcp/registry.js';
@@ -24,7 +24,9 @@ import type { Toolset } from './tools/define.js';
 import { openDefaultDatasource, type DatasourceOpener } from './tools/data/datasource.js';
 import { ContextProviders } from './enrichment/context.js';
 import { enrichmentMiddleware } from './enrichment/middleware.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, errorText, type Logger } from './log.js';
+import { Readiness } from './lifecycle/readiness.js';
+import { Resources } from './lifecycle/resources.js';
 
 export interface PlatformOptions {
   logger?: Logger;
@@ -40,7 +42,10 @@ export interface PlatformOptions {
   serverInfo?: Implementation;
   /** Host/Origin policy when the configuration names none: localhost for a local server. */
   defaultOriginPolicy?: OriginPolicy;
-  /** A store made by the caller (tests, or a runtime that keeps one per isolate). */
+  /**
+   * A store made by the caller (tests, or a runtime that keeps one per isolate). The platform
+   * owns it from then on: it closes it with itself, or when its build fails.
+   */
   store?: SessionStore;
   /** How this runtime opens the database for `sessions.store: database`. */
   openDatabase?: (config: Config, logger: Logger) => Promise<Database>;
@@ -79,11 +84,19 @@ export interface Platform {
   logger: Logger;
   /** The toolsets enabled, by name (the default set when the configuration names none). */
   toolsets: string[];
-  readiness: Readiness;
-  /** Why the platform is not ready yet, when known; /readyz says it. */
-  readinessReason: string | undefined;
+  /** Whether this instance wants traffic (/readyz); the entry that serves it moves it along. */
+  readonly readiness: Readiness;
+  /**
+   * What the platform has opened, closed by close(); a runtime entry registers here what it opens
+   * for the platform (timers).
+   */
+  readonly resources: Resources;
   /** Ends the event streams this instance serves (both eras), so that their clients reconnect elsewhere. */
   closeStreams(): void;
+  /**
+   * Closes everything the platform opened, last opened first, each even when another failed;
+   * rejects with an AggregateError naming each failure.
+   */
   close(): Promise<void>;
 }
 
@@ -132,45 +145,52 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
 async function buildPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const logger = options.logger ?? createLogger();
-  // Before the store: a configuration error in `auth` must not leave a database pool open.
-  const auth = await createAuthenticator({ auth: config.auth, bind: config.sessions.bind, logger });
-  // Toolsets may open things of their own (the data toolset's datasource); a failure later in
-  // start-up closes them again.
-  const context = new ContextProviders();
-  const closers: (() => Promise<void>)[] = [];
-  const closeToolsets = async () => void (await Promise.all(closers.map((close) => close())));
-  const toolsets: Toolset[] = [];
-  let registry: Registry;
-  let store: SessionStore;
-  /** Tells every client of the lists a toolset's update changed; set once the platform is built. */
-  let announce: ((changes: ListChanges) => Promise<void>) | undefined;
+  const resources = new Resources();
   try {
-    const services: BuiltInServices = {
-      config,
-      logger,
-      context,
-      openDatasource: options.openDatasource ?? openDefaultDatasource,
-      onClose: (close) => closers.push(close),
-      async update(toolset) {
-        // A factory gives its first contents by returning them.
-        if (!announce) throw new Error(`toolset "${toolset.name}" can be updated only once the platform has started`);
-        await announce(registry.update(toolset));
-      },
-    };
-    const own = options.toolsets;
-    if (own === undefined || config.toolsets.length > 0) toolsets.push(...(await selectToolsets(config.toolsets, services)));
-    for (const source of own ?? []) toolsets.push(typeof source === 'function' ? await source(services) : source);
-    // Before the store: two toolsets declaring one name must not leave a database pool open.
-    registry = new Registry(
-      toolsets,
-      [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now })],
-      options.serverInfo,
-    );
-    store = options.store ?? (await createStore(config, options.openDatabase, logger));
+    return await assemble(config, options, logger, resources);
   } catch (error) {
-    await closeToolsets();
+    // What was opened before the failure is closed: Workers and Vercel build again on the next
+    // request, and each failed build would otherwise keep its pool (or PGlite's folder) open.
+    await resources.closeAll().catch((failure: unknown) => {
+      logger.error('closing what a failed start had opened failed', { error: errorText(failure) });
+    });
     throw error;
   }
+}
+
+/** Builds the platform; whatever it opens registers its closer with `resources` first. */
+async function assemble(config: Config, options: PlatformOptions, logger: Logger, resources: Resources): Promise<Platform> {
+  // Before the store: a configuration error in `auth` opens no database pool at all.
+  const auth = await createAuthenticator({ auth: config.auth, bind: config.sessions.bind, logger });
+  const context = new ContextProviders();
+  const toolsets: Toolset[] = [];
+  let closers = 0;
+  /** Tells every client of the lists a toolset's update changed; set once the platform is built. */
+  let announce: ((changes: ListChanges) => Promise<void>) | undefined;
+  const services: BuiltInServices = {
+    config,
+    logger,
+    context,
+    openDatasource: options.openDatasource ?? openDefaultDatasource,
+    // Toolsets may open things of their own (the data toolset's datasource).
+    onClose: (close) => resources.add(`toolset closer ${++closers}`, close),
+    async update(toolset) {
+      // A factory gives its first contents by returning them.
+      if (!announce) throw new Error(`toolset "${toolset.name}" can be updated only once the platform has started`);
+      await announce(registry.update(toolset));
+    },
+  };
+  const own = options.toolsets;
+  if (own === undefined || config.toolsets.length > 0) toolsets.push(...(await selectToolsets(config.toolsets, services)));
+  for (const source of own ?? []) toolsets.push(typeof source === 'function' ? await source(services) : source);
+  // Before the store: two toolsets declaring one name open no database pool at all.
+  const registry = new Registry(
+    toolsets,
+    [enrichmentMiddleware({ dedup: config.enrichment.session_dedup, providers: context, logger, now: options.now })],
+    options.serverInfo,
+  );
+  const store = options.store ?? (await createStore(config, options.openDatabase, logger));
+  resources.add('session store', () => store.close());
   // Streams on a polling channel cost reads while they are open: they are closed after a while
   // unless configured otherwise, and clients resume them (docs/operations.md).
   const streamTimeoutMs = config.channel.stream_timeout ?? (store.channel.delivery === 'poll' ? 60_000 : 0);
@@ -181,6 +201,7 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
     streams: { retryMs: config.channel.retry, timeoutMs: streamTimeoutMs },
     ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }),
   });
+  resources.add('instance (servers, streams, requests)', () => instance.close());
   announce = async (changes) => {
     if (changes.tools) await instance.changes.toolsChanged();
     if (changes.prompts) await instance.changes.promptsChanged();
@@ -197,7 +218,9 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
     listenTimeoutMs: streamTimeoutMs,
     logger,
   });
-  const platform: Platform = {
+  resources.add('2026-07-28 leg', () => modern.close());
+  const readiness = new Readiness();
+  return {
     config,
     configSource: options.configSource,
     store,
@@ -205,8 +228,8 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
     changes: instance.changes,
     logger,
     toolsets: toolsets.map((toolset) => toolset.name),
-    readiness: 'ready',
-    readinessReason: undefined,
+    readiness,
+    resources,
     closeStreams() {
       instance.closeStreams();
       modern.closeStreams();
@@ -216,17 +239,10 @@ async function buildPlatform(config: Config, options: PlatformOptions): Promise<
       auth,
       logger,
       originPolicy: originPolicy(config, options.defaultOriginPolicy ?? LOCALHOST_POLICY),
-      readiness: () => platform.readiness,
-      readinessReason: () => platform.readinessReason,
+      readiness,
     }),
-    async close() {
-      await modern.close();
-      await instance.close();
-      await closeToolsets();
-      await store.close();
-    },
+    close: () => resources.closeAll(),
   };
-  return platform;
 }
 
 /**

@@ -8,6 +8,7 @@ import { ConfigError, defineTool, defineToolset, text } from '../src/api/index.j
 import { createAdmin, createBaton, serve } from '../src/api/node.js';
 import { createVercel } from '../src/api/vercel.js';
 import type { Baton } from '../src/api/baton.js';
+import { createLogger } from '../src/log.js';
 import { modernRequest } from './helpers/modern.js';
 import { ROOT } from './helpers/server.js';
 
@@ -118,6 +119,32 @@ describe('a served Baton', () => {
     expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
     expect((await baton.fetch(new Request('http://localhost/healthz'))).status).toBe(503);
+  });
+
+  it('closed without shutdown(), stops retrying a store that is not there', async () => {
+    const lines: string[] = [];
+    const waiting = new Map<string, () => void>();
+    const logged = (text: string) =>
+      new Promise<void>((found) => (lines.some((line) => line.includes(text)) ? found() : waiting.set(text, found)));
+    const logger = createLogger('info', (line) => {
+      lines.push(line);
+      for (const [text, found] of waiting) if (line.includes(text)) found();
+    });
+    // Nothing listens on port 1: every attempt is refused at once.
+    const baton = await createBaton({
+      config: { sessions: { store: 'database' }, database: { dsn: 'postgres://postgres@127.0.0.1:1/none' } },
+      logger,
+      toolsets: [hello],
+    });
+    const server = await serve(baton, { port: 0, host: '127.0.0.1', handleSignals: false });
+    try {
+      await logged('session store not ready, retrying');
+      await baton.close();
+      await logged('stopped before the session store was ready');
+    } finally {
+      server.server.closeAllConnections();
+      server.server.close();
+    }
   });
 });
 

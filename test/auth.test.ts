@@ -17,6 +17,7 @@ import { createSessionHandler } from '../src/sessions/handler.js';
 import { MemorySessionStore } from '../src/sessions/memory-store.js';
 import { Registry } from '../src/mcp/registry.js';
 import { LOCALHOST_POLICY } from '../src/http/origin-guard.js';
+import { Readiness } from '../src/lifecycle/readiness.js';
 import { defineTool, defineToolset, text } from '../src/tools/define.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';
@@ -355,7 +356,7 @@ describe('JWT bearer tokens', () => {
       }),
       auth: await createAuthenticator({ auth: config.auth, bind: 'token', logger: quiet }),
       originPolicy: LOCALHOST_POLICY,
-      readiness: () => 'ready',
+      readiness: new Readiness(),
       logger: quiet,
     });
     const call = async (headers: Record<string, string>) => {

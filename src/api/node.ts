@@ -1,9 +1,9 @@
 // `mcp-baton/node`: mcp-baton in a Node process (a container, Kubernetes, a VM). `createBaton`
 // builds the platform at once, so that a bad setting fails the start; `serve` listens, reports
 // ready once the store can serve, sweeps expired sessions on an interval, and on SIGTERM, SIGINT or
-// SIGHUP drains as docs/operations.md describes. `createAdmin` is what the `baton` command line runs on.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { serve as serveHttp, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+// SIGHUP drains as docs/operations.md describes (the HTTP serving itself is ./node-http.ts). `createAdmin` is
+// what the `baton` command line runs on.
+import type { Server } from 'node:http';
 import { ConfigError } from '../config/errors.js';
 import type { EnvRecord } from '../config/index.js';
 import { loadConfig } from '../config/load-file.js';
@@ -11,9 +11,7 @@ import type { Config } from '../config/schema.js';
 import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
 import { redactDsn } from '../db/problems.js';
 import { StoreUnavailableError } from '../http/errors.js';
-import { DISCARD_LIMITS, discardUnread } from '../http/body.js';
 import { startCleanupSchedule, type CleanupSchedule } from '../lifecycle/cleanup-schedule.js';
-import type { InFlight } from '../lifecycle/in-flight.js';
 import { shutdown, type ShutdownReport } from '../lifecycle/shutdown.js';
 import { handleStopSignals } from '../lifecycle/signals.js';
 import { waitForStore } from '../lifecycle/startup.js';
@@ -21,7 +19,7 @@ import { openNodeDatasource } from '../tools/data/open-node.js';
 import { batonOver, buildPlatform, loggerFor, platformOf, resolveConfig, type RuntimeSupport } from './assemble.js';
 import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform } from './lazy.js';
-import type { Platform } from '../platform.js';
+import { listenHttp } from './node-http.js';
 
 export { createAdmin, type Admin, type AdminOptions } from './admin.js';
 
@@ -106,108 +104,6 @@ export interface NodeServer {
 /** Beyond the configured delays, how long closing the store may take before we give up. */
 const CLOSE_ALLOWANCE_MS = 10_000;
 
-interface DrainState {
-  /** Readiness is 503; requests are still served. */
-  draining: boolean;
-  /** The server stopped listening. */
-  closed: boolean;
-}
-
-/**
- * Counts every HTTP exchange until its response has ended (a streamed response when its stream
- * ends, or when the connection drops). While draining, answers carry `Connection: close`, so that
- * clients open new connections (to other instances, once the load balancer noticed); an idle
- * connection is not closed under a client that may be about to reuse it until the server stops
- * listening, and from then on as soon as it falls idle.
- */
-function trackExchanges(server: Server, inFlight: InFlight, state: DrainState): void {
-  // Prepended: it must see the response before the app's listener may have written its head.
-  server.prependListener('request', (_request, response: ServerResponse) => {
-    const leave = inFlight.enter();
-    if (state.draining && !response.headersSent) response.setHeader('connection', 'close');
-    response.once('close', () => {
-      leave();
-      if (state.closed) setImmediate(() => server.closeIdleConnections());
-    });
-  });
-}
-
-/** discardUnread for a body the app never touched, on Node's own stream; true when read to its end. */
-function discardIncoming(incoming: IncomingMessage, limits = DISCARD_LIMITS): Promise<boolean> {
-  if (incoming.readableEnded) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    let dropped = 0;
-    const finish = (whole: boolean) => {
-      clearTimeout(timer);
-      incoming.off('data', onData).off('end', onEnd).off('error', onError);
-      // Past a bound: close the connection rather than read on.
-      if (!whole) incoming.destroy();
-      resolve(whole);
-    };
-    const onData = (chunk: Buffer) => {
-      dropped += chunk.byteLength;
-      if (dropped > limits.bytes) finish(false);
-    };
-    const onEnd = () => finish(true);
-    // The connection went away: nothing left to read or to answer.
-    const onError = () => finish(false);
-    const timer = setTimeout(() => finish(false), limits.ms);
-    incoming.on('data', onData).on('end', onEnd).on('error', onError);
-    incoming.resume();
-  });
-}
-
-/** Node closes the connection once this answer is written (the client or a drain asked for it). */
-function closesAfterAnswer(response: ServerResponse): boolean {
-  return !response.shouldKeepAlive || String(response.getHeader('connection') ?? '').toLowerCase() === 'close';
-}
-
-/** Listens, or rejects with an error whose message says in one line why it cannot. */
-function listen(platform: Platform, port: number, host: string): Promise<Server> {
-  const app = platform.app;
-  // What the app left unread of a request body is read and dropped, within bounds (see
-  // discardUnread): on a connection that stays open after the answer, while the answer goes out;
-  // on one that closes after it, before, since Node closes it as soon as the answer is written.
-  // This replaces @hono/node-server's own clean-up (autoCleanupIncoming), which gives up after
-  // 500 ms, too soon for a large body on a busy machine. This server speaks HTTP/1.1 only (serve()
-  // without createServer), so the bindings are IncomingMessage and ServerResponse.
-  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
-    const response = await app.fetch(request, env);
-    const incoming = env.incoming as IncomingMessage;
-    // Complete: the whole request is off the wire (read by the app, or buffered); nothing to do.
-    if (incoming.complete) return response;
-    // A body the app began to read goes on through its web stream; one it never touched is read
-    // from Node's stream (a web stream made now would stall: Node stops feeding it once the answer
-    // is written, taking a body nobody had read for one it may throw away itself).
-    const discarded = request.bodyUsed ? discardUnread(request) : discardIncoming(incoming);
-    if (closesAfterAnswer(env.outgoing as ServerResponse)) await discarded;
-    return response;
-  };
-  return new Promise((resolve, reject) => {
-    const server = serveHttp({ fetch, autoCleanupIncoming: false, port, hostname: host }, () => {
-      server.off('error', onError);
-      resolve(server);
-    }) as Server;
-    const onError = (error: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(listenProblem(error, host, port)), { code: error.code }));
-    server.once('error', onError);
-  });
-}
-
-function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
-  const where = `cannot listen on ${host}:${port}`;
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return `${where}: the port is in use by another process; stop that process, or set PORT (server.port) to a free port`;
-    case 'EACCES':
-      return `${where}: permission denied (ports below 1024 need privileges); set PORT (server.port) to 1024 or above`;
-    case 'EADDRNOTAVAIL':
-      return `${where}: this machine has no such address; set HOST to one of its addresses, or to 0.0.0.0 for all`;
-    default:
-      return `${where}: ${error.message}`;
-  }
-}
-
 /** Where the session database is, as logs may say it. */
 function databaseLocation(config: Config): string {
   return nodeDriver(config) === 'pglite' ? `${config.database.pglite_dir} (embedded PGlite)` : redactDsn(config.database.dsn);
@@ -221,14 +117,14 @@ function databaseLocation(config: Config): string {
 export async function serve(baton: Baton, options: ServeOptions = {}): Promise<NodeServer> {
   const platform = await platformOf(baton);
   const { config, logger } = platform;
-  platform.readiness = 'starting';
+  platform.readiness.markStarting();
   const inFlight = platform.instance.requests;
   const host = options.host ?? process.env.HOST ?? '0.0.0.0';
-  const server = await listen(platform, options.port ?? config.server.port, host);
-  const drain: DrainState = { draining: false, closed: false };
-  trackExchanges(server, inFlight, drain);
+  const http = await listenHttp(platform.app, { port: options.port ?? config.server.port, host, inFlight });
 
   const starting = new AbortController();
+  // A Baton closed without shutdown() stops retrying its store as well.
+  platform.resources.add('start-up wait', () => starting.abort());
   let cleanup: CleanupSchedule | undefined;
   let stopping: Promise<ShutdownReport> | undefined;
   let removeSignalHandlers = () => {};
@@ -243,15 +139,12 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
           logger,
           inFlight,
           markDraining: () => {
-            platform.readiness = 'draining';
-            drain.draining = true;
+            platform.readiness.markDraining();
+            http.startDraining();
           },
-          stopAccepting: () => {
-            drain.closed = true;
-            server.close();
-          },
+          stopAccepting: () => http.stopAccepting(),
           endStreams: () => platform.closeStreams(),
-          closeConnections: () => server.closeAllConnections(),
+          closeConnections: () => http.closeConnections(),
           unfinishedRequests: () => platform.instance.unfinishedRequests,
           stopCleanup: async () => cleanup?.stop(),
           closeStore: () => baton.close(),
@@ -270,26 +163,29 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
   }
 
   // Said once the signals are handled: whoever waits for this line may stop the server at once.
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
-  logger.info('listening', { port, store: config.sessions.store, config: platform.configSource, toolsets: platform.toolsets });
+  logger.info('listening', { port: http.port, store: config.sessions.store, config: platform.configSource, toolsets: platform.toolsets });
 
   void waitForStore(platform.store, {
     logger,
     signal: starting.signal,
     ...(config.sessions.store === 'database' && { fields: { database: databaseLocation(config) } }),
     onFailure: (error) => {
-      platform.readinessReason =
-        error instanceof StoreUnavailableError ? error.publicMessage : 'the session store is not ready yet (the server log says why)';
+      platform.readiness.setNotReadyReason(
+        error instanceof StoreUnavailableError ? error.publicMessage : 'the session store is not ready yet (the server log says why)',
+      );
     },
   }).then((ready) => {
-    if (!ready || stopping) return;
-    cleanup = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
-    platform.readiness = 'ready';
-    platform.readinessReason = undefined;
+    if (!ready) {
+      logger.info('stopped before the session store was ready');
+      return;
+    }
+    if (stopping || platform.resources.closed) return;
+    const schedule = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
+    platform.resources.add('cleanup schedule', () => schedule.stop());
+    cleanup = schedule;
+    platform.readiness.markReady();
     logger.info('ready', { store: platform.store.kind, cleanupIntervalMs: config.sessions.cleanup_interval });
   });
 
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return { server, port, url: `http://${shown}:${port}`, shutdown: (reason = 'shutdown()') => stop(reason) };
+  return { server: http.server, port: http.port, url: http.url, shutdown: (reason = 'shutdown()') => stop(reason) };
 }
