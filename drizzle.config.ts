@@ -12,7 +12,7 @@ if (!url && !offline) {
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/db/schema.ts',
+  schema: './src/store/db/schema.ts',
   out: './drizzle',
   dbCredentials: { url },
   // drizzle-kit's defaults, spelled out: the bundled migrator writes the same journal table.

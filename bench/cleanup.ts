@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { ROOT } from '../test/helpers/server.js';
-import { openPg } from '../src/db/drivers/pg.js';
-import { DatabaseSessionStore } from '../src/sessions/database-store.js';
-import type { CleanupBatch, CleanupReport } from '../src/sessions/types.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
+import { DatabaseSessionStore } from '../src/store/database-store.js';
+import type { CleanupBatch, CleanupReport } from '../src/store/types.js';
 
 const { values: args } = parseArgs({
   options: { expired: { type: 'string', default: '1000000' }, live: { type: 'string', default: '100000' } },

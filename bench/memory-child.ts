@@ -1,12 +1,12 @@
 // Run with --expose-gc: resident memory the memory store needs per idle session, or with
 // `pool` as the first argument, what the pool of idle restored servers holds when full.
-import { MemorySessionStore } from '../src/sessions/memory-store.js';
-import { newSessionId } from '../src/sessions/ids.js';
-import { DEFAULT_POOL_LIMITS, ServerPool, connectServer } from '../src/mcp/server-pool.js';
-import { Registry } from '../src/mcp/registry.js';
-import { Exchanges } from '../src/mcp/exchanges.js';
+import { MemorySessionStore } from '../src/store/memory-store.js';
+import { newSessionId } from '../src/era-2025/ids.js';
+import { DEFAULT_POOL_LIMITS, ServerPool, connectServer } from '../src/era-2025/server-pool.js';
+import { Registry } from '../src/core/registry.js';
+import { Exchanges } from '../src/era-2025/exchanges.js';
 import { createLogger } from '../src/log.js';
-import { InProcessChannel } from '../src/channel/in-process.js';
+import { InProcessChannel } from '../src/store/channel/in-process.js';
 import { TOOLSETS } from '../src/tools/index.js';
 
 const pool = process.argv[2] === 'pool';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const GENERATED = `${root}src/db/migrations.generated.ts`;
+export const GENERATED = `${root}src/store/db/migrations.generated.ts`;
 
 interface JournalEntry {
   idx: number;

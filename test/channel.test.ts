@@ -1,4 +1,4 @@
-// Instances talk through the store (src/channel/). First the channel itself on every delivery
+// Instances talk through the store (src/store/channel/). First the channel itself on every delivery
 // (in process, pg NOTIFY, neon-http polling, pglite): order, `since`, reading after a position,
 // payloads too large for NOTIFY, retention. Then two platforms in one process over one database,
 // sharing nothing else, as two instances: the client's replies to elicitation and sampling, its
@@ -12,12 +12,12 @@ import pg from 'pg';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
-import { DatabaseSessionStore } from '../src/sessions/database-store.js';
-import { InProcessChannel } from '../src/channel/in-process.js';
-import { comparePositions, type Channel, type Message } from '../src/channel/types.js';
-import { sessionTopic } from '../src/channel/topics.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
+import { DatabaseSessionStore } from '../src/store/database-store.js';
+import { InProcessChannel } from '../src/store/channel/in-process.js';
+import { comparePositions, type Channel, type Message } from '../src/store/channel/types.js';
+import { sessionTopic } from '../src/store/channel/topics.js';
 import { createTestDatabase } from './helpers/db.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { deferred, Gate } from './helpers/gate.js';

@@ -11,12 +11,12 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { ROOT, freePort, startServer } from './helpers/server.js';
 import { RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
-import { openPg } from '../src/db/drivers/pg.js';
-import { DatabaseSessionStore } from '../src/sessions/database-store.js';
-import { newSessionId } from '../src/sessions/ids.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
+import { DatabaseSessionStore } from '../src/store/database-store.js';
+import { newSessionId } from '../src/era-2025/ids.js';
 import { runCli } from '../src/cli/run.js';
-import { MIGRATIONS } from '../src/db/migrations.generated.js';
-import { LOCK_FILE, lockFolder } from '../src/db/folder-lock.js';
+import { MIGRATIONS } from '../src/store/db/migrations.generated.js';
+import { LOCK_FILE, lockFolder } from '../src/store/db/folder-lock.js';
 import { hostname } from 'node:os';
 
 interface Run {

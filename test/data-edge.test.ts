@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform } from '../src/platform.js';
+import { createPlatform } from '../src/platform/platform.js';
 import { openEdgeDatasource } from '../src/tools/data/open-edge.js';
 import { startNeonEndpoint, type NeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';

@@ -4,8 +4,8 @@
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { demoSql } from '../src/tools/data/demo/index.js';
-import { openPg } from '../src/db/drivers/pg.js';
-import { migrate } from '../src/db/migrate.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
+import { migrate } from '../src/store/db/migrate.js';
 
 export const SECRET_STATE = 'do-not-leak-7f3a';
 

@@ -7,11 +7,11 @@ import { z } from 'zod';
 import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import { defineTool, text } from '../src/tools/define.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import { defineTool, text } from '../src/core/define.js';
 import { TOOLSET_FACTORIES } from '../src/tools/index.js';
-import type { SemanticContext } from '../src/enrichment/context.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
+import type { SemanticContext } from '../src/core/enrichment/context.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';
 

@@ -1,4 +1,4 @@
-// The embedded database's folder lock (src/db/folder-lock.ts) when several processes find a lock
+// The embedded database's folder lock (src/store/db/folder-lock.ts) when several processes find a lock
 // left by a dead process at the same moment: exactly one of them may take it over, and the lock
 // file names that one. Real processes, started together round after round; a round in which two
 // won, or the file names a loser, fails the test at once.
@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE } from '../src/db/folder-lock.js';
+import { LOCK_FILE } from '../src/store/db/folder-lock.js';
 import { ROOT } from './helpers/server.js';
 
 interface Answer {

@@ -11,8 +11,8 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { RawSession } from './helpers/mcp.js';
-import { openPg } from '../src/db/drivers/pg.js';
-import { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
+import { DatabaseSessionStore } from '../src/store/database-store.js';
 
 const SESSIONS = 120;
 const IDLE_MS = 3_000;

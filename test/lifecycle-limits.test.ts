@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
-import { MemorySessionStore } from '../src/sessions/memory-store.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
+import { MemorySessionStore } from '../src/store/memory-store.js';
 import { createLogger } from '../src/log.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';

@@ -10,9 +10,9 @@ import { InFlight } from '../src/lifecycle/in-flight.js';
 import { startCleanupSchedule } from '../src/lifecycle/cleanup-schedule.js';
 import { shutdown, type ShutdownSteps } from '../src/lifecycle/shutdown.js';
 import { waitForStore } from '../src/lifecycle/startup.js';
-import { MemorySessionStore } from '../src/sessions/memory-store.js';
+import { MemorySessionStore } from '../src/store/memory-store.js';
 import { createLogger, type LogLevel } from '../src/log.js';
-import type { CleanupOptions, CleanupReport, SessionStore } from '../src/sessions/types.js';
+import type { CleanupOptions, CleanupReport, SessionStore } from '../src/store/types.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -6,9 +6,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { GENERATED, renderMigrations } from '../scripts/bundle-migrations.js';
-import { migrate, pendingMigrations } from '../src/db/migrate.js';
-import { openPg } from '../src/db/drivers/pg.js';
-import { MIGRATIONS } from '../src/db/migrations.generated.js';
+import { migrate, pendingMigrations } from '../src/store/db/migrate.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
+import { MIGRATIONS } from '../src/store/db/migrations.generated.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { ROOT } from './helpers/server.js';
 

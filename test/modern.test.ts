@@ -4,9 +4,9 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { connectClient, readMessages } from './helpers/mcp.js';
 import { connectModernClient, modernRequest } from './helpers/modern.js';

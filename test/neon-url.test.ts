@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { ConfigError } from '../src/config/errors.js';
-import { checkNeonUrl } from '../src/db/drivers/neon-http.js';
+import { checkNeonUrl } from '../src/store/db/drivers/neon-http.js';
 import { openEdgeDatasource } from '../src/tools/data/open-edge.js';
 
 describe('checkNeonUrl', () => {

@@ -1,4 +1,4 @@
-// Announcing changes from anywhere (src/channel/changes.ts): from a tool (`ctx.changes`), from
+// Announcing changes from anywhere (src/store/channel/changes.ts): from a tool (`ctx.changes`), from
 // application code (`platform.changes`), and from the command line (`baton notify`), to the event
 // streams of 2025 sessions on every instance.
 import { execFile } from 'node:child_process';
@@ -10,9 +10,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
-import { defineTool, text } from '../src/tools/define.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
+import { defineTool, text } from '../src/core/define.js';
 import { TOOLSET_FACTORIES } from '../src/tools/index.js';
 import { runCli } from '../src/cli/run.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';

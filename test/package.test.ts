@@ -168,7 +168,7 @@ describe('the package', () => {
       const names = {};
       for (const entry of ['mcp-baton', 'mcp-baton/node', 'mcp-baton/worker', 'mcp-baton/vercel']) names[entry] = Object.keys(await import(entry)).sort();
       const refused = [];
-      for (const deep of ['mcp-baton/dist/lib/platform.js', 'mcp-baton/dist/lib/api/baton.js', 'mcp-baton/src/platform.ts', 'mcp-baton/lib/platform']) {
+      for (const deep of ['mcp-baton/dist/lib/platform.js', 'mcp-baton/dist/lib/api/baton.js', 'mcp-baton/src/platform/platform.ts', 'mcp-baton/lib/platform']) {
         try { await import(deep); refused.push(deep + ': imported'); } catch (error) { refused.push(deep + ': ' + error.code); }
       }
       console.log(JSON.stringify({ names, refused }));`;
@@ -196,7 +196,7 @@ describe('the package', () => {
     expect(refused).toEqual([
       'mcp-baton/dist/lib/platform.js: ERR_PACKAGE_PATH_NOT_EXPORTED',
       'mcp-baton/dist/lib/api/baton.js: ERR_PACKAGE_PATH_NOT_EXPORTED',
-      'mcp-baton/src/platform.ts: ERR_PACKAGE_PATH_NOT_EXPORTED',
+      'mcp-baton/src/platform/platform.ts: ERR_PACKAGE_PATH_NOT_EXPORTED',
       'mcp-baton/lib/platform: ERR_PACKAGE_PATH_NOT_EXPORTED',
     ]);
   });

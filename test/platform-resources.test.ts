@@ -11,10 +11,10 @@ import { defineTool, defineToolset, text, type ToolsetFactory } from '../src/api
 import { createBaton } from '../src/api/node.js';
 import type { Baton } from '../src/api/baton.js';
 import { parseConfig } from '../src/config/index.js';
-import type { Database } from '../src/db/database.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
+import type { Database } from '../src/store/db/database.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform } from '../src/platform.js';
+import { createPlatform } from '../src/platform/platform.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 const quiet = createLogger('error');

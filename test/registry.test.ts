@@ -1,11 +1,11 @@
 // The per-request server offers exactly what the enabled toolsets provide.
 import { expect, it } from 'vitest';
 import { z } from 'zod';
-import { Registry } from '../src/mcp/registry.js';
-import { createPlatform } from '../src/platform.js';
+import { Registry } from '../src/core/registry.js';
+import { createPlatform } from '../src/platform/platform.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { defineTool, text } from '../src/tools/define.js';
+import { defineTool, text } from '../src/core/define.js';
 import { TOOLSETS } from '../src/tools/index.js';
 import { RawSession } from './helpers/mcp.js';
 

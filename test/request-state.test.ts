@@ -3,7 +3,7 @@
 // must still be found. The codec itself is the SDK's, unchanged.
 import type { ServerContext } from '@modelcontextprotocol/server';
 import { describe, expect, it, vi } from 'vitest';
-import { createRequestStateSeal, keyFromSecret } from '../src/modern/request-state.js';
+import { createRequestStateSeal, keyFromSecret } from '../src/era-2026/request-state.js';
 
 vi.mock('@modelcontextprotocol/server', async (importOriginal) => {
   const sdk = await importOriginal<typeof import('@modelcontextprotocol/server')>();

@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy } from './helpers/proxy.js';
 import { connectClient, postJson } from './helpers/mcp.js';
-import { MIGRATIONS } from '../src/db/migrations.generated.js';
+import { MIGRATIONS } from '../src/store/db/migrations.generated.js';
 
 let db: TestDatabase;
 const running: RunningServer[] = [];

@@ -1,8 +1,8 @@
-// Restored servers kept per session (src/mcp/server-pool.ts): the pool's bookkeeping, and what
+// Restored servers kept per session (src/era-2025/server-pool.ts): the pool's bookkeeping, and what
 // the platform does with it: a session is restored once per instance, concurrent requests of a
 // session get servers of their own, work left behind by an answered request cannot reach the
 // next one, and DELETE stops what a session still runs. Also the answer held back to be sent
-// whole (src/sessions/instance.ts `serve`), over a real Node HTTP server. What overlaps with what
+// whole (src/era-2025/instance.ts `serve`), over a real Node HTTP server. What overlaps with what
 // is decided by the test (calls wait at a gate, test/helpers/gate.ts), never by sleeping.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -11,12 +11,12 @@ import { serve } from '@hono/node-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform, type PlatformOptions } from '../src/platform.js';
-import { defineTool, text } from '../src/tools/define.js';
+import { createPlatform, type Platform, type PlatformOptions } from '../src/platform/platform.js';
+import { defineTool, text } from '../src/core/define.js';
 import { TOOLSET_FACTORIES } from '../src/tools/index.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
-import { ServerPool, type SessionServer } from '../src/mcp/server-pool.js';
-import { RequestTransport } from '../src/mcp/transport.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
+import { ServerPool, type SessionServer } from '../src/era-2025/server-pool.js';
+import { RequestTransport } from '../src/era-2025/transport.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { deferred, Gate } from './helpers/gate.js';

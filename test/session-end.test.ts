@@ -3,10 +3,10 @@
 // The end is published in the statement that removes the session.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';

@@ -6,17 +6,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { z } from 'zod';
-import { SESSION_ENDED, sessionTopic, type SessionMessage } from '../src/channel/topics.js';
+import { SESSION_ENDED, sessionTopic, type SessionMessage } from '../src/store/channel/topics.js';
 import { parseConfig } from '../src/config/index.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
-import { openPg } from '../src/db/drivers/pg.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import { DatabaseSessionStore } from '../src/sessions/database-store.js';
-import { MemorySessionStore } from '../src/sessions/memory-store.js';
-import { newSessionId } from '../src/sessions/ids.js';
-import type { NewSession, SessionLimits, SessionStore } from '../src/sessions/types.js';
-import { defineTool, text, type Toolset } from '../src/tools/define.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import { DatabaseSessionStore } from '../src/store/database-store.js';
+import { MemorySessionStore } from '../src/store/memory-store.js';
+import { newSessionId } from '../src/era-2025/ids.js';
+import type { NewSession, SessionLimits, SessionStore } from '../src/store/types.js';
+import { defineTool, text, type Toolset } from '../src/core/define.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession, readMessages } from './helpers/mcp.js';
 

@@ -1,4 +1,4 @@
-// Event streams any instance serves and any instance resumes (src/sessions/streams.ts), on two
+// Event streams any instance serves and any instance resumes (src/era-2025/streams.ts), on two
 // platforms in one process that share only the database (pg: NOTIFY; neon-http: polling):
 // announcements published on one reach a GET stream held on the other, only what the session
 // subscribed to; a client that reconnects to the other platform with Last-Event-ID gets what it
@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createPlatform, type Platform } from '../src/platform.js';
-import { openNodeDatabase } from '../src/db/open-node.js';
-import type { DatabaseSessionStore } from '../src/sessions/database-store.js';
-import { SessionStreams } from '../src/sessions/streams.js';
-import { CHANGES_TOPIC, type ChangeEvent } from '../src/channel/types.js';
-import { sessionTopic } from '../src/channel/topics.js';
+import { createPlatform, type Platform } from '../src/platform/platform.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
+import type { DatabaseSessionStore } from '../src/store/database-store.js';
+import { SessionStreams } from '../src/era-2025/streams.js';
+import { CHANGES_TOPIC, type ChangeEvent } from '../src/store/channel/types.js';
+import { sessionTopic } from '../src/store/channel/topics.js';
 import { deferred } from './helpers/gate.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { RawSession } from './helpers/mcp.js';

@@ -2,22 +2,22 @@
 // revocation, a cleanup run, announcements to every instance. The `baton` command line is a thin
 // shell over this; an operator's own scripts can use it the same way (`mcp-baton/node`).
 import { sql } from 'drizzle-orm';
-import { changeNotifier } from '../channel/changes.js';
-import type { ChangeNotifier } from '../channel/types.js';
+import { changeNotifier } from '../store/channel/changes.js';
+import type { ChangeNotifier } from '../store/channel/types.js';
 import type { EnvRecord } from '../config/index.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load-file.js';
 import { parseConfig } from '../config/index.js';
 import type { Config } from '../config/schema.js';
-import type { Database } from '../db/database.js';
-import { migrate } from '../db/migrate.js';
-import { MIGRATIONS } from '../db/migrations.generated.js';
-import { nodeDriver, openNodeDatabase } from '../db/open-node.js';
-import { sessions } from '../db/schema.js';
+import type { Database } from '../store/db/database.js';
+import { migrate } from '../store/db/migrate.js';
+import { MIGRATIONS } from '../store/db/migrations.generated.js';
+import { nodeDriver, openNodeDatabase } from '../store/db/open-node.js';
+import { sessions } from '../store/db/schema.js';
 import type { Logger, LogLevel } from '../log.js';
-import { sessionLimits } from '../platform.js';
-import type { DatabaseSessionStore } from '../sessions/database-store.js';
-import type { CleanupOptions, CleanupReport, SessionLimits, SessionSummary } from '../sessions/types.js';
+import { sessionLimits } from '../platform/platform.js';
+import type { DatabaseSessionStore } from '../store/database-store.js';
+import type { CleanupOptions, CleanupReport, SessionLimits, SessionSummary } from '../store/types.js';
 import { deferredChanges, loggerFor } from './assemble.js';
 import type { ConfigInput } from './baton.js';
 
@@ -94,7 +94,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     (opened ??= (async () => {
       const database = await openNodeDatabase(config, logger);
       try {
-        const { DatabaseSessionStore } = await import('../sessions/database-store.js');
+        const { DatabaseSessionStore } = await import('../store/database-store.js');
         // An admin publishes on the channel at most; it never waits for a message.
         const store = new DatabaseSessionStore(database, limits, { autoMigrate: config.database.auto_migrate, listen: false });
         return { database, store };

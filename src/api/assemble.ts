@@ -2,13 +2,13 @@
 // edge.ts), which only say how their runtime opens a database and reads its settings. Internal:
 // nothing here is exported to users.
 import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
-import type { ChangeNotifier } from '../channel/types.js';
+import type { ChangeNotifier } from '../store/channel/types.js';
 import { ConfigError } from '../config/errors.js';
 import { type EnvRecord, parseConfig, type RuntimeDefaults } from '../config/index.js';
 import type { Config } from '../config/schema.js';
 import { readEnv } from '../config/env.js';
 import { createLogger, type Logger, type LogLevel, parseLogLevel } from '../log.js';
-import { createPlatform, type Platform, type PlatformOptions } from '../platform.js';
+import { createPlatform, type Platform, type PlatformOptions } from '../platform/platform.js';
 import type { Baton, BatonOptions } from './baton.js';
 import type { LazyPlatform } from './lazy.js';
 

@@ -1,11 +1,11 @@
 // What every runtime entry of the public API takes and gives: the options a user writes and the
 // `Baton` they get back. Only types: how they become a platform is ./assemble.ts, kept apart so
 // that the declarations users compile against reach none of the platform's insides.
-import type { ChangeNotifier } from '../channel/types.js';
+import type { ChangeNotifier } from '../store/channel/types.js';
 import type { EnvRecord } from '../config/env.js';
 import type { Config } from '../config/schema.js';
 import type { Logger, LogLevel } from '../log.js';
-import type { CleanupReport } from '../sessions/types.js';
+import type { CleanupReport } from '../store/types.js';
 import type { ToolsetSource } from '../tools/index.js';
 
 /**

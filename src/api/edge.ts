@@ -3,7 +3,7 @@
 // platform built on the first event an instance sees.
 import { configFromEnv, type EnvRecord } from '../config/index.js';
 import { readEnv } from '../config/env.js';
-import { openEdgeDatabase } from '../db/open-edge.js';
+import { openEdgeDatabase } from '../store/db/open-edge.js';
 import { OPEN_POLICY } from '../http/origin-guard.js';
 import { createLogger, type Logger } from '../log.js';
 import { openEdgeDatasource } from '../tools/data/open-edge.js';

@@ -15,26 +15,25 @@ export {
   type InputRequired,
   type InputRequiredBuilder,
   type InputResponses,
-  type Principal,
   type PromptArgument,
   type PromptDefinition,
   type ResourceDefinition,
   type ResourceTemplateDefinition,
-  type ResultReference,
   type ToolDefinition,
   type ToolOutput,
   type ToolResult,
   type Toolset,
-} from '../tools/define.js';
+} from '../core/define.js';
+export type { Principal } from '../auth/caller.js';
 export type { ToolsetFactory, ToolsetServices, ToolsetSource } from '../tools/index.js';
-export type { ContextProviders, ContextProvider, SemanticContext } from '../enrichment/context.js';
-export type { SessionState } from '../sessions/state.js';
-export type { ChangeNotifier } from '../channel/types.js';
-export { ProtocolFault, FaultCode } from '../mcp/calls.js';
+export type { ContextProviders, ContextProvider, ResultReference, SemanticContext } from '../core/enrichment/context.js';
+export type { SessionState } from '../core/session-state.js';
+export type { ChangeNotifier } from '../store/channel/types.js';
+export { ProtocolFault, FaultCode } from '../core/calls.js';
 export { fromSdkServer, type SdkRegistration, type SdkServerOptions } from './sdk-server.js';
 export type { Baton, BatonOptions, ConfigInput } from './baton.js';
 export { ConfigError, type ConfigIssue } from '../config/errors.js';
 export type { Config } from '../config/schema.js';
 export type { EnvRecord } from '../config/env.js';
 export type { Logger, LogLevel, LogFields } from '../log.js';
-export type { CleanupOptions, CleanupReport, SessionSummary } from '../sessions/types.js';
+export type { CleanupOptions, CleanupReport, SessionSummary } from '../store/types.js';

@@ -3,7 +3,7 @@
 // one tries again, so a fixed setting takes effect without a redeploy.
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
-import type { Platform } from '../platform.js';
+import type { Platform } from '../platform/platform.js';
 
 /**
  * Said once per isolate, when its platform is built (its first request): Workers and Vercel run

@@ -31,19 +31,19 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import { FaultCode, ProtocolFault } from '../mcp/calls.js';
+import { FaultCode, ProtocolFault } from '../core/calls.js';
 import { errorText } from '../log.js';
+import type { Principal } from '../auth/caller.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type {
   HandlerContext,
-  Principal,
   PromptArgument,
   PromptDefinition,
   ResourceDefinition,
   ResourceTemplateDefinition,
   ToolDefinition,
   Toolset,
-} from '../tools/define.js';
+} from '../core/define.js';
 import type { ToolsetFactory } from '../tools/index.js';
 
 /** A function that registers tools, prompts and resources on an SDK server, as written for the SDK. */

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { parseDuration } from '../config/duration.js';
-import { StoreUnavailableError } from '../http/errors.js';
+import { StoreUnavailableError } from '../store/errors.js';
 import { createLogger } from '../log.js';
 import { type Admin, createAdmin } from '../api/node.js';
 import {

@@ -2,7 +2,7 @@
 // `sessions.cleanup_interval`, started by the entry (never by a request). Workers and Vercel run
 // the same routine from their cron handlers instead.
 import type { Logger } from '../log.js';
-import type { CleanupReport, SessionStore } from '../sessions/types.js';
+import type { CleanupReport, SessionStore } from '../store/types.js';
 
 export interface CleanupScheduleOptions {
   store: SessionStore;

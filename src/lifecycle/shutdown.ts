@@ -72,7 +72,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   steps.closeConnections();
 
   // Nothing to flush: session state is written to the store before each response leaves (see
-  // the write-back in src/sessions/instance.ts), so once every request is answered no write can be pending.
+  // the write-back in src/era-2025/instance.ts), so once every request is answered no write can be pending.
   // A request still unanswered here was cut off with its connection; its client got no result,
   // so not storing its state keeps the rule that no result is seen whose state was not stored.
   const unfinished = steps.unfinishedRequests();

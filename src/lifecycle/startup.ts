@@ -3,7 +3,7 @@
 // instead of by the first request. A database that is not there yet is retried: the process stays
 // alive (liveness 200) and not ready (readiness 503) until it is, as orchestrators expect.
 import type { LogFields, Logger } from '../log.js';
-import type { SessionStore } from '../sessions/types.js';
+import type { SessionStore } from '../store/types.js';
 
 export interface WaitForStoreOptions {
   logger: Logger;

@@ -1,6 +1,6 @@
 // Conformance fixtures that ask the client for input, written once in the multi-round-trip style
 // (they return InputRequired and read the answers on the next entry). 2026-07-28 clients get the
-// requests in-band; 2025 sessions get them as real requests on the call's stream (src/mcp/server.ts).
+// requests in-band; 2025 sessions get them as real requests on the call's stream (src/era-2025/server.ts).
 // Names, texts and request keys follow what the suite's scenarios expect.
 import { z } from 'zod';
 import type { CallToolResult, CreateMessageResult, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
@@ -13,7 +13,7 @@ import {
   inputResponse,
   type PromptDefinition,
   text,
-} from '../api/index.js';
+} from '../core/define.js';
 
 function toolError(message: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: message }] };

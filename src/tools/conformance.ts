@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { inputPrompt, inputTools } from './conformance-input.js';
-import { defineTool, defineToolset, text, type Toolset } from '../api/index.js';
+import { defineTool, defineToolset, text, type Toolset } from '../core/define.js';
 
 // A 1x1 RGB PNG and a 1 ms, 8 kHz, 8-bit mono PCM WAV: the smallest files that real decoders
 // accept, so clients that actually decode the content do not choke on a placeholder.

@@ -2,7 +2,7 @@
 // whose duration the caller chooses (graceful shutdown and rolling restarts are tested with it).
 // Enabled with BATON_TOOLSETS=diagnostics; never part of the default set.
 import { z } from 'zod';
-import { defineTool, defineToolset, text, type Toolset } from '../api/index.js';
+import { defineTool, defineToolset, text, type Toolset } from '../core/define.js';
 
 /** A diagnostic call must not hold a request (and a shutdown) for long. */
 export const MAX_SLEEP_MS = 60_000;

@@ -1,16 +1,12 @@
 // The toolsets this platform ships, by the name used in `toolsets:` / BATON_TOOLSETS.
 import { configProblem } from '../config/errors.js';
-import type { Toolset, ToolsetServices } from './define.js';
-
-export type { ToolsetFactory, ToolsetServices, ToolsetSource } from './define.js';
-import type { DatasourceOpener } from './data/datasource.js';
+import type { Toolset } from '../core/define.js';
+import type { BuiltInServices } from './data/datasource.js';
 import { conformanceToolset } from './conformance.js';
 import { diagnosticsToolset } from './diagnostics.js';
 
-/** What the built-in toolsets get besides: the runtime's way to open the data toolset's datasource. */
-export interface BuiltInServices extends ToolsetServices {
-  openDatasource: DatasourceOpener;
-}
+export type { ToolsetFactory, ToolsetServices, ToolsetSource } from '../core/define.js';
+export type { BuiltInServices };
 
 export const TOOLSETS: Record<string, Toolset> = {
   conformance: conformanceToolset,

@@ -1,7 +1,7 @@
 // A tool whose calls wait at a gate until the test opens it, for in-process platforms. Tests wait
 // for the event "n calls have arrived" instead of sleeping, and let the calls go when they choose,
 // so that what overlaps with what never depends on the machine's speed.
-import { defineTool, defineToolset, text, type Toolset } from '../../src/tools/define.js';
+import { defineTool, defineToolset, text, type Toolset } from '../../src/core/define.js';
 import { TOOLSET_FACTORIES } from '../../src/tools/index.js';
 
 export interface Deferred<T = void> {

@@ -3,9 +3,9 @@
 // query protocol (Parse/Bind/Describe/Execute/Sync) and text-format results, as Neon's proxy does,
 // so a string with several statements fails with 42601 and values come back as Postgres text.
 import pg from 'pg';
-import { textField, type QueryData, type RawResult } from '../../db/pglite-wire.js';
+import { textField, type QueryData, type RawResult } from '../../store/db/pglite-wire.js';
 
-export { PgliteWire } from '../../db/pglite-wire.js';
+export { PgliteWire } from '../../store/db/pglite-wire.js';
 
 export interface Backend {
   readonly kind: 'pg' | 'pglite';

@@ -21,8 +21,8 @@
 
 // The result shapes are Postgres's own (extended protocol, text format): they live with the
 // PGlite runner the production code uses too.
-export { parseCommandTag, type FieldDescription, type QueryData, type RawResult } from '../../db/pglite-wire.js';
-import type { QueryData, RawResult } from '../../db/pglite-wire.js';
+export { parseCommandTag, type FieldDescription, type QueryData, type RawResult } from '../../store/db/pglite-wire.js';
+import type { QueryData, RawResult } from '../../store/db/pglite-wire.js';
 
 export const HEADER = {
   connectionString: 'neon-connection-string',

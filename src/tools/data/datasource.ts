@@ -6,6 +6,7 @@
 // every driver because neon-http can only send a transaction as one batch: no statement can depend
 // on the result of another in the same call. Values come back as Postgres's own text.
 import type { Config } from '../../config/schema.js';
+import type { ToolsetServices } from '../../core/define.js';
 import type { Logger } from '../../log.js';
 
 export type DatasourceDriver = 'pg' | 'neon-http' | 'pglite';
@@ -55,6 +56,11 @@ export interface DataSetup {
 
 export type DatasourceOpener = (config: Config, logger: Logger) => Promise<DataSetup>;
 
+/** What the built-in toolsets are given: the services of every toolset, and how to open the datasource. */
+export interface BuiltInServices extends ToolsetServices {
+  openDatasource: DatasourceOpener;
+}
+
 /** A runtime that has no datasource to offer (Workers without datasource.dsn, for instance). */
 export class DatasourceUnavailableError extends Error {
   override name = 'DatasourceUnavailableError';
@@ -98,6 +104,6 @@ export function toStatementError(error: unknown): unknown {
  */
 export const openDefaultDatasource: DatasourceOpener = async (config, logger) => {
   const nodeOpener = './open-node.js';
-  const { openNodeDatasource } = (await import(/* @vite-ignore */ nodeOpener)) as typeof import('./open-node.js');
+  const { openNodeDatasource } = (await import(/* @vite-ignore */ nodeOpener)) as { openNodeDatasource: DatasourceOpener };
   return openNodeDatasource(config, logger);
 };

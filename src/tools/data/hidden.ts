@@ -3,7 +3,7 @@
 // may well be the session database. System catalogs are hidden too: list_tables and
 // describe_table already say what they hold, and some would show the platform's data indirectly
 // (pg_stats holds sample values of every column the role can read).
-import { PLATFORM_SCHEMA } from '../../db/schema.js';
+import { PLATFORM_SCHEMA } from '../../store/db/schema.js';
 
 /** The platform's schema and the one its migration journal lives in. */
 export const PLATFORM_SCHEMAS: readonly string[] = [PLATFORM_SCHEMA, 'drizzle'];

@@ -3,12 +3,12 @@
 // tables they are about (ToolOutput.references), so the enrichment middleware can add their
 // semantic context. The rules that keep `query` read-only are in ./guard.ts.
 import { z } from 'zod';
-import { Catalog, type TableComments } from '../../catalog/catalog.js';
-import { parseCatalog } from '../../catalog/file.js';
+import { Catalog, type TableComments } from './catalog/catalog.js';
+import { parseCatalog } from './catalog/file.js';
 import { formatDuration } from '../../config/duration.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { defineTool, defineToolset, text, type ToolOutput, type Toolset } from '../../api/index.js';
-import type { BuiltInServices } from '../index.js';
+import { defineTool, defineToolset, text, type ToolOutput, type Toolset } from '../../core/define.js';
+import type { BuiltInServices } from './datasource.js';
 import { DatasourceUnavailableError, QUERY_CANCELED, StatementError, type Datasource } from './datasource.js';
 import { formatRows } from './format.js';
 import { isRefusal } from './guard.js';

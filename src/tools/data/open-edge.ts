@@ -4,7 +4,7 @@
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
 import { DatasourceUnavailableError, type DataSetup, type Datasource } from './datasource.js';
-import { checkNeonUrl } from '../../db/drivers/neon-http.js';
+import { checkNeonUrl } from '../../store/db/drivers/neon-http.js';
 import { openNeonHttpDatasource } from './drivers/neon-http.js';
 
 export const NO_DATASOURCE_MESSAGE =

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import { ConfigError } from '../../config/errors.js';
-import { importDriver } from '../../db/optional-driver.js';
+import { importDriver } from '../../store/db/optional-driver.js';
 import type { DataSetup } from './datasource.js';
 import { demoCatalog, demoSql, DEMO_CATALOG_PATH } from './demo/index.js';
 import { splitStatements } from './sql/lexer.js';

@@ -2,7 +2,7 @@
 // A call is one HTTPS request: the driver's read-only batch mode, which wraps the statements in a
 // READ ONLY transaction on the server and sends each through the extended protocol.
 import { neon } from '@neondatabase/serverless';
-import { useFetchEndpoint } from '../../../db/drivers/neon-http.js';
+import { useFetchEndpoint } from '../../../store/db/drivers/neon-http.js';
 import { timeoutStatement, toStatementError, type Datasource } from '../datasource.js';
 
 export interface NeonHttpDatasourceOptions {

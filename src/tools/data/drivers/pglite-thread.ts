@@ -1,8 +1,8 @@
 // The demo dataset's PGlite, inside a worker thread (see ./pglite.ts for why). Seeds the database
 // in memory, then runs one batch at a time through the extended protocol with text results, the
-// same machinery the local Neon endpoint uses (src/db/pglite-wire.ts).
+// same machinery the local Neon endpoint uses (src/store/db/pglite-wire.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { PgliteWire } from '../../../db/pglite-wire.js';
+import { PgliteWire } from '../../../store/db/pglite-wire.js';
 import type { Statement } from '../datasource.js';
 
 export interface ThreadRequest {

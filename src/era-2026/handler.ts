@@ -1,0 +1,254 @@
+// The 2026-07-28 leg: stateless requests, each carrying its own `_meta` envelope. The SDK v2's
+// `createMcpHandler` owns the protocol (envelope and header validation, server/discover,
+// subscriptions/listen, removed methods, the input_required seam, serverInfo and caching fields);
+// this module gives it a server per request built from the same registry the 2025 sessions use.
+//
+// Building that server costs no schema work: the registry converted every schema once at start,
+// and the per-request server only points the methods at it. The server is an McpServer (the SDK
+// checks `Mcp-Param-*` headers only for those) whose tool schemas come from the registry.
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  type CacheHint,
+  createMcpHandler,
+  type InputRequiredResult,
+  type ListToolsResult,
+  type ReadResourceResult,
+  McpServer,
+  type ServerCapabilities as ModernCapabilities,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/server/validators/cf-worker';
+import type { Caller } from '../auth/caller.js';
+import { callTool, complete, getPrompt, progressNotification, readResource } from '../core/calls.js';
+import type { Registry } from '../core/registry.js';
+import { errorText, type Logger } from '../log.js';
+import { unavailable } from '../http/errors.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import { type HandlerContext, type InputRequired, isInputRequired } from '../core/define.js';
+import type { Channel, ChangeNotifier } from '../store/channel/types.js';
+import { channelEventBus } from './bus.js';
+import type { CacheHints } from './caching.js';
+import type { RequestStateSeal } from './request-state.js';
+
+export interface ModernLegOptions {
+  registry: Registry;
+  seal: RequestStateSeal;
+  caching: CacheHints;
+  /** Carries change events between instances, for `subscriptions/listen` streams. */
+  channel: Channel;
+  /** What tools get as `ctx.changes`: announces changes on every instance. */
+  changes: ChangeNotifier;
+  maxBodyBytes: number;
+  /**
+   * Longest a `subscriptions/listen` stream stays open (0: no limit); the client listens again.
+   * A polling channel reads while a stream is open, so there it has a limit by default.
+   */
+  listenTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface ModernLeg {
+  /** Serves one 2026-07-28 request (or answers it with the protocol's error). */
+  handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
+  /** Ends the open `subscriptions/listen` streams (shutdown: their clients listen elsewhere). */
+  closeStreams(): void;
+  close(): Promise<void>;
+}
+
+/** Methods whose handlers may return or receive requestState (input_required). */
+const STATEFUL_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
+/** Workers forbid code generation: the cfworker validator interprets schemas instead. */
+const validator = new CfWorkerJsonSchemaValidator();
+
+/** The registry's precomputed tool schemas (kept current by the registry), for the SDK's `Mcp-Param-*` header check. */
+class RegistryServer extends McpServer {
+  readonly #schemas: ReadonlyMap<string, Record<string, unknown>>;
+
+  constructor(
+    info: Implementation,
+    schemas: ReadonlyMap<string, Record<string, unknown>>,
+    options: ConstructorParameters<typeof McpServer>[1],
+  ) {
+    super(info, options);
+    this.#schemas = schemas;
+  }
+
+  override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
+    return this.#schemas.get(name);
+  }
+}
+
+export function createModernLeg(options: ModernLegOptions): ModernLeg {
+  const { registry, seal, caching, logger } = options;
+  const schemas = registry.inputSchemas;
+  const cacheHints: Record<string, CacheHint> = {
+    'tools/list': caching.lists,
+    'prompts/list': caching.lists,
+    'resources/list': caching.lists,
+    'resources/templates/list': caching.lists,
+  };
+
+  const buildServer = () => {
+    const mcp = new RegistryServer(registry.serverInfo, schemas, {
+      requestState: { verify: seal.verify },
+      cacheHints,
+      jsonSchemaValidator: validator,
+    });
+    const server = mcp.server;
+    // Declared after construction, so that McpServer installs none of its own handlers.
+    server.registerCapabilities(registry.capabilities as ModernCapabilities);
+    server.setRequestHandler('tools/list', () => ({ tools: registry.toolList as ListToolsResult['tools'] }));
+    server.setRequestHandler('tools/call', async (request, ctx) => {
+      const target = targetOf(`tools/call ${request.params.name}`, request.params.arguments ?? {});
+      const result = await callTool(registry, request.params, await handlerContext(ctx, target));
+      return isInputRequired(result) ? sealInput(result, target, ctx) : result;
+    });
+    server.setRequestHandler('completion/complete', (request) => complete(registry, request.params));
+    if (registry.capabilities.prompts) {
+      server.setRequestHandler('prompts/list', () => ({ prompts: registry.promptList }));
+      server.setRequestHandler('prompts/get', async (request, ctx) => {
+        const target = targetOf(`prompts/get ${request.params.name}`, request.params.arguments ?? {});
+        const result = await getPrompt(registry, request.params, await handlerContext(ctx, target));
+        return isInputRequired(result) ? sealInput(result, target, ctx) : result;
+      });
+    }
+    if (registry.capabilities.resources) {
+      server.setRequestHandler('resources/list', () => ({ resources: registry.resourceList }));
+      server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: registry.templateList }));
+      server.setRequestHandler('resources/read', async (request, ctx) => {
+        const { uri } = request.params;
+        const target = targetOf(`resources/read ${uri}`, undefined);
+        const result = await readResource(registry, uri, await handlerContext(ctx, target));
+        if (isInputRequired(result)) return sealInput(result, target, ctx);
+        return { ...caching.read(uri), ...(result as ReadResourceResult) };
+      });
+    }
+    server.onerror = (error) => logger.debug('mcp server error', { era: '2026-07-28', error: errorText(error) });
+    return mcp;
+  };
+
+  /** A handler's InputRequired, with its state sealed for the trip through the client. */
+  async function sealInput(result: InputRequired, target: Target, ctx: ServerContext): Promise<InputRequiredResult> {
+    const { requestState, ...rest } = result;
+    if (requestState === undefined) return rest;
+    return { ...rest, requestState: await seal.seal(requestState, await target(), ctx) };
+  }
+
+  async function handlerContext(ctx: ServerContext, target: Target): Promise<HandlerContext> {
+    const { mcpReq } = ctx;
+    const verified = mcpReq.requestState();
+    const caller = callerOf(ctx);
+    // The SDK's envelope type is opaque; its keys are the specification's.
+    const envelope = mcpReq.envelope as Record<string, unknown> | undefined;
+    return {
+      era: 'stateless',
+      sessionId: undefined,
+      session: undefined,
+      principal: caller?.principal,
+      clientCapabilities: envelope?.[CLIENT_CAPABILITIES_META_KEY] as HandlerContext['clientCapabilities'],
+      clientInfo: envelope?.[CLIENT_INFO_META_KEY] as HandlerContext['clientInfo'],
+      signal: mcpReq.signal,
+      inputResponses: mcpReq.inputResponses as HandlerContext['inputResponses'],
+      requestState: verified === undefined ? undefined : seal.open(verified, await target()),
+      log: (level, data, logger) => mcpReq.log(level, data, logger),
+      async progress(progress, total, message) {
+        const notification = progressNotification(mcpReq._meta?.progressToken, progress, total, message);
+        if (notification) await mcpReq.notify(notification);
+      },
+      notify: (notification) => mcpReq.notify(notification),
+      changes: options.changes,
+      closeStream: undefined,
+    };
+  }
+
+  const handler = createMcpHandler(buildServer, {
+    legacy: 'reject',
+    maxRequestBodySize: options.maxBodyBytes,
+    bus: channelEventBus(options.channel, logger),
+    onerror: (error) => logger.debug('2026-07-28 request refused or failed', { error: errorText(error) }),
+  });
+
+  // The open listen streams, each ended by its own signal: the SDK ends a listen stream when its
+  // request's signal aborts, so a stream can be ended (shutdown, timeout) without touching the
+  // calls in flight.
+  const listens = new Set<AbortController>();
+  const listenRequest = (request: Request): Request => {
+    const stop = new AbortController();
+    listens.add(stop);
+    const timer = options.listenTimeoutMs > 0 ? setTimeout(() => stop.abort(), options.listenTimeoutMs) : undefined;
+    const end = () => {
+      clearTimeout(timer);
+      listens.delete(stop);
+      // The host's signal may outlive the stream (ended by timeout or shutdown): let go of it.
+      request.signal.removeEventListener('abort', end);
+      stop.abort();
+    };
+    if (request.signal.aborted) end();
+    else request.signal.addEventListener('abort', end, { once: true });
+    stop.signal.addEventListener('abort', end, { once: true });
+    // The body was read already (the SDK is handed it parsed); only the signal is new.
+    return new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal });
+  };
+
+  return {
+    async handle(request, caller, parsedBody) {
+      // The methods that may carry or hand out requestState need its key, which may live in the
+      // database: loaded first, so that a database outage is a 503 like on the 2025 leg, not an
+      // error inside the protocol that says where the database is, or that valid state is invalid.
+      if (STATEFUL_METHODS.has((parsedBody as { method?: unknown } | undefined)?.method as string)) {
+        try {
+          await seal.ready();
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          logger.warn('session store unavailable', { era: '2026-07-28', error: error.message });
+          return unavailable(error.publicMessage);
+        }
+      }
+      const listening = (parsedBody as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
+      return handler.fetch(listening ? listenRequest(request) : request, {
+        // The caller digest binds requestState; the token itself is never passed on.
+        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
+        ...(parsedBody !== undefined && { parsedBody }),
+      });
+    },
+    closeStreams() {
+      for (const stop of listens) stop.abort();
+    },
+    close: () => handler.close(),
+  };
+}
+
+/** The request a requestState belongs to, worked out only when state is minted or redeemed. */
+type Target = () => Promise<string>;
+
+/**
+ * Method, name (or URI) and a digest of the arguments: state minted for one call is refused by a
+ * call with other arguments (the client sends the same arguments again with its answers).
+ */
+function targetOf(name: string, args: unknown): Target {
+  let target: Promise<string> | undefined;
+  return () =>
+    (target ??= (async () => {
+      if (args === undefined) return name;
+      const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(args)));
+      return `${name} ${btoa(String.fromCharCode(...new Uint8Array(digest)))}`;
+    })());
+}
+
+/** JSON with object keys in order, so that equal values give equal text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function callerOf(ctx: ServerContext): Caller | undefined {
+  return (ctx.http?.authInfo?.extra as { caller?: Caller } | undefined)?.caller;
+}

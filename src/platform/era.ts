@@ -1,0 +1,50 @@
+// Era routing: one endpoint, two protocol eras. A request that carries the 2026-07-28 `_meta`
+// envelope (or claims that revision in its headers) goes to the modern leg, which is stateless;
+// everything else goes to the 2025 session layer, exactly as before. The decision is the SDK v2's
+// own (`isLegacyRequest`), so it never disagrees with the modern leg about who owns a request.
+// Host/Origin and authentication were checked before this point, for both eras alike.
+import { LATEST_PROTOCOL_VERSION as LATEST_SESSION_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
+import { readJsonBody, unreadableBody } from '../http/body.js';
+import type { ModernLeg } from '../era-2026/handler.js';
+import type { Caller } from '../auth/caller.js';
+import { isJsonRpcMessage, type SessionHandler } from '../era-2025/handler.js';
+
+export type McpEndpoint = (request: Request, caller: Caller) => Promise<Response>;
+
+export function routeByEra(options: { sessions: SessionHandler; modern: ModernLeg; maxBodyBytes: number }): McpEndpoint {
+  const { sessions, modern, maxBodyBytes } = options;
+  return async (request, caller) => {
+    if (request.method !== 'POST') {
+      // GET and DELETE have no body to read an envelope from: a 2026 client says so in its header.
+      const legacy = !claimsModern(request) && (await isLegacyRequest(request));
+      return legacy ? sessions(request, caller) : modern.handle(request, caller, undefined);
+    }
+    // A body that is not JSON cannot claim an era: the version header decides who answers it.
+    if (!isJsonContentType(request.headers.get('content-type'))) {
+      // The modern leg answers its own client's 415; the session layer everyone else's.
+      return claimsModern(request) ? modern.handle(request, caller, undefined) : sessions(request, caller);
+    }
+    const body = await readJsonBody(request, maxBodyBytes);
+    if (body.kind !== 'json' || !isJsonRpc(body.value)) {
+      // No envelope to read: the version header alone says whose client this is. Without a claim
+      // of a later revision, the session layer answers as it always has.
+      if (!claimsModern(request)) return sessions(request, caller, body);
+      if (body.kind === 'json') return modern.handle(request, caller, body.value);
+      return unreadableBody(body, maxBodyBytes);
+    }
+    if (await isLegacyRequest(request, body.value)) return sessions(request, caller, body);
+    return modern.handle(request, caller, body.value);
+  };
+}
+
+/** The version header names a revision after the 2025 ones (dated revisions sort as text). */
+function claimsModern(request: Request): boolean {
+  const version = request.headers.get('mcp-protocol-version');
+  return version !== null && /^\d{4}-\d\d-\d\d$/.test(version) && version > LATEST_SESSION_VERSION;
+}
+
+/** A JSON-RPC 2.0 message, or a non-empty batch of them. */
+function isJsonRpc(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 && value.every(isJsonRpcMessage) : isJsonRpcMessage(value);
+}

@@ -1,0 +1,61 @@
+// The topics the 2025 session layer uses on the channel, and what their messages carry. One
+// place, so that the publisher of a message and its receiver (often another instance, maybe
+// running another version during a rolling deploy) agree on it.
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import type { Json } from './types.js';
+
+/**
+ * Messages for the work one instance runs: replies to its server-to-client requests, whose ids
+ * name the instance (src/era-2025/exchanges.ts). Subscribed while such a request waits.
+ */
+export const instanceTopic = (instanceId: string) => `instance:${instanceId}`;
+
+export interface ReplyMessage {
+  kind: 'reply';
+  /** The session whose client replied (a reply only reaches a request of the same session). */
+  session: string;
+  message: JSONRPCResponse;
+}
+
+/**
+ * Messages for whatever serves a session, wherever: cancels of its requests, its end, and
+ * notifications meant for its stream. Subscribed while the session has work or a stream on an
+ * instance.
+ */
+export const sessionTopic = (sessionId: string) => `session:${sessionId}`;
+
+export type SessionMessage =
+  /** The client cancelled one of its requests (`notifications/cancelled`, as the client sent it). */
+  | { kind: 'cancel'; message: JSONRPCNotification }
+  /** The session was deleted (DELETE, revoke): what it runs stops, its streams end. */
+  | { kind: 'ended' }
+  /** A notification for the session's standalone stream. */
+  | { kind: 'notification'; message: JSONRPCNotification }
+  /**
+   * The session subscribed to or unsubscribed from resources (published with the state change
+   * that records it): its streams pass on resource updates by what they hear here.
+   */
+  | { kind: 'subscriptions'; subscribed: string[]; unsubscribed: string[] };
+
+export const SESSION_ENDED = { kind: 'ended' } as const satisfies SessionMessage;
+
+/**
+ * The rest of a request's event stream once it was closed early (the client comes back with
+ * Last-Event-ID, on any instance, to get it). `key` is chosen by the instance serving the request.
+ */
+export const requestStreamTopic = (sessionId: string, key: string) => `stream:${sessionId}:${key}`;
+
+export interface StreamMessage {
+  /** Absent in the last entry of a request that ended without an answer (cancelled). */
+  message?: JSONRPCMessage;
+  /** The message that completes the request: the stream ends after it. */
+  last: boolean;
+}
+
+/**
+ * A message of this layer as a channel payload. JSON-RPC messages are JSON (validated on the way
+ * in, or built by the SDK); only their types leave params open as `unknown`.
+ */
+export function asPayload(message: ReplyMessage | SessionMessage | StreamMessage): Json {
+  return message as unknown as Json;
+}
