@@ -21,7 +21,8 @@ import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
 
 const quiet = createLogger('error');
 
-type DriverSetup = { name: string; database: () => Record<string, unknown> };
+/** A driver's settings, and the test database they reach (none for PGlite). */
+type DriverSetup = { name: string; database: () => Record<string, unknown>; db?: () => TestDatabase };
 
 let pgDb: TestDatabase;
 let pooledDb: TestDatabase;
@@ -48,13 +49,18 @@ afterAll(async () => {
 });
 
 const drivers: DriverSetup[] = [
-  { name: 'pg', database: () => ({ driver: 'pg', dsn: pgDb.url }) },
+  { name: 'pg', database: () => ({ driver: 'pg', dsn: pgDb.url }), db: () => pgDb },
   // No hint in the URL: the driver finds the pooler by asking the connection.
-  { name: 'pg through PgBouncer (transaction mode)', database: () => ({ driver: 'pg', dsn: bouncer.rewrite(pooledDb.url) }) },
+  {
+    name: 'pg through PgBouncer (transaction mode)',
+    database: () => ({ driver: 'pg', dsn: bouncer.rewrite(pooledDb.url) }),
+    db: () => pooledDb,
+  },
   { name: 'pglite', database: () => ({ driver: 'pglite', pglite_dir: pgliteDir }) },
   {
     name: 'neon-http',
     database: () => ({ driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }),
+    db: () => neonDb,
   },
 ];
 
@@ -276,7 +282,7 @@ describe('timestamps', () => {
 describe.each(drivers.filter((d) => d.name !== 'pglite'))('shared secret over $name', (setup) => {
   it('is the one stored value for every instance racing for it first, even while another insert is in flight', async () => {
     const racers = await Promise.all([1, 2, 3].map(() => platformFor(setup)));
-    const database = setup.name === 'pg' ? pgDb : neonDb;
+    const database = setup.db!();
     // One client holds the other instance's transaction; another watches (outside it, so that
     // pg_stat_activity is read fresh each time).
     const [holder, watcher] = [new pg.Client({ connectionString: database.url }), new pg.Client({ connectionString: database.url })];

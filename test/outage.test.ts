@@ -160,8 +160,9 @@ describe('driver failures are StoreUnavailableError', () => {
   });
 
   it('pg: pool connect timeout when new connections hang', async () => {
-    // No listening connection: its own connect would time out first, and this is about the pool's.
-    const fresh = new DatabaseSessionStore(openPg({ dsn: proxy.rewrite(db.url), statementTimeoutMs: TIMEOUT_MS }), LIMITS, {
+    // No listening connection, and no connection of its own to ask whether it goes through a
+    // pooler: either would time out first, and this is about the pool's.
+    const fresh = new DatabaseSessionStore(openPg({ dsn: proxy.rewrite(db.url), pooler: 'none', statementTimeoutMs: TIMEOUT_MS }), LIMITS, {
       autoMigrate: false,
       listen: false,
     });
