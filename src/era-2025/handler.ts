@@ -20,7 +20,7 @@ import type { Caller } from '../auth/caller.js';
 import type { Instance, Opened } from './instance.js';
 import type { Negotiated, SessionStore } from '../store/types.js';
 import { isWellFormedSessionId } from './ids.js';
-import { decodeCursor } from './streams.js';
+import { decodeCursor } from './cursor.js';
 
 export interface SessionHandlerOptions {
   store: SessionStore;

@@ -38,12 +38,7 @@ import type { SessionState } from '../core/session-state.js';
 import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource } from '../core/calls.js';
 import type { Registry } from '../core/registry.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
-
-/** State keys the protocol layer owns (toolsets use their own prefixes). */
-export const STATE_KEYS = {
-  loggingLevel: 'mcp.logging_level',
-  subscriptionPrefix: 'mcp.sub:',
-} as const;
+import { STATE_KEYS } from './state-keys.js';
 
 /** Rounds of input one call may ask for before it is stopped (a handler that never completes). */
 export const MAX_INPUT_ROUNDS = 10;

@@ -11,19 +11,26 @@
 //   and ends with the session. Which resources those are it learns from the session's state when
 //   it opens, then from the session's topic, where every change of them is announced with the
 //   state write that records it: resource updates cost a stream one statement at most in its life,
-//   and an unsubscribe counts at once. Its events are kept in the store for `channel.retention`, so a client reconnecting
-//   with Last-Event-ID (to any instance) gets what it missed, and nothing twice. A client that
-//   reads more slowly than events come has its stream ended once `inboxLimit` events wait for it;
-//   it resumes from its last event like any other.
+//   and an unsubscribe counts at once. Its events are kept in the store for `channel.retention`,
+//   so a client reconnecting with Last-Event-ID (to any instance) gets what it missed, and nothing
+//   twice. A client that reads more slowly than events come has its stream ended once
+//   `inboxLimit` events wait for it; it resumes from its last event like any other.
 //
-// Event ids say where to resume: `r.<key>.<position>` for a request's stream, `g.<position of the
-// change topic>.<position of the session's topic>` for the standalone stream (a position is
-// `<at>.<id>` in base 36, see src/store/channel/types.ts).
+// Event ids say where to resume (./cursor.ts). Each GET stream is one GetStream below.
 import type { JSONRPCMessage, JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
-import { comparePositions, CHANGES_TOPIC, type Channel, type ChangeEvent, type Message, type Position } from '../store/channel/types.js';
+import {
+  comparePositions,
+  CHANGES_TOPIC,
+  type Channel,
+  type ChangeEvent,
+  type Message,
+  type Position,
+  type Subscription,
+} from '../store/channel/types.js';
 import { asPayload, requestStreamTopic, sessionTopic, type SessionMessage, type StreamMessage } from '../store/channel/topics.js';
+import { encodeCursor, type StreamCursor } from './cursor.js';
 import type { Exchange, Sink } from './exchange.js';
-import { STATE_KEYS } from './server.js';
+import { subscribedUri } from './state-keys.js';
 import { errorText, type Logger } from '../log.js';
 import { newSessionId } from './ids.js';
 import type { SessionRecord, SessionStore, StatePatch } from '../store/types.js';
@@ -57,44 +64,14 @@ export interface StreamOptions {
 
 /**
  * What a write of `patch` announces on the session's topic: the resource subscriptions it
- * changes, if any (src/era-2025/server.ts records them under STATE_KEYS.subscriptionPrefix).
+ * changes, if any (./state-keys.ts).
  */
 export function subscriptionChange(patch: StatePatch): SessionMessage | undefined {
-  const prefix = STATE_KEYS.subscriptionPrefix;
-  const subscribed = Object.keys(patch.set)
-    .filter((key) => key.startsWith(prefix))
-    .map((key) => key.slice(prefix.length));
-  const unsubscribed = patch.unset.filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+  const uris = (keys: string[]) => keys.map(subscribedUri).filter((uri) => uri !== undefined);
+  const subscribed = uris(Object.keys(patch.set));
+  const unsubscribed = uris(patch.unset);
   if (subscribed.length === 0 && unsubscribed.length === 0) return undefined;
   return { kind: 'subscriptions', subscribed, unsubscribed };
-}
-
-export type StreamCursor = { kind: 'request'; key: string; after: Position } | { kind: 'session'; changes: Position; session: Position };
-
-const encodePosition = (p: Position) => `${p.at.toString(36)}.${p.id.toString(36)}`;
-
-export function encodeCursor(cursor: StreamCursor): string {
-  return cursor.kind === 'request'
-    ? `r.${cursor.key}.${encodePosition(cursor.after)}`
-    : `g.${encodePosition(cursor.changes)}.${encodePosition(cursor.session)}`;
-}
-
-/** The cursor a Last-Event-ID names, or undefined when it is none of ours. */
-export function decodeCursor(text: string): StreamCursor | undefined {
-  const number = (part: string | undefined) => (part !== undefined && /^[0-9a-z]{1,13}$/.test(part) ? parseInt(part, 36) : NaN);
-  const parts = text.split('.');
-  if (parts[0] === 'r' && parts.length === 4 && /^[A-Za-z0-9_-]{8,64}$/.test(parts[1]!)) {
-    const after = { at: number(parts[2]), id: number(parts[3]) };
-    if (Number.isSafeInteger(after.at) && Number.isSafeInteger(after.id)) return { kind: 'request', key: parts[1]!, after };
-  }
-  if (parts[0] === 'g' && parts.length === 5) {
-    const [changes, session] = [
-      { at: number(parts[1]), id: number(parts[2]) },
-      { at: number(parts[3]), id: number(parts[4]) },
-    ];
-    if ([changes.at, changes.id, session.at, session.id].every(Number.isSafeInteger)) return { kind: 'session', changes, session };
-  }
-  return undefined;
 }
 
 export function resumable(session: Pick<SessionRecord, 'protocolVersion'>): boolean {
@@ -258,7 +235,7 @@ function changeNotification(change: ChangeEvent): JSONRPCNotification | undefine
 
 /** The GET streams this instance serves; all end when the instance drains. */
 export class SessionStreams {
-  readonly #open = new Set<() => void>();
+  readonly #open = new Set<GetStream>();
 
   constructor(
     private readonly store: SessionStore,
@@ -273,7 +250,7 @@ export class SessionStreams {
 
   /** Ends every stream (shutdown: clients reconnect elsewhere with Last-Event-ID). */
   closeAll(): void {
-    for (const close of [...this.#open]) close();
+    for (const stream of [...this.#open]) stream.close();
   }
 
   /**
@@ -281,181 +258,277 @@ export class SessionStreams {
    * `at` (the store's clock when the session was opened) on.
    */
   open(session: SessionRecord, at: number, cursor: StreamCursor | undefined): Response {
-    const channel = this.store.channel;
-    const inbox = new Inbox(this.options.inboxLimit);
-    const push = (message: Message) => {
-      if (inbox.push(message)) return;
-      // The client reads more slowly than events come. Holding on for it would grow without
-      // bound; ending the stream makes it resume after its last event, from what the channel
-      // keeps, at its own pace.
-      this.logger.info('event stream ended: its client fell too far behind; it resumes from its last event', {
-        session: session.id.slice(0, 8),
-        waiting: this.options.inboxLimit,
-      });
-      close();
-    };
-    const request = cursor?.kind === 'request';
-    const topics = request
-      ? new Map([[requestStreamTopic(session.id, cursor.key), cursor.after]])
-      : new Map([
-          [CHANGES_TOPIC, cursor?.kind === 'session' ? cursor.changes : { at, id: 0 }],
-          [sessionTopic(session.id), cursor?.kind === 'session' ? cursor.session : { at, id: 0 }],
-        ]);
+    const stream: GetStream = new GetStream(session, at, cursor, {
+      store: this.store,
+      logger: this.logger,
+      options: this.options,
+      ended: () => this.#open.delete(stream),
+    });
+    this.#open.add(stream);
+    return stream.response;
+  }
+}
+
+interface GetStreamContext {
+  store: SessionStore;
+  logger: Logger;
+  options: StreamOptions;
+  /** Called once the stream has ended, whichever way. */
+  ended: () => void;
+}
+
+/**
+ * One GET stream: the session's standalone stream (fresh or resumed), or a request's stream
+ * resumed after its cursor. It replays what the channel kept after the cursor, then delivers what
+ * comes live, within its limits (its session's life, `timeoutMs`, the inbox), until it ends.
+ */
+class GetStream {
+  readonly response: Response;
+  readonly #session: SessionRecord;
+  readonly #store: SessionStore;
+  readonly #logger: Logger;
+  readonly #options: StreamOptions;
+  readonly #ended: () => void;
+  /** The resumed request stream's key and topic; undefined for the standalone stream. */
+  readonly #request: { key: string; topic: string } | undefined;
+  readonly #sessionTopic: string;
+  /** The topics this stream carries, each with where its replay starts. */
+  readonly #from: ReadonlyMap<string, Position>;
+  /** The last position sent of each topic: what event ids say, and what drops a message heard twice. */
+  readonly #positions: Map<string, Position>;
+  readonly #inbox: Inbox;
+  readonly #subscriptions: Subscription[];
+  /** The resources the session is subscribed to, as far as this stream knows. */
+  readonly #subscribed = new Set<string>();
+  /** Whether the stream has read the stored subscriptions since it opened (see the constructor). */
+  #settled = false;
+  /** How far the store's clock is ahead of this instance's, as seen when the session was opened. */
+  readonly #storeAhead: number;
+  /** When `timeoutMs` ends the stream (this instance's clock). */
+  readonly #deadline: number;
+  /** When the session's lifetime ends. */
+  readonly #expires: number;
+  /** When the session's idle limit passes, unless a request of the session moved it since. */
+  #endsAt: number;
+  /** What the channel kept after the cursor, not yet sent; read on the first pull. */
+  #replay: Message[] | undefined;
+  /** When a comment is due to keep an idle stream open through proxies. */
+  #keepAliveAt: number;
+  #lifetime: ReturnType<typeof setTimeout> | undefined;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  constructor(session: SessionRecord, at: number, cursor: StreamCursor | undefined, context: GetStreamContext) {
+    this.#session = session;
+    this.#store = context.store;
+    this.#logger = context.logger;
+    this.#options = context.options;
+    this.#ended = context.ended;
+    this.#inbox = new Inbox(this.#options.inboxLimit);
+    this.#sessionTopic = sessionTopic(session.id);
+    this.#request = cursor?.kind === 'request' ? { key: cursor.key, topic: requestStreamTopic(session.id, cursor.key) } : undefined;
+    this.#from =
+      cursor?.kind === 'request'
+        ? new Map([[this.#request!.topic, cursor.after]])
+        : new Map([
+            [CHANGES_TOPIC, cursor?.kind === 'session' ? cursor.changes : { at, id: 0 }],
+            [this.#sessionTopic, cursor?.kind === 'session' ? cursor.session : { at, id: 0 }],
+          ]);
     // Live first, then what was kept: nothing published in between is lost, and the positions
-    // below drop what arrives both ways.
-    const subscriptions = [...topics.keys()].map((topic) => channel.subscribe(topic, push, { since: at }));
-    if (request) subscriptions.push(channel.subscribe(sessionTopic(session.id), push, { since: at }));
-    const positions = new Map(topics);
+    // drop what arrives both ways. A resumed request stream listens to its session's topic too,
+    // for the session's end.
+    const push = (message: Message) => this.#push(message);
+    this.#subscriptions = [...this.#from.keys()].map((topic) => this.#store.channel.subscribe(topic, push, { since: at }));
+    if (this.#request) this.#subscriptions.push(this.#store.channel.subscribe(this.#sessionTopic, push, { since: at }));
+    this.#positions = new Map(this.#from);
     // The session's resource subscriptions as it opened; changes come on the session's topic.
     // One made as the stream opens may be in neither: stored after the open read the session,
     // announced before the stream listened (delivery that does not read the table from `at`
     // drops it). So the first update for a resource the stream does not know makes it look at the
     // stored subscriptions once (a look at the idle limit does too); from then on what it hears
     // is complete, and applying announcements it had heard already changes nothing.
-    const subscribed = new Set<string>();
-    const learn = (state: Record<string, unknown>) => {
-      subscribed.clear();
-      for (const key of Object.keys(state)) {
-        if (key.startsWith(STATE_KEYS.subscriptionPrefix)) subscribed.add(key.slice(STATE_KEYS.subscriptionPrefix.length));
-      }
-    };
-    learn(session.state);
-    let settled = false;
-    const deadline = this.options.timeoutMs > 0 ? Date.now() + this.options.timeoutMs : Number.POSITIVE_INFINITY;
+    this.#learn(session.state);
+    this.#deadline = this.#options.timeoutMs > 0 ? Date.now() + this.#options.timeoutMs : Number.POSITIVE_INFINITY;
     // The stream ends with its session. Its lifetime ends at a known time; its idle limit moves
     // with every request of the session, wherever served, so when it passes the stream looks at
     // the stored session once, and goes on until the new limit if it is still live. Times of the
     // store's clock are turned into this instance's by the difference seen as the session opened.
-    const storeAhead = at / 1000 - Date.now();
-    const expires = session.expiresAt.getTime() - storeAhead;
-    let endsAt = this.store.endsAt(session) - storeAhead;
-    /** Whether the session is still live (at most one statement, when its idle limit has passed). */
-    const sessionLive = async (): Promise<boolean> => {
-      const now = Date.now();
-      if (now < endsAt) return true;
-      if (now >= expires) return false;
-      const current = await this.store.live(session.id);
-      if (!current) return false;
-      endsAt = Math.max(this.store.endsAt(current) - storeAhead, Date.now() + MIN_LOOK_INTERVAL_MS);
-      learn(current.state);
-      settled = true;
-      return true;
-    };
-    const idOf = (): string =>
-      request
-        ? encodeCursor({ kind: 'request', key: cursor.key, after: positions.get(requestStreamTopic(session.id, cursor.key))! })
-        : encodeCursor({ kind: 'session', changes: positions.get(CHANGES_TOPIC)!, session: positions.get(sessionTopic(session.id))! });
-
-    let close!: () => void;
-    let lifetime: ReturnType<typeof setTimeout> | undefined;
-    const stop = () => {
-      clearTimeout(lifetime);
-      for (const s of subscriptions) s.unsubscribe();
-      inbox.close();
-      this.#open.delete(close);
-    };
-    let replay: Message[] | undefined = cursor ? undefined : [];
-    /** When a comment is due to keep an idle stream open through proxies. */
-    let keepAliveAt = Date.now() + KEEP_ALIVE_MS;
-
-    /** The event for a message, or undefined to skip it; 'end' when the stream ends after it (or without it). */
-    const translate = async (message: Message): Promise<{ body?: unknown; end: boolean }> => {
-      const known = positions.get(message.topic);
-      if (known === undefined) {
-        // The session's topic of a resumed request stream: only its end matters.
-        return { end: (message.payload as unknown as SessionMessage)?.kind === 'ended' };
-      }
-      if (comparePositions(message.position, known) <= 0) return { end: false };
-      positions.set(message.topic, message.position);
-      if (request) {
-        const entry = message.payload as unknown as StreamMessage;
-        return { body: entry.message, end: entry.last };
-      }
-      if (message.topic === CHANGES_TOPIC) {
-        const change = message.payload as unknown as ChangeEvent;
-        if (change.kind === 'resource_updated' && !subscribed.has(change.uri)) {
-          if (settled) return { end: false };
-          const current = await this.store.live(session.id);
-          if (!current) return { end: true };
-          learn(current.state);
-          settled = true;
-          if (!subscribed.has(change.uri)) return { end: false };
-        }
-        return { body: changeNotification(change), end: false };
-      }
-      const event = message.payload as unknown as SessionMessage;
-      if (event.kind === 'ended') return { end: true };
-      if (event.kind === 'notification') return { body: event.message, end: false };
-      if (event.kind === 'subscriptions') {
-        for (const uri of event.subscribed) subscribed.add(uri);
-        for (const uri of event.unsubscribed) subscribed.delete(uri);
-      }
-      return { end: false };
-    };
+    this.#storeAhead = at / 1000 - Date.now();
+    this.#expires = session.expiresAt.getTime() - this.#storeAhead;
+    this.#endsAt = this.#store.endsAt(session) - this.#storeAhead;
+    this.#replay = cursor ? undefined : [];
+    this.#keepAliveAt = Date.now() + KEEP_ALIVE_MS;
 
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        close = () => {
-          stop();
-          try {
-            controller.close();
-          } catch {
-            // already closed or cancelled
-          }
-        };
-        this.#open.add(close);
+        this.#controller = controller;
         // A fresh stream says where it starts, so that a client that loses it before any event
         // still resumes from here.
-        if (!request && resumable(session)) controller.enqueue(priming(idOf(), this.options.retryMs));
+        if (!this.#request && resumable(session)) controller.enqueue(priming(this.#eventId(), this.#options.retryMs));
       },
-      pull: async (controller) => {
-        try {
-          replay ??= await channel.read(topics);
-          for (;;) {
-            // Checked before every event too, so that a busy stream ends on time as well.
-            if (Date.now() >= deadline) return close();
-            if (!(await sessionLive())) {
-              this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
-              return close();
-            }
-            const wait = Math.min(keepAliveAt, deadline, endsAt) - Date.now();
-            const next = replay.length > 0 ? replay.shift()! : await inbox.next(wait);
-            if (next === 'closed') return;
-            if (next === 'idle') {
-              // Woken for a keep-alive, or to check the limits above again.
-              if (Date.now() < keepAliveAt) continue;
-              controller.enqueue(KEEP_ALIVE);
-              keepAliveAt = Date.now() + KEEP_ALIVE_MS;
-              return;
-            }
-            const { body, end } = await translate(next);
-            if (body !== undefined) {
-              controller.enqueue(event(body, idOf()));
-              keepAliveAt = Date.now() + KEEP_ALIVE_MS;
-            }
-            if (end) return close();
-            if (body !== undefined) return;
-          }
-        } catch (error) {
-          this.logger.warn('event stream ended by a store failure; the client resumes it', { error: errorText(error) });
-          close();
-        }
-      },
-      cancel: () => stop(),
+      pull: () => this.#pull(),
+      cancel: () => this.#stop(),
     });
-    // The lifetime ends the stream even while its client reads nothing (the loop above looks only
-    // when the client reads). Beyond what a timer can hold, the loop's look is enough.
-    const untilExpiry = expires - Date.now();
+    // The lifetime ends the stream even while its client reads nothing (the pulls look only when
+    // the client reads). Beyond what a timer can hold, their look is enough.
+    const untilExpiry = this.#expires - Date.now();
     if (untilExpiry < MAX_TIMER_MS) {
-      lifetime = setTimeout(
+      this.#lifetime = setTimeout(
         () => {
-          this.logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
-          close();
+          this.#logger.debug('event stream ended with its session', { session: session.id.slice(0, 8) });
+          this.close();
         },
         Math.max(0, untilExpiry),
       );
     }
-    this.logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
-    return new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
+    this.#logger.debug('event stream opened', { session: session.id.slice(0, 8), resumes: cursor?.kind ?? 'none' });
+    this.response = new Response(body, { status: 200, headers: { ...SSE_HEADERS, 'mcp-session-id': session.id } });
+  }
+
+  /** Ends the stream: the client resumes it with Last-Event-ID, on any instance. */
+  close(): void {
+    this.#stop();
+    try {
+      this.#controller.close();
+    } catch {
+      // already closed or cancelled
+    }
+  }
+
+  /** Lets go of what the stream holds; the HTTP stream itself is closed (or cancelled) by the caller. */
+  #stop(): void {
+    clearTimeout(this.#lifetime);
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    this.#inbox.close();
+    this.#ended();
+  }
+
+  /** Takes a live message for the client. */
+  #push(message: Message): void {
+    if (this.#inbox.push(message)) return;
+    // The client reads more slowly than events come. Holding on for it would grow without
+    // bound; ending the stream makes it resume after its last event, from what the channel
+    // keeps, at its own pace.
+    this.#logger.info('event stream ended: its client fell too far behind; it resumes from its last event', {
+      session: this.#session.id.slice(0, 8),
+      waiting: this.#options.inboxLimit,
+    });
+    this.close();
+  }
+
+  /** Sends the next event when the client reads: what was kept first, then what comes live. */
+  async #pull(): Promise<void> {
+    try {
+      this.#replay ??= await this.#store.channel.read(this.#from);
+      for (;;) {
+        // Checked before every event too, so that a busy stream ends on time as well.
+        if (!(await this.#withinLimits())) return this.close();
+        const next = this.#replay.length > 0 ? this.#replay.shift()! : await this.#inbox.next(this.#nextLook() - Date.now());
+        if (next === 'closed') return;
+        if (next === 'idle') {
+          // Woken for a keep-alive, or to check the limits again.
+          if (Date.now() < this.#keepAliveAt) continue;
+          this.#send(KEEP_ALIVE);
+          return;
+        }
+        const { body, end } = await this.#translate(next);
+        if (body !== undefined) this.#send(event(body, this.#eventId()));
+        if (end) return this.close();
+        if (body !== undefined) return;
+      }
+    } catch (error) {
+      this.#logger.warn('event stream ended by a store failure; the client resumes it', { error: errorText(error) });
+      this.close();
+    }
+  }
+
+  #send(chunk: Uint8Array): void {
+    this.#controller.enqueue(chunk);
+    this.#keepAliveAt = Date.now() + KEEP_ALIVE_MS;
+  }
+
+  /** The soonest a keep-alive or a limit is due: how long a wait for the next message may last. */
+  #nextLook(): number {
+    return Math.min(this.#keepAliveAt, this.#deadline, this.#endsAt);
+  }
+
+  /** Whether the stream may go on: its time limit not reached, its session live. */
+  async #withinLimits(): Promise<boolean> {
+    if (Date.now() >= this.#deadline) return false;
+    if (await this.#sessionLive()) return true;
+    this.#logger.debug('event stream ended with its session', { session: this.#session.id.slice(0, 8) });
+    return false;
+  }
+
+  /** Whether the session is still live (at most one statement, when its idle limit has passed). */
+  async #sessionLive(): Promise<boolean> {
+    const now = Date.now();
+    if (now < this.#endsAt) return true;
+    if (now >= this.#expires) return false;
+    const current = await this.#look();
+    if (!current) return false;
+    this.#endsAt = Math.max(this.#store.endsAt(current) - this.#storeAhead, Date.now() + MIN_LOOK_INTERVAL_MS);
+    return true;
+  }
+
+  /** The stored session, undefined once it ended; what it is subscribed to is known completely from then on. */
+  async #look(): Promise<SessionRecord | undefined> {
+    const current = await this.#store.live(this.#session.id);
+    if (!current) return undefined;
+    this.#learn(current.state);
+    this.#settled = true;
+    return current;
+  }
+
+  #learn(state: Record<string, unknown>): void {
+    this.#subscribed.clear();
+    for (const key of Object.keys(state)) {
+      const uri = subscribedUri(key);
+      if (uri !== undefined) this.#subscribed.add(uri);
+    }
+  }
+
+  /** The id of the next event: the cursor of what has been sent. */
+  #eventId(): string {
+    return this.#request
+      ? encodeCursor({ kind: 'request', key: this.#request.key, after: this.#positions.get(this.#request.topic)! })
+      : encodeCursor({ kind: 'session', changes: this.#positions.get(CHANGES_TOPIC)!, session: this.#positions.get(this.#sessionTopic)! });
+  }
+
+  /** What a message sends (undefined: nothing), and whether the stream ends after it (or without it). */
+  async #translate(message: Message): Promise<{ body?: unknown; end: boolean }> {
+    const known = this.#positions.get(message.topic);
+    if (known === undefined) {
+      // The session's topic of a resumed request stream: only its end matters.
+      return { end: (message.payload as unknown as SessionMessage)?.kind === 'ended' };
+    }
+    if (comparePositions(message.position, known) <= 0) return { end: false };
+    this.#positions.set(message.topic, message.position);
+    if (this.#request) {
+      const entry = message.payload as unknown as StreamMessage;
+      return { body: entry.message, end: entry.last };
+    }
+    if (message.topic === CHANGES_TOPIC) return this.#change(message.payload as unknown as ChangeEvent);
+    return this.#sessionEvent(message.payload as unknown as SessionMessage);
+  }
+
+  /** A change announced to every session: a resource update only for the resources this one subscribed to. */
+  async #change(change: ChangeEvent): Promise<{ body?: unknown; end: boolean }> {
+    if (change.kind === 'resource_updated' && !this.#subscribed.has(change.uri)) {
+      if (this.#settled) return { end: false };
+      if (!(await this.#look())) return { end: true };
+      if (!this.#subscribed.has(change.uri)) return { end: false };
+    }
+    return { body: changeNotification(change), end: false };
+  }
+
+  /** An event of this session's topic: a notification, a change of its subscriptions, its end. */
+  #sessionEvent(event: SessionMessage): { body?: unknown; end: boolean } {
+    if (event.kind === 'ended') return { end: true };
+    if (event.kind === 'notification') return { body: event.message, end: false };
+    if (event.kind === 'subscriptions') {
+      for (const uri of event.subscribed) this.#subscribed.add(uri);
+      for (const uri of event.unsubscribed) this.#subscribed.delete(uri);
+    }
+    return { end: false };
   }
 }
