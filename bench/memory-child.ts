@@ -7,7 +7,7 @@ import { Registry } from '../src/core/registry.js';
 import { Exchanges } from '../src/era-2025/exchanges.js';
 import { createLogger } from '../src/log.js';
 import { InProcessChannel } from '../src/store/channel/in-process.js';
-import { TOOLSETS } from '../src/tools/index.js';
+import { conformanceToolset } from '../src/tools/conformance.js';
 
 const pool = process.argv[2] === 'pool';
 const count = pool ? DEFAULT_POOL_LIMITS.total : Number(process.argv[2] ?? 10_000);
@@ -19,7 +19,7 @@ const settle = () => {
 };
 
 if (pool) {
-  const registry = new Registry([TOOLSETS.conformance!]);
+  const registry = new Registry([conformanceToolset]);
   const servers = new ServerPool();
   const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
   const before = settle();

@@ -139,7 +139,7 @@ export async function build({ outdir = join(ROOT, 'dist'), ifStale = false } = {
   }
   writeAtomically(join(outdir, STAMP), `${JSON.stringify({ inputs: digest, build: id }, null, 2)}\n`);
   prune(outdir, id);
-  return { built: true, outdir, build: id, inputs, outputs: written.map((path) => relative(outdir, path)) };
+  return { built: true, outdir, build: id, inputs, outputs: written.map((path) => relative(outdir, path)), metafile: result.metafile };
 }
 
 /** Removes the builds before the last KEPT_BUILDS, and what the flat layout of earlier versions left. */

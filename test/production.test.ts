@@ -2,8 +2,9 @@
 // node_modules holding the production dependencies only, as in the container image's final stage
 // (`npm ci --omit=dev`): nothing is installed, the packages already installed are linked, and
 // every module the server loads is recorded, across the configurations that load code lazily
-// (PGlite, pg, neon-http, the data toolset and its demo thread). And `npm start` as a process
-// manager runs it: SIGTERM to npm's own pid reaches the server, frees the port, ends the tree.
+// (PGlite, pg, neon-http, the conformance toolset, the data toolset and its demo thread). And
+// `npm start` as a process manager runs it: SIGTERM to npm's own pid reaches the server, frees
+// the port, ends the tree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -6,14 +6,15 @@ import { createPlatform } from '../src/platform/platform.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { defineTool, text } from '../src/core/define.js';
-import { TOOLSETS } from '../src/tools/index.js';
+import { TOOLSET_FACTORIES } from '../src/tools/index.js';
 import { RawSession } from './helpers/mcp.js';
 
 it('serves a toolset with tools only: no prompt or resource capability, tools work', async () => {
   const echo = defineTool({ name: 'echo', description: 'Echoes', input: { say: z.string() }, handler: ({ say }) => text(say) });
-  TOOLSETS.only_tools = { name: 'only_tools', description: 'test', tools: [echo] };
+  const onlyTools = { name: 'only_tools', description: 'test', tools: [echo] };
+  TOOLSET_FACTORIES.only_tools = () => onlyTools;
   try {
-    const registry = new Registry([TOOLSETS.only_tools]);
+    const registry = new Registry([onlyTools]);
     expect(registry.capabilities.prompts).toBeUndefined();
     expect(registry.capabilities.resources).toBeUndefined();
     const platform = await createPlatform(parseConfig({ toolsets: ['only_tools'] }, {}), { logger: createLogger('error') });
@@ -27,6 +28,6 @@ it('serves a toolset with tools only: no prompt or resource capability, tools wo
     const prompts = await session.request('prompts/list');
     expect(prompts.messages[0].error.code).toBe(-32601);
   } finally {
-    delete TOOLSETS.only_tools;
+    delete TOOLSET_FACTORIES.only_tools;
   }
 });

@@ -2,20 +2,18 @@
 import { configProblem } from '../config/errors.js';
 import type { Toolset } from '../core/define.js';
 import type { BuiltInServices } from './data/datasource.js';
-import { conformanceToolset } from './conformance.js';
-import { diagnosticsToolset } from './diagnostics.js';
 
 export type { ToolsetFactory, ToolsetServices, ToolsetSource } from '../core/define.js';
 export type { BuiltInServices };
 
-export const TOOLSETS: Record<string, Toolset> = {
-  conformance: conformanceToolset,
-  diagnostics: diagnosticsToolset,
-};
-
-/** Built-in toolsets built at start, when they are enabled. */
+/**
+ * Built-in toolsets, each built at start when it is enabled. Each is loaded then too: a runtime
+ * that does not enable one evaluates none of its code (the conformance suite's fixtures, the data
+ * toolset's SQL lexer, catalog and drivers).
+ */
 export const TOOLSET_FACTORIES: Record<string, (services: BuiltInServices) => Toolset | Promise<Toolset>> = {
-  // Loaded when enabled: its SQL lexer, catalog and drivers are not needed otherwise.
+  conformance: async () => (await import('./conformance.js')).conformanceToolset,
+  diagnostics: async () => (await import('./diagnostics.js')).diagnosticsToolset,
   data: async (services) => (await import('./data/index.js')).createDataToolset(services),
 };
 
@@ -24,15 +22,12 @@ export const DEFAULT_TOOLSETS: string[] = ['data'];
 
 export async function selectToolsets(names: string[], services: BuiltInServices): Promise<Toolset[]> {
   const chosen = names.length > 0 ? names : DEFAULT_TOOLSETS;
-  const known = [...Object.keys(TOOLSETS), ...Object.keys(TOOLSET_FACTORIES)];
+  const known = Object.keys(TOOLSET_FACTORIES);
   const unknown = chosen.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     throw configProblem(`toolsets: unknown toolset ${unknown.map((n) => `"${n}"`).join(', ')} (available: ${known.join(', ')})`);
   }
   const toolsets: Toolset[] = [];
-  for (const name of chosen) {
-    const factory = TOOLSET_FACTORIES[name];
-    toolsets.push(factory ? await factory(services) : TOOLSETS[name]!);
-  }
+  for (const name of chosen) toolsets.push(await TOOLSET_FACTORIES[name]!(services));
   return toolsets;
 }
