@@ -4,7 +4,7 @@ import { MemorySessionStore } from '../src/store/memory-store.js';
 import { newSessionId } from '../src/era-2025/ids.js';
 import { DEFAULT_POOL_LIMITS, ServerPool, connectServer } from '../src/era-2025/server-pool.js';
 import { Registry } from '../src/core/registry.js';
-import { Exchanges } from '../src/era-2025/exchanges.js';
+import { ExchangeRouter } from '../src/era-2025/exchange-router.js';
 import { createLogger } from '../src/log.js';
 import { InProcessChannel } from '../src/store/channel/in-process.js';
 import { conformanceToolset } from '../src/tools/conformance.js';
@@ -21,11 +21,11 @@ const settle = () => {
 if (pool) {
   const registry = new Registry([conformanceToolset]);
   const servers = new ServerPool();
-  const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
+  const router = new ExchangeRouter('bench-instance', new InProcessChannel(60_000), createLogger('error'));
   const before = settle();
   for (let i = 0; i < count; i++) {
     const id = newSessionId();
-    const entry = await connectServer(registry, id, exchanges);
+    const entry = await connectServer(registry, id, router);
     await entry.transport.restore({
       method: 'initialize',
       params: {

@@ -26,7 +26,7 @@ import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { Registry } from '../src/core/registry.js';
 import { createDispatcher, serveScope } from '../src/era-2025/server.js';
 import { connectServer } from '../src/era-2025/server-pool.js';
-import { Exchanges } from '../src/era-2025/exchanges.js';
+import { ExchangeRouter } from '../src/era-2025/exchange-router.js';
 import { InProcessChannel } from '../src/store/channel/in-process.js';
 import { changeNotifier } from '../src/store/channel/changes.js';
 import { SessionState } from '../src/core/session-state.js';
@@ -414,9 +414,9 @@ async function build(): Promise<void> {
   // on a hit, only attaching the request's HTTP transport to an idle restored server.
   const measure = async (registry: Registry, iterations: number, pooled: boolean) => {
     const dispatch = createDispatcher(registry);
-    const exchanges = new Exchanges('bench-instance', new InProcessChannel(60_000), createLogger('error'));
+    const router = new ExchangeRouter('bench-instance', new InProcessChannel(60_000), createLogger('error'));
     const restored = async () => {
-      const entry = await connectServer(registry, 's', exchanges);
+      const entry = await connectServer(registry, 's', router);
       await entry.transport.restore(initialize);
       return entry;
     };

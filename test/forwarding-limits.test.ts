@@ -7,7 +7,7 @@ import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createLogger } from '../src/log.js';
-import { MAX_FORWARDS_PER_REQUEST } from '../src/era-2025/exchanges.js';
+import { MAX_FORWARDS_PER_REQUEST } from '../src/era-2025/exchange-router.js';
 import { createPlatform, type Platform } from '../src/platform/platform.js';
 import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';

@@ -2,7 +2,7 @@
 // request through it. Everything that lives as long as the instance is here, owned by the
 // platform (created by createPlatform, closed by platform.close()): the pool of restored servers,
 // the work in flight and how messages about it reach it from other instances
-// (src/era-2025/exchanges.ts, over the store's channel), the event streams it serves
+// (src/era-2025/exchange-router.ts, over the store's channel), the event streams it serves
 // (src/era-2025/streams.ts), the count of HTTP exchanges. Nothing of it is module-level, so two
 // platforms in one process behave like two instances: they share only the database.
 //
@@ -24,8 +24,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { createDispatcher, serveScope, type Dispatcher, type RequestScope } from './server.js';
 import { DEFAULT_POOL_LIMITS, ServerPool, connectServer, type SessionServer } from './server-pool.js';
-import { Exchanges } from './exchanges.js';
-import type { Exchange, ExchangeOptions, Outcome } from './exchange.js';
+import { ExchangeRouter, type Exchange } from './exchange-router.js';
+import type { ExchangeOptions, Outcome } from './exchange.js';
 import type { Registry } from '../core/registry.js';
 import { InFlight } from '../lifecycle/in-flight.js';
 import { SessionRefusedError } from '../store/errors.js';
@@ -61,13 +61,13 @@ const SAVE_FAILED = 'Session state could not be saved; the request was not compl
 export class Instance {
   /** Names this instance in the ids of its server-to-client requests. */
   readonly id: string;
-  readonly exchanges: Exchanges;
   /** The GET event streams this instance serves. */
   readonly streams: SessionStreams;
   /** Announces changes to every session's stream on every instance. */
   readonly changes: ChangeNotifier;
   /** HTTP exchanges in progress, until their response is completely sent (the Node entry feeds it). */
   readonly requests = new InFlight();
+  readonly #router: ExchangeRouter;
   readonly #store: SessionStore;
   readonly #registry: Registry;
   readonly #logger: Logger;
@@ -78,7 +78,7 @@ export class Instance {
 
   constructor(options: InstanceOptions) {
     this.id = newSessionId().slice(0, 12);
-    this.exchanges = new Exchanges(this.id, options.store.channel, options.logger);
+    this.#router = new ExchangeRouter(this.id, options.store.channel, options.logger);
     this.#store = options.store;
     this.#registry = options.registry;
     this.#logger = options.logger;
@@ -167,7 +167,7 @@ export class Instance {
    * early. Returns the release, to call once `serve` returned or the request was refused.
    */
   arriving(sessionId: string): () => void {
-    return this.exchanges.arriving(sessionId);
+    return this.#router.arriving(sessionId);
   }
 
   /**
@@ -175,13 +175,13 @@ export class Instance {
    * server-to-client requests, `notifications/cancelled`); returns the messages left to serve.
    */
   route(sessionId: string, messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
-    return this.exchanges.route(sessionId, messages);
+    return this.#router.route(sessionId, messages);
   }
 
   /** The session was deleted: what it still runs here stops, and its servers are not used again. */
   async endSession(sessionId: string): Promise<void> {
     this.#pool.drop(sessionId);
-    await this.exchanges.endSession(sessionId);
+    await this.#router.endSession(sessionId);
   }
 
   /** Ends the GET streams this instance serves (shutdown: their clients resume elsewhere). */
@@ -191,7 +191,7 @@ export class Instance {
 
   /** Client requests whose answer has not been sent yet (shutdown waits for them). */
   get unfinishedRequests(): number {
-    return this.exchanges.unfinished;
+    return this.#router.unfinished;
   }
 
   /** Whether idle servers of the session are pooled here (for tests and diagnostics). */
@@ -201,7 +201,7 @@ export class Instance {
 
   async close(): Promise<void> {
     this.streams.closeAll();
-    this.exchanges.close();
+    this.#router.close();
     this.#pool.clear();
   }
 
@@ -232,7 +232,7 @@ export class Instance {
   }
 
   async #connect(sessionId: string): Promise<SessionServer> {
-    const server = await connectServer(this.#registry, sessionId, this.exchanges);
+    const server = await connectServer(this.#registry, sessionId, this.#router);
     server.server.onerror = (error) => this.#logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
     return server;
   }
@@ -256,7 +256,7 @@ export class Instance {
   async #handle(server: SessionServer, exchange: Exchange, request: Request, body: unknown): Promise<Response> {
     let response: Response;
     try {
-      response = await exchange.inner.handleRequest(request, { parsedBody: body });
+      response = await exchange.handle(request, body);
     } catch (error) {
       // Nothing will answer through this exchange: end it, so that its requests stop counting
       // as in flight, and let the server go rather than pool one in an unknown state.

@@ -16,7 +16,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { buildServer } from './server.js';
 import { RequestTransport } from './transport.js';
-import type { Exchanges } from './exchanges.js';
+import type { ExchangeRouter } from './exchange-router.js';
 import type { Registry } from '../core/registry.js';
 
 /** A session's server and the transport it stays connected to. */
@@ -29,10 +29,10 @@ export interface SessionServer {
 export async function connectServer(
   registry: Pick<Registry, 'capabilities' | 'serverInfo'>,
   sessionId: string,
-  exchanges: Exchanges,
+  router: ExchangeRouter,
 ): Promise<SessionServer> {
   const server = buildServer(registry);
-  const transport = new RequestTransport(sessionId, exchanges);
+  const transport = new RequestTransport(sessionId, router);
   await server.connect(transport);
   return { server, transport };
 }

@@ -29,7 +29,8 @@ import {
 } from '../store/channel/types.js';
 import { asPayload, requestStreamTopic, sessionTopic, type SessionMessage, type StreamMessage } from '../store/channel/topics.js';
 import { encodeCursor, type StreamCursor } from './cursor.js';
-import type { Exchange, Sink } from './exchange.js';
+import type { Sink } from './exchange.js';
+import type { Exchange } from './exchange-router.js';
 import { subscribedUri } from './state-keys.js';
 import { errorText, type Logger } from '../log.js';
 import { newSessionId } from './ids.js';
@@ -98,21 +99,22 @@ const SSE_HEADERS = {
 export class RequestStream {
   readonly key = newSessionId().slice(0, 16);
   readonly topic: string;
+  readonly #exchange: Exchange;
+  readonly #channel: Channel;
+  readonly #logger: Logger;
   #diverted = false;
 
-  constructor(
-    private readonly exchange: Exchange,
-    private readonly channel: Channel,
-    private readonly logger: Logger,
-  ) {
+  constructor(exchange: Exchange, channel: Channel, logger: Logger) {
+    this.#exchange = exchange;
+    this.#channel = channel;
+    this.#logger = logger;
     this.topic = requestStreamTopic(exchange.sessionId, this.key);
   }
 
   /** Ends the HTTP stream now; the client comes back for the rest with Last-Event-ID. */
   close(): void {
     this.#divert();
-    // The SDK's stream ends once what was written to it is read: nothing sent before is lost.
-    for (const id of this.exchange.open) this.exchange.inner.closeSSEStream(id);
+    this.#exchange.closeStreams();
   }
 
   /** The HTTP response: a priming event naming this stream, then what the SDK's transport writes. */
@@ -136,20 +138,23 @@ export class RequestStream {
   }
 
   #divert(): void {
-    if (this.#diverted || this.exchange.over) return;
-    this.#diverted = true;
-    this.exchange.divert(new ChannelSink(this.channel, this.topic, this.logger));
+    if (this.#diverted) return;
+    this.#diverted = this.#exchange.divert(new ChannelSink(this.#channel, this.topic, this.#logger));
   }
 }
 
 /** Writes a diverted exchange's messages on its stream's topic, in order. */
 class ChannelSink implements Sink {
+  readonly #channel: Channel;
+  readonly #topic: string;
+  readonly #logger: Logger;
   #queue: Promise<void> = Promise.resolve();
-  constructor(
-    private readonly channel: Channel,
-    private readonly topic: string,
-    private readonly logger: Logger,
-  ) {}
+
+  constructor(channel: Channel, topic: string, logger: Logger) {
+    this.#channel = channel;
+    this.#topic = topic;
+    this.#logger = logger;
+  }
 
   write(message: JSONRPCMessage, last: boolean): Promise<void> {
     return this.#publish({ message, last });
@@ -161,9 +166,9 @@ class ChannelSink implements Sink {
 
   #publish(entry: StreamMessage): Promise<void> {
     this.#queue = this.#queue.then(() =>
-      this.channel.publish(this.topic, asPayload(entry)).then(
+      this.#channel.publish(this.#topic, asPayload(entry)).then(
         () => undefined,
-        (error: unknown) => this.logger.warn('stream event not stored; a resumed stream will miss it', { error: errorText(error) }),
+        (error: unknown) => this.#logger.warn('stream event not stored; a resumed stream will miss it', { error: errorText(error) }),
       ),
     );
     return this.#queue;

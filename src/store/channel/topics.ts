@@ -6,7 +6,7 @@ import type { Json } from './types.js';
 
 /**
  * Messages for the work one instance runs: replies to its server-to-client requests, whose ids
- * name the instance (src/era-2025/exchanges.ts). Subscribed while such a request waits.
+ * name the instance (src/era-2025/exchange-router.ts). Subscribed while such a request waits.
  */
 export const instanceTopic = (instanceId: string) => `instance:${instanceId}`;
 

@@ -10,7 +10,7 @@
 // Every message is kept for `channel.retention` (Postgres: table baton.messages, swept by the
 // store's cleanup), so that a stream can be resumed after a position on any instance.
 //
-// This file is the channel's whole public surface: the 2025 session layer (src/era-2025/exchanges.ts,
+// This file is the channel's whole public surface: the 2025 session layer (src/era-2025/exchange-router.ts,
 // src/era-2025/streams.ts) and the 2026 leg's ServerEventBus build on these types only.
 
 /** What a payload may hold: JSON. */
