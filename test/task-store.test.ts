@@ -1,9 +1,12 @@
-// Tasks in the store (src/store/tasks/), on the memory store and on the database store over pg and
-// neon-http: records bound to their credential (and 2025 session), the cap on open tasks, the state
+// Tasks in the store (src/store/tasks/), on the memory store and on the database store over pglite,
+// pg and neon-http (two stores on one database: two instances): records bound to their credential (and 2025 session), the cap on open tasks, the state
 // rules (a terminal task never changes), input requests answered in parts, idempotent cancel,
 // leases taken over by another instance once they ran out, the sweep, one statement per
 // operation, and the change published on the task's topic for the other instance to hear.
 // Lease and ttl ends are reached with a length of 0 (over at once), never by waiting.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
@@ -35,8 +38,10 @@ interface Instances {
 }
 
 const opened: SessionStore[] = [];
+const pgliteDir = mkdtempSync(join(tmpdir(), 'baton-tasks-pglite-'));
 afterAll(async () => {
   await Promise.all(opened.map((s) => s.close()));
+  rmSync(pgliteDir, { recursive: true, force: true });
 });
 
 const kinds: { name: string; open: () => Promise<Instances> }[] = [
@@ -46,6 +51,18 @@ const kinds: { name: string; open: () => Promise<Instances> }[] = [
       const store = new MemorySessionStore(LIMITS);
       opened.push(store);
       return { a: store, b: store, statements: undefined };
+    },
+  },
+  // One process only (its folder is locked): one store plays both instances, and delivers what it
+  // publishes in process.
+  {
+    name: 'pglite',
+    open: async () => {
+      const config = parseConfig({ sessions: { store: 'database' }, database: { driver: 'pglite', pglite_dir: pgliteDir } }, {});
+      const store = new DatabaseSessionStore(await openNodeDatabase(config), LIMITS, { logger: quiet });
+      opened.push(store);
+      await store.ready();
+      return { a: store, b: store, statements: () => store.database.statements.count };
     },
   },
   ...setups.map((setup) => ({
@@ -224,6 +241,22 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(await a.tasks.settle(task.id, 'instance-a', { status: 'completed', result: {} })).toBeUndefined();
     expect((await b.tasks.settle(task.id, 'instance-b', { status: 'completed', result: { content: [] } }))?.status).toBe('completed');
 
+    // The same last answer sent to both instances at once: one of them resumes the task.
+    const raced = await a.tasks.create(newTask());
+    await a.tasks.requestInput(raced.id, 'instance-a', { q: ask('?') });
+    const both = await Promise.all(
+      [a, b].map((store, i) =>
+        store.tasks.respond(
+          raced.id,
+          { credentialHash: raced.credentialHash },
+          { q: { action: 'accept' } },
+          { owner: `racer-${i}`, ms: HOUR },
+        ),
+      ),
+    );
+    expect(both.filter((r) => r!.resumed)).toHaveLength(1);
+    expect(both.map((r) => r!.accepted.length).sort()).toEqual([0, 1]);
+
     // A holder that keeps its lease while it waits is not overtaken by the answer.
     const kept = await a.tasks.create(newTask());
     await a.tasks.requestInput(kept.id, 'instance-a', { q: ask('?') }, { keepLease: true });
@@ -283,6 +316,11 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(taken).toMatchObject({ id: lapsed.id, status: 'working', lease: { owner: 'instance-b' }, attempts: 2, rerunnable: true });
     // Once: the lease is live again.
     expect(await a.tasks.claim('instance-c', HOUR, { id: lapsed.id })).toEqual([]);
+    // Two instances taking over the same task at the same moment: one gets it.
+    const contested = await a.tasks.create(newTask({ rerunnable: true, lease: { owner: 'instance-a', ms: 0 } }));
+    const claims = await Promise.all([a, b].map((store, i) => store.tasks.claim(`taker-${i}`, HOUR, { id: contested.id })));
+    expect(claims.flat()).toHaveLength(1);
+    expect(claims.flat()[0]!.attempts).toBe(2);
     // The first instance's writes are refused; its renewal no longer lists the task.
     expect(await a.tasks.settle(lapsed.id, 'instance-a', { status: 'completed', result: {} })).toBeUndefined();
     const renewed = await one(() => a.tasks.renew('instance-a', HOUR));
