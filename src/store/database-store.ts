@@ -7,6 +7,7 @@ import { secrets, sessions } from './db/schema.js';
 import { classifyError, type Database, type DriverName } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { DatabaseChannel, publishing, type Wakeup } from './channel/database.js';
+import { DatabaseTaskStore } from './tasks/database.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
 import { negotiatedJson, perCredentialCap, stateTooLarge } from './limits.js';
@@ -59,6 +60,7 @@ const WAKEUPS: Record<DriverName, Wakeup> = { pg: 'notify', 'neon-http': 'poll',
 export class DatabaseSessionStore implements SessionStore {
   readonly kind = 'database' as const;
   readonly channel: DatabaseChannel;
+  readonly tasks: DatabaseTaskStore;
   #ready: Promise<void> | undefined;
 
   constructor(
@@ -80,6 +82,7 @@ export class DatabaseSessionStore implements SessionStore {
       },
       logger: options.logger ?? createLogger('warn'),
     });
+    this.tasks = new DatabaseTaskStore((statement, name) => this.#run(statement, name), this.channel, limits);
   }
 
   /**
@@ -351,14 +354,25 @@ export class DatabaseSessionStore implements SessionStore {
         return { removed, batches, truncated: true, durationMs: performance.now() - started };
       }
     }
-    // Then the channel's messages past their retention, within what is left of the budget.
+    // Then tasks past their ttl, and the channel's messages past their retention, within what is
+    // left of the budget.
+    let tasksRemoved = 0;
+    for (;;) {
+      const { removed: n, more } = await this.tasks.sweep(batchSize);
+      tasksRemoved += n;
+      if (!more) break;
+      if (performance.now() - started >= budgetMs || options.signal?.aborted) {
+        return { removed, batches, truncated: true, durationMs: performance.now() - started, tasksRemoved };
+      }
+    }
     let messagesRemoved = 0;
     for (;;) {
       const n = await this.channel.sweep(batchSize);
       messagesRemoved += n;
-      if (n < batchSize) return { removed, batches, truncated: false, durationMs: performance.now() - started, messagesRemoved };
+      if (n < batchSize)
+        return { removed, batches, truncated: false, durationMs: performance.now() - started, messagesRemoved, tasksRemoved };
       if (performance.now() - started >= budgetMs || options.signal?.aborted) {
-        return { removed, batches, truncated: true, durationMs: performance.now() - started, messagesRemoved };
+        return { removed, batches, truncated: true, durationMs: performance.now() - started, messagesRemoved, tasksRemoved };
       }
     }
   }

@@ -42,3 +42,17 @@ export class SessionRefusedError extends Error {
     this.name = 'SessionRefusedError';
   }
 }
+
+/**
+ * Raised by stores when a limit refuses a new task (too many open tasks for its credential);
+ * nothing was stored. `code` is the JSON-RPC error the call is answered with.
+ */
+export class TaskRefusedError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskRefusedError';
+  }
+}

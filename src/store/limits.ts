@@ -2,7 +2,7 @@
 // live sessions of one credential in number, and a session's state in size. Both stores check
 // alike and refuse with the same errors, which the session layer answers as they are.
 import { JsonRpcCode } from '../http/errors.js';
-import { SessionRefusedError } from './errors.js';
+import { SessionRefusedError, TaskRefusedError } from './errors.js';
 import type { NewSession, SessionLimits } from './types.js';
 
 const encoder = new TextEncoder();
@@ -36,6 +36,18 @@ export function negotiatedJson(session: NewSession, limits: SessionLimits): { ca
 /** The configured cap, or undefined when there is none. */
 export function perCredentialCap(limits: SessionLimits): number | undefined {
   return limits.maxPerCredential ? limits.maxPerCredential : undefined;
+}
+
+/** The configured cap on open tasks per credential, or undefined when there is none. */
+export function openTasksCap(limits: SessionLimits): number | undefined {
+  return limits.maxOpenTasksPerCredential ? limits.maxOpenTasksPerCredential : undefined;
+}
+
+export function tooManyTasks(max: number): TaskRefusedError {
+  return new TaskRefusedError(
+    JsonRpcCode.ServerError,
+    `Too many open tasks: this credential already has ${max} tasks working or waiting for input, the most allowed; wait for one to finish, or cancel one (tasks/cancel), then call again. Nothing was started.`,
+  );
 }
 
 /**

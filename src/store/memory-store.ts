@@ -2,6 +2,7 @@
 // the database store (lifetime, idleness, binding), so switching stores changes durability only.
 import { constantTimeEqual } from '../auth/credential.js';
 import { InProcessChannel } from './channel/in-process.js';
+import { MemoryTaskStore } from './tasks/memory.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { checkStateSize, negotiatedJson, perCredentialCap } from './limits.js';
 import type {
@@ -57,6 +58,7 @@ const DEFAULT_RETENTION_MS = 5 * 60_000;
 export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory' as const;
   readonly channel: InProcessChannel;
+  readonly tasks: MemoryTaskStore;
   readonly #sessions = new Map<string, Entry>();
   readonly #secrets = new Map<string, string>();
   /** Keyed by what clients sent: entries live exactly as long as a session uses them. */
@@ -70,6 +72,7 @@ export class MemorySessionStore implements SessionStore {
     options: { retentionMs?: number } = {},
   ) {
     this.channel = new InProcessChannel(options.retentionMs ?? DEFAULT_RETENTION_MS, now);
+    this.tasks = new MemoryTaskStore(limits, now, this.channel);
   }
 
   #share(protocolVersion: string, capabilities: string, info: string): { negotiated: Negotiated; shared: Shared | undefined } {
@@ -217,11 +220,12 @@ export class MemorySessionStore implements SessionStore {
         removed++;
       }
     }
+    const { removed: tasksRemoved } = await this.tasks.sweep(Number.POSITIVE_INFINITY);
     const messagesRemoved = this.channel.sweep();
     // One pass over a map is one "batch"; it cannot be interrupted, so the signal has no effect.
     const durationMs = this.now() - started;
     if (removed > 0) options.onBatch?.({ index: 1, removed, durationMs });
-    return { removed, batches: removed > 0 ? 1 : 0, truncated: false, durationMs, messagesRemoved };
+    return { removed, batches: removed > 0 ? 1 : 0, truncated: false, durationMs, messagesRemoved, tasksRemoved };
   }
 
   async list(limit = 100): Promise<SessionSummary[]> {

@@ -4,6 +4,7 @@
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import type { Channel } from './channel/types.js';
 import type { SessionMessage } from './channel/topics.js';
+import type { TaskStore } from './tasks/types.js';
 
 /** What `initialize` negotiated: enough to restore a server to the same state later. */
 export interface Negotiated {
@@ -61,6 +62,11 @@ export interface SessionLimits {
   maxSubscriptions?: number;
   /** Largest session state (JSON, bytes) a write may leave; unset: no bound. */
   maxStateBytes?: number;
+  /**
+   * Open tasks (working or waiting for input) one credential may hold; unset or 0: no limit. A new
+   * task past it is refused (TaskRefusedError), never one ended to make room.
+   */
+  maxOpenTasksPerCredential?: number;
 }
 
 export interface CleanupOptions {
@@ -89,6 +95,8 @@ export interface CleanupReport {
   durationMs: number;
   /** Channel messages past their retention removed in the same run. */
   messagesRemoved?: number;
+  /** Tasks past their ttl removed in the same run. */
+  tasksRemoved?: number;
 }
 
 export interface SessionSummary {
@@ -104,6 +112,8 @@ export interface SessionStore {
   readonly limits: SessionLimits;
   /** How instances sharing this store send each other messages (src/store/channel/). */
   readonly channel: Channel;
+  /** Tasks, kept with the sessions and swept by the same cleanup (src/store/tasks/). */
+  readonly tasks: TaskStore;
   /**
    * Resolves once the store can serve (the database store: migration check done). Long-running
    * servers call it at start-up, before they report ready; other runtimes let the first request
@@ -141,8 +151,8 @@ export interface SessionStore {
    */
   remove(id: string, credentialHash: string): Promise<RemoveResult>;
   /**
-   * Deletes expired and idle sessions in bounded batches, and channel messages past their
-   * retention. `truncated` (budget or signal) means more may be left.
+   * Deletes expired and idle sessions, then tasks past their ttl, then channel messages past their
+   * retention, in bounded batches. `truncated` (budget or signal) means more may be left.
    */
   cleanup(options?: CleanupOptions): Promise<CleanupReport>;
   /** For operators: live sessions, newest activity first. */

@@ -11,7 +11,7 @@
 // message (`at`, from clock_timestamp()) and inserts it, so within a topic `at`, `id` and commit
 // order agree. A reader that has seen position p of a topic has seen everything before p, which
 // is what makes "after position p" a safe place to resume from.
-import { sql, type SQL } from 'drizzle-orm';
+import { is, SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../../log.js';
@@ -51,19 +51,20 @@ const READ_LIMIT = 10_000;
 /**
  * The common table expressions that publish one message within a larger statement, run once per
  * row of `when` (another CTE's name) or once without it: `published` holds the stored rows, and
- * `notified` must be referenced by the statement for the NOTIFY to happen. `topic` may be an
- * expression over the row of `when` (one topic per row).
+ * `notified` must be referenced by the statement for the NOTIFY to happen. `topic`, and `payload`
+ * when given as SQL, may be expressions over the row of `when` (one message per row).
  */
-export function publishing(topic: string | SQL, payload: Json, wakeup: Wakeup, when?: string): SQL {
+export function publishing(topic: string | SQL, payload: Json | SQL, wakeup: Wakeup, when?: string): SQL {
   const source = when ? sql.raw(`from ${when}`) : sql``;
+  const body = is(payload, SQL) ? payload : sql`${JSON.stringify(payload)}`;
   return sql`
     topic_lock as (
-      select t.topic, pg_advisory_xact_lock(${TOPIC_LOCK_CLASS}::int4, hashtext(t.topic))
-      from (select (${topic})::text as topic ${source}) t
+      select t.topic, t.payload, pg_advisory_xact_lock(${TOPIC_LOCK_CLASS}::int4, hashtext(t.topic))
+      from (select (${topic})::text as topic, (${body})::jsonb as payload ${source}) t
     ),
     published as (
       insert into ${messages} (topic, at, payload)
-      select topic, ${NOW_US}, ${JSON.stringify(payload)}::jsonb from topic_lock
+      select topic, ${NOW_US}, payload from topic_lock
       returning id, topic, at, payload
     ),
     notified as (select ${wakeup === 'notify' ? announcement() : sql`1`} from published p)`;

@@ -1,7 +1,8 @@
-// The topics the 2025 session layer uses on the channel, and what their messages carry. One
+// The topics the 2025 session layer (and tasks, of both eras) use on the channel, and what their messages carry. One
 // place, so that the publisher of a message and its receiver (often another instance, maybe
 // running another version during a rolling deploy) agree on it.
 import type { JSONRPCMessage, JSONRPCNotification, JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import type { TaskStatus } from '../tasks/types.js';
 import type { Json } from './types.js';
 
 /**
@@ -53,9 +54,22 @@ export interface StreamMessage {
 }
 
 /**
+ * Changes of one task (both eras): its new status, published in the statement that made the
+ * change, so that the instance running it hears a cancel and whatever waits for it (a poll held
+ * open, a status notification) hears of progress, on any instance. What changed is read from
+ * the store; the message only says that it did.
+ */
+export const taskTopic = (taskId: string) => `task:${taskId}`;
+
+export interface TaskMessage {
+  kind: 'task';
+  status: TaskStatus;
+}
+
+/**
  * A message of this layer as a channel payload. JSON-RPC messages are JSON (validated on the way
  * in, or built by the SDK); only their types leave params open as `unknown`.
  */
-export function asPayload(message: ReplyMessage | SessionMessage | StreamMessage): Json {
+export function asPayload(message: ReplyMessage | SessionMessage | StreamMessage | TaskMessage): Json {
   return message as unknown as Json;
 }

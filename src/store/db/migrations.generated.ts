@@ -37,5 +37,17 @@ export const MIGRATIONS: BundledMigration[] = [
     "statements": [
       "CREATE INDEX \"sessions_credential_hash_idx\" ON \"baton\".\"sessions\" USING btree (\"credential_hash\");"
     ]
+  },
+  {
+    "tag": "0004_tasks",
+    "folderMillis": 1796411202359,
+    "hash": "bbf598b3464646d7b29290786c0599ac54fba7da304762c4de792511c7b35222",
+    "statements": [
+      "CREATE TABLE \"baton\".\"tasks\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"credential_hash\" text NOT NULL,\n\t\"session_id\" text,\n\t\"tool\" text NOT NULL,\n\t\"arguments\" jsonb NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"status_message\" text,\n\t\"result\" jsonb,\n\t\"error\" jsonb,\n\t\"input_requests\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"input_responses\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"ttl_ms\" bigint NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"updated_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"expires_at\" timestamp with time zone NOT NULL,\n\t\"lease_owner\" text,\n\t\"lease_expires_at\" timestamp with time zone,\n\t\"rerunnable\" boolean DEFAULT false NOT NULL,\n\t\"attempts\" integer DEFAULT 1 NOT NULL,\n\tCONSTRAINT \"tasks_status_check\" CHECK (\"baton\".\"tasks\".\"status\" in ('working', 'input_required', 'completed', 'failed', 'cancelled'))\n);",
+      "CREATE INDEX \"tasks_credential_hash_created_at_idx\" ON \"baton\".\"tasks\" USING btree (\"credential_hash\",\"created_at\");",
+      "CREATE INDEX \"tasks_expires_at_idx\" ON \"baton\".\"tasks\" USING btree (\"expires_at\");",
+      "CREATE INDEX \"tasks_lease_expires_at_idx\" ON \"baton\".\"tasks\" USING btree (\"lease_expires_at\") WHERE \"baton\".\"tasks\".\"status\" = 'working';",
+      "CREATE INDEX \"tasks_lease_owner_idx\" ON \"baton\".\"tasks\" USING btree (\"lease_owner\") WHERE \"baton\".\"tasks\".\"lease_owner\" is not null;"
+    ]
   }
 ];

@@ -1,7 +1,9 @@
 // The platform's tables, in a schema of its own so that they never mix with application tables
-// (the data tools hide this schema): the sessions, shared secrets, and the messages instances send
-// each other (src/store/channel/). Row types for the whole project come from here.
-import { bigint, bigserial, index, jsonb, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
+// (the data tools hide this schema): the sessions, shared secrets, the messages instances send
+// each other (src/store/channel/), and tasks (src/store/tasks/). Row types for the whole project
+// come from here.
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, check, index, integer, jsonb, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 
 export const PLATFORM_SCHEMA = 'baton';
@@ -66,3 +68,54 @@ export const messages = batonSchema.table(
 );
 
 export type MessageRow = typeof messages.$inferSelect;
+
+/**
+ * Tasks (the tasks extension, and the 2025-11-25 experimental tasks): work that outlives the
+ * request that started it and the instance that runs it. Everything a task needs to go on lives
+ * in its row, its input requests and answers included, so that any instance can continue it.
+ */
+export const tasks = batonSchema.table(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    /** Hash of the credential that created the task; only the same credential sees it. */
+    credentialHash: text('credential_hash').notNull(),
+    /** The 2025 session the task belongs to (its tasks are scoped to it); null in 2026-07-28. */
+    sessionId: text('session_id'),
+    tool: text('tool').notNull(),
+    arguments: jsonb('arguments').$type<Record<string, unknown>>().notNull(),
+    status: text('status').$type<'working' | 'input_required' | 'completed' | 'failed' | 'cancelled'>().notNull(),
+    statusMessage: text('status_message'),
+    /** The tool's result (completed; a tool error is a result with isError). */
+    result: jsonb('result'),
+    /** A JSON-RPC error object (failed). */
+    error: jsonb('error'),
+    /** Requests to the client still unanswered, by the key the server gave each. */
+    inputRequests: jsonb('input_requests').$type<Record<string, unknown>>().notNull().default({}),
+    /** Every answer received, by the key of the request it answers (a re-run gets them again). */
+    inputResponses: jsonb('input_responses').$type<Record<string, unknown>>().notNull().default({}),
+    ttlMs: bigint('ttl_ms', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The instance running the task, while it holds the lease; null when nobody does. */
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    /** May run again from its start when its instance is gone (otherwise it fails). */
+    rerunnable: boolean('rerunnable').notNull().default(false),
+    /** How many times the task was started (1, plus one per takeover). */
+    attempts: integer('attempts').notNull().default(1),
+  },
+  // Reads are primary-key lookups; lists and the cap on open tasks read one credential's rows;
+  // the cleanup is a range scan on expiry; takeover looks for working tasks whose lease ran out,
+  // and an instance renews the leases it holds (few rows: a finished task holds none).
+  (t) => [
+    index('tasks_credential_hash_created_at_idx').on(t.credentialHash, t.createdAt),
+    index('tasks_expires_at_idx').on(t.expiresAt),
+    index('tasks_lease_expires_at_idx').on(t.leaseExpiresAt).where(sql`${t.status} = 'working'`),
+    index('tasks_lease_owner_idx').on(t.leaseOwner).where(sql`${t.leaseOwner} is not null`),
+    check('tasks_status_check', sql`${t.status} in ('working', 'input_required', 'completed', 'failed', 'cancelled')`),
+  ],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;

@@ -1,0 +1,177 @@
+// The contract between the task layers (both eras' task methods, the runner, takeover) and where
+// tasks are kept. Every operation is one statement on the database store, and each one that
+// changes what a client can see of a task announces it on the task's topic in that statement
+// (src/store/channel/topics.ts: `taskTopic`), so that the instance running the task, or a stream
+// waiting for it, hears of it wherever it is.
+//
+// Rules both stores apply alike:
+// - A task is seen only with the credential (and, for a 2025 task, the session) that created it;
+//   anything else gets what an unknown task gets: nothing.
+// - A terminal task (completed, failed, cancelled) never changes again.
+// - Only the instance holding a task's lease writes its progress and outcome; a lease that ran
+//   out can be claimed by another instance, after which the first one's writes are refused.
+// - A task is gone once its ttl (from creation) has passed; the cleanup deletes it.
+import type { Json } from '../channel/types.js';
+
+export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export interface TaskLease {
+  /** The instance running the task (the id it claims leases with). */
+  owner: string;
+  expiresAt: Date;
+}
+
+export interface TaskRecord {
+  /** Unguessable: 256 random bits, base64url. */
+  id: string;
+  credentialHash: string;
+  /** The 2025 session the task belongs to; undefined for a 2026-07-28 task. */
+  sessionId: string | undefined;
+  tool: string;
+  arguments: Record<string, Json>;
+  status: TaskStatus;
+  statusMessage: string | undefined;
+  /** The tool's result, once completed (a tool error is a result with `isError`). */
+  result: Json | undefined;
+  /** A JSON-RPC error object, once failed. */
+  error: Json | undefined;
+  /** Requests to the client not answered yet, by the key the server gave each. */
+  inputRequests: Record<string, Json>;
+  /** Every answer received so far, by key: what a re-run or a continuation starts from. */
+  inputResponses: Record<string, Json>;
+  ttlMs: number;
+  createdAt: Date;
+  updatedAt: Date;
+  /** createdAt + ttlMs: unseen and swept after it. */
+  expiresAt: Date;
+  /** Undefined when no instance holds the task (waiting for input, released, or finished). */
+  lease: TaskLease | undefined;
+  /** May run again from its start when its instance is gone; otherwise it fails then. */
+  rerunnable: boolean;
+  /** Times the task was started: 1, plus one per takeover. */
+  attempts: number;
+}
+
+/** Who may see a task: its credential, and for a 2025 task its session. */
+export interface TaskScope {
+  credentialHash: string;
+  /** Set for 2025 tasks: only this session sees them (tasks/list, tasks/get). */
+  sessionId?: string;
+}
+
+/** Operators (`baton tasks ...`) see every task. */
+export type TaskReach = TaskScope | 'all';
+
+export interface NewTask extends TaskScope {
+  /**
+   * Which open tasks the per-credential cap counts this one among: those of its credential (the
+   * default), or all of them, for a credential nobody checked (one a caller can make up anew for
+   * every task), as for sessions.
+   */
+  capGroup?: 'credential' | 'all';
+  tool: string;
+  arguments: Record<string, Json>;
+  ttlMs: number;
+  rerunnable: boolean;
+  /** The creating instance takes the lease at once, for this long. */
+  lease: { owner: string; ms: number };
+  statusMessage?: string;
+}
+
+/** Progress or outcome written by the lease holder. */
+export type TaskOutcome =
+  | { status: 'working'; statusMessage?: string }
+  | { status: 'completed'; result: Json; statusMessage?: string }
+  | { status: 'failed'; error: Json; statusMessage?: string }
+  /** The handler stopped because the task was cancelled. */
+  | { status: 'cancelled'; statusMessage?: string };
+
+export interface TaskPage {
+  tasks: TaskRecord[];
+  /** Pass back to get the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+export interface RespondResult {
+  task: TaskRecord;
+  /** Keys of `responses` that answered a pending request (others were ignored). */
+  accepted: string[];
+  /**
+   * Every request is answered, and the caller's instance took the lease (`claimAs`): it continues
+   * the task. False when input is still missing, or another instance holds a live lease.
+   */
+  resumed: boolean;
+}
+
+export interface TaskCleanup {
+  removed: number;
+  /** True when a batch was full: more may be left. */
+  more: boolean;
+}
+
+export interface TaskStore {
+  /**
+   * Stores a new `working` task leased to its creator, before its id is given to anyone. Throws
+   * TaskRefusedError (and stores nothing) when its credential already has the most open tasks
+   * allowed (`maxOpenTasksPerCredential`).
+   */
+  create(task: NewTask): Promise<TaskRecord>;
+  /** The task, if it exists, has not expired and is within reach; otherwise undefined. */
+  get(id: string, reach: TaskReach): Promise<TaskRecord | undefined>;
+  /** Tasks within reach, newest first; `cursor` continues a previous page. */
+  list(reach: TaskReach, page?: { limit?: number; cursor?: string }): Promise<TaskPage>;
+  /**
+   * Progress or outcome by the lease holder. Undefined, and nothing changed, when `owner` does not
+   * hold the lease or the task is already terminal. A terminal outcome ends the lease.
+   */
+  settle(id: string, owner: string, outcome: TaskOutcome): Promise<TaskRecord | undefined>;
+  /**
+   * The holder asks the client for input: the requests join the pending ones and the task becomes
+   * `input_required`. Unless `keepLease`, the lease is let go, so that the task waits in the
+   * store alone and the instance that receives the answers continues it. Undefined as `settle`.
+   */
+  requestInput(
+    id: string,
+    owner: string,
+    requests: Record<string, Json>,
+    options?: { statusMessage?: string; keepLease?: boolean },
+  ): Promise<TaskRecord | undefined>;
+  /**
+   * The client's answers (tasks/update): those that answer a pending request are recorded and
+   * that request leaves `inputRequests`; others are ignored. While any request is pending the task
+   * stays `input_required`; once none is, it is `working` again and, with `claimAs`, leased to that
+   * instance unless another one holds a live lease. Undefined for a task out of reach; a task that
+   * is not waiting for input is returned unchanged.
+   */
+  respond(
+    id: string,
+    reach: TaskReach,
+    responses: Record<string, Json>,
+    claimAs?: { owner: string; ms: number },
+  ): Promise<RespondResult | undefined>;
+  /**
+   * Cancels a task that is not terminal; a terminal one is returned as it is (cancel is
+   * idempotent). Undefined for a task out of reach.
+   */
+  cancel(id: string, reach: TaskReach, statusMessage?: string): Promise<TaskRecord | undefined>;
+  /**
+   * Takes over `working` tasks that nobody holds or whose lease ran out (the task `id`, or up to
+   * `limit` of any), leasing them to `owner` and counting an attempt. Returns the tasks taken.
+   */
+  claim(owner: string, ms: number, which: { id: string } | { limit: number }): Promise<TaskRecord[]>;
+  /**
+   * Extends every lease `owner` holds on an unfinished task; returns the ids still held (a task
+   * missing from it was cancelled, finished or taken over: its handler should stop).
+   */
+  renew(owner: string, ms: number): Promise<string[]>;
+  /** Lets go of `owner`'s leases (all, or the given tasks), so that another instance may claim them at once (a drain). */
+  release(owner: string, ids?: string[]): Promise<number>;
+  /** Deletes up to `batchSize` expired tasks (the store's cleanup calls it). */
+  sweep(batchSize: number): Promise<TaskCleanup>;
+}
