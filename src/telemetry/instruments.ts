@@ -5,6 +5,13 @@ import { type Counter, type Histogram, type Meter, type MeterProvider, metrics }
 
 export const SCOPE = 'mcp-baton';
 
+/**
+ * The instruments measured in seconds. A Prometheus exposition names them with the unit's suffix
+ * (`mcp_server_operation_duration_seconds`, as other MCP servers expose it), which the Node
+ * entry's views add.
+ */
+export const SECONDS_INSTRUMENTS = ['mcp.server.operation.duration', 'mcp.server.session.duration', 'db.client.operation.duration'];
+
 // The MCP conventions' advice for operation and session durations (seconds).
 const OPERATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 const STATEMENT_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
