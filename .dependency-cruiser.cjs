@@ -1,10 +1,10 @@
 // The layers of src/ (docs/architecture.md), checked in CI by `npm run lint`:
 //   runtime/ -> api/ -> platform/ -> era-2025/ | era-2026/ -> core/ -> store/
-// with config/, auth/, http/, lifecycle/, catalog/ and log.ts beside them for every layer to use,
+// with config/, auth/, http/, lifecycle/, catalog/, telemetry/ and log.ts beside them for every layer to use,
 // and tools/ (the built-in toolsets) written on core/ like a user's toolset. Type imports count:
 // a cycle of types is still two files that cannot be read one without the other.
 const layer = (name) => `^src/${name}/`;
-const SHARED = '^src/(config|auth|http|lifecycle|catalog)/|^src/log\\.ts$';
+const SHARED = '^src/(config|auth|http|lifecycle|catalog|telemetry)/|^src/log\\.ts$';
 
 /** `from` may not import any of `to`. */
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
@@ -59,7 +59,7 @@ module.exports = {
     ),
     forbid(
       'shared-below-everything',
-      'config, auth, http, lifecycle, catalog and the logger serve every layer and import none of them.',
+      'config, auth, http, lifecycle, catalog, telemetry and the logger serve every layer and import none of them.',
       SHARED,
       '^src/(era-2025|era-2026|core|platform|api|runtime|tools|cli)/',
     ),

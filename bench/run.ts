@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup
+//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -48,7 +48,7 @@ const { values: args } = parseArgs({
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
 const sections = new Set(
-  (args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup').split(','),
+  (args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry').split(','),
 );
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
@@ -284,6 +284,37 @@ async function throughput(): Promise<void> {
     endpoint.child.kill('SIGTERM');
     await pgDb.drop();
     await neonDb.drop();
+  }
+}
+
+// ---- (1c) telemetry: the pg server without an SDK, with tracing (batch exporter, OTLP/HTTP to a
+// local sink that accepts everything), and with tracing and Prometheus metrics ----
+async function telemetry(): Promise<void> {
+  const db = await createTestDatabase('baton_bench_otel');
+  const { createServer } = await import('node:http');
+  const sink = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const sinkAddress = sink.address();
+  const endpoint = `http://127.0.0.1:${typeof sinkAddress === 'object' && sinkAddress ? sinkAddress.port : 0}`;
+  const servers: RunningServer[] = [];
+  try {
+    const common = { BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'database', DATABASE_URL: db.url };
+    const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+    for (const env of [common, { ...common, ...tracing }, { ...common, ...tracing, BATON_METRICS_PORT: '0' }])
+      servers.push(await startServer(env));
+    results.telemetry = await loadMatrix(
+      `telemetry: pg server tools/call (medians of ${RUNS} runs, ${SECONDS} s each)`,
+      { 'a: no SDK': servers[0]!.url, 'b: tracing (batch OTLP)': servers[1]!.url, 'c: tracing + metrics': servers[2]!.url },
+      [1, 16],
+      '2025',
+    );
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    sink.close();
+    await db.drop();
   }
 }
 
@@ -796,6 +827,7 @@ const plan: [string, () => Promise<void>][] = [
   ['channel', channelBench],
   ['pooler', poolerBench],
   ['cleanup', cleanup],
+  ['telemetry', telemetry],
 ];
 for (const [name, step] of plan) {
   if (!sections.has(name)) continue;

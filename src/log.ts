@@ -1,5 +1,6 @@
 // Structured logs, one JSON object per line on stderr/stdout. Callers pass fields, never raw
 // credentials: session ids are shortened to a prefix and tokens are not logged at all.
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { ConfigError, describeValue } from './config/errors.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -31,9 +32,15 @@ export function createLogger(level: LogLevel = 'info', sink: (line: string, leve
   const min = ORDER.indexOf(level);
   const emit = (at: LogLevel) => (message: string, fields?: LogFields) => {
     if (ORDER.indexOf(at) < min) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...redact(fields) }), at);
+    sink(JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...traceIds(), ...redact(fields) }), at);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/** The active span's ids, so that a log line leads to its trace (none without an SDK). */
+function traceIds(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { CompleteResult, GetPromptResult, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { type HandlerContext, type InputRequired, isInputRequired, type ToolOutput, type ToolResult } from './define.js';
 import type { Registry } from './registry.js';
+import { noteErrorType } from '../telemetry/request-scope.js';
 
 /**
  * A JSON-RPC error a method answers with. Both SDKs turn a thrown error with a numeric `code`
@@ -36,7 +37,19 @@ export interface CallToolParams {
   arguments?: Record<string, unknown>;
 }
 
+/** Runs a tool; its request's span and operation metric learn of an error result (error.type). */
 export async function callTool(registry: Registry, params: CallToolParams, ctx: HandlerContext): Promise<ToolResult | InputRequired> {
+  try {
+    const result = await runTool(registry, params, ctx);
+    if (!isInputRequired(result) && result.isError) noteErrorType('tool_error');
+    return result;
+  } catch (error) {
+    noteErrorType(String((error as { code?: unknown }).code ?? 'error'));
+    throw error;
+  }
+}
+
+async function runTool(registry: Registry, params: CallToolParams, ctx: HandlerContext): Promise<ToolResult | InputRequired> {
   const compiled = registry.tools.get(params.name);
   if (!compiled) throw new ProtocolFault(FaultCode.InvalidParams, `Unknown tool: ${params.name}`);
   const parsed = compiled.validator.safeParse(params.arguments ?? {});

@@ -38,6 +38,7 @@ import { sessionTopic, type SessionMessage } from '../store/channel/topics.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from '../store/types.js';
 import type { Caller } from '../auth/caller.js';
+import { sessionCreated } from '../telemetry/sessions.js';
 
 export interface InstanceOptions {
   store: SessionStore;
@@ -105,6 +106,7 @@ export class Instance {
     // A credential that was presented but not checked (no principal) could be a new one each time.
     const capGroup = caller.credentialHash !== '' && caller.principal === undefined ? 'all' : 'credential';
     await this.#store.create({ id, credentialHash: caller.credentialHash, ...negotiated, state: {}, capGroup });
+    sessionCreated();
     this.#logger.info('session created', {
       session: id.slice(0, 8),
       client: negotiated.clientInfo.name,

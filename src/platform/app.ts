@@ -8,6 +8,7 @@ import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
 import type { McpEndpoint } from './era.js';
 import type { ReadinessView } from '../lifecycle/readiness.js';
+import { countRefusal } from '../telemetry/mcp-request.js';
 
 export interface AppOptions {
   /** The MCP endpoint behind the guards: routes each request to its protocol era. */
@@ -34,13 +35,14 @@ export function createApp(options: AppOptions): Hono {
   app.get(METADATA_PATH, (c) => options.auth.metadata(c.req.raw, '') ?? notFound());
   app.get(`${METADATA_PATH}/*`, (c) => options.auth.metadata(c.req.raw, c.req.path.slice(METADATA_PATH.length)) ?? notFound());
 
-  app.all('/mcp', async (c) => {
-    const refused = checkOrigin(c.req.raw, options.originPolicy);
+  const serveMcp = async (request: Request): Promise<Response> => {
+    const refused = checkOrigin(request, options.originPolicy);
     if (refused) return jsonRpcError(403, JsonRpcCode.ServerError, `Forbidden: ${refused}`);
-    const outcome = await options.auth.authenticate(c.req.raw);
+    const outcome = await options.auth.authenticate(request);
     if (!outcome.ok) return outcome.response;
-    return options.mcp(c.req.raw, outcome.caller);
-  });
+    return options.mcp(request, outcome.caller);
+  };
+  app.all('/mcp', async (c) => countRefusal(await serveMcp(c.req.raw)));
 
   app.notFound(notFound);
   // Last line of defence: whatever escaped is a JSON-RPC 500, logged without request details.

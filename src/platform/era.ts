@@ -9,6 +9,7 @@ import { readJsonBody, unreadableBody } from '../http/body.js';
 import type { ModernLeg } from '../era-2026/handler.js';
 import type { Caller } from '../auth/caller.js';
 import { isJsonRpcMessage, type SessionHandler } from '../era-2025/handler.js';
+import { observeMcpRequest } from '../telemetry/mcp-request.js';
 
 export type McpEndpoint = (request: Request, caller: Caller) => Promise<Response>;
 
@@ -33,8 +34,8 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
       if (body.kind === 'json') return modern.handle(request, caller, body.value);
       return unreadableBody(body, maxBodyBytes);
     }
-    if (await isLegacyRequest(request, body.value)) return sessions(request, caller, body);
-    return modern.handle(request, caller, body.value);
+    if (await isLegacyRequest(request, body.value)) return observeMcpRequest(request, body.value, () => sessions(request, caller, body));
+    return observeMcpRequest(request, body.value, () => modern.handle(request, caller, body.value));
   };
 }
 

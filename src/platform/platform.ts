@@ -27,6 +27,7 @@ import { enrichmentMiddleware } from '../core/enrichment/middleware.js';
 import { createLogger, errorText, type Logger } from '../log.js';
 import { Readiness } from '../lifecycle/readiness.js';
 import { Resources } from '../lifecycle/resources.js';
+import { observeLiveSessions } from '../telemetry/sessions.js';
 
 export interface PlatformOptions {
   logger?: Logger;
@@ -191,6 +192,10 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
   );
   const store = options.store ?? (await createStore(config, options.openDatabase, logger));
   resources.add('session store', () => store.close());
+  resources.add(
+    'live sessions gauge',
+    observeLiveSessions(() => store.countLive()),
+  );
   // Streams on a polling channel cost reads while they are open: they are closed after a while
   // unless configured otherwise, and clients resume them (docs/operations.md).
   const streamTimeoutMs = config.channel.stream_timeout ?? (store.channel.delivery === 'poll' ? 60_000 : 0);

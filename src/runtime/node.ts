@@ -6,9 +6,12 @@ import { ConfigError } from '../config/errors.js';
 import { createLogger, errorText } from '../log.js';
 import { createBaton, serve } from '../api/node.js';
 import type { Baton } from '../api/baton.js';
+import { startNodeTelemetry } from './telemetry-node.js';
 
 let baton: Baton;
 try {
+  // Before the platform: its instruments and spans go to the SDK from the first request on.
+  await startNodeTelemetry(process.env, createLogger());
   baton = await createBaton({ env: process.env });
 } catch (error) {
   // Problems found while building (auth keys, toolsets, catalog) are configuration errors too.

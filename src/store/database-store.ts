@@ -11,6 +11,7 @@ import { DatabaseTaskStore } from './tasks/database.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
 import { negotiatedJson, perCredentialCap, stateTooLarge } from './limits.js';
+import { sessionsEnded } from '../telemetry/sessions.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -294,9 +295,9 @@ export class DatabaseSessionStore implements SessionStore {
         from ${sessions}
         where id = ${id} and expires_at > now() and last_active_at > ${this.#idleCutoff()}
       ), deleted as (
-        delete from ${sessions} s using candidate c where s.id = c.id and c.allowed returning s.id
+        delete from ${sessions} s using candidate c where s.id = c.id and c.allowed returning s.id, s.created_at
       ), ${publishing(topic, SESSION_ENDED, this.channel.wakeup, 'deleted')}
-      select c.allowed as allowed, (select count(*) from deleted)::int as deleted,
+      select c.allowed as allowed, (select count(*) from deleted)::int as deleted, (select d.created_at from deleted d) as created_at,
              (select count(*) from notified)::int as notified,
              (select p.id from published p) as message_id, (select p.at from published p) as message_at
       from candidate c`);
@@ -304,6 +305,7 @@ export class DatabaseSessionStore implements SessionStore {
     if (!row.allowed) return 'forbidden';
     if (Number(row.deleted) === 0) return 'not_found';
     this.channel.published({ topic, payload: SESSION_ENDED, position: { at: Number(row.message_at), id: Number(row.message_id) } });
+    sessionsEnded('deleted', 1, sessions.createdAt.mapFromDriverValue(row.created_at as string) as Date);
     return 'ok';
   }
 
@@ -319,6 +321,7 @@ export class DatabaseSessionStore implements SessionStore {
       select (select count(*) from deleted)::int as deleted, (select count(*) from notified)::int as notified,
              (select p.id from published p) as message_id, (select p.at from published p) as message_at`);
     if (Number(row?.deleted ?? 0) === 0) return false;
+    sessionsEnded('revoked');
     this.channel.published({ topic, payload: SESSION_ENDED, position: { at: Number(row!.message_at), id: Number(row!.message_id) } });
     return true;
   }
@@ -348,6 +351,7 @@ export class DatabaseSessionStore implements SessionStore {
       const n = Number(row?.n ?? 0);
       batches++;
       removed += n;
+      sessionsEnded('expired', n);
       options.onBatch?.({ index: batches, removed: n, durationMs: performance.now() - batchStarted });
       if (n < batchSize) break;
       if (performance.now() - started >= budgetMs || options.signal?.aborted) {
@@ -375,6 +379,12 @@ export class DatabaseSessionStore implements SessionStore {
         return { removed, batches, truncated: true, durationMs: performance.now() - started, messagesRemoved, tasksRemoved };
       }
     }
+  }
+
+  async countLive(): Promise<number> {
+    const [row] = await this.#run(sql`
+      select count(*)::int as live from ${sessions} where expires_at > now() and last_active_at > ${this.#idleCutoff()}`);
+    return Number(row?.live ?? 0);
   }
 
   async list(limit = 100): Promise<SessionSummary[]> {

@@ -5,6 +5,7 @@ import { InProcessChannel } from './channel/in-process.js';
 import { MemoryTaskStore } from './tasks/memory.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { checkStateSize, negotiatedJson, perCredentialCap } from './limits.js';
+import { sessionsEnded } from '../telemetry/sessions.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -207,6 +208,7 @@ export class MemorySessionStore implements SessionStore {
     if (!entry) return 'not_found';
     if (!boundTo(entry, credentialHash)) return 'forbidden';
     this.#forget(id, entry);
+    sessionsEnded('deleted', 1, entry.createdAt);
     await this.channel.publish(sessionTopic(id), SESSION_ENDED);
     return 'ok';
   }
@@ -217,6 +219,7 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, entry] of this.#sessions) {
       if (!isLive(entry, started, this.limits)) {
         this.#forget(id, entry);
+        sessionsEnded('expired', 1, entry.createdAt);
         removed++;
       }
     }
@@ -226,6 +229,13 @@ export class MemorySessionStore implements SessionStore {
     const durationMs = this.now() - started;
     if (removed > 0) options.onBatch?.({ index: 1, removed, durationMs });
     return { removed, batches: removed > 0 ? 1 : 0, truncated: false, durationMs, messagesRemoved, tasksRemoved };
+  }
+
+  async countLive(): Promise<number> {
+    const now = this.now();
+    let live = 0;
+    for (const entry of this.#sessions.values()) if (isLive(entry, now, this.limits)) live++;
+    return live;
   }
 
   async list(limit = 100): Promise<SessionSummary[]> {

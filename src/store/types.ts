@@ -157,6 +157,8 @@ export interface SessionStore {
   cleanup(options?: CleanupOptions): Promise<CleanupReport>;
   /** For operators: live sessions, newest activity first. */
   list(limit?: number): Promise<SessionSummary[]>;
+  /** How many sessions are live (not expired, not idle), for the live sessions gauge. One statement. */
+  countLive(): Promise<number>;
   /**
    * A secret every instance on this store shares: the stored one, or `made` stored by whoever
    * asks first (instances racing for it all end up with the same one). The memory store keeps it

@@ -2,6 +2,7 @@
 import type { Config } from '../../config/schema.js';
 import type { Database } from './database.js';
 import { openNeonHttp } from './drivers/neon-http.js';
+import { withStatementSpans } from './traced.js';
 
 export async function openEdgeDatabase(config: Config): Promise<Database> {
   const { driver, dsn, statement_timeout, http_endpoint } = config.database;
@@ -9,5 +10,5 @@ export async function openEdgeDatabase(config: Config): Promise<Database> {
     throw new Error(`database.driver: "${driver}" is not available on this runtime; use "neon-http" (or "auto")`);
   }
   if (!dsn) throw new Error('database.dsn: the database store needs DATABASE_URL on this runtime');
-  return openNeonHttp({ dsn, statementTimeoutMs: statement_timeout, httpEndpoint: http_endpoint || undefined });
+  return withStatementSpans(openNeonHttp({ dsn, statementTimeoutMs: statement_timeout, httpEndpoint: http_endpoint || undefined }));
 }

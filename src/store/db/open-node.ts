@@ -6,6 +6,7 @@ import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Database, DriverName } from './database.js';
 import { importDriver } from './optional-driver.js';
+import { withStatementSpans } from './traced.js';
 
 export function nodeDriver(config: Config): DriverName {
   if (config.database.driver !== 'auto') return config.database.driver;
@@ -13,6 +14,10 @@ export function nodeDriver(config: Config): DriverName {
 }
 
 export async function openNodeDatabase(config: Config, logger?: Logger): Promise<Database> {
+  return withStatementSpans(await openDriver(config, logger));
+}
+
+async function openDriver(config: Config, logger?: Logger): Promise<Database> {
   const { dsn, direct_dsn, pooler, statement_timeout, pglite_dir, http_endpoint } = config.database;
   switch (nodeDriver(config)) {
     case 'pg': {

@@ -1,0 +1,30 @@
+// What the telemetry of one MCP request gathers while it runs (statements, a tool's error), kept
+// in the request's OpenTelemetry context so that the database layer and the calls add to it
+// without being handed anything. Only a context manager (an SDK's) carries it across awaits;
+// without one nothing is gathered, and nothing is recorded either.
+import { type Context, context, createContextKey } from '@opentelemetry/api';
+
+export class RequestScope {
+  statements = 0;
+  /** The MCP conventions' error.type when the answer is an error the HTTP status does not show. */
+  errorType: string | undefined;
+}
+
+const KEY = createContextKey('mcp-baton request scope');
+
+export function withRequestScope(parent: Context, scope: RequestScope): Context {
+  return parent.setValue(KEY, scope);
+}
+
+export function currentRequestScope(): RequestScope | undefined {
+  return context.active().getValue(KEY) as RequestScope | undefined;
+}
+
+/**
+ * The request's answer is an error inside a 200: `tool_error` for a tool result with isError, a
+ * JSON-RPC error's code otherwise. Its span and operation metric carry it as error.type.
+ */
+export function noteErrorType(type: string): void {
+  const scope = currentRequestScope();
+  if (scope) scope.errorType ??= type;
+}

@@ -1,0 +1,193 @@
+// OpenTelemetry through the standard environment only: the Node entry (as `npm start` runs it)
+// exports its spans over OTLP/HTTP (JSON) to a real receiver in this test, continuing the client's
+// trace from a 2026-07-28 request's `_meta.traceparent` and from a 2025 request's `traceparent`
+// header, with the store's statements as child spans; and it serves Prometheus text on its own
+// metrics port.
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { RawSession, readMessages } from './helpers/mcp.js';
+import { modernRequest } from './helpers/modern.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+}
+
+const SERVER_KIND = 2;
+
+/** An OTLP/HTTP receiver: keeps every span posted to /v1/traces and wakes whoever waits for one. */
+class Receiver {
+  readonly spans: OtlpSpan[] = [];
+  readonly server: Server;
+  #waiters: (() => void)[] = [];
+
+  constructor() {
+    this.server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        if (request.url === '/v1/traces') {
+          const decoded = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+          for (const resource of decoded.resourceSpans) for (const scope of resource.scopeSpans) this.spans.push(...scope.spans);
+          for (const wake of this.#waiters.splice(0)) wake();
+        }
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  /** Resolves with the spans that match once one has arrived (the test's timeout bounds the wait). */
+  async waitFor(match: (span: OtlpSpan) => boolean): Promise<OtlpSpan> {
+    for (;;) {
+      const found = this.spans.find(match);
+      if (found) return found;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+}
+
+const attribute = (span: OtlpSpan, key: string) => {
+  const value = span.attributes.find((a) => a.key === key)?.value;
+  return value?.stringValue ?? value?.intValue;
+};
+
+const randomHex = (bytes: number) =>
+  [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+describe('telemetry of the Node server (standard OTEL_* environment)', () => {
+  const receiver = new Receiver();
+  let database: TestDatabase;
+  let server: RunningServer;
+  let metricsUrl: string;
+
+  beforeAll(async () => {
+    const endpoint = await receiver.listen();
+    database = await createTestDatabase('baton_otel');
+    server = await startServer({
+      SESSIONS_STORE: 'database',
+      DATABASE_URL: database.url,
+      BATON_TOOLSETS: 'conformance',
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'baton-telemetry-test',
+      // The batch processor sends soon after a span ends, so that the test need not wait 5 s.
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      BATON_METRICS_PORT: '0',
+    });
+    const line = server.logs
+      .join('')
+      .split('\n')
+      .find((l) => l.includes('"msg":"telemetry"'));
+    metricsUrl = `http://127.0.0.1:${(JSON.parse(line!) as { metricsPort: number }).metricsPort}/metrics`;
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await database?.drop();
+    receiver.server.close();
+  });
+
+  it('a 2026-07-28 tools/call continues the trace of its _meta.traceparent (same trace, the client span as parent)', async () => {
+    const traceId = randomHex(16);
+    const parentId = randomHex(8);
+    const response = await fetch(
+      modernRequest(server.url, 'tools/call', {
+        name: 'test_simple_text',
+        arguments: {},
+        _meta: { traceparent: `00-${traceId}-${parentId}-01` },
+      }),
+    );
+    expect(response.status).toBe(200);
+    await readMessages(response);
+    const span = await receiver.waitFor((s) => s.traceId === traceId && s.kind === SERVER_KIND);
+    expect(span).toMatchObject({ name: 'tools/call test_simple_text', parentSpanId: parentId });
+    expect(attribute(span, 'mcp.method.name')).toBe('tools/call');
+    expect(attribute(span, 'gen_ai.tool.name')).toBe('test_simple_text');
+    expect(attribute(span, 'mcp.protocol.version')).toBe('2026-07-28');
+    expect(attribute(span, 'jsonrpc.request.id')).toBeDefined();
+  });
+
+  it('a 2025 request continues the trace of its traceparent header; its session statement is a child span', async () => {
+    const session = new RawSession((request) => fetch(request), server.url);
+    expect((await session.initialize()).status).toBe(200);
+    await session.notify('notifications/initialized');
+    const traceId = randomHex(16);
+    const parentId = randomHex(8);
+    const traced = new RawSession((request) => fetch(request), server.url, { traceparent: `00-${traceId}-${parentId}-01` });
+    traced.id = session.id;
+    const { status, result } = await traced.callTool('test_simple_text');
+    expect(status).toBe(200);
+    expect(result.content[0].text).toBeDefined();
+    const span = await receiver.waitFor((s) => s.traceId === traceId && s.kind === SERVER_KIND);
+    expect(span).toMatchObject({ name: 'tools/call test_simple_text', parentSpanId: parentId });
+    expect(attribute(span, 'mcp.session.id')).toBe(session.id.slice(0, 8));
+    expect(attribute(span, 'mcp.protocol.version')).toBe('2025-11-25');
+    const statement = await receiver.waitFor((s) => s.traceId === traceId && s.parentSpanId === span.spanId);
+    expect(attribute(statement, 'db.system.name')).toBe('postgresql');
+    expect(attribute(statement, 'db.operation.name')).toMatch(/^[A-Z]+$/);
+    // Its text has placeholders, never the session id it was run with.
+    expect(String(attribute(statement, 'db.query.text'))).not.toContain(session.id);
+  });
+
+  it('/metrics on the metrics port is Prometheus text with the MCP operation histogram, live sessions and statements per request', async () => {
+    const session = new RawSession((request) => fetch(request), server.url);
+    await session.initialize();
+    await session.notify('notifications/initialized');
+    expect((await session.callTool('test_simple_text')).status).toBe(200);
+    // Not on the public port.
+    expect((await fetch(server.url.replace('/mcp', '/metrics'))).status).toBe(404);
+    const response = await fetch(metricsUrl);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    const samples = parsePrometheus(text);
+    const bucket = samples.find(
+      (s) =>
+        s.name === 'mcp_server_operation_duration_seconds_bucket' &&
+        s.labels.mcp_method_name === 'tools/call' &&
+        s.labels.gen_ai_tool_name === 'test_simple_text' &&
+        s.labels.le === '+Inf',
+    );
+    expect(bucket?.value).toBeGreaterThanOrEqual(1);
+    const live = samples.find((s) => s.name === 'baton_sessions_live');
+    expect(live?.value).toBeGreaterThanOrEqual(1);
+    const statements = samples.find((s) => s.name === 'baton_request_statements_count' && s.labels.mcp_method_name === 'tools/call');
+    expect(statements?.value).toBeGreaterThanOrEqual(1);
+    const statementSum = samples.find((s) => s.name === 'baton_request_statements_sum' && s.labels.mcp_method_name === 'tools/call');
+    expect(statementSum?.value).toBeGreaterThanOrEqual(statements!.value);
+  });
+});
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text exposition (0.0.4): every line a comment, blank, or a sample; anything else fails. */
+function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
+    if (!match) throw new Error(`not Prometheus text: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
+    const value = match[3] === '+Inf' ? Infinity : Number(match[3]);
+    if (Number.isNaN(value)) throw new Error(`not a sample value: ${line}`);
+    samples.push({ name: match[1]!, labels, value });
+  }
+  return samples;
+}
