@@ -160,7 +160,11 @@ export class Instance {
       }
       await exchange.finish(answer);
     }
-    return new Response(await response.text(), { status: response.status, headers: response.headers });
+    // Whole: it says its length, so that nothing on its way out (telemetry) takes it for a stream.
+    const whole = new TextEncoder().encode(await response.text());
+    const headers = new Headers(response.headers);
+    headers.set('content-length', String(whole.byteLength));
+    return new Response(whole, { status: response.status, headers });
   }
 
   /**

@@ -100,7 +100,10 @@ export async function observeMcpRequest(request: Request, body: unknown, handle:
     throw error;
   }
   const errorType = response.status >= 400 ? String(response.status) : undefined;
-  if (response.body && (response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+  // An event stream still being written ends the span when it ends; a whole answer (one that says
+  // its length) is over now.
+  const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream') && !response.headers.has('content-length');
+  if (response.body && streaming) {
     return endingWithStream(response, () => end(errorType, response));
   }
   end(errorType, response);
