@@ -4,6 +4,16 @@
 // same topic).
 import { CHANGES_TOPIC, type Channel, type ChangeEvent, type ChangeNotifier } from './types.js';
 
+/** A ChangeNotifier usable at once, over one that is made on first use (a platform's, a store's). */
+export function deferredChanges(notifier: () => Promise<ChangeNotifier>): ChangeNotifier {
+  return {
+    toolsChanged: async () => (await notifier()).toolsChanged(),
+    promptsChanged: async () => (await notifier()).promptsChanged(),
+    resourcesChanged: async () => (await notifier()).resourcesChanged(),
+    resourceUpdated: async (uri) => (await notifier()).resourceUpdated(uri),
+  };
+}
+
 export function changeNotifier(channel: Channel): ChangeNotifier {
   const announce = async (event: ChangeEvent) => {
     await channel.publish(CHANGES_TOPIC, event);
