@@ -21,6 +21,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { freePort, startServer, type RunningServer } from './helpers/server.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { RawSession } from './helpers/mcp.js';
+import { waitFor } from './helpers/wait.js';
 
 const LIMITS = { ttlMs: 3_600_000, idleTimeoutMs: 3_600_000 };
 const TIMEOUT_MS = 800;
@@ -83,7 +84,7 @@ async function lockRow(id: string) {
         const blocked = async () =>
           (await monitor.query('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [holder])).rows[0]
             .n;
-        while ((await blocked()) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        await waitFor(async () => (await blocked()) > 0, { what: 'a statement waiting for the held lock', intervalMs: 10 });
       } finally {
         await monitor.end();
       }
