@@ -1,6 +1,7 @@
 // What a client can make a store keep: the negotiated part of `initialize` is bounded in size, the
-// live sessions of one credential in number, and a session's state in size. Both stores check
-// alike and refuse with the same errors, which the session layer answers as they are.
+// live sessions of one credential in number, and a session's state in size, as `sessions.*` sets
+// them. Both stores check alike and refuse with the same errors, which the session layer answers
+// as they are.
 import type { Config } from '../config/schema.js';
 import { JsonRpcCode } from '../http/errors.js';
 import { SessionRefusedError } from './errors.js';
