@@ -5,9 +5,6 @@
 // the machine and is not asserted). Then a Node server whose Postgres sits behind a TCP proxy: cut mid-test,
 // requests get 503 with Retry-After; restored, the same sessions continue, unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { StoreUnavailableError } from '../src/store/errors.js';
 import { openPg } from '../src/store/db/drivers/pg.js';
@@ -263,28 +260,21 @@ describe('a pooled connection that dies while idle', () => {
 
 describe('database outage under a running Node server', () => {
   let server: RunningServer;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'baton-outage-'));
-    const config = join(dir, 'baton.yaml');
-    writeFileSync(
-      config,
-      [
-        'toolsets: [conformance]',
-        'sessions:',
-        '  store: database',
-        'database:',
-        '  driver: pg',
-        `  dsn: "${proxy.rewrite(db.url)}"`,
-        '  statement_timeout: 1s',
-      ].join('\n'),
-    );
-    server = await startServer({ BATON_CONFIG: config });
+    const config = [
+      'toolsets: [conformance]',
+      'sessions:',
+      '  store: database',
+      'database:',
+      '  driver: pg',
+      `  dsn: "${proxy.rewrite(db.url)}"`,
+      '  statement_timeout: 1s',
+    ].join('\n');
+    server = await startServer({ BATON_CONFIG_YAML: config });
   });
   afterAll(async () => {
     await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function rows(ids: string[]) {
