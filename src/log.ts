@@ -2,6 +2,7 @@
 // credentials: session ids are shortened to a prefix and tokens are not logged at all.
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { ConfigError, describeValue } from './config/errors.js';
+import { readEnv, type EnvRecord } from './config/env.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -62,6 +63,25 @@ export function parseLogLevel(value: string | undefined): LogLevel {
   throw new ConfigError('environment', [
     { path: 'LOG_LEVEL (environment)', message: `expected one of ${ORDER.map((l) => `"${l}"`).join(', ')}, got ${describeValue(value)}` },
   ]);
+}
+
+/**
+ * The `logger` option of the public API: a logger object as it is, or JSON lines at the level it
+ * names; without one, at `fallback` when given, else at LOG_LEVEL from `env`. Throws ConfigError
+ * for a level that is none.
+ */
+export function loggerFor(option: Logger | LogLevel | undefined, env: EnvRecord, fallback?: LogLevel): Logger {
+  if (typeof option === 'object') return option;
+  if (option === undefined) return createLogger(fallback ?? parseLogLevel(readEnv(env, 'LOG_LEVEL')));
+  if (!(ORDER as string[]).includes(option)) {
+    throw new ConfigError('createBaton options', [
+      {
+        path: 'logger',
+        message: `expected one of ${ORDER.map((l) => `"${l}"`).join(', ')} or a logger object, got ${JSON.stringify(option)}`,
+      },
+    ]);
+  }
+  return createLogger(option);
 }
 
 /**

@@ -3,6 +3,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, defineTool, defineToolset, text } from '../src/api/index.js';
 import { createAdmin, createBaton, serve } from '../src/api/node.js';
@@ -149,6 +150,22 @@ describe('a served Baton', () => {
 });
 
 describe('createAdmin', () => {
+  it('is built on the store and the configuration alone: none of the platform, the eras or the core comes with it', async () => {
+    // What `baton` and an operator's script load: the modules src/api/admin.ts reaches.
+    const { metafile } = await build({
+      entryPoints: [join(ROOT, 'src/api/admin.ts')],
+      absWorkingDir: ROOT,
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    expect(Object.keys(metafile.inputs).filter((file) => /^src\/(platform|era-20\d\d|core)\//.test(file))).toEqual([]);
+  });
+
   it('refuses a configuration whose sessions live in each server (the memory store), as the command line does, and opens nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-admin-'));
     try {

@@ -3,9 +3,6 @@
 // everything it printed is searched for every credential presented and every digest of one, in
 // every encoding a careless log line might use. None may appear.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { SignJWT } from 'jose';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -20,32 +17,25 @@ const AUDIENCE = 'https://mcp.logs/mcp';
 
 let db: TestDatabase;
 let server: RunningServer;
-let dir: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('baton_auth_logs');
-  dir = mkdtempSync(join(tmpdir(), 'baton-auth-logs-'));
-  const config = join(dir, 'baton.yaml');
-  writeFileSync(
-    config,
-    [
-      'toolsets: [conformance]',
-      'sessions: { store: database, bind: principal }',
-      `database: { driver: pg, dsn: "${db.url}" }`,
-      'auth:',
-      '  required: true',
-      `  api_keys: ["${KEY}"]`,
-      `  secret: "${AUTH_SECRET}"`,
-      `  jwt: { secret: "${JWT_SECRET}", issuer: "${ISSUER}", audience: "${AUDIENCE}" }`,
-    ].join('\n'),
-  );
-  server = await startServer({ BATON_CONFIG: config, LOG_LEVEL: 'debug' });
+  const config = [
+    'toolsets: [conformance]',
+    'sessions: { store: database, bind: principal }',
+    `database: { driver: pg, dsn: "${db.url}" }`,
+    'auth:',
+    '  required: true',
+    `  api_keys: ["${KEY}"]`,
+    `  secret: "${AUTH_SECRET}"`,
+    `  jwt: { secret: "${JWT_SECRET}", issuer: "${ISSUER}", audience: "${AUDIENCE}" }`,
+  ].join('\n');
+  server = await startServer({ BATON_CONFIG_YAML: config, LOG_LEVEL: 'debug' });
 });
 
 afterAll(async () => {
   await server?.stop();
   await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function jwt(subject: string, expiresIn = '5m'): Promise<string> {

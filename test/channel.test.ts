@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseConfig } from '../src/config/index.js';
@@ -23,6 +23,7 @@ import { driverDatabases } from './helpers/drivers.js';
 import { deferred, Gate } from './helpers/gate.js';
 import { answeringClient, RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
+import { waitFor } from './helpers/wait.js';
 
 const quiet = createLogger('error');
 const LIMITS = { ttlMs: 3_600_000, idleTimeoutMs: 3_600_000 };
@@ -263,7 +264,7 @@ describe('pg: the listening connection cannot be opened at start', () => {
       expect(lines.map((l) => l.msg)).not.toContain('channel: listening again');
       // The database lets the role have its listening connection now.
       await admin.query(`alter role ${role} connection limit -1`);
-      await vi.waitUntil(() => lines.some((l) => l.msg === 'channel: listening again'), { timeout: 30_000 });
+      await waitFor(() => lines.some((l) => l.msg === 'channel: listening again'), { what: 'the log line "channel: listening again"' });
       await sender.channel.publish(topic, { n: 2 });
       await c.until(2);
       expect(c.received.map((m) => m.payload)).toEqual([{ n: 1 }, { n: 2 }]);
@@ -296,8 +297,8 @@ describe('pg: the channel closes while it waits to listen again', () => {
       await admin.query(
         `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'baton-listen' and datname = current_database()`,
       );
-      await vi.waitUntil(() => lines.some((l) => l.msg.startsWith('channel: the listening connection was lost; reconnecting')), {
-        timeout: 30_000,
+      await waitFor(() => lines.some((l) => l.msg.startsWith('channel: the listening connection was lost; reconnecting')), {
+        what: 'the log line saying the listening connection was lost',
       });
     } finally {
       await admin.end();
@@ -487,7 +488,7 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
       await session.initialize();
       expect((await session.callTool('test_simple_text')).status).toBe(200);
       // The server goes back to the pool once its exchange is over, just after the answer.
-      await vi.waitUntil(() => a.instance.pools(session.id), { timeout: 30_000 });
+      await waitFor(() => a.instance.pools(session.id), { what: 'the session to be pooled on a' });
       return session;
     };
     const [deleted, revoked, kept] = [await pooledOnA(), await pooledOnA(), await pooledOnA()];
@@ -498,9 +499,9 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
       const onB = new RawSession((r) => b.app.fetch(r));
       onB.id = deleted.id;
       expect((await onB.delete()).status).toBe(200);
-      await vi.waitUntil(() => !a.instance.pools(deleted.id), { timeout: 30_000 });
+      await waitFor(() => !a.instance.pools(deleted.id), { what: "the deleted session to leave a's pool" });
       expect(await (b.store as DatabaseSessionStore).revoke(revoked.id)).toBe(true);
-      await vi.waitUntil(() => !a.instance.pools(revoked.id), { timeout: 30_000 });
+      await waitFor(() => !a.instance.pools(revoked.id), { what: "the revoked session to leave a's pool" });
       expect(a.instance.pools(kept.id)).toBe(true);
     } finally {
       await stream?.cancel();

@@ -10,9 +10,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startServer, type RunningServer } from './helpers/server.js';
@@ -28,32 +25,26 @@ const JWT_SECRET = 'fuzz-jwt-secret-0123456789abcdef0123';
 
 let db: TestDatabase;
 let server: RunningServer;
-let dir: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('baton_fuzz');
-  dir = mkdtempSync(join(tmpdir(), 'baton-fuzz-'));
-  const config = join(dir, 'baton.yaml');
-  writeFileSync(
-    config,
-    [
-      'server:',
-      '  max_body_bytes: 262144',
-      'sessions:',
-      '  store: database',
-      'database:',
-      '  driver: pg',
-      `  dsn: "${db.url}"`,
-      'auth:',
-      '  required: false',
-      `  api_keys: ["${KEY}"]`,
-      '  jwt:',
-      `    secret: "${JWT_SECRET}"`,
-      '    issuer: https://issuer.fuzz',
-      '    audience: https://mcp.fuzz/mcp',
-    ].join('\n'),
-  );
-  server = await startServer({ BATON_CONFIG: config });
+  const config = [
+    'server:',
+    '  max_body_bytes: 262144',
+    'sessions:',
+    '  store: database',
+    'database:',
+    '  driver: pg',
+    `  dsn: "${db.url}"`,
+    'auth:',
+    '  required: false',
+    `  api_keys: ["${KEY}"]`,
+    '  jwt:',
+    `    secret: "${JWT_SECRET}"`,
+    '    issuer: https://issuer.fuzz',
+    '    audience: https://mcp.fuzz/mcp',
+  ].join('\n');
+  server = await startServer({ BATON_CONFIG_YAML: config });
   // Printed first, so that a run that hangs or crashes can be replayed too.
   console.log(`fuzz: seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
 });
@@ -68,7 +59,6 @@ function seedFrom(text: string): number {
 afterAll(async () => {
   await server?.stop();
   await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** mulberry32: small, fast, seedable. */

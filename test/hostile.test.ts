@@ -16,6 +16,7 @@ import { MemorySessionStore } from '../src/store/memory-store.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { INIT_BODY, MCP_HEADERS, RawSession } from './helpers/mcp.js';
 import { startServer, type RunningServer } from './helpers/server.js';
+import { sleep } from './helpers/wait.js';
 
 const quiet = createLogger('error');
 const LIMIT = 64 * 1024;
@@ -232,7 +233,7 @@ describe.each(stores)('hostile input, $store store', ({ store }) => {
 
   it.each(ROWS)('$name: $status with a JSON-RPC error, session untouched', async (row) => {
     const before = await snapshot();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
     const counted = statements();
     const response = await fetcher(row.request({ sessionId: victim.id }));
     const body = await response.json();

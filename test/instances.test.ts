@@ -14,6 +14,7 @@ import { startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { startRoundRobinProxy, type Proxy as RoundRobin, type ProxiedRequest } from './helpers/proxy.js';
 import { answeringClient } from './helpers/mcp.js';
 import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
+import { waitFor } from './helpers/wait.js';
 
 /** 20 elicitation and 20 sampling calls through `url`; returns how many succeeded. */
 async function elicitAndSample(url: string): Promise<{ elicited: number; sampled: number }> {
@@ -60,8 +61,7 @@ function crossedReplies(requests: ProxiedRequest[]): number {
  */
 async function forwardedReplies(logs: () => string[][], expected: number): Promise<number> {
   const total = () => logs().reduce((n, l) => n + count(l, 'reply forwarded'), 0);
-  const deadline = Date.now() + 30_000;
-  while (total() < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(() => total() >= expected, { what: `${expected} replies logged as forwarded`, detail: () => `${total()} so far` });
   return total();
 }
 
@@ -105,13 +105,10 @@ describe.each(NODE_SETUPS)('two Node instances $name behind a round-robin proxy'
     // How the instances hear each other is what the setup makes it: told so at start, by the time
     // the instance is ready.
     for (const server of servers) {
-      for (
-        const deadline = Date.now() + 30_000;
-        !server.logs.join('').includes('"msg":"ready"');
-        await new Promise((r) => setTimeout(r, 50))
-      ) {
-        if (Date.now() > deadline) throw new Error(`never ready:\n${server.logs.join('')}`);
-      }
+      await waitFor(() => server.logs.join('').includes('"msg":"ready"'), {
+        what: 'the log line "ready"',
+        detail: () => server.logs.join(''),
+      });
       const polling = server.logs.join('').includes('messages between instances are read from the table');
       expect(polling ? 'poll' : 'notify').toBe(setup.delivery);
     }

@@ -9,18 +9,17 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { startServer, type RunningServer } from './helpers/server.js';
+import { startServer, untilReady, type RunningServer } from './helpers/server.js';
 import { RawSession } from './helpers/mcp.js';
 import { openPg } from '../src/store/db/drivers/pg.js';
 import { DatabaseSessionStore } from '../src/store/database-store.js';
+import { sleep } from './helpers/wait.js';
 
 const SESSIONS = 120;
 const IDLE_MS = 3_000;
 /** How long before its earliest possible idle deadline a session's next request is sent. */
 const MARGIN_MS = { min: 700, max: 1_500 };
 const HAMMER_MS = 14_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
 let server: RunningServer;
@@ -36,9 +35,7 @@ beforeAll(async () => {
     BATON_CONFIG_YAML: 'server:\n  shutdown:\n    pre_shutdown_delay: 0s\n',
   });
   // The server migrates before it reports ready; the trigger goes on the table it created.
-  for (let ready = false; !ready; await sleep(50)) {
-    ready = (await fetch(server.url.replace('/mcp', '/readyz'))).status === 200;
-  }
+  await untilReady(server);
   admin = new pg.Client({ connectionString: db.url });
   await admin.connect();
   await admin.query(`

@@ -13,10 +13,9 @@ import { startServer, type RunningServer } from './helpers/server.js';
 import { startRoundRobinProxy, type Proxy as RoundRobinProxy } from './helpers/proxy.js';
 import { connectClient } from './helpers/mcp.js';
 import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 const CLIENTS = 6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 let db: TestDatabase;
 let bouncer: PgBouncer;
 const proxies: RoundRobinProxy[] = [];
@@ -69,11 +68,7 @@ describe.each(LAUNCHES)('$name', (launch) => {
     const backends = ports.map((port) => `http://127.0.0.1:${port}`);
     const lb = await startRoundRobinProxy(backends, { readiness: { intervalMs: 100 } });
     proxies.push(lb);
-    const waitUntilReady = async (backend: string) => {
-      for (const deadline = Date.now() + 30_000; !lb.ready.includes(backend); await sleep(50)) {
-        if (Date.now() > deadline) throw new Error(`${backend} never became ready`);
-      }
-    };
+    const waitUntilReady = (backend: string) => waitFor(() => lb.ready.includes(backend), { what: `the proxy to find ${backend} ready` });
     await Promise.all(backends.map(waitUntilReady));
 
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connectClient(`${lb.url}/mcp`)));

@@ -4,9 +4,10 @@
 // a second signal exits at once; the grace period bounds the wait.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { freePort, startServer, type RunningServer } from './helpers/server.js';
+import { freePort, startServer, untilReady, type RunningServer } from './helpers/server.js';
 import { connectClient, RawSession } from './helpers/mcp.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 let db: TestDatabase;
 const running: RunningServer[] = [];
@@ -19,8 +20,6 @@ afterAll(async () => {
   await Promise.all(running.map((s) => s.stop('SIGKILL')));
   await db?.drop();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function shutdownYaml(preShutdownDelay: string, gracePeriod: string): string {
   return `server:\n  shutdown:\n    pre_shutdown_delay: ${preShutdownDelay}\n    grace_period: ${gracePeriod}\n`;
@@ -47,14 +46,6 @@ async function probe(server: RunningServer, path: string): Promise<number> {
   }
 }
 
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
-}
-
 const logged = (server: RunningServer, msg: string) => server.logs.join('').includes(`"msg":"${msg}"`);
 
 describe('SIGTERM on the Node server (database store, pg)', () => {
@@ -64,14 +55,14 @@ describe('SIGTERM on the Node server (database store, pg)', () => {
     const env = { SESSIONS_STORE: 'database', DATABASE_URL: db.url, BATON_CONFIG_YAML: shutdownYaml('5s', '20s') };
     const first = await start(env);
     const port = first.port;
-    await waitFor(async () => (await probe(first, '/readyz')) === 200);
+    await untilReady(first);
 
     const { client, transport } = await connectClient(first.url);
     const sessionId = transport.sessionId;
     let progress = 0;
     const call = client.callTool({ name: 'sleep', arguments: { ms: 7_000 } }, undefined, { onprogress: () => progress++, timeout: 60_000 });
     // The call is running once it reports progress.
-    await waitFor(() => progress > 0);
+    await waitFor(() => progress > 0, { what: 'progress from the slow tool' });
 
     const exited = first.stop('SIGTERM');
     const readiness: number[] = [];
@@ -93,7 +84,7 @@ describe('SIGTERM on the Node server (database store, pg)', () => {
     expect(new Set(liveness)).toEqual(new Set([200]));
     // It kept accepting through the delay: measured from the server's own "shutting down" line, so
     // that a slow test noticing it late cannot shorten the interval (a lower bound only).
-    await waitFor(() => logged(first, 'shutting down'));
+    await waitFor(() => logged(first, 'shutting down'), { what: 'the log line "shutting down"' });
     const shuttingDownAt = Date.parse(
       JSON.parse(
         first.logs
@@ -136,7 +127,9 @@ describe('start-up', () => {
         DATABASE_URL: proxy.rewrite(db.url),
         BATON_CONFIG_YAML: shutdownYaml('0s', '5s'),
       });
-      await waitFor(() => server.logs.join('').split('session store not ready').length > 2);
+      await waitFor(() => server.logs.join('').split('session store not ready').length > 2, {
+        what: 'two "session store not ready" log lines',
+      });
       expect(await probe(server, '/readyz')).toBe(503);
       expect(await (await fetch(`${base(server)}/readyz`)).json()).toEqual({
         status: 'starting',
@@ -145,7 +138,7 @@ describe('start-up', () => {
       expect(await probe(server, '/healthz')).toBe(200);
 
       await proxy.restore();
-      await waitFor(async () => (await probe(server, '/readyz')) === 200, 20_000);
+      await untilReady(server);
       expect(logged(server, 'ready')).toBe(true);
       expect(await server.stop('SIGTERM')).toBe(0);
     } finally {
@@ -157,7 +150,7 @@ describe('start-up', () => {
     const url = new URL(db.url);
     url.port = String(await freePort());
     const server = await start({ SESSIONS_STORE: 'database', DATABASE_URL: url.toString(), BATON_CONFIG_YAML: shutdownYaml('0s', '5s') });
-    await waitFor(() => server.logs.join('').includes('session store not ready'));
+    await waitFor(() => server.logs.join('').includes('session store not ready'), { what: 'the log line "session store not ready"' });
     expect(await server.stop('SIGTERM')).toBe(0);
   });
 });
@@ -166,7 +159,7 @@ describe('signals and the grace period (memory store)', () => {
   it('exits at once on a second signal, with 128 + its number', async () => {
     const server = await start({ BATON_CONFIG_YAML: shutdownYaml('30s', '30s') });
     server.child.kill('SIGTERM');
-    await waitFor(() => logged(server, 'shutting down'));
+    await waitFor(() => logged(server, 'shutting down'), { what: 'the log line "shutting down"' });
     // 130 comes only from the second signal: a drained exit would be 0, and only after 30 s.
     expect(await server.stop('SIGINT')).toBe(130);
     expect(server.logs.join('')).toContain('"msg":"second signal, exiting now"');

@@ -13,13 +13,7 @@ import { waitForStore } from '../src/lifecycle/startup.js';
 import { MemorySessionStore } from '../src/store/memory-store.js';
 import { createLogger, type LogLevel } from '../src/log.js';
 import type { CleanupOptions, CleanupReport, SessionStore } from '../src/store/types.js';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves once `check` holds; the test's timeout bounds the wait, not a guess of how fast this machine is. */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await sleep(5);
-}
+import { sleep, waitFor } from './helpers/wait.js';
 
 function recordingLogger() {
   const lines: { level: LogLevel; msg: string; [key: string]: unknown }[] = [];
@@ -69,7 +63,10 @@ describe('cleanup schedule', () => {
     const { logger, lines } = recordingLogger();
     const schedule = startCleanupSchedule({ store, intervalMs: 40, logger });
     // Runs take three intervals: some ticks find one still going.
-    await until(() => stats.runs >= 3 && lines.some((l) => l.msg.startsWith('cleanup skipped')));
+    await waitFor(() => stats.runs >= 3 && lines.some((l) => l.msg.startsWith('cleanup skipped')), {
+      what: 'three runs and a skipped one',
+      intervalMs: 5,
+    });
     await schedule.stop();
     expect(stats.runs).toBeGreaterThanOrEqual(3);
     expect(stats.maxRunning).toBe(1);
@@ -93,7 +90,10 @@ describe('cleanup schedule', () => {
     };
     const { logger, lines } = recordingLogger();
     const schedule = startCleanupSchedule({ store, intervalMs: 30, logger });
-    await until(() => lines.some((l) => l.msg === 'cleanup' && l.removed === 1));
+    await waitFor(() => lines.some((l) => l.msg === 'cleanup' && l.removed === 1), {
+      what: 'a cleanup that removed one session',
+      intervalMs: 5,
+    });
     await schedule.stop();
     expect(lines.find((l) => l.msg === 'cleanup failed')).toMatchObject({
       level: 'error',
@@ -105,7 +105,7 @@ describe('cleanup schedule', () => {
   it('stop() aborts the run in progress through its signal, waits for it, and ends the schedule', async () => {
     const { store, stats } = slowStore(150, () => 0);
     const schedule = startCleanupSchedule({ store, intervalMs: 20, logger: createLogger('error') });
-    await until(() => stats.running === 1);
+    await waitFor(() => stats.running === 1, { what: 'a cleanup run in progress', intervalMs: 5 });
     await schedule.stop();
     // The run ignores its signal and takes 150 ms: stop() waited for it to end.
     expect(stats.running).toBe(0);

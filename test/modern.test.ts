@@ -10,6 +10,7 @@ import { createPlatform, type Platform } from '../src/platform/platform.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { connectClient, readMessages } from './helpers/mcp.js';
 import { connectModernClient, modernRequest } from './helpers/modern.js';
+import { SseReader } from './helpers/sse.js';
 import { type RunningServer, startServer } from './helpers/server.js';
 
 const quiet = createLogger('error');
@@ -309,53 +310,22 @@ describe('the 2026-07-28 leg behind the same guards', () => {
 });
 
 describe('subscriptions/listen across instances', () => {
-  /** Reads SSE messages from a stream until one matches; the test's own timeout bounds the wait. */
-  async function waitForMessage(body: ReadableStream<Uint8Array>, match: (message: any) => boolean): Promise<any[]> {
-    const reader = body.getReader();
-    const decoder = new TextDecoder();
-    const seen: any[] = [];
-    let buffer = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) throw new Error(`the stream ended before the awaited message: ${JSON.stringify(seen)}`);
-        buffer += decoder.decode(value, { stream: true });
-        let end = buffer.indexOf('\n\n');
-        while (end >= 0) {
-          const data = buffer
-            .slice(0, end)
-            .split('\n')
-            .filter((line) => line.startsWith('data:'))
-            .map((line) => line.slice(5).trim())
-            .join('');
-          buffer = buffer.slice(end + 2);
-          if (data) {
-            const message = JSON.parse(data);
-            seen.push(message);
-            if (match(message)) return seen;
-          }
-          end = buffer.indexOf('\n\n');
-        }
-      }
-    } finally {
-      await reader.cancel().catch(() => {});
-    }
-  }
-
-  /** Opens a listen stream; resolves with its body once the acknowledgement came. */
-  async function openListen(p: Platform): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  /** Opens a listen stream on `p`; resolves once its acknowledgement came (the subscription is active from then on). */
+  async function openListen(p: Platform): Promise<SseReader> {
     const listen = await p.app.fetch(
       modernRequest(URL_, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, { authorization: `Bearer ${KEY_A}` }),
     );
     expect(listen.status).toBe(200);
-    const reader = listen.body!.getReader();
-    expect(new TextDecoder().decode((await reader.read()).value)).toContain('notifications/subscriptions/acknowledged');
-    return reader;
+    const stream = new SseReader(listen);
+    const acknowledged = 'notifications/subscriptions/acknowledged';
+    expect((await stream.until((event) => event.message?.method === acknowledged)).at(-1)?.message?.method).toBe(acknowledged);
+    return stream;
   }
 
   /** Reads until the stream ends; resolves once it did (the test's timeout bounds the wait). */
-  async function ended(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<true> {
-    for (;;) if ((await reader.read()).done) return true;
+  async function ended(stream: SseReader): Promise<true> {
+    await stream.rest();
+    return true;
   }
 
   it('ends on shutdown (closeStreams), so that its client listens elsewhere', async () => {
@@ -381,7 +351,7 @@ describe('subscriptions/listen across instances', () => {
     const before = getEventListeners(request.signal, 'abort').length;
     const listen = await p.app.fetch(request);
     expect(listen.status).toBe(200);
-    expect(await ended(listen.body!.getReader())).toBe(true);
+    expect(await ended(new SseReader(listen))).toBe(true);
     expect(getEventListeners(request.signal, 'abort')).toHaveLength(before);
   });
 
@@ -389,19 +359,11 @@ describe('subscriptions/listen across instances', () => {
     const [a, b] = await Promise.all([platform({}, 'database'), platform({}, 'database')]);
     // As the Node server does at start: the store is ready (migrated, pg's LISTEN open).
     await Promise.all([a.store.ready?.(), b.store.ready?.()]);
-    const listen = await a.app.fetch(
-      modernRequest(URL_, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, { authorization: `Bearer ${KEY_A}` }),
-    );
-    expect(listen.status).toBe(200);
-    const body = listen.body!;
-    const reader = body.getReader();
-    // The acknowledgement comes first: the subscription is active from then on.
-    const first = new TextDecoder().decode((await reader.read()).value);
-    expect(first).toContain('notifications/subscriptions/acknowledged');
-    reader.releaseLock();
-    const changed = waitForMessage(body, (message) => message.method === 'notifications/tools/list_changed');
+    const stream = await openListen(a);
+    const changed = stream.until((event) => event.message?.method === 'notifications/tools/list_changed');
     expect((await call(b, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} })).message.result).toBeDefined();
-    const messages = await changed;
-    expect(messages.at(-1).params._meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
+    const events = await changed;
+    await stream.cancel();
+    expect(events.at(-1)?.message?.params._meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_URL } from './helpers/db.js';
 import { freePort, serverExit, startServer, type RunningServer } from './helpers/server.js';
 import { INIT_BODY, postJson } from './helpers/mcp.js';
+import { waitFor } from './helpers/wait.js';
 
 /** The JSON log lines a server printed with this message. */
 function logLines(server: RunningServer, msg: string): Record<string, unknown>[] {
@@ -21,12 +22,8 @@ function logLines(server: RunningServer, msg: string): Record<string, unknown>[]
 }
 
 /** Resolves once the server has logged a line with this message. */
-async function logged(server: RunningServer, msg: string): Promise<Record<string, unknown>> {
-  for (;;) {
-    const [line] = logLines(server, msg);
-    if (line) return line;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function logged(server: RunningServer, msg: string): Promise<Record<string, unknown>> {
+  return waitFor(() => logLines(server, msg)[0], { what: `the log line "${msg}"`, intervalMs: 20, detail: () => server.logs.join('') });
 }
 
 function base(server: RunningServer): string {

@@ -5,9 +5,6 @@
 // the machine and is not asserted). Then a Node server whose Postgres sits behind a TCP proxy: cut mid-test,
 // requests get 503 with Retry-After; restored, the same sessions continue, unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { StoreUnavailableError } from '../src/store/errors.js';
 import { openPg } from '../src/store/db/drivers/pg.js';
@@ -21,6 +18,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { freePort, startServer, type RunningServer } from './helpers/server.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { RawSession } from './helpers/mcp.js';
+import { waitFor } from './helpers/wait.js';
 
 const LIMITS = { ttlMs: 3_600_000, idleTimeoutMs: 3_600_000 };
 const TIMEOUT_MS = 800;
@@ -83,7 +81,7 @@ async function lockRow(id: string) {
         const blocked = async () =>
           (await monitor.query('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [holder])).rows[0]
             .n;
-        while ((await blocked()) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        await waitFor(async () => (await blocked()) > 0, { what: 'a statement waiting for the held lock', intervalMs: 10 });
       } finally {
         await monitor.end();
       }
@@ -262,28 +260,21 @@ describe('a pooled connection that dies while idle', () => {
 
 describe('database outage under a running Node server', () => {
   let server: RunningServer;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'baton-outage-'));
-    const config = join(dir, 'baton.yaml');
-    writeFileSync(
-      config,
-      [
-        'toolsets: [conformance]',
-        'sessions:',
-        '  store: database',
-        'database:',
-        '  driver: pg',
-        `  dsn: "${proxy.rewrite(db.url)}"`,
-        '  statement_timeout: 1s',
-      ].join('\n'),
-    );
-    server = await startServer({ BATON_CONFIG: config });
+    const config = [
+      'toolsets: [conformance]',
+      'sessions:',
+      '  store: database',
+      'database:',
+      '  driver: pg',
+      `  dsn: "${proxy.rewrite(db.url)}"`,
+      '  statement_timeout: 1s',
+    ].join('\n');
+    server = await startServer({ BATON_CONFIG_YAML: config });
   });
   afterAll(async () => {
     await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function rows(ids: string[]) {

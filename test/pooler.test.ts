@@ -15,9 +15,7 @@ import { createPlatform, type Platform } from '../src/platform/platform.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession } from './helpers/mcp.js';
 import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
-import { startServer, type RunningServer } from './helpers/server.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { startServer, untilReady, type RunningServer } from './helpers/server.js';
 
 describe('four instances start at once on an empty database through PgBouncer', () => {
   let db: TestDatabase;
@@ -38,10 +36,7 @@ describe('four instances start at once on an empty database through PgBouncer', 
     const env = { SESSIONS_STORE: 'database', DATABASE_URL: bouncer.rewrite(db.url), BATON_TOOLSETS: 'diagnostics' };
     servers.push(...(await Promise.all([1, 2, 3, 4].map(() => startServer(env)))));
     for (const server of servers) {
-      const readyz = `http://127.0.0.1:${server.port}/readyz`;
-      for (const deadline = Date.now() + 60_000; (await fetch(readyz)).status !== 200; await sleep(100)) {
-        if (Date.now() > deadline) throw new Error(`not ready:\n${server.logs.join('')}`);
-      }
+      await untilReady(server);
       // Found by asking the connection: the URL says nothing of a pooler.
       expect(server.logs.join('')).toContain('"msg":"session database: through a pooler in transaction mode"');
     }

@@ -17,6 +17,7 @@ import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { ROOT, startServer, type RunningServer } from './helpers/server.js';
 import { RawSession } from './helpers/mcp.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
@@ -384,7 +385,7 @@ describe('npm start', () => {
     expect(server).toBeDefined();
     try {
       process.kill(-npm.pid!, 'SIGHUP');
-      await waitUntil(() => !alive(server!));
+      await waitFor(() => !alive(server!), { what: 'the server process to exit' });
       expect(output()).toContain('"msg":"shutdown complete"');
       expect(await refused(port)).toBe(true);
     } finally {
@@ -397,10 +398,10 @@ describe('npm start', () => {
     const tree = processTree(npm.pid!);
     try {
       process.kill(-npm.pid!, 'SIGTERM');
-      await waitUntil(() => output().includes('"msg":"shutting down"'));
+      await waitFor(() => output().includes('"msg":"shutting down"'), { what: 'the log line "shutting down"' });
       // The first SIGTERM arrived before the line above was written: a second from now is later
       // than the window in which a repeat counts as the same stop.
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await sleep(1_100);
       process.kill(-npm.pid!, 'SIGTERM');
       expect(await exited).toBe(143);
       expect(output()).toContain('"msg":"second signal, exiting now"');
@@ -415,11 +416,5 @@ function commandOf(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {
     return '';
-  }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !check(); await new Promise((resolve) => setTimeout(resolve, 50))) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
   }
 }

@@ -4,7 +4,7 @@
 // subscribed to; a client that reconnects to the other platform with Last-Event-ID gets what it
 // missed and nothing twice; a request's stream closed mid-call is finished on the other platform;
 // DELETE on one ends the streams held on the other. Every wait is for an event, never for time.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
@@ -18,6 +18,7 @@ import { deferred } from './helpers/gate.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
+import { waitFor } from './helpers/wait.js';
 
 const quiet = createLogger('error');
 
@@ -145,7 +146,7 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     expect(streams.size).toBe(1);
     for (let n = 1; n <= 8; n++) await announce(b, { kind: 'prompts_list_changed', params: { n } });
     // The fourth waiting event ended it.
-    await vi.waitUntil(() => streams.size === 0, { timeout: 30_000 });
+    await waitFor(() => streams.size === 0, { what: 'the stream to end when the fourth event waited' });
     const first = await new SseReader(response).rest();
     const last = first.at(-1)!;
     expect(last.id).toMatch(/^g\./);
@@ -334,7 +335,7 @@ describe('a GET stream ends with its session (pg)', () => {
     const response = await session.send('GET', undefined);
     for (let n = 0; n < 3; n++) await p.store.channel.publish(CHANGES_TOPIC, { kind: 'prompts_list_changed', params: { n } });
     // It ends by itself, unread.
-    await vi.waitUntil(() => p.instance.streams.size === 0, { timeout: 30_000 });
+    await waitFor(() => p.instance.streams.size === 0, { what: 'the stream to end by itself' });
     // Read after it ended: the priming event, then the end, and nothing of what waited.
     const events = await new SseReader(response).rest();
     expect(events).toEqual([expect.objectContaining({ data: '' })]);
@@ -366,7 +367,7 @@ describe('a GET stream ends with its session (pg)', () => {
     }
     const before = counter.count;
     // The stream's look at the session once the limit it opened with has passed.
-    await vi.waitUntil(() => counter.count > before, { timeout: 30_000 });
+    await waitFor(() => counter.count > before, { what: 'a statement of the stream looking at its session' });
     await p.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
     const event = (await stream.until((e) => e.message !== undefined)).at(-1)!;
     expect(event.message.method).toBe('notifications/tools/list_changed');

@@ -6,6 +6,7 @@ import { startNeonEndpoint, type NeonEndpoint } from '../src/dev/neon-endpoint/i
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { RawSession, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
+import { sleep } from './helpers/wait.js';
 
 const ORIGIN = 'https://mcp-baton.example.vercel.app';
 const CRON_SECRET = 'test-cron-secret-0123456789';
@@ -92,7 +93,7 @@ describe('Vercel cron function', () => {
   it('runs the cleanup with the right secret and answers its report', async () => {
     const session = new RawSession((request) => mcp.fetch(request), `${ORIGIN}/mcp`);
     await session.initialize();
-    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 100));
+    await sleep(IDLE_MS + 100);
 
     const response = await cron(`Bearer ${CRON_SECRET}`);
     expect(response.status).toBe(200);

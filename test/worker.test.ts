@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveProcesses, startWrangler, type RunningWorker } from './helpers/wrangler.js';
 import { connectClient, postJson } from './helpers/mcp.js';
 import { connectModernClient } from './helpers/modern.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 // Short enough that the cron test can see the client's session go idle and be removed.
 const IDLE_MS = 2_000;
@@ -31,17 +32,13 @@ afterAll(async () => {
  * Worker output reaches wrangler's after the response; waits for the first line matching. The
  * bound is only there to name what was missing: a loaded machine may take seconds to pass it on.
  */
-async function waitForLog(running: RunningWorker, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = running.logs
+function waitForLog(running: RunningWorker, pattern: RegExp): Promise<string> {
+  const line = () =>
+    running.logs
       .join('')
       .split('\n')
       .find((l) => pattern.test(l));
-    if (line !== undefined) return line;
-    if (Date.now() > deadline) throw new Error(`no log line matching ${pattern}:\n${running.logs.join('')}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitFor(line, { what: `a log line matching ${pattern}`, timeoutMs: 60_000, intervalMs: 100, detail: () => running.logs.join('') });
 }
 
 describe('Worker entry in workerd', () => {
@@ -97,7 +94,7 @@ describe('Worker entry in workerd', () => {
   it('runs the store cleanup from the cron trigger and logs its report', async () => {
     // The SDK client's session (first test) goes idle; the cron run must find it in the store
     // the fetch handler used, i.e. the one platform of the isolate.
-    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 100));
+    await sleep(IDLE_MS + 100);
     const response = await fetch(`http://127.0.0.1:${worker.port}/__scheduled?cron=*+*+*+*+*`);
     expect(response.status).toBe(200);
     await response.text();

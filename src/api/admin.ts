@@ -2,7 +2,7 @@
 // revocation, a cleanup run, announcements to every instance. The `baton` command line is a thin
 // shell over this; an operator's own scripts can use it the same way (`mcp-baton/node`).
 import { sql } from 'drizzle-orm';
-import { changeNotifier } from '../store/channel/changes.js';
+import { changeNotifier, deferredChanges } from '../store/channel/changes.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
 import type { EnvRecord } from '../config/index.js';
 import { ConfigError } from '../config/errors.js';
@@ -14,11 +14,10 @@ import { migrate } from '../store/db/migrate.js';
 import { MIGRATIONS } from '../store/db/migrations.generated.js';
 import { nodeDriver, openNodeDatabase } from '../store/db/open-node.js';
 import { sessions } from '../store/db/schema.js';
-import type { Logger, LogLevel } from '../log.js';
-import { sessionLimits } from '../platform/platform.js';
+import { loggerFor, type Logger, type LogLevel } from '../log.js';
 import type { DatabaseSessionStore } from '../store/database-store.js';
+import { sessionLimits } from '../store/limits.js';
 import type { CleanupOptions, CleanupReport, SessionLimits, SessionSummary } from '../store/types.js';
-import { deferredChanges, loggerFor } from './assemble.js';
 import type { ConfigInput } from './baton.js';
 
 export interface AdminOptions {

@@ -2,12 +2,11 @@
 // edge.ts), which only say how their runtime opens a database and reads its settings. Internal:
 // nothing here is exported to users.
 import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
-import type { ChangeNotifier } from '../store/channel/types.js';
+import { deferredChanges } from '../store/channel/changes.js';
 import { ConfigError } from '../config/errors.js';
 import { type EnvRecord, parseConfig, type RuntimeDefaults } from '../config/index.js';
 import type { Config } from '../config/schema.js';
-import { readEnv } from '../config/env.js';
-import { createLogger, type Logger, type LogLevel, parseLogLevel } from '../log.js';
+import type { Logger } from '../log.js';
 import { createPlatform, type Platform, type PlatformOptions } from '../platform/platform.js';
 import type { Baton, BatonOptions } from './baton.js';
 import type { LazyPlatform } from './lazy.js';
@@ -25,26 +24,6 @@ const OPTIONS_SOURCE = 'createBaton options (config)';
 export function resolveConfig(options: BatonOptions, env: EnvRecord, runtime: RuntimeSupport): { config: Config; source: string } {
   if (options.config === undefined) return runtime.configFromSource(env);
   return { config: parseConfig(options.config, env, OPTIONS_SOURCE, runtime.defaults), source: OPTIONS_SOURCE };
-}
-
-const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'];
-
-/**
- * The options' logger, or JSON lines at the level they name; without one, at `fallback` when given,
- * else at LOG_LEVEL from `env`. Throws ConfigError for a level that is none.
- */
-export function loggerFor(option: BatonOptions['logger'], env: EnvRecord, fallback?: LogLevel): Logger {
-  if (typeof option === 'object') return option;
-  if (option === undefined) return createLogger(fallback ?? parseLogLevel(readEnv(env, 'LOG_LEVEL')));
-  if (!LEVELS.includes(option)) {
-    throw new ConfigError('createBaton options', [
-      {
-        path: 'logger',
-        message: `expected one of ${LEVELS.map((l) => `"${l}"`).join(', ')} or a logger object, got ${JSON.stringify(option)}`,
-      },
-    ]);
-  }
-  return createLogger(option);
 }
 
 export function serverInfo(options: BatonOptions): Implementation | undefined {
@@ -73,16 +52,6 @@ export function buildPlatform(
     ...(runtime.openDatasource && { openDatasource: runtime.openDatasource }),
     ...(runtime.defaultOriginPolicy && { defaultOriginPolicy: runtime.defaultOriginPolicy }),
   });
-}
-
-/** A ChangeNotifier usable at once, over one that is made on first use (a platform's, a store's). */
-export function deferredChanges(notifier: () => Promise<ChangeNotifier>): ChangeNotifier {
-  return {
-    toolsChanged: async () => (await notifier()).toolsChanged(),
-    promptsChanged: async () => (await notifier()).promptsChanged(),
-    resourcesChanged: async () => (await notifier()).resourcesChanged(),
-    resourceUpdated: async (uri) => (await notifier()).resourceUpdated(uri),
-  };
 }
 
 const platforms = new WeakMap<Baton, LazyPlatform>();

@@ -5,9 +5,9 @@ import { configFromEnv, type EnvRecord } from '../config/index.js';
 import { readEnv } from '../config/env.js';
 import { openEdgeDatabase } from '../store/db/open-edge.js';
 import { OPEN_POLICY } from '../http/origin-guard.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, loggerFor, type Logger } from '../log.js';
 import { openEdgeDatasource } from '../tools/data/open-edge.js';
-import { batonOver, buildPlatform, loggerFor, type RuntimeSupport } from './assemble.js';
+import { batonOver, buildPlatform, type RuntimeSupport } from './assemble.js';
 import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform, warnAboutMemorySessions } from './lazy.js';
 

@@ -16,9 +16,10 @@ import { shutdown, type ShutdownReport } from '../lifecycle/shutdown.js';
 import { handleStopSignals } from '../lifecycle/signals.js';
 import { waitForStore } from '../lifecycle/startup.js';
 import { openNodeDatasource } from '../tools/data/open-node.js';
-import { batonOver, buildPlatform, loggerFor, platformOf, resolveConfig, type RuntimeSupport } from './assemble.js';
+import { batonOver, buildPlatform, platformOf, resolveConfig, type RuntimeSupport } from './assemble.js';
 import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform } from './lazy.js';
+import { loggerFor } from '../log.js';
 import { listenHttp } from './node-http.js';
 
 export { createAdmin, type Admin, type AdminOptions } from './admin.js';

@@ -2,6 +2,7 @@
  * Environment variables that override configuration keys. On Workers and Vercel, where there is no
  * file, these are the way to configure the platform; on Node they win over `baton.yaml`.
  */
+import { isMapping, type Tree } from './yaml.js';
 
 /**
  * Process environment or Worker bindings. Only string values count (Workers `[vars]` may also be
@@ -117,12 +118,6 @@ export const CONFIG_SOURCE_VARIABLES = {
 export interface AppliedOverride {
   readonly variable: EnvOverrideName;
   readonly path: readonly string[];
-}
-
-type Tree = Record<string, unknown>;
-
-function isMapping(value: unknown): value is Tree {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

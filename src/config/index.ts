@@ -7,7 +7,7 @@ import { ConfigError, formatPath, type ConfigIssue, type KeyPath } from './error
 import { applyEnvOverrides, ENV_OVERRIDES, readEnv, type AppliedOverride, type EnvRecord } from './env.js';
 import { expandTree } from './expand.js';
 import { validateConfig, type Config } from './schema.js';
-import { parseYaml } from './yaml.js';
+import { isMapping, parseYaml, type Tree } from './yaml.js';
 
 export { ConfigError, type ConfigIssue } from './errors.js';
 export {
@@ -28,12 +28,6 @@ export {
   type SessionStore,
 } from './schema.js';
 export { parseYaml } from './yaml.js';
-
-type Tree = Record<string, unknown>;
-
-function isMapping(value: unknown): value is Tree {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * `key:` with nothing after it (YAML null) means "not set": the default applies. This also lets a

@@ -2,6 +2,14 @@
 import { parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 
+/** A YAML mapping as plain data. */
+export type Tree = Record<string, unknown>;
+
+/** A mapping (not a list, not null): what a section or the whole file must be. */
+export function isMapping(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Parses YAML configuration text; an empty document (or only comments) gives `{}`. */
 export function parseYaml(text: string, source: string): unknown {
   const doc = parseDocument(text);

@@ -7,6 +7,7 @@ import type { CompleteResult, GetPromptResult, ReadResourceResult } from '@model
 import { type HandlerContext, type InputRequired, isInputRequired, type ToolOutput, type ToolResult } from './define.js';
 import type { Registry } from './registry.js';
 import { noteErrorType } from '../telemetry/request-scope.js';
+import { JsonRpcCode as FaultCode } from '../http/errors.js';
 
 /**
  * A JSON-RPC error a method answers with. Both SDKs turn a thrown error with a numeric `code`
@@ -23,14 +24,8 @@ export class ProtocolFault extends Error {
   }
 }
 
-export const FaultCode = {
-  InvalidRequest: -32600,
-  MethodNotFound: -32601,
-  InvalidParams: -32602,
-  InternalError: -32603,
-  /** Resource not found in the 2025 era; 2026-07-28 answers InvalidParams with `data.uri` (SEP-2164). */
-  ResourceNotFound: -32002,
-} as const;
+/** The codes a ProtocolFault carries: the one JSON-RPC code table, under its public name. */
+export { FaultCode };
 
 export interface CallToolParams {
   name: string;

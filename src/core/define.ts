@@ -1,5 +1,5 @@
 // The one way to declare what a toolset offers: tools, prompts, resources and resource
-// templates, each described once with zod. The MCP layer (src/core/registry.ts) turns these into
+// templates, each described once with zod. The registry (src/core/registry.ts) turns these into
 // protocol lists once per process, so building a server per request costs almost nothing.
 import type { z } from 'zod';
 import {

@@ -33,6 +33,7 @@ import type { Sink } from './exchange.js';
 import type { Exchange } from './exchange-router.js';
 import { subscribedUri } from './state-keys.js';
 import { errorText, type Logger } from '../log.js';
+import { MAX_TIMER_MS } from '../config/values.js';
 import { newSessionId } from './ids.js';
 import type { SessionRecord, SessionStore, StatePatch } from '../store/types.js';
 
@@ -46,8 +47,6 @@ const KEEP_ALIVE_MS = 15_000;
  * find the session live with a deadline that has already passed here.
  */
 const MIN_LOOK_INTERVAL_MS = 250;
-/** Longest delay setTimeout takes as it is (longer ones fire at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Events that may wait for a stream's client before the stream is ended (see `inboxLimit`). */
 export const DEFAULT_INBOX_LIMIT = 1_000;
 

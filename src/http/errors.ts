@@ -1,13 +1,18 @@
 // Every error the HTTP edge answers is a JSON-RPC error body with a fitting status, so that
 // clients that only read bodies still learn what went wrong.
+
+/** The JSON-RPC error codes the platform answers with, at the HTTP edge and from MCP methods alike. */
 export const JsonRpcCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
+  MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
   /** Implementation-defined server errors (transport level). */
   ServerError: -32000,
   SessionNotFound: -32001,
+  /** Resource not found in the 2025 era; 2026-07-28 answers InvalidParams with `data.uri` (SEP-2164). */
+  ResourceNotFound: -32002,
 } as const;
 
 export function jsonRpcError(status: number, code: number, message: string, headers?: Record<string, string>): Response {

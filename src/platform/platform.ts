@@ -16,7 +16,8 @@ import { createModernLeg } from '../era-2026/handler.js';
 import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from '../era-2026/request-state.js';
 import { Instance } from '../era-2025/instance.js';
 import { MemorySessionStore } from '../store/memory-store.js';
-import type { SessionLimits, SessionStore } from '../store/types.js';
+import { sessionLimits } from '../store/limits.js';
+import type { SessionStore } from '../store/types.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
 import type { Database } from '../store/db/database.js';
 import { type BuiltInServices, selectToolsets, type ToolsetSource } from '../tools/index.js';
@@ -106,18 +107,6 @@ export function originPolicy(config: Config, fallback: OriginPolicy): OriginPoli
   return {
     hosts: hosts.length > 0 ? hosts.map((h) => h.toLowerCase()) : fallback.hosts,
     origins: origins.length > 0 ? origins.map((o) => o.toLowerCase()) : fallback.origins,
-  };
-}
-
-/** The store's limits from the configuration (the command line's stores use the same). */
-export function sessionLimits(config: Config): SessionLimits {
-  return {
-    ttlMs: config.sessions.ttl,
-    idleTimeoutMs: config.sessions.idle_timeout,
-    maxInitializeBytes: config.sessions.max_initialize_bytes,
-    maxPerCredential: config.sessions.max_per_credential,
-    maxSubscriptions: config.sessions.max_subscriptions,
-    maxStateBytes: config.sessions.max_state_bytes,
   };
 }
 

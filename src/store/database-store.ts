@@ -6,7 +6,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { secrets, sessions } from './db/schema.js';
 import { classifyError, type Database, type DriverName } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import { DatabaseChannel, publishing, type Wakeup } from './channel/database.js';
+import { DatabaseChannel, PUBLISHED_COLUMNS, publishing, type Wakeup } from './channel/database.js';
 import { DatabaseTaskStore } from './tasks/database.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
@@ -269,14 +269,12 @@ export class DatabaseSessionStore implements SessionStore {
     const [row] = await this.#run(
       sql`
       with ${merge}, ${publishing(topic, payload, this.channel.wakeup, 'updated')}
-      select m.size, (select count(*) from updated)::int as updated, (select count(*) from notified)::int as notified,
-             (select p.id from published p) as message_id, (select p.at from published p) as message_at
+      select m.size, (select count(*) from updated)::int as updated, ${PUBLISHED_COLUMNS}
       from sized m`,
       'baton_session_update_announced',
     );
     this.#stored(row);
-    if (row?.message_id === null || row?.message_id === undefined) return;
-    this.channel.published({ topic, payload, position: { at: Number(row.message_at), id: Number(row.message_id) } });
+    this.channel.publishedBy(row, topic, payload);
   }
 
   /** Throws when an update found its session but did not store the state: it would be too large. */
@@ -297,14 +295,12 @@ export class DatabaseSessionStore implements SessionStore {
       ), deleted as (
         delete from ${sessions} s using candidate c where s.id = c.id and c.allowed returning s.id, s.created_at
       ), ${publishing(topic, SESSION_ENDED, this.channel.wakeup, 'deleted')}
-      select c.allowed as allowed, (select count(*) from deleted)::int as deleted, (select d.created_at from deleted d) as created_at,
-             (select count(*) from notified)::int as notified,
-             (select p.id from published p) as message_id, (select p.at from published p) as message_at
+      select c.allowed as allowed, (select count(*) from deleted)::int as deleted, (select d.created_at from deleted d) as created_at, ${PUBLISHED_COLUMNS}
       from candidate c`);
     if (!row) return 'not_found';
     if (!row.allowed) return 'forbidden';
     if (Number(row.deleted) === 0) return 'not_found';
-    this.channel.published({ topic, payload: SESSION_ENDED, position: { at: Number(row.message_at), id: Number(row.message_id) } });
+    this.channel.publishedBy(row, topic, SESSION_ENDED);
     sessionsEnded('deleted', 1, sessions.createdAt.mapFromDriverValue(row.created_at as string) as Date);
     return 'ok';
   }
@@ -318,11 +314,10 @@ export class DatabaseSessionStore implements SessionStore {
     const [row] = await this.#run(sql`
       with deleted as (delete from ${sessions} where id = ${id} returning id),
       ${publishing(topic, SESSION_ENDED, this.channel.wakeup, 'deleted')}
-      select (select count(*) from deleted)::int as deleted, (select count(*) from notified)::int as notified,
-             (select p.id from published p) as message_id, (select p.at from published p) as message_at`);
+      select (select count(*) from deleted)::int as deleted, ${PUBLISHED_COLUMNS}`);
     if (Number(row?.deleted ?? 0) === 0) return false;
     sessionsEnded('revoked');
-    this.channel.published({ topic, payload: SESSION_ENDED, position: { at: Number(row!.message_at), id: Number(row!.message_id) } });
+    this.channel.publishedBy(row, topic, SESSION_ENDED);
     return true;
   }
 

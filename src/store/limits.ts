@@ -1,11 +1,25 @@
 // What a client can make a store keep: the negotiated part of `initialize` is bounded in size, the
-// live sessions of one credential in number, and a session's state in size. Both stores check
-// alike and refuse with the same errors, which the session layer answers as they are.
+// live sessions of one credential in number, and a session's state in size, as `sessions.*` sets
+// them. Both stores check alike and refuse with the same errors, which the session layer answers
+// as they are.
+import type { Config } from '../config/schema.js';
 import { JsonRpcCode } from '../http/errors.js';
 import { SessionRefusedError, TaskRefusedError } from './errors.js';
 import type { NewSession, SessionLimits } from './types.js';
 
 const encoder = new TextEncoder();
+
+/** The limits `sessions.*` sets, for every store a server or the command line opens. */
+export function sessionLimits(config: Config): SessionLimits {
+  return {
+    ttlMs: config.sessions.ttl,
+    idleTimeoutMs: config.sessions.idle_timeout,
+    maxInitializeBytes: config.sessions.max_initialize_bytes,
+    maxPerCredential: config.sessions.max_per_credential,
+    maxSubscriptions: config.sessions.max_subscriptions,
+    maxStateBytes: config.sessions.max_state_bytes,
+  };
+}
 
 /** The UTF-8 size of `text` when it is over `max`; counted only when it could be (most texts are far below). */
 function bytesOver(text: string, max: number): number | undefined {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_URL } from './db.js';
 import { freePort } from './server.js';
+import { sleep } from './wait.js';
 
 export interface PgBouncer {
   readonly port: number;
@@ -79,7 +80,7 @@ export async function startPgBouncer(options: PgBouncerOptions = {}): Promise<Pg
         up = true;
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     if (!up) {
       child.kill('SIGKILL');

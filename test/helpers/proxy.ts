@@ -6,6 +6,7 @@
 // whose last probe answered 200, so an instance that starts draining (503) is deregistered within
 // one interval, and a new one is registered once it reports ready.
 import { createServer, get as httpGet, request as httpRequest, type Server } from 'node:http';
+import { sleep } from './wait.js';
 
 export interface Proxy {
   url: string;
@@ -43,8 +44,6 @@ export interface ReadinessOptions {
 export interface ProxyOptions {
   readiness?: ReadinessOptions;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Status of GET url on a new connection, 0 when nothing answers within the timeout. */
 function probe(url: string, timeoutMs: number): Promise<number> {

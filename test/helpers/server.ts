@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -58,6 +59,17 @@ export async function serverExit(
   clearTimeout(timer);
   if (child.signalCode === 'SIGKILL') throw new Error(`server still running after ${timeoutMs} ms:\n${stdout}${stderr}`);
   return { code, stdout, stderr };
+}
+
+/** Resolves once the server's /readyz answers 200 (its store reachable and migrated). */
+export async function untilReady(server: RunningServer, timeoutMs = 60_000): Promise<void> {
+  const readyz = `http://127.0.0.1:${server.port}/readyz`;
+  const status = async () => {
+    const response = await fetch(readyz).catch(() => undefined);
+    await response?.text();
+    return response?.status ?? 0;
+  };
+  await waitFor(async () => (await status()) === 200, { what: `${readyz} to answer 200`, timeoutMs, detail: () => server.logs.join('') });
 }
 
 /**

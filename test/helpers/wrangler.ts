@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from './server.js';
+import { sleep } from './wait.js';
 
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
 
@@ -90,7 +91,7 @@ export async function startWrangler(options: WranglerOptions = {}): Promise<Runn
     signalGroup('SIGKILL');
     for (let tries = 0; liveProcesses(child.pid!) !== ''; tries++) {
       if (tries === 50) throw new Error(`processes left after stopping wrangler:\n${liveProcesses(child.pid!)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     await rm(persistTo, { recursive: true, force: true });
   };
@@ -115,7 +116,7 @@ export async function startWrangler(options: WranglerOptions = {}): Promise<Runn
         () => false,
       ));
     if (answered) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   return { url: `http://127.0.0.1:${port}/mcp`, port, pid: child.pid!, logs, stop };
 }

@@ -70,6 +70,13 @@ export function publishing(topic: string | SQL, payload: Json | SQL, wakeup: Wak
     notified as (select ${wakeup === 'notify' ? announcement() : sql`1`} from published p)`;
 }
 
+/**
+ * What a larger statement that embeds `publishing` selects: `notified` (so that the NOTIFY
+ * happens) and where the message was stored, for `publishedBy` to read from its row.
+ */
+export const PUBLISHED_COLUMNS = sql`(select count(*) from notified)::int as notified,
+  (select p.id from published p) as message_id, (select p.at from published p) as message_at`;
+
 export class DatabaseChannel implements Channel {
   readonly delivery: Channel['delivery'];
   readonly wakeup: Wakeup;
@@ -119,6 +126,12 @@ export class DatabaseChannel implements Channel {
    */
   published(message: Message): void {
     this.#wakeup.published?.(message);
+  }
+
+  /** After a statement that selected PUBLISHED_COLUMNS: its message, if it stored one, as `published`. */
+  publishedBy(row: Record<string, unknown> | undefined, topic: string, payload: Json): void {
+    if (row?.message_id === null || row?.message_id === undefined) return;
+    this.published({ topic, payload, position: { at: Number(row.message_at), id: Number(row.message_id) } });
   }
 
   subscribe(topic: string, listener: (message: Message) => void, options: SubscribeOptions = {}): Subscription {

@@ -81,6 +81,9 @@ export class StatementError extends Error {
 
 export const QUERY_CANCELED = '57014';
 
+/** Type parsers (pg and neon-http take the same shape) that keep every value as the text Postgres sent. */
+export const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
 /** The first statement of every transaction: the timeout, local to that transaction. */
 export function timeoutStatement(ms: number): Statement {
   return { text: "select set_config('statement_timeout', $1, true)", params: [`${Math.max(1, Math.round(ms))}ms`] };

@@ -3,7 +3,7 @@
 // READ ONLY transaction on the server and sends each through the extended protocol.
 import { neon } from '@neondatabase/serverless';
 import { useFetchEndpoint } from '../../../store/db/drivers/neon-http.js';
-import { timeoutStatement, toStatementError, type Datasource } from '../datasource.js';
+import { RAW_TEXT, timeoutStatement, toStatementError, type Datasource } from '../datasource.js';
 
 export interface NeonHttpDatasourceOptions {
   dsn: string;
@@ -15,9 +15,6 @@ export interface NeonHttpDatasourceOptions {
    */
   httpEndpoint?: string;
 }
-
-/** Every value as the text Postgres sent. */
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
 export function openNeonHttpDatasource(options: NeonHttpDatasourceOptions): Datasource {
   useFetchEndpoint(options.httpEndpoint, 'database.http_endpoint');

@@ -2,7 +2,7 @@
 // session store never shares it), every call one READ ONLY transaction that is rolled back.
 import pg from 'pg';
 import { errorText, withoutUrlPasswords, type Logger } from '../../../log.js';
-import { timeoutStatement, toStatementError, type Datasource, type RawResult, type Statement } from '../datasource.js';
+import { RAW_TEXT, timeoutStatement, toStatementError, type Datasource, type RawResult, type Statement } from '../datasource.js';
 
 export interface PgDatasourceOptions {
   dsn: string;
@@ -11,9 +11,6 @@ export interface PgDatasourceOptions {
   /** Where a connection lost while idle in the pool is reported. */
   logger?: Logger;
 }
-
-/** Every value as the text Postgres sent. */
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
 export function openPgDatasource(options: PgDatasourceOptions): Datasource {
   const timeout = options.statementTimeoutMs;
