@@ -26,7 +26,7 @@ export interface Instruments {
   /** baton.sessions.created / baton.sessions.ended (by reason: deleted, revoked, expired). */
   readonly sessionsCreated: Counter;
   readonly sessionsEnded: Counter;
-  /** baton.request.statements: store statements one MCP request cost (the DESIGN.md budget). */
+  /** baton.request.statements: store statements one MCP request cost (the per-request budget: 1, or 2 when state changed). */
   readonly statements: Histogram;
   /** db.client.operation.duration: one store statement, by driver. */
   readonly statementDuration: Histogram;
