@@ -170,6 +170,43 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
   });
 });
 
+describe('telemetry of the Node server when it stops', () => {
+  it('on SIGTERM the server flushes its spans: a request made just before the signal reaches the receiver', async () => {
+    const receiver = new Receiver();
+    const endpoint = await receiver.listen();
+    const database = await createTestDatabase('baton_otel_stop');
+    try {
+      const server = await startServer({
+        SESSIONS_STORE: 'database',
+        DATABASE_URL: database.url,
+        BATON_TOOLSETS: 'conformance',
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // The batch processor would send after ten minutes: only the flush at shutdown delivers.
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+        BATON_CONFIG_YAML: 'server:\n  shutdown:\n    pre_shutdown_delay: 0\n',
+      });
+      const traceId = randomHex(16);
+      const response = await fetch(
+        modernRequest(server.url, 'tools/call', {
+          name: 'test_simple_text',
+          arguments: {},
+          _meta: { traceparent: `00-${traceId}-${randomHex(8)}-01` },
+        }),
+      );
+      await readMessages(response);
+      expect(await server.stop('SIGTERM')).toBe(0);
+      // The process exits only after the exporter's request was answered, so the span is here.
+      expect(receiver.spans.filter((s) => s.traceId === traceId && s.kind === SERVER_KIND).map((s) => s.name)).toEqual([
+        'tools/call test_simple_text',
+      ]);
+    } finally {
+      await database.drop();
+      receiver.server.close();
+    }
+  });
+});
+
 interface Sample {
   name: string;
   labels: Record<string, string>;
