@@ -6,7 +6,10 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { RawSession, readMessages } from './helpers/mcp.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { answeringClient, RawSession, readMessages } from './helpers/mcp.js';
+import { startRoundRobinProxy } from './helpers/proxy.js';
 import { modernRequest } from './helpers/modern.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
@@ -17,6 +20,9 @@ interface OtlpSpan {
   name: string;
   kind: number;
   attributes: { key: string; value: Record<string, unknown> }[];
+  links?: { traceId: string; spanId: string }[];
+  /** The attributes of the resource that sent it (which process). */
+  resource: { key: string; value: Record<string, unknown> }[];
 }
 
 const SERVER_KIND = 2;
@@ -33,8 +39,13 @@ class Receiver {
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
       request.on('end', () => {
         if (request.url === '/v1/traces') {
-          const decoded = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-          for (const resource of decoded.resourceSpans) for (const scope of resource.scopeSpans) this.spans.push(...scope.spans);
+          const decoded = JSON.parse(body) as {
+            resourceSpans: { resource?: { attributes: OtlpSpan['resource'] }; scopeSpans: { spans: Omit<OtlpSpan, 'resource'>[] }[] }[];
+          };
+          for (const { resource, scopeSpans } of decoded.resourceSpans) {
+            for (const scope of scopeSpans)
+              this.spans.push(...scope.spans.map((span) => ({ ...span, resource: resource?.attributes ?? [] })));
+          }
           for (const wake of this.#waiters.splice(0)) wake();
         }
         response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -62,6 +73,8 @@ const attribute = (span: OtlpSpan, key: string) => {
   const value = span.attributes.find((a) => a.key === key)?.value;
   return value?.stringValue ?? value?.intValue;
 };
+
+const processId = (span: OtlpSpan) => span.resource.find((a) => a.key === 'process.pid')?.value.intValue;
 
 const randomHex = (bytes: number) =>
   [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -205,6 +218,86 @@ describe('telemetry of the Node server when it stops', () => {
       receiver.server.close();
     }
   });
+});
+
+describe('telemetry of two Node instances behind a round-robin proxy', () => {
+  it('a 2025 elicitation whose reply lands on the other instance is one trace with spans from both processes', async () => {
+    const receiver = new Receiver();
+    const endpoint = await receiver.listen();
+    const database = await createTestDatabase('baton_otel_two');
+    const env = {
+      SESSIONS_STORE: 'database',
+      DATABASE_URL: database.url,
+      BATON_TOOLSETS: 'conformance',
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    };
+    const servers = [await startServer(env), await startServer(env)];
+    const proxy = await startRoundRobinProxy(servers.map((s) => `http://127.0.0.1:${s.port}`));
+    // The client plays an instrumented one: its call carries a traceparent header, and it answers
+    // the elicitation inside the trace the elicitation's _meta names (a span of its own as parent).
+    // Each call a trace of its own.
+    let traceId = '';
+    const clientSpanId = randomHex(8);
+    let elicitationMeta: Record<string, unknown> | undefined;
+    const client = answeringClient('traced');
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      elicitationMeta = request.params._meta;
+      return { action: 'accept', content: { username: 'ada', email: 'ada@example.com' } };
+    });
+    const traced = (input: string | URL | Request, init?: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string; result?: unknown }) : undefined;
+      if (body?.method === 'tools/call') headers.set('traceparent', `00-${traceId}-${clientSpanId}-01`);
+      if (body?.result !== undefined) headers.set('traceparent', `00-${traceId}-${randomHex(8)}-01`);
+      return fetch(input, { ...init, headers });
+    };
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp`), { fetch: traced }));
+      // Round robin sends a call and its reply to different instances unless another request of
+      // the client (its GET stream) falls between them: call until one reply has crossed.
+      let crossed = false;
+      for (let i = 0; i < 10 && !crossed; i++) {
+        traceId = randomHex(16);
+        const before = proxy.requests.length;
+        const result = await client.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
+        expect(result.isError).toBeFalsy();
+        const posts = proxy.requests.slice(before).filter((r) => r.method === 'POST');
+        const call = posts.find((r) => r.body.includes('"tools/call"'));
+        const reply = posts.find((r) => r.body.includes('"result"'));
+        crossed = call !== undefined && reply !== undefined && call.backend !== reply.backend;
+        if (!crossed) continue;
+        // The elicitation carried the call's trace in its _meta.
+        expect(String(elicitationMeta?.traceparent)).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+        const callSpan = await receiver.waitFor(
+          (s) =>
+            s.traceId === traceId && s.kind === SERVER_KIND && s.name === 'tools/call test_elicitation' && s.parentSpanId === clientSpanId,
+        );
+        expect(String(elicitationMeta?.traceparent).split('-')[2]).toBe(callSpan.spanId);
+        const forward = await receiver.waitFor((s) => s.traceId === traceId && s.name === 'baton.reply.forward');
+        const deliver = await receiver.waitFor((s) => s.traceId === traceId && s.name === 'baton.reply.deliver');
+        // Forwarded by the instance the reply landed on, delivered under the call on the one that runs it.
+        expect(processId(forward)).toBeDefined();
+        expect(processId(forward)).not.toBe(processId(callSpan));
+        expect(processId(deliver)).toBe(processId(callSpan));
+        expect(deliver.parentSpanId).toBe(callSpan.spanId);
+        expect(deliver.links?.map((l) => l.spanId)).toEqual([forward.spanId]);
+        expect(deliver.attributes.find((a) => a.key === 'baton.reply.forwarded')?.value.boolValue).toBe(true);
+        // The forward's channel statement is its child, on the same process.
+        const publish = await receiver.waitFor((s) => s.traceId === traceId && s.parentSpanId === forward.spanId);
+        expect(attribute(publish, 'db.system.name')).toBe('postgresql');
+        expect(processId(publish)).toBe(processId(forward));
+      }
+      expect(crossed).toBe(true);
+    } finally {
+      await client.close();
+      await proxy.close();
+      await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+      await database.drop();
+      receiver.server.close();
+    }
+  }, 120_000);
 });
 
 interface Sample {
