@@ -74,6 +74,15 @@ const attribute = (span: OtlpSpan, key: string) => {
   return value?.stringValue ?? value?.intValue;
 };
 
+/** The /metrics address a server named in its `telemetry` start-up line. */
+function metricsUrlOf(server: RunningServer): string {
+  const line = server.logs
+    .join('')
+    .split('\n')
+    .find((l) => l.includes('"msg":"telemetry"'));
+  return `http://127.0.0.1:${(JSON.parse(line!) as { metricsPort: number }).metricsPort}/metrics`;
+}
+
 const processId = (span: OtlpSpan) => span.resource.find((a) => a.key === 'process.pid')?.value.intValue;
 
 const randomHex = (bytes: number) =>
@@ -99,11 +108,7 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
       OTEL_BSP_SCHEDULE_DELAY: '50',
       BATON_METRICS_PORT: '0',
     });
-    const line = server.logs
-      .join('')
-      .split('\n')
-      .find((l) => l.includes('"msg":"telemetry"'));
-    metricsUrl = `http://127.0.0.1:${(JSON.parse(line!) as { metricsPort: number }).metricsPort}/metrics`;
+    metricsUrl = metricsUrlOf(server);
   });
 
   afterAll(async () => {
@@ -161,7 +166,15 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
     expect((await session.callTool('test_simple_text')).status).toBe(200);
     // Not on the public port.
     expect((await fetch(server.url.replace('/mcp', '/metrics'))).status).toBe(404);
+    // The session's GET stream is open from its headers on.
+    const stopStream = new AbortController();
+    const stream = await fetch(server.url, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': session.id, 'mcp-protocol-version': '2025-11-25' },
+      signal: stopStream.signal,
+    });
+    expect(stream.status).toBe(200);
     const response = await fetch(metricsUrl);
+    stopStream.abort();
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
@@ -174,6 +187,8 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
         s.labels.le === '+Inf',
     );
     expect(bucket?.value).toBeGreaterThanOrEqual(1);
+    const streams = samples.find((s) => s.name === 'baton_streams_open' && s.labels.baton_stream_kind === 'session');
+    expect(streams?.value).toBeGreaterThanOrEqual(1);
     const live = samples.find((s) => s.name === 'baton_sessions_live');
     expect(live?.value).toBeGreaterThanOrEqual(1);
     const statements = samples.find((s) => s.name === 'baton_request_statements_count' && s.labels.mcp_method_name === 'tools/call');
@@ -213,6 +228,10 @@ describe('telemetry of the Node server when it stops', () => {
       expect(receiver.spans.filter((s) => s.traceId === traceId && s.kind === SERVER_KIND).map((s) => s.name)).toEqual([
         'tools/call test_simple_text',
       ]);
+      // The drain itself, ended before the flush.
+      const drain = receiver.spans.find((s) => s.name === 'baton.drain');
+      expect(drain?.attributes.find((a) => a.key === 'baton.drain.drained')?.value.boolValue).toBe(true);
+      expect(attribute(drain!, 'baton.drain.reason')).toBe('SIGTERM');
     } finally {
       await database.drop();
       receiver.server.close();
@@ -232,6 +251,7 @@ describe('telemetry of two Node instances behind a round-robin proxy', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '50',
+      BATON_METRICS_PORT: '0',
     };
     const servers = [await startServer(env), await startServer(env)];
     const proxy = await startRoundRobinProxy(servers.map((s) => `http://127.0.0.1:${s.port}`));
@@ -288,6 +308,13 @@ describe('telemetry of two Node instances behind a round-robin proxy', () => {
         const publish = await receiver.waitFor((s) => s.traceId === traceId && s.parentSpanId === forward.spanId);
         expect(attribute(publish, 'db.system.name')).toBe('postgresql');
         expect(processId(publish)).toBe(processId(forward));
+        // The instance that delivered it measured how long the reply took to cross.
+        const delivering = servers.find((s) => s.child.pid === processId(deliver))!;
+        const lag = parsePrometheus(await (await fetch(metricsUrlOf(delivering))).text()).find(
+          (s) => s.name === 'baton_channel_delivery_lag_seconds_count' && s.labels.baton_channel_topic === 'instance',
+        );
+        expect(lag?.labels.baton_channel_wakeup).toBe('notify');
+        expect(lag?.value).toBeGreaterThanOrEqual(1);
       }
       expect(crossed).toBe(true);
     } finally {

@@ -9,6 +9,7 @@
 //   (the telemetry SDK's flush, so the spans of the last requests and of the drain leave)
 //   -> the caller exits 0.
 import { errorText, type Logger } from '../log.js';
+import { observeDrain } from '../telemetry/drain.js';
 import type { InFlight } from './in-flight.js';
 
 export interface ShutdownSteps {
@@ -53,6 +54,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   const { logger, inFlight } = steps;
   const sleep = steps.sleep ?? defaultSleep;
   const started = performance.now();
+  const drainObserved = observeDrain(reason, inFlight.count);
 
   steps.markDraining();
   logger.info('shutting down', {
@@ -90,6 +92,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   await steps.closeStore();
   const durationMs = Math.round(performance.now() - started);
   logger.info('shutdown complete', { durationMs, drained });
+  drainObserved({ drained, cutOff });
   // Last: what it sends includes the drain itself; a collector that is down costs telemetry, not the exit code.
   await steps.onShutdown?.().catch((error: unknown) => logger.warn('the last shutdown step failed', { error: errorText(error) }));
   return { drained, cutOff, durationMs };
