@@ -2,6 +2,14 @@
 // (never overlapping, quiet when idle, failures logged and survived), the order of the shutdown
 // sequence, waiting for the store at start-up; and the Kubernetes example's timings.
 import { describe, expect, it } from 'vitest';
+import { metrics } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type HistogramMetricData,
+} from '@opentelemetry/sdk-metrics';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -183,6 +191,49 @@ describe('shutdown sequence', () => {
     expect(polls).toBe(3);
     expect(report.drained).toBe(true);
     expect(order).toEqual(['draining', 'stop accepting', 'close connections', 'stop cleanup', 'close store']);
+  });
+
+  it('runs the last step after the store closed; its failure is logged and the shutdown still completes', async () => {
+    const { logger, lines } = recordingLogger();
+    const { order, steps: plan } = steps({
+      preShutdownDelayMs: 0,
+      logger,
+      onShutdown: async () => {
+        order.push('last step');
+        throw new Error('collector unreachable');
+      },
+    });
+    const report = await shutdown(plan, 'SIGTERM');
+    expect(report.drained).toBe(true);
+    expect(order.slice(-2)).toEqual(['close store', 'last step']);
+    expect(lines.find((l) => l.msg === 'the last shutdown step failed')).toMatchObject({
+      level: 'warn',
+      error: expect.stringContaining('collector unreachable'),
+    });
+  });
+
+  it('records the drain in baton.drain.duration (seconds), by whether it drained', async () => {
+    // The OpenTelemetry SDK's own meter provider, read on demand.
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const provider = new MeterProvider({ readers: [reader] });
+    expect(metrics.setGlobalMeterProvider(provider)).toBe(true);
+    try {
+      const { inFlight, steps: plan } = steps({ preShutdownDelayMs: 0, gracePeriodMs: 10 });
+      inFlight.enter();
+      await shutdown(plan, 'SIGTERM');
+      const { resourceMetrics } = await reader.collect();
+      const drain = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'baton.drain.duration') as
+        | HistogramMetricData
+        | undefined;
+      expect(drain?.descriptor.unit).toBe('s');
+      expect(drain?.dataPoints.map((p) => [p.attributes['baton.drain.drained'], p.value.count])).toEqual([[false, 1]]);
+    } finally {
+      metrics.disable();
+      await provider.shutdown();
+    }
   });
 });
 

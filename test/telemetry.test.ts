@@ -6,7 +6,10 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { RawSession, readMessages } from './helpers/mcp.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { answeringClient, RawSession, readMessages } from './helpers/mcp.js';
+import { startRoundRobinProxy } from './helpers/proxy.js';
 import { modernRequest } from './helpers/modern.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
@@ -17,6 +20,9 @@ interface OtlpSpan {
   name: string;
   kind: number;
   attributes: { key: string; value: Record<string, unknown> }[];
+  links?: { traceId: string; spanId: string }[];
+  /** The attributes of the resource that sent it (which process). */
+  resource: { key: string; value: Record<string, unknown> }[];
 }
 
 const SERVER_KIND = 2;
@@ -33,8 +39,13 @@ class Receiver {
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
       request.on('end', () => {
         if (request.url === '/v1/traces') {
-          const decoded = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-          for (const resource of decoded.resourceSpans) for (const scope of resource.scopeSpans) this.spans.push(...scope.spans);
+          const decoded = JSON.parse(body) as {
+            resourceSpans: { resource?: { attributes: OtlpSpan['resource'] }; scopeSpans: { spans: Omit<OtlpSpan, 'resource'>[] }[] }[];
+          };
+          for (const { resource, scopeSpans } of decoded.resourceSpans) {
+            for (const scope of scopeSpans)
+              this.spans.push(...scope.spans.map((span) => ({ ...span, resource: resource?.attributes ?? [] })));
+          }
           for (const wake of this.#waiters.splice(0)) wake();
         }
         response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -63,6 +74,17 @@ const attribute = (span: OtlpSpan, key: string) => {
   return value?.stringValue ?? value?.intValue;
 };
 
+/** The /metrics address a server named in its `telemetry` start-up line. */
+function metricsUrlOf(server: RunningServer): string {
+  const line = server.logs
+    .join('')
+    .split('\n')
+    .find((l) => l.includes('"msg":"telemetry"'));
+  return `http://127.0.0.1:${(JSON.parse(line!) as { metricsPort: number }).metricsPort}/metrics`;
+}
+
+const processId = (span: OtlpSpan) => span.resource.find((a) => a.key === 'process.pid')?.value.intValue;
+
 const randomHex = (bytes: number) =>
   [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -86,11 +108,7 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
       OTEL_BSP_SCHEDULE_DELAY: '50',
       BATON_METRICS_PORT: '0',
     });
-    const line = server.logs
-      .join('')
-      .split('\n')
-      .find((l) => l.includes('"msg":"telemetry"'));
-    metricsUrl = `http://127.0.0.1:${(JSON.parse(line!) as { metricsPort: number }).metricsPort}/metrics`;
+    metricsUrl = metricsUrlOf(server);
   });
 
   afterAll(async () => {
@@ -148,7 +166,15 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
     expect((await session.callTool('test_simple_text')).status).toBe(200);
     // Not on the public port.
     expect((await fetch(server.url.replace('/mcp', '/metrics'))).status).toBe(404);
+    // The session's GET stream is open from its headers on.
+    const stopStream = new AbortController();
+    const stream = await fetch(server.url, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': session.id, 'mcp-protocol-version': '2025-11-25' },
+      signal: stopStream.signal,
+    });
+    expect(stream.status).toBe(200);
     const response = await fetch(metricsUrl);
+    stopStream.abort();
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
@@ -161,6 +187,8 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
         s.labels.le === '+Inf',
     );
     expect(bucket?.value).toBeGreaterThanOrEqual(1);
+    const streams = samples.find((s) => s.name === 'baton_streams_open' && s.labels.baton_stream_kind === 'session');
+    expect(streams?.value).toBeGreaterThanOrEqual(1);
     const live = samples.find((s) => s.name === 'baton_sessions_live');
     expect(live?.value).toBeGreaterThanOrEqual(1);
     const statements = samples.find((s) => s.name === 'baton_request_statements_count' && s.labels.mcp_method_name === 'tools/call');
@@ -168,6 +196,135 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
     const statementSum = samples.find((s) => s.name === 'baton_request_statements_sum' && s.labels.mcp_method_name === 'tools/call');
     expect(statementSum?.value).toBeGreaterThanOrEqual(statements!.value);
   });
+});
+
+describe('telemetry of the Node server when it stops', () => {
+  it('on SIGTERM the server flushes its spans: a request made just before the signal reaches the receiver', async () => {
+    const receiver = new Receiver();
+    const endpoint = await receiver.listen();
+    const database = await createTestDatabase('baton_otel_stop');
+    try {
+      const server = await startServer({
+        SESSIONS_STORE: 'database',
+        DATABASE_URL: database.url,
+        BATON_TOOLSETS: 'conformance',
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // The batch processor would send after ten minutes: only the flush at shutdown delivers.
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+        BATON_CONFIG_YAML: 'server:\n  shutdown:\n    pre_shutdown_delay: 0\n',
+      });
+      const traceId = randomHex(16);
+      const response = await fetch(
+        modernRequest(server.url, 'tools/call', {
+          name: 'test_simple_text',
+          arguments: {},
+          _meta: { traceparent: `00-${traceId}-${randomHex(8)}-01` },
+        }),
+      );
+      await readMessages(response);
+      expect(await server.stop('SIGTERM')).toBe(0);
+      // The process exits only after the exporter's request was answered, so the span is here.
+      expect(receiver.spans.filter((s) => s.traceId === traceId && s.kind === SERVER_KIND).map((s) => s.name)).toEqual([
+        'tools/call test_simple_text',
+      ]);
+      // The drain itself, ended before the flush.
+      const drain = receiver.spans.find((s) => s.name === 'baton.drain');
+      expect(drain?.attributes.find((a) => a.key === 'baton.drain.drained')?.value.boolValue).toBe(true);
+      expect(attribute(drain!, 'baton.drain.reason')).toBe('SIGTERM');
+    } finally {
+      await database.drop();
+      receiver.server.close();
+    }
+  });
+});
+
+describe('telemetry of two Node instances behind a round-robin proxy', () => {
+  it('a 2025 elicitation whose reply lands on the other instance is one trace with spans from both processes', async () => {
+    const receiver = new Receiver();
+    const endpoint = await receiver.listen();
+    const database = await createTestDatabase('baton_otel_two');
+    const env = {
+      SESSIONS_STORE: 'database',
+      DATABASE_URL: database.url,
+      BATON_TOOLSETS: 'conformance',
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      BATON_METRICS_PORT: '0',
+    };
+    const servers = [await startServer(env), await startServer(env)];
+    const proxy = await startRoundRobinProxy(servers.map((s) => `http://127.0.0.1:${s.port}`));
+    // The client plays an instrumented one: its call carries a traceparent header, and it answers
+    // the elicitation inside the trace the elicitation's _meta names (a span of its own as parent).
+    // Each call a trace of its own.
+    let traceId = '';
+    const clientSpanId = randomHex(8);
+    let elicitationMeta: Record<string, unknown> | undefined;
+    const client = answeringClient('traced');
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      elicitationMeta = request.params._meta;
+      return { action: 'accept', content: { username: 'ada', email: 'ada@example.com' } };
+    });
+    const traced = (input: string | URL | Request, init?: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string; result?: unknown }) : undefined;
+      if (body?.method === 'tools/call') headers.set('traceparent', `00-${traceId}-${clientSpanId}-01`);
+      if (body?.result !== undefined) headers.set('traceparent', `00-${traceId}-${randomHex(8)}-01`);
+      return fetch(input, { ...init, headers });
+    };
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp`), { fetch: traced }));
+      // Round robin sends a call and its reply to different instances unless another request of
+      // the client (its GET stream) falls between them: call until one reply has crossed.
+      let crossed = false;
+      for (let i = 0; i < 10 && !crossed; i++) {
+        traceId = randomHex(16);
+        const before = proxy.requests.length;
+        const result = await client.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
+        expect(result.isError).toBeFalsy();
+        const posts = proxy.requests.slice(before).filter((r) => r.method === 'POST');
+        const call = posts.find((r) => r.body.includes('"tools/call"'));
+        const reply = posts.find((r) => r.body.includes('"result"'));
+        crossed = call !== undefined && reply !== undefined && call.backend !== reply.backend;
+        if (!crossed) continue;
+        // The elicitation carried the call's trace in its _meta.
+        expect(String(elicitationMeta?.traceparent)).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+        const callSpan = await receiver.waitFor(
+          (s) =>
+            s.traceId === traceId && s.kind === SERVER_KIND && s.name === 'tools/call test_elicitation' && s.parentSpanId === clientSpanId,
+        );
+        expect(String(elicitationMeta?.traceparent).split('-')[2]).toBe(callSpan.spanId);
+        const forward = await receiver.waitFor((s) => s.traceId === traceId && s.name === 'baton.reply.forward');
+        const deliver = await receiver.waitFor((s) => s.traceId === traceId && s.name === 'baton.reply.deliver');
+        // Forwarded by the instance the reply landed on, delivered under the call on the one that runs it.
+        expect(processId(forward)).toBeDefined();
+        expect(processId(forward)).not.toBe(processId(callSpan));
+        expect(processId(deliver)).toBe(processId(callSpan));
+        expect(deliver.parentSpanId).toBe(callSpan.spanId);
+        expect(deliver.links?.map((l) => l.spanId)).toEqual([forward.spanId]);
+        expect(deliver.attributes.find((a) => a.key === 'baton.reply.forwarded')?.value.boolValue).toBe(true);
+        // The forward's channel statement is its child, on the same process.
+        const publish = await receiver.waitFor((s) => s.traceId === traceId && s.parentSpanId === forward.spanId);
+        expect(attribute(publish, 'db.system.name')).toBe('postgresql');
+        expect(processId(publish)).toBe(processId(forward));
+        // The instance that delivered it measured how long the reply took to cross.
+        const delivering = servers.find((s) => s.child.pid === processId(deliver))!;
+        const lag = parsePrometheus(await (await fetch(metricsUrlOf(delivering))).text()).find(
+          (s) => s.name === 'baton_channel_delivery_lag_seconds_count' && s.labels.baton_channel_topic === 'instance',
+        );
+        expect(lag?.labels.baton_channel_wakeup).toBe('notify');
+        expect(lag?.value).toBeGreaterThanOrEqual(1);
+      }
+      expect(crossed).toBe(true);
+    } finally {
+      await client.close();
+      await proxy.close();
+      await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+      await database.drop();
+      receiver.server.close();
+    }
+  }, 120_000);
 });
 
 interface Sample {

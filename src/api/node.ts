@@ -86,6 +86,12 @@ export interface ServeOptions {
    * exits at once with 128 + its number. Default true; without it, call `shutdown()` yourself.
    */
   handleSignals?: boolean;
+  /**
+   * The shutdown's last step, after the store closed and before the process exits (a signal's
+   * exit waits for it): flush what is still buffered, such as an OpenTelemetry SDK's spans
+   * (`sdk.shutdown()`). A failure is logged; the shutdown still counts as completed.
+   */
+  onShutdown?: () => Promise<void>;
 }
 
 export interface NodeServer {
@@ -149,6 +155,7 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
           unfinishedRequests: () => platform.instance.unfinishedRequests,
           stopCleanup: async () => cleanup?.stop(),
           closeStore: () => baton.close(),
+          ...(options.onShutdown && { onShutdown: options.onShutdown }),
         },
         reason,
       ).finally(() => removeSignalHandlers());

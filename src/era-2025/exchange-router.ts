@@ -35,6 +35,8 @@ import type { JSONRPCMessage, JSONRPCNotification, JSONRPCResponse, RequestId } 
 import type { Channel, Message, Subscription } from '../store/channel/types.js';
 import { asPayload, instanceTopic, sessionTopic, type ReplyMessage, type SessionMessage } from '../store/channel/topics.js';
 import type { Logger } from '../log.js';
+import { observeReplyDelivery, observeReplyForward, withTraceMeta } from '../telemetry/replies.js';
+import { type TraceCarrier, traceCarrier } from '../telemetry/trace-context.js';
 import { isRequest, isResponse, type ExchangeOptions, type Outcome, type Sink } from './exchange.js';
 
 /** Where a client's reply to a server-to-client request belongs. */
@@ -129,8 +131,8 @@ interface State {
   readonly clientIds: Map<string, RequestId>;
   /** The client's ids -> the ids the server sees. */
   readonly internalIds: Map<RequestId, string>;
-  /** Server-to-client requests sent in this exchange: their id on the wire -> the server's own. */
-  readonly outgoing: Map<string, RequestId>;
+  /** Server-to-client requests sent in this exchange: their id on the wire -> the server's own, and the trace it went out in. */
+  readonly outgoing: Map<string, { serverId: RequestId; trace: TraceCarrier | undefined }>;
   /** The client's ids of the last requests answered or cancelled: the streams to close. */
   readonly lastIds: RequestId[];
   over: boolean;
@@ -241,7 +243,11 @@ export class ExchangeRouter {
     if (!response) {
       state.markStreaming();
       if (clientId !== undefined) options = { ...options, relatedRequestId: clientId };
-      if (isRequest(message)) return this.#write(state, { ...message, id: this.#expectReply(state, message.id) }, options);
+      if (isRequest(message)) {
+        // The call's trace goes out with the question (params._meta), and its answer is delivered in it.
+        const trace = traceCarrier();
+        return this.#write(state, withTraceMeta({ ...message, id: this.#expectReply(state, message.id, trace) }, trace), options);
+      }
       return this.#write(state, message, options);
     }
 
@@ -324,8 +330,11 @@ export class ExchangeRouter {
     };
   }
 
-  /** Delivers a client's reply to the request of this session waiting for it, if it waits here. */
-  deliverReply(sessionId: string, reply: JSONRPCResponse): ReplyRoute {
+  /**
+   * Delivers a client's reply to the request of this session waiting for it, if it waits here;
+   * `forwardedFrom` is the trace context of the instance that forwarded it.
+   */
+  deliverReply(sessionId: string, reply: JSONRPCResponse, forwardedFrom?: TraceCarrier): ReplyRoute {
     const id = typeof reply.id === 'string' ? reply.id : String(reply.id);
     const dot = id.lastIndexOf('.');
     const instanceId = dot > 0 ? id.slice(0, dot) : '';
@@ -338,7 +347,9 @@ export class ExchangeRouter {
     state.outgoing.delete(id);
     this.#waiting.delete(id);
     this.#releaseReplies();
-    state.seat.transport.onmessage?.({ ...reply, id: original } as JSONRPCMessage);
+    observeReplyDelivery(original.trace, forwardedFrom, { 'mcp.session.id': sessionId.slice(0, 8), 'jsonrpc.request.id': id }, () =>
+      state.seat.transport.onmessage?.({ ...reply, id: original.serverId } as JSONRPCMessage),
+    );
     return { kind: 'delivered' };
   }
 
@@ -386,7 +397,15 @@ export class ExchangeRouter {
       if (isResponse(message)) {
         const route = this.deliverReply(sessionId, message);
         if (route.kind === 'elsewhere') {
-          await forward(instanceTopic(route.instanceId), { kind: 'reply', session: sessionId, message }, 'reply');
+          const topic = instanceTopic(route.instanceId);
+          const attributes = {
+            'messaging.destination.name': topic,
+            'mcp.session.id': sessionId.slice(0, 8),
+            'jsonrpc.request.id': String(message.id),
+          };
+          await observeReplyForward(attributes, (trace) =>
+            forward(topic, { kind: 'reply', session: sessionId, message, ...(trace && { trace }) }, 'reply'),
+          );
         } else if (route.kind !== 'delivered') {
           this.#dropped(sessionId, message, route.kind === 'foreign' ? 'not an id this server gave out' : 'nothing waits for it');
         }
@@ -437,9 +456,9 @@ export class ExchangeRouter {
   }
 
   /** Registers a server-to-client request of the exchange; returns its id on the wire. */
-  #expectReply(state: State, serverId: RequestId): string {
+  #expectReply(state: State, serverId: RequestId, trace: TraceCarrier | undefined): string {
     const id = `${this.instanceId}.${++this.#outgoing}`;
-    state.outgoing.set(id, serverId);
+    state.outgoing.set(id, { serverId, trace });
     this.#waiting.set(id, state);
     // Active before the request leaves, so that its reply cannot come before.
     if (this.#waiting.size === 1) this.#replies.setPassive(false, state.since);
@@ -523,7 +542,8 @@ export class ExchangeRouter {
   #onReply(message: Message): void {
     const reply = message.payload as unknown as ReplyMessage;
     if (reply?.kind !== 'reply') return;
-    const route = this.deliverReply(reply.session, reply.message);
+    // A message without a trace (tracing off there, or an older instance) still counts as forwarded.
+    const route = this.deliverReply(reply.session, reply.message, reply.trace ?? {});
     if (route.kind !== 'delivered') this.#dropped(reply.session, reply.message, 'nothing waits for it');
   }
 

@@ -54,6 +54,8 @@ export interface ModernLeg {
   handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
   /** Ends the open `subscriptions/listen` streams (shutdown: their clients listen elsewhere). */
   closeStreams(): void;
+  /** How many `subscriptions/listen` streams are open. */
+  readonly openStreams: number;
   close(): Promise<void>;
 }
 
@@ -216,6 +218,9 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     },
     closeStreams() {
       for (const stop of listens) stop.abort();
+    },
+    get openStreams() {
+      return listens.size;
     },
     close: () => handler.close(),
   };

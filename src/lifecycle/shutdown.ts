@@ -5,8 +5,11 @@
 //   -> stop accepting connections -> end the open event streams (their clients resume them on
 //   another instance) -> let exchanges in flight finish within grace_period
 //   -> close what is still open -> check that no session state waits to be written
-//   -> stop the cleanup schedule -> close the store (database pool) -> the caller exits 0.
-import type { Logger } from '../log.js';
+//   -> stop the cleanup schedule -> close the store (database pool) -> the runtime's last step
+//   (the telemetry SDK's flush, so the spans of the last requests and of the drain leave)
+//   -> the caller exits 0.
+import { errorText, type Logger } from '../log.js';
+import { observeDrain } from '../telemetry/drain.js';
 import type { InFlight } from './in-flight.js';
 
 export interface ShutdownSteps {
@@ -29,6 +32,11 @@ export interface ShutdownSteps {
   unfinishedRequests(): number;
   stopCleanup(): Promise<void>;
   closeStore(): Promise<void>;
+  /**
+   * The runtime's last step, once the store is closed (the Node entry flushes and stops its
+   * OpenTelemetry SDK). Its failure is logged and does not fail the shutdown.
+   */
+  onShutdown?(): Promise<void>;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -46,6 +54,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   const { logger, inFlight } = steps;
   const sleep = steps.sleep ?? defaultSleep;
   const started = performance.now();
+  const drainObserved = observeDrain(reason, inFlight.count);
 
   steps.markDraining();
   logger.info('shutting down', {
@@ -83,5 +92,8 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   await steps.closeStore();
   const durationMs = Math.round(performance.now() - started);
   logger.info('shutdown complete', { durationMs, drained });
+  drainObserved({ drained, cutOff });
+  // Last: what it sends includes the drain itself; a collector that is down costs telemetry, not the exit code.
+  await steps.onShutdown?.().catch((error: unknown) => logger.warn('the last shutdown step failed', { error: errorText(error) }));
   return { drained, cutOff, durationMs };
 }

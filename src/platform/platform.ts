@@ -29,6 +29,7 @@ import { createLogger, errorText, type Logger } from '../log.js';
 import { Readiness } from '../lifecycle/readiness.js';
 import { Resources } from '../lifecycle/resources.js';
 import { observeLiveSessions } from '../telemetry/sessions.js';
+import { observeOpenStreams } from '../telemetry/streams.js';
 
 export interface PlatformOptions {
   logger?: Logger;
@@ -213,6 +214,10 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     logger,
   });
   resources.add('2026-07-28 leg', () => modern.close());
+  resources.add(
+    'open streams gauge',
+    observeOpenStreams(() => ({ session: instance.streams.size, listen: modern.openStreams })),
+  );
   const readiness = new Readiness();
   return {
     config,

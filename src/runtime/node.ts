@@ -6,12 +6,13 @@ import { ConfigError } from '../config/errors.js';
 import { createLogger, errorText } from '../log.js';
 import { createBaton, serve } from '../api/node.js';
 import type { Baton } from '../api/baton.js';
-import { startNodeTelemetry } from './telemetry-node.js';
+import { type NodeTelemetry, startNodeTelemetry } from './telemetry-node.js';
 
 let baton: Baton;
+let telemetry: NodeTelemetry | undefined;
 try {
   // Before the platform: its instruments and spans go to the SDK from the first request on.
-  await startNodeTelemetry(process.env, createLogger());
+  telemetry = await startNodeTelemetry(process.env, createLogger());
   baton = await createBaton({ env: process.env });
 } catch (error) {
   // Problems found while building (auth keys, toolsets, catalog) are configuration errors too.
@@ -24,9 +25,11 @@ try {
 }
 
 try {
-  await serve(baton);
+  // The SDK's flush is the drain's last step: the batch of spans still buffered leaves before the exit.
+  await serve(baton, { ...(telemetry && { onShutdown: () => telemetry.shutdown() }) });
 } catch (error) {
   createLogger().error(errorText(error), { code: (error as NodeJS.ErrnoException).code });
   await baton.close().catch((closing: unknown) => createLogger().warn('closing the store failed', { error: errorText(closing) }));
+  await telemetry?.shutdown().catch((closing: unknown) => createLogger().warn('stopping telemetry failed', { error: errorText(closing) }));
   process.exit(1);
 }

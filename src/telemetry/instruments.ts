@@ -10,11 +10,19 @@ export const SCOPE = 'mcp-baton';
  * (`mcp_server_operation_duration_seconds`, as other MCP servers expose it), which the Node
  * entry's views add.
  */
-export const SECONDS_INSTRUMENTS = ['mcp.server.operation.duration', 'mcp.server.session.duration', 'db.client.operation.duration'];
+export const SECONDS_INSTRUMENTS = [
+  'mcp.server.operation.duration',
+  'mcp.server.session.duration',
+  'db.client.operation.duration',
+  'baton.channel.delivery.lag',
+  'baton.drain.duration',
+];
 
 // The MCP conventions' advice for operation and session durations (seconds).
 const OPERATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 const STATEMENT_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+const LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30];
+const DRAIN_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 120];
 const COUNT_BUCKETS = [0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50];
 
 export interface Instruments {
@@ -32,6 +40,10 @@ export interface Instruments {
   readonly statementDuration: Histogram;
   /** baton.requests.refused: /mcp answers 401, 403, 404, 413, 429 and 503, by status. */
   readonly refused: Counter;
+  /** baton.channel.delivery.lag: a channel message from its publish to its delivery here. */
+  readonly deliveryLag: Histogram;
+  /** baton.drain.duration: a shutdown from its signal to the store closed. */
+  readonly drain: Histogram;
 }
 
 // Keyed on the global provider: an SDK registered after this module loaded (the Node entry
@@ -60,5 +72,11 @@ function create(meter: Meter): Instruments {
     }),
     statementDuration: seconds('db.client.operation.duration', 'Duration of one store statement', STATEMENT_BUCKETS),
     refused: meter.createCounter('baton.requests.refused', { unit: '{request}', description: 'MCP requests refused, by HTTP status' }),
+    deliveryLag: seconds(
+      'baton.channel.delivery.lag',
+      'Time from a channel message being published to its delivery on this instance',
+      LAG_BUCKETS,
+    ),
+    drain: seconds('baton.drain.duration', 'Duration of a shutdown drain, from the signal to the store closed', DRAIN_BUCKETS),
   };
 }

@@ -42,11 +42,13 @@ function protocolVersionOf(request: Request, message: Message): string | undefin
 
 /**
  * Runs `handle` for the MCP request in `body` inside its span. Bodies without a request (a
- * client's reply to the server) run as they are.
+ * client's reply to the server) run in the client's trace context, without a span.
  */
 export async function observeMcpRequest(request: Request, body: unknown, handle: () => Promise<Response>): Promise<Response> {
   const message = messageOf(body);
-  if (!message) return handle();
+  // A client's reply makes no span of its own, but what it leads to (a forward to the instance
+  // that waits for it) continues the client's trace.
+  if (!message) return context.with(clientTraceContext(request, undefined), handle);
   const started = performance.now();
   const target = targetOf(message);
   const version = protocolVersionOf(request, message);

@@ -17,6 +17,24 @@ const fromMeta: TextMapGetter<Record<string, unknown>> = {
   },
 };
 
+/** A trace context as W3C fields (traceparent, tracestate, baggage): what `_meta` and channel messages carry. */
+export type TraceCarrier = Record<string, string>;
+
+/** The active trace context as W3C fields; undefined without an SDK or a span. */
+export function traceCarrier(): TraceCarrier | undefined {
+  const carrier: TraceCarrier = {};
+  propagation.inject(context.active(), carrier);
+  return Object.keys(carrier).length > 0 ? carrier : undefined;
+}
+
+/** The context a carrier names, from any object (its string fields only): a message from another instance is not trusted to be well formed. */
+export function traceContextOf(carrier: unknown): Context {
+  const active = context.active();
+  return typeof carrier === 'object' && carrier !== null
+    ? propagation.extract(active, carrier as Record<string, unknown>, fromMeta)
+    : active;
+}
+
 export function clientTraceContext(request: Request, meta: unknown): Context {
   const active = context.active();
   if (typeof meta === 'object' && meta !== null && typeof (meta as Record<string, unknown>).traceparent === 'string') {

@@ -15,6 +15,7 @@ import { is, SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { messages } from '../db/schema.js';
 import type { Logger } from '../../log.js';
+import { channelDelivered } from '../../telemetry/channel.js';
 import {
   comparePositions,
   type Channel,
@@ -190,12 +191,15 @@ export class DatabaseChannel implements Channel {
   }
 
   #deliver(message: Message): void {
+    let delivered = false;
     for (const sub of this.#subs) {
       if (!sub.active || sub.topic !== message.topic) continue;
       if (sub.cursor && comparePositions(message.position, sub.cursor) <= 0) continue;
       sub.cursor = message.position;
+      delivered = true;
       sub.listener(message);
     }
+    if (delivered) channelDelivered(message.topic, message.position.at, this.wakeup);
   }
 
   #subscribed(topic: string): boolean {

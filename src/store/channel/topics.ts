@@ -16,6 +16,11 @@ export interface ReplyMessage {
   /** The session whose client replied (a reply only reaches a request of the same session). */
   session: string;
   message: JSONRPCResponse;
+  /**
+   * The forwarding instance's trace context (W3C fields: traceparent, tracestate), so that the
+   * delivery links to it (src/telemetry/replies.ts). Absent without tracing.
+   */
+  trace?: Record<string, string>;
 }
 
 /**
