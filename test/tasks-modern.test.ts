@@ -7,6 +7,7 @@ import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createLogger } from '../src/log.js';
 import { createPlatform, type Platform } from '../src/platform/platform.js';
+import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
@@ -51,7 +52,7 @@ afterAll(async () => {
 /** One 2026-07-28 request declaring the tasks extension (or not), with its JSON-RPC answer. */
 async function send(p: Platform, method: string, params: Record<string, unknown>, options: { key?: string; tasks?: boolean } = {}) {
   const capabilities = { elicitation: { form: {} }, ...(options.tasks !== false && { extensions: TASKS }) };
-  const taskId = typeof params.taskId === 'string' ? { 'mcp-name': params.taskId } : {};
+  const taskId: Record<string, string> = typeof params.taskId === 'string' ? { 'mcp-name': params.taskId } : {};
   const response = await p.app.fetch(
     modernRequest(
       URL_,
@@ -72,11 +73,15 @@ async function create(p: Platform, name: string, args: Record<string, unknown>):
 
 const status = async (p: Platform, taskId: string) => (await send(p, 'tasks/get', { taskId })).result;
 
+const statements = (p: Platform) => (p.store as DatabaseSessionStore).database.statements.count;
+
 describe('2026-07-28 tasks on two platforms sharing a database', () => {
   it('creates the task on one and reads it on the other at once; another credential sees no such task', async () => {
     const taskId = await create(a, 'slow_compute', { seconds: 0, label: 'crossing' });
-    // No wait: the record was stored before the CreateTaskResult left.
+    // No wait: the record was stored before the CreateTaskResult left. One statement on B.
+    const before = statements(b);
     expect((await status(b, taskId)).taskId).toBe(taskId);
+    expect(statements(b) - before).toBe(1);
     const refused = await send(b, 'tasks/get', { taskId }, { key: KEY_B });
     expect(refused.error).toMatchObject({ code: -32602 });
     // Ran on A, its result read on B.
@@ -135,4 +140,16 @@ describe('2026-07-28 tasks on two platforms sharing a database', () => {
       expect((await send(a, removed, removed === 'tasks/list' ? {} : { taskId: 'x' })).error?.code).toBe(-32601);
     }
   });
+});
+
+it("runs the diagnostics toolset's sleep as a task, one that may run again from its start", async () => {
+  const p = await createPlatform(parseConfig({ toolsets: ['diagnostics'] }, {}), { logger: quiet });
+  try {
+    const taskId = await create(p, 'sleep', { ms: 0 });
+    await vi.waitFor(async () => expect((await status(p, taskId)).status).toBe('completed'), SETTLED);
+    expect((await status(p, taskId)).result.content).toEqual([{ type: 'text', text: 'slept 0 ms' }]);
+    expect((await p.store.tasks.get(taskId, 'all'))?.rerunnable).toBe(true);
+  } finally {
+    await p.close();
+  }
 });
