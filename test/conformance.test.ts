@@ -3,7 +3,7 @@
 // whole 0.1.16 suite (`--suite all`), on both stores, with no failure and no warning; and the 2026-07-28 set through two database-store
 // instances behind a round-robin proxy with no secret configured, so that requestState minted on
 // one instance is redeemed on the other. The tasks extension's scenarios (the pending suite's
-// `tasks-*`) on the memory store and the database store. The database store runs directly on Postgres and through
+// `tasks-*`) on the memory store, the database store, and through the two instances. The database store runs directly on Postgres and through
 // PgBouncer in transaction mode (the requirement sets there).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -107,6 +107,11 @@ it('passes the 2026-07-28 set through two database-store instances behind a roun
     expect(result.failing).toEqual([]);
     // subscriptions/listen on one instance hears a change announced on the other.
     expect([...result.scenarios].filter(([, outcome]) => outcome.warnings > 0).map(([name]) => name)).toEqual([]);
+    // The tasks extension's scenarios ran too (extensions of the set): tasks created on one
+    // instance were polled, answered and cancelled through the other, with no failing check.
+    const tasks = [...result.scenarios].filter(([name]) => name.startsWith('tasks-'));
+    expect(tasks.length).toBeGreaterThanOrEqual(10);
+    expect(tasks.filter(([, outcome]) => outcome.failed > 0)).toEqual([]);
     // Both instances served: multi-round scenarios crossed from one to the other.
     expect(proxy.served.filter((index) => index === 0).length).toBeGreaterThan(10);
     expect(proxy.served.filter((index) => index === 1).length).toBeGreaterThan(10);
