@@ -153,3 +153,37 @@ it("runs the diagnostics toolset's sleep as a task, one that may run again from 
     await p.close();
   }
 });
+
+it('answers task requests while the database is away with 503 and Retry-After, saying nothing of where it is', async () => {
+  const config = parseConfig(
+    {
+      toolsets: ['conformance'],
+      sessions: { store: 'database' },
+      // Nothing listens on port 1.
+      database: { driver: 'pg', dsn: 'postgres://baton@127.0.0.1:1/nowhere', statement_timeout: '2s' },
+    },
+    {},
+  );
+  const away = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+  try {
+    for (const [method, params] of [
+      ['tasks/get', { taskId: 'some-task' }],
+      ['tasks/update', { taskId: 'some-task', inputResponses: {} }],
+      ['tasks/cancel', { taskId: 'some-task' }],
+    ] as const) {
+      const response = await away.app.fetch(
+        modernRequest(
+          URL_,
+          method,
+          { ...params, _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: TASKS } } },
+          { 'mcp-name': 'some-task' },
+        ),
+      );
+      expect(response.status, method).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+      expect(await response.text()).not.toMatch(/127\.0\.0\.1|:1\b|nowhere|ECONNREFUSED/);
+    }
+  } finally {
+    await away.close();
+  }
+});

@@ -40,6 +40,8 @@ import {
   scopeOf,
   TASKS_EXTENSION,
   tasksRequired,
+  type OutageNote,
+  withStore,
 } from './tasks.js';
 
 export interface ModernLegOptions {
@@ -170,16 +172,18 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     if ('answer' in before) return isInputRequired(before.answer) ? sealInput(before.answer, target, serverCtx) : before.answer;
     const { caller, task: taskCaller } = taskRequest(serverCtx);
     const { store, runner, ttlMs, pollIntervalMs } = options.tasks;
-    const record = await store.create({
-      ...scopeOf(caller),
-      capGroup: capGroupOf(caller),
-      tool: params.name,
-      arguments: before.args as Record<string, Json>,
-      ttlMs,
-      rerunnable,
-      lease: { owner: runner.owner, ms: runner.leaseMs },
-      ...(ctx.inputResponses && { inputResponses: ctx.inputResponses as unknown as Record<string, Json> }),
-    });
+    const record = await withStore(serverCtx, () =>
+      store.create({
+        ...scopeOf(caller),
+        capGroup: capGroupOf(caller),
+        tool: params.name,
+        arguments: before.args as Record<string, Json>,
+        ttlMs,
+        rerunnable,
+        lease: { owner: runner.owner, ms: runner.leaseMs },
+        ...(ctx.inputResponses && { inputResponses: ctx.inputResponses as unknown as Record<string, Json> }),
+      }),
+    );
     void runner.start(record, taskCaller);
     return createTaskResult(record, pollIntervalMs) as unknown as CallToolResult;
   }
@@ -275,11 +279,18 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
         }
       }
       const listening = (parsedBody as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
-      return handler.fetch(listening ? listenRequest(request) : request, {
+      const outage: OutageNote = {};
+      const response = await handler.fetch(listening ? listenRequest(request) : request, {
         // The caller digest binds requestState; the token itself is never passed on.
-        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
+        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage } },
         ...(parsedBody !== undefined && { parsedBody }),
       });
+      // A task operation found the store away: answered as every outage is (its error said nothing more).
+      if (outage.error) {
+        logger.warn('session store unavailable', { era: '2026-07-28', error: outage.error.message });
+        return unavailable(outage.error.publicMessage);
+      }
+      return response;
     },
     closeStreams() {
       for (const stop of listens) stop.abort();

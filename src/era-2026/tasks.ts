@@ -10,6 +10,7 @@ import { ProtocolFault } from '../core/calls.js';
 import type { TaskCaller, TaskRunner } from '../core/task-runner.js';
 import type { Json } from '../store/channel/types.js';
 import type { TaskRecord, TaskScope, TaskStore } from '../store/tasks/types.js';
+import { StoreUnavailableError } from '../store/errors.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
@@ -38,6 +39,27 @@ export function tasksRequired(what: string): ProtocolFault {
     `${what} needs the ${TASKS_EXTENSION} extension: declare it in the request's clientCapabilities.extensions`,
     { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
   );
+}
+
+/**
+ * Where a request notes that the store was away (carried beside the caller in the SDK's authInfo),
+ * so that the leg answers 503 with Retry-After, as for every store outage, instead of an error
+ * inside the protocol that would say where the database is.
+ */
+export interface OutageNote {
+  error?: StoreUnavailableError;
+}
+
+/** Runs a store operation of a request; an outage is noted for the leg and answered without details. */
+export async function withStore<T>(ctx: ServerContext, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    const note = (ctx.http?.authInfo?.extra as { outage?: OutageNote } | undefined)?.outage;
+    if (note) note.error = error;
+    throw new ProtocolFault(-32603, error.publicMessage);
+  }
 }
 
 /** Whom a task belongs to: the caller's credential. */
@@ -98,7 +120,7 @@ export function registerTaskMethods(
 
   server.setRequestHandler('tasks/get', { params: TaskIdParams }, async (params, ctx) => {
     const { caller } = gate('tasks/get', ctx);
-    const task = await store.get(params.taskId, scopeOf(caller));
+    const task = await withStore(ctx, () => store.get(params.taskId, scopeOf(caller)));
     if (!task) throw unknown(params.taskId);
     return detailedTask(task, pollIntervalMs);
   });
@@ -107,7 +129,8 @@ export function registerTaskMethods(
     const { caller, task: taskCaller } = gate('tasks/update', ctx);
     // The SDK lifts `inputResponses` out of the params of every request (multi-round-trip).
     const responses = (ctx.mcpReq.inputResponses ?? params.inputResponses) as Record<string, Json>;
-    const answered = await store.respond(params.taskId, scopeOf(caller), responses, { owner: runner.owner, ms: runner.leaseMs });
+    const claim = { owner: runner.owner, ms: runner.leaseMs };
+    const answered = await withStore(ctx, () => store.respond(params.taskId, scopeOf(caller), responses, claim));
     if (!answered) throw unknown(params.taskId);
     // Every request answered and the lease taken here: the task goes on on this instance.
     if (answered.resumed) void runner.start(answered.task, taskCaller);
@@ -117,7 +140,7 @@ export function registerTaskMethods(
   server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, async (params, ctx) => {
     const { caller } = gate('tasks/cancel', ctx);
     // The store publishes the cancel on the task's topic: the instance running it stops it.
-    if (!(await store.cancel(params.taskId, scopeOf(caller)))) throw unknown(params.taskId);
+    if (!(await withStore(ctx, () => store.cancel(params.taskId, scopeOf(caller))))) throw unknown(params.taskId);
     return {};
   });
 }
