@@ -91,9 +91,13 @@ describe('2026-07-28 tasks on two platforms sharing a database', () => {
   });
 
   it('stops a task running on one when the other is asked to cancel it', async () => {
+    // Creating a task is one statement (the record), and so is the cancel.
+    const before = [statements(a), statements(b)];
     const taskId = await create(a, 'slow_compute', { seconds: 600, label: 'long' });
+    expect(statements(a) - before[0]!).toBe(1);
     expect(a.tasks.running).toContain(taskId);
     const ack = await send(b, 'tasks/cancel', { taskId });
+    expect(statements(b) - before[1]!).toBe(1);
     expect(ack.result).toEqual(expect.objectContaining({ resultType: 'complete' }));
     expect(ack.result).not.toHaveProperty('status');
     expect((await status(a, taskId)).status).toBe('cancelled');
