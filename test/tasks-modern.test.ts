@@ -3,6 +3,8 @@
 // CreateTaskResult leaves), a cancel sent to the other stops the handler where it runs, and an
 // answer sent to the other continues the task there. Raw requests carrying the envelope.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { acceptedContent, defineTool, type HandlerContext, inputRequired, text } from '../src/core/define.js';
 import { parseConfig } from '../src/config/index.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createLogger } from '../src/log.js';
@@ -189,5 +191,40 @@ it('answers task requests while the database is away with 503 and Retry-After, s
     }
   } finally {
     await away.close();
+  }
+});
+
+it('gathers the input a tool asks for before its task in the request too, when it is answered there (no extension)', async () => {
+  const NAME = { type: 'object' as const, properties: { name: { type: 'string' as const } }, required: ['name'] };
+  const named = (ctx: HandlerContext) => acceptedContent(ctx.inputResponses, 'who', z.object({ name: z.string() }))?.name;
+  const hello = defineTool({
+    name: 'hello_later',
+    description: 'Asks a name first, then greets (a task when the client supports tasks).',
+    input: {},
+    task: {
+      support: 'optional',
+      input: (_args, ctx) =>
+        named(ctx) === undefined
+          ? inputRequired({ inputRequests: { who: inputRequired.elicit({ message: 'Name?', requestedSchema: NAME }) } })
+          : undefined,
+    },
+    handler: (_args, ctx) => text(`Hello, ${named(ctx)}!`),
+  });
+  const p = await createPlatform(parseConfig({}, {}), {
+    logger: quiet,
+    toolsets: [{ name: 'later', description: 'test', tools: [hello] }],
+  });
+  try {
+    const first = await send(p, 'tools/call', { name: 'hello_later', arguments: {} }, { tasks: false });
+    expect(first.result).toMatchObject({ resultType: 'input_required', inputRequests: { who: { method: 'elicitation/create' } } });
+    const answers = { who: { action: 'accept', content: { name: 'Ada' } } };
+    const second = await send(p, 'tools/call', { name: 'hello_later', arguments: {}, inputResponses: answers }, { tasks: false });
+    expect(second.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'Hello, Ada!' }] });
+    // With the extension, the same answers start a task that sees them.
+    const taskId = (await send(p, 'tools/call', { name: 'hello_later', arguments: {}, inputResponses: answers })).result.taskId;
+    await vi.waitFor(async () => expect((await status(p, taskId)).status).toBe('completed'), SETTLED);
+    expect((await status(p, taskId)).result.content[0].text).toBe('Hello, Ada!');
+  } finally {
+    await p.close();
   }
 });

@@ -126,8 +126,11 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       const task = registry.tools.get(request.params.name)?.task;
       if (task && task.support !== 'never') {
         if (declaresTasks(handlerCtx.clientCapabilities)) return startTask(request.params, handlerCtx, target, ctx, task.rerunnable);
-        // Refused before anything runs; an optional one is answered in the request.
+        // Refused before anything runs; an optional one is answered in the request, after the
+        // input it gathers first, as in a task.
         if (task.support === 'required') throw tasksRequired(`tool ${request.params.name}`);
+        const before = await beforeTask(registry, request.params, handlerCtx);
+        if ('answer' in before) return isInputRequired(before.answer) ? sealInput(before.answer, target, ctx) : before.answer;
       }
       const result = await callTool(registry, request.params, handlerCtx);
       return isInputRequired(result) ? sealInput(result, target, ctx) : result;
