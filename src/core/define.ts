@@ -180,8 +180,8 @@ export interface ToolTaskOptions<Shape extends z.ZodRawShape = z.ZodRawShape> {
   rerunnable?: boolean;
   /**
    * Input gathered in the request, before the task exists (multi-round-trip): answer InputRequired
-   * for another round, or nothing to create the task. The answers given so far reach the handler,
-   * which then runs in the task, as `ctx.inputResponses`.
+   * for another round, or nothing to create the task. The answers of that last round reach the
+   * handler, which then runs in the task, as `ctx.inputResponses` (`requestState` does not).
    */
   input?(args: z.infer<z.ZodObject<Shape>>, ctx: HandlerContext): Promise<InputRequired | undefined> | InputRequired | undefined;
 }
