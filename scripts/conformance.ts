@@ -3,7 +3,7 @@
 // (2026-07-28 and 2025-11-25, from the suite's 0.2 alpha) and the 0.1.16 active suite. Extra
 // arguments go to the 0.1.16 run instead (e.g. `-- --suite all`).
 // SESSIONS_STORE / DATABASE_URL in the environment choose the store under test.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,12 +138,14 @@ export interface ScenarioRun {
 }
 
 /**
- * Runs named scenarios one by one (two at a time): with the 0.2 alpha at `specVersion`, or with
- * 0.1.16 when none is given. A scenario that produced no checks counts as failed.
+ * Runs named scenarios one by one (two at a time): with the 0.2 alpha at `specVersion` (or, for
+ * `pending`, its pending scenarios, which belong to no revision: the extensions), or with 0.1.16
+ * when none is given. A scenario that produced no checks counts as failed.
  */
-export async function runScenarios(url: string, scenarios: readonly string[], specVersion?: Revision): Promise<ScenarioRun[]> {
+export async function runScenarios(url: string, scenarios: readonly string[], specVersion?: Revision | 'pending'): Promise<ScenarioRun[]> {
   const runOne = async (scenario: string): Promise<ScenarioRun> => {
-    const args = ['--url', url, '--scenario', scenario, ...(specVersion ? ['--spec-version', specVersion] : [])];
+    const version = specVersion === undefined || specVersion === 'pending' ? [] : ['--spec-version', specVersion];
+    const args = ['--url', url, '--scenario', scenario, ...version];
     const { scenarios: ran } = await runSuite(specVersion ? SUITE_0_2 : SUITE_0_1, args, false);
     const run: ScenarioRun = { scenario, passed: 0, failed: 0, warnings: 0, failures: [] };
     const checks = ran.get(scenario)?.checks ?? [];
@@ -166,6 +168,17 @@ export async function runScenarios(url: string, scenarios: readonly string[], sp
     }),
   );
   return runs.sort((a, b) => scenarios.indexOf(a.scenario) - scenarios.indexOf(b.scenario));
+}
+
+/** The tasks extension's scenarios (`tasks-*`, in the 0.2 alpha's pending suite), as the suite lists them. */
+export function taskScenarios(): string[] {
+  const listing = execFileSync(process.execPath, [SUITE_0_2, 'list', '--server'], { cwd: ROOT, encoding: 'utf8' });
+  return [...listing.matchAll(/^\s*- (tasks-[\w-]+)/gm)].map((match) => match[1]!);
+}
+
+/** The pending suite filtered to the tasks scenarios, each run on its own. */
+export function runTaskScenarios(url: string): Promise<ScenarioRun[]> {
+  return runScenarios(url, taskScenarios(), 'pending');
 }
 
 /** The platform with the conformance fixtures, on the store the environment names. */

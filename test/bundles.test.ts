@@ -14,7 +14,13 @@ import { ROOT } from './helpers/server.js';
 const run = promisify(execFile);
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
 /** The modules of the built-in toolsets, each loaded only when its toolset is enabled. */
-const ON_DEMAND = ['src/tools/conformance.ts', 'src/tools/conformance-input.ts', 'src/tools/diagnostics.ts', 'src/tools/data/index.ts'];
+const ON_DEMAND = [
+  'src/tools/conformance.ts',
+  'src/tools/conformance-input.ts',
+  'src/tools/conformance-tasks.ts',
+  'src/tools/diagnostics.ts',
+  'src/tools/data/index.ts',
+];
 
 let dir: string;
 beforeAll(() => {

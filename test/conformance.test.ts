@@ -2,10 +2,18 @@
 // protocol revisions (every scenario but protocol extensions, pending ones included) and the
 // whole 0.1.16 suite (`--suite all`), on both stores, with no failure and no warning; and the 2026-07-28 set through two database-store
 // instances behind a round-robin proxy with no secret configured, so that requestState minted on
-// one instance is redeemed on the other. The database store runs directly on Postgres and through
+// one instance is redeemed on the other. The tasks extension's scenarios (the pending suite's
+// `tasks-*`) on the memory store, the database store, and through the two instances. The database store runs directly on Postgres and through
 // PgBouncer in transaction mode (the requirement sets there).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeSet, REVISIONS, runActiveSuite, runRequirementSet, startConformanceServer } from '../scripts/conformance.js';
+import {
+  describeSet,
+  REVISIONS,
+  runActiveSuite,
+  runRequirementSet,
+  runTaskScenarios,
+  startConformanceServer,
+} from '../scripts/conformance.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startRoundRobinProxy } from './helpers/proxy.js';
 import type { RunningServer } from './helpers/server.js';
@@ -29,16 +37,17 @@ afterAll(async () => {
 });
 
 const stores = [
-  { name: 'memory', env: () => ({ SESSIONS_STORE: 'memory' }), activeSuite: true },
-  { name: 'database (pg)', env: () => ({ SESSIONS_STORE: 'database', DATABASE_URL: db.url }), activeSuite: true },
+  { name: 'memory', env: () => ({ SESSIONS_STORE: 'memory' }), activeSuite: true, tasks: true },
+  { name: 'database (pg)', env: () => ({ SESSIONS_STORE: 'database', DATABASE_URL: db.url }), activeSuite: true, tasks: true },
   {
     name: 'database (pg through PgBouncer, transaction mode)',
     env: () => ({ SESSIONS_STORE: 'database', DATABASE_URL: bouncer.rewrite(pooled.url) }),
     activeSuite: false,
+    tasks: false,
   },
 ];
 
-describe.each(stores)('conformance on the $name store', ({ env, activeSuite }) => {
+describe.each(stores)('conformance on the $name store', ({ env, activeSuite, tasks }) => {
   let server: RunningServer;
   beforeAll(async () => {
     server = await startConformanceServer(env());
@@ -63,6 +72,18 @@ describe.each(stores)('conformance on the $name store', ({ env, activeSuite }) =
     180_000,
   );
 
+  // The tasks extension (SEP-2663): every `tasks-*` scenario of the pending suite, no failing check.
+  if (tasks) {
+    it('passes every tasks scenario of the pending suite (the tasks extension)', async () => {
+      const runs = await runTaskScenarios(server.url);
+      console.log(`tasks: ${runs.map((run) => `${run.scenario} ${run.passed}/${run.passed + run.failed}`).join(', ')}`);
+      expect(runs.flatMap((run) => run.failures)).toEqual([]);
+      expect(runs.map((run) => run.scenario)).toContain('tasks-lifecycle');
+      expect(runs.length).toBeGreaterThanOrEqual(10);
+      expect(runs.reduce((sum, run) => sum + run.passed, 0)).toBeGreaterThanOrEqual(44);
+    }, 180_000);
+  }
+
   // The whole active suite once per store kind; through the pooler, the requirement sets above.
   if (activeSuite) {
     it('passes every check of the whole 0.1.16 suite, with no warning', async () => {
@@ -86,6 +107,11 @@ it('passes the 2026-07-28 set through two database-store instances behind a roun
     expect(result.failing).toEqual([]);
     // subscriptions/listen on one instance hears a change announced on the other.
     expect([...result.scenarios].filter(([, outcome]) => outcome.warnings > 0).map(([name]) => name)).toEqual([]);
+    // The tasks extension's scenarios ran too (extensions of the set): tasks created on one
+    // instance were polled, answered and cancelled through the other, with no failing check.
+    const tasks = [...result.scenarios].filter(([name]) => name.startsWith('tasks-'));
+    expect(tasks.length).toBeGreaterThanOrEqual(10);
+    expect(tasks.filter(([, outcome]) => outcome.failed > 0)).toEqual([]);
     // Both instances served: multi-round scenarios crossed from one to the other.
     expect(proxy.served.filter((index) => index === 0).length).toBeGreaterThan(10);
     expect(proxy.served.filter((index) => index === 1).length).toBeGreaterThan(10);

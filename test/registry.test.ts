@@ -31,3 +31,27 @@ it('serves a toolset with tools only: no prompt or resource capability, tools wo
     delete TOOLSET_FACTORIES.only_tools;
   }
 });
+
+it("compiles each tool's task option: never by default, re-runnable by its idempotentHint unless it says otherwise", () => {
+  const tool = (name: string, extra: Partial<Parameters<typeof defineTool>[0]>) =>
+    defineTool({ name, description: name, input: {}, handler: () => text(name), ...extra });
+  const registry = new Registry([
+    {
+      name: 'tasks',
+      description: 'test',
+      tools: [
+        tool('plain', {}),
+        tool('optional_idempotent', { task: { support: 'optional' }, annotations: { idempotentHint: true } }),
+        tool('required_once', { task: { support: 'required' } }),
+        tool('required_rerun', { task: { support: 'required', rerunnable: true }, annotations: { idempotentHint: false } }),
+        tool('optional_not_rerun', { task: { support: 'optional', rerunnable: false }, annotations: { idempotentHint: true } }),
+      ],
+    },
+  ]);
+  const task = (name: string) => registry.tools.get(name)?.task;
+  expect(task('plain')).toEqual({ support: 'never', rerunnable: false });
+  expect(task('optional_idempotent')).toEqual({ support: 'optional', rerunnable: true });
+  expect(task('required_once')).toEqual({ support: 'required', rerunnable: false });
+  expect(task('required_rerun')).toEqual({ support: 'required', rerunnable: true });
+  expect(task('optional_not_rerun')).toEqual({ support: 'optional', rerunnable: false });
+});

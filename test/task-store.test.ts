@@ -154,6 +154,13 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(second).toEqual({ tasks: [expect.objectContaining({ id: created.id })] });
   });
 
+  it('keeps the answers given before the task existed (input gathered in the request)', async () => {
+    const answers = { user_name: { action: 'accept', content: { name: 'Alice' } } };
+    const created = await one(() => a.tasks.create(newTask({ inputResponses: answers })));
+    expect(created.inputResponses).toEqual(answers);
+    expect((await b.tasks.get(created.id, { credentialHash: created.credentialHash }))?.inputResponses).toEqual(answers);
+  });
+
   it('refuses a task past the cap on open tasks of its credential; finished tasks do not count', async () => {
     const credentialHash = 'd'.repeat(64);
     const open = [];

@@ -48,11 +48,7 @@ async function runTool(registry: Registry, params: CallToolParams, ctx: HandlerC
   const compiled = registry.tools.get(params.name);
   if (!compiled) throw new ProtocolFault(FaultCode.InvalidParams, `Unknown tool: ${params.name}`);
   const parsed = compiled.validator.safeParse(params.arguments ?? {});
-  if (!parsed.success) {
-    return errorResult(
-      `Invalid arguments for tool ${params.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
-  }
+  if (!parsed.success) return invalidArguments(params.name, parsed.error.issues);
   const args = parsed.data as Record<string, unknown>;
   const run = async (index: number): Promise<ToolOutput> => {
     const middleware = registry.middleware[index];
@@ -70,6 +66,25 @@ async function runTool(registry: Registry, params: CallToolParams, ctx: HandlerC
     if (error instanceof ProtocolFault || isCodedError(error)) throw error;
     return errorResult(error instanceof Error ? error.message : String(error));
   }
+}
+
+/**
+ * What comes before a tool's task is created, in the request: its arguments checked (refused ones
+ * are answered at once, as a tool error) and the input the tool gathers first (`task.input`).
+ * Undefined: create the task, with `args` as checked.
+ */
+export async function beforeTask(
+  registry: Registry,
+  params: CallToolParams,
+  ctx: HandlerContext,
+): Promise<{ answer: ToolResult | InputRequired } | { args: Record<string, unknown> }> {
+  const compiled = registry.tools.get(params.name);
+  if (!compiled) throw new ProtocolFault(FaultCode.InvalidParams, `Unknown tool: ${params.name}`);
+  const parsed = compiled.validator.safeParse(params.arguments ?? {});
+  if (!parsed.success) return { answer: invalidArguments(params.name, parsed.error.issues) };
+  const args = parsed.data as Record<string, unknown>;
+  const asked = await compiled.definition.task?.input?.(args, ctx);
+  return asked ? { answer: asked } : { args };
 }
 
 export interface GetPromptParams {
@@ -133,6 +148,12 @@ export function progressNotification(progressToken: string | number | undefined,
     method: 'notifications/progress' as const,
     params: { progressToken, progress, ...(total !== undefined && { total }), ...(message && { message }) },
   };
+}
+
+function invalidArguments(tool: string, issues: { path: PropertyKey[]; message: string }[]): ToolResult {
+  return errorResult(
+    `Invalid arguments for tool ${tool}: ${issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+  );
 }
 
 export function errorResult(message: string): ToolResult {

@@ -158,7 +158,32 @@ export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> {
   icons?: Icon[];
   /** Listed with the tool as it is (e.g. a client's own keys, such as an app's output template). */
   _meta?: Record<string, unknown>;
+  /** Whether a call may become a task that outlives its request (docs/toolsets.md); never, by default. */
+  task?: ToolTaskOptions<Shape>;
   handler(args: z.infer<z.ZodObject<Shape>>, ctx: HandlerContext): Promise<ToolOutput> | ToolOutput;
+}
+
+/**
+ * How a tool takes part in tasks (the 2026-07-28 tasks extension, `io.modelcontextprotocol/tasks`):
+ * - `never`: always answered in the request;
+ * - `optional`: a task when the client declared the extension, answered in the request otherwise;
+ * - `required`: a task; a client without the extension is refused (-32021) before anything runs.
+ */
+export type TaskSupport = 'never' | 'optional' | 'required';
+
+export interface ToolTaskOptions<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  support: TaskSupport;
+  /**
+   * Whether the task may run again from its start, with the input it already received, when the
+   * instance running it is gone. Default: the tool's `annotations.idempotentHint`.
+   */
+  rerunnable?: boolean;
+  /**
+   * Input gathered in the request, before the task exists (multi-round-trip): answer InputRequired
+   * for another round, or nothing to create the task. The answers of that last round reach the
+   * handler, which then runs in the task, as `ctx.inputResponses` (`requestState` does not).
+   */
+  input?(args: z.infer<z.ZodObject<Shape>>, ctx: HandlerContext): Promise<InputRequired | undefined> | InputRequired | undefined;
 }
 
 export interface PromptArgument {

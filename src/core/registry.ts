@@ -10,6 +10,7 @@ import type {
   PromptDefinition,
   ResourceDefinition,
   ResourceTemplateDefinition,
+  TaskSupport,
   ToolDefinition,
   ToolOutput,
   Toolset,
@@ -25,6 +26,8 @@ export type ToolMiddleware = (
 export interface CompiledTool {
   definition: ToolDefinition;
   validator: z.ZodObject<z.ZodRawShape>;
+  /** Whether calls may become tasks, and whether a task may run again from its start (its default resolved). */
+  task: { support: TaskSupport; rerunnable: boolean };
 }
 
 export interface CompiledTemplate {
@@ -138,7 +141,8 @@ export class Registry {
   #addTool(toolset: string, tool: ToolDefinition): void {
     this.#claim('tool', tool.name, toolset);
     const validator = tool.uncheckedInput ? z.looseObject({}) : z.object(tool.input);
-    this.tools.set(tool.name, { definition: tool, validator });
+    const task = { support: tool.task?.support ?? 'never', rerunnable: tool.task?.rerunnable ?? tool.annotations?.idempotentHint ?? false };
+    this.tools.set(tool.name, { definition: tool, validator, task });
     const inputSchema = (tool.inputJsonSchema ?? toJsonSchema(validator)) as Tool['inputSchema'];
     this.inputSchemas.set(tool.name, inputSchema);
     this.toolList.push({

@@ -18,19 +18,31 @@ import {
   type ServerCapabilities as ModernCapabilities,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/server/validators/cf-worker';
 import type { Caller } from '../auth/caller.js';
-import { callTool, complete, getPrompt, progressNotification, readResource } from '../core/calls.js';
+import { beforeTask, callTool, complete, getPrompt, progressNotification, readResource } from '../core/calls.js';
 import type { Registry } from '../core/registry.js';
 import { errorText, type Logger } from '../log.js';
 import { unavailable } from '../http/errors.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { type HandlerContext, type InputRequired, isInputRequired } from '../core/define.js';
-import type { Channel, ChangeNotifier } from '../store/channel/types.js';
+import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
 import { channelEventBus } from './bus.js';
 import type { CacheHints } from './caching.js';
 import type { RequestStateSeal } from './request-state.js';
+import {
+  capGroupOf,
+  createTaskResult,
+  declaresTasks,
+  type ModernTasksOptions,
+  registerTaskMethods,
+  scopeOf,
+  TASKS_EXTENSION,
+  tasksRequired,
+  type OutageNote,
+  withStore,
+} from './tasks.js';
 
 export interface ModernLegOptions {
   registry: Registry;
@@ -46,6 +58,8 @@ export interface ModernLegOptions {
    * A polling channel reads while a stream is open, so there it has a limit by default.
    */
   listenTimeoutMs: number;
+  /** The tasks extension: offered when some tool may become a task. */
+  tasks: ModernTasksOptions;
   logger: Logger;
 }
 
@@ -86,6 +100,11 @@ class RegistryServer extends McpServer {
 export function createModernLeg(options: ModernLegOptions): ModernLeg {
   const { registry, seal, caching, logger } = options;
   const schemas = registry.inputSchemas;
+  const offersTasks = [...registry.tools.values()].some((tool) => tool.task.support !== 'never');
+  const capabilities = {
+    ...registry.capabilities,
+    ...(offersTasks && { extensions: { [TASKS_EXTENSION]: {} } }),
+  } as ModernCapabilities;
   const cacheHints: Record<string, CacheHint> = {
     'tools/list': caching.lists,
     'prompts/list': caching.lists,
@@ -101,13 +120,24 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     });
     const server = mcp.server;
     // Declared after construction, so that McpServer installs none of its own handlers.
-    server.registerCapabilities(registry.capabilities as ModernCapabilities);
+    server.registerCapabilities(capabilities);
     server.setRequestHandler('tools/list', () => ({ tools: registry.toolList as ListToolsResult['tools'] }));
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const target = targetOf(`tools/call ${request.params.name}`, request.params.arguments ?? {});
-      const result = await callTool(registry, request.params, await handlerContext(ctx, target));
+      const handlerCtx = await handlerContext(ctx, target);
+      const task = registry.tools.get(request.params.name)?.task;
+      if (task && task.support !== 'never') {
+        if (declaresTasks(handlerCtx.clientCapabilities)) return startTask(request.params, handlerCtx, target, ctx, task.rerunnable);
+        // Refused before anything runs; an optional one is answered in the request, after the
+        // input it gathers first, as in a task.
+        if (task.support === 'required') throw tasksRequired(`tool ${request.params.name}`);
+        const before = await beforeTask(registry, request.params, handlerCtx);
+        if ('answer' in before) return isInputRequired(before.answer) ? sealInput(before.answer, target, ctx) : before.answer;
+      }
+      const result = await callTool(registry, request.params, handlerCtx);
       return isInputRequired(result) ? sealInput(result, target, ctx) : result;
     });
+    if (offersTasks) registerTaskMethods(server, options.tasks, taskRequest);
     server.setRequestHandler('completion/complete', (request) => complete(registry, request.params));
     if (registry.capabilities.prompts) {
       server.setRequestHandler('prompts/list', () => ({ prompts: registry.promptList }));
@@ -131,6 +161,50 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     server.onerror = (error) => logger.debug('mcp server error', { era: '2026-07-28', error: errorText(error) });
     return mcp;
   };
+
+  /**
+   * A tools/call that becomes a task: the input the tool gathers first (in this request, like any
+   * multi-round-trip call), then the record stored, then the answer, then the work, here.
+   */
+  async function startTask(
+    params: { name: string; arguments?: Record<string, unknown> },
+    ctx: HandlerContext,
+    target: Target,
+    serverCtx: ServerContext,
+    rerunnable: boolean,
+  ) {
+    const before = await beforeTask(registry, params, ctx);
+    if ('answer' in before) return isInputRequired(before.answer) ? sealInput(before.answer, target, serverCtx) : before.answer;
+    const { caller, task: taskCaller } = taskRequest(serverCtx);
+    const { store, runner, ttlMs, pollIntervalMs } = options.tasks;
+    const record = await withStore(serverCtx, () =>
+      store.create({
+        ...scopeOf(caller),
+        capGroup: capGroupOf(caller),
+        tool: params.name,
+        arguments: before.args as Record<string, Json>,
+        ttlMs,
+        rerunnable,
+        lease: { owner: runner.owner, ms: runner.leaseMs },
+        ...(ctx.inputResponses && { inputResponses: ctx.inputResponses as unknown as Record<string, Json> }),
+      }),
+    );
+    void runner.start(record, taskCaller);
+    return createTaskResult(record, pollIntervalMs) as unknown as CallToolResult;
+  }
+
+  /** Who sends a request about tasks, and whether its envelope declares the extension. */
+  function taskRequest(ctx: ServerContext) {
+    const caller = callerOf(ctx);
+    if (!caller) throw new Error('a 2026-07-28 request reached the tasks extension without its caller');
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const clientCapabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as HandlerContext['clientCapabilities'];
+    return {
+      caller,
+      declared: declaresTasks(clientCapabilities),
+      task: { principal: caller.principal, clientCapabilities, clientInfo: envelope?.[CLIENT_INFO_META_KEY] as Implementation | undefined },
+    };
+  }
 
   /** A handler's InputRequired, with its state sealed for the trip through the client. */
   async function sealInput(result: InputRequired, target: Target, ctx: ServerContext): Promise<InputRequiredResult> {
@@ -210,11 +284,18 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
         }
       }
       const listening = (parsedBody as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
-      return handler.fetch(listening ? listenRequest(request) : request, {
+      const outage: OutageNote = {};
+      const response = await handler.fetch(listening ? listenRequest(request) : request, {
         // The caller digest binds requestState; the token itself is never passed on.
-        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller } },
+        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage } },
         ...(parsedBody !== undefined && { parsedBody }),
       });
+      // A task operation found the store away: answered as every outage is (its error said nothing more).
+      if (outage.error) {
+        logger.warn('session store unavailable', { era: '2026-07-28', error: outage.error.message });
+        return unavailable(outage.error.publicMessage);
+      }
+      return response;
     },
     closeStreams() {
       for (const stop of listens) stop.abort();

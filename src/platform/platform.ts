@@ -15,6 +15,7 @@ import { cacheHints } from '../era-2026/caching.js';
 import { createModernLeg } from '../era-2026/handler.js';
 import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from '../era-2026/request-state.js';
 import { Instance } from '../era-2025/instance.js';
+import { TaskRunner } from '../core/task-runner.js';
 import { MemorySessionStore } from '../store/memory-store.js';
 import { sessionLimits } from '../store/limits.js';
 import type { SessionStore } from '../store/types.js';
@@ -30,6 +31,13 @@ import { Readiness } from '../lifecycle/readiness.js';
 import { Resources } from '../lifecycle/resources.js';
 import { observeLiveSessions } from '../telemetry/sessions.js';
 import { observeOpenStreams } from '../telemetry/streams.js';
+
+/** How long a task is kept after its creation (then swept by the cleanup). */
+const TASK_TTL_MS = 60 * 60_000;
+/** A running task's lease, renewed every third of it: what a takeover waits at most after a crash. */
+const TASK_LEASE_MS = 30_000;
+/** How often clients are asked to poll a task. */
+const TASK_POLL_INTERVAL_MS = 500;
 
 export interface PlatformOptions {
   logger?: Logger;
@@ -79,6 +87,8 @@ export interface Platform {
   store: SessionStore;
   /** What this instance holds while it runs: restored servers, work in flight, streams. */
   instance: Instance;
+  /** The tasks this instance runs (created or resumed here), under leases in the store. */
+  tasks: TaskRunner;
   /**
    * Announces changes to every session's stream on every instance (list changes, resource
    * updates for subscribed sessions); the same as tools get as `ctx.changes`.
@@ -203,6 +213,16 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     if (changes.resources) await instance.changes.resourcesChanged();
   };
   const sessions = createSessionHandler({ store, instance, maxBodyBytes: config.server.max_body_bytes, logger });
+  const runner = new TaskRunner({
+    tasks: store.tasks,
+    channel: store.channel,
+    registry,
+    owner: instance.id,
+    leaseMs: TASK_LEASE_MS,
+    changes: instance.changes,
+    logger,
+  });
+  resources.add('task runner', async () => runner.close());
   const modern = createModernLeg({
     registry,
     seal: createRequestStateSeal(requestStateKeys(config, store), config.request_state.ttl),
@@ -211,6 +231,7 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     changes: instance.changes,
     maxBodyBytes: config.server.max_body_bytes,
     listenTimeoutMs: streamTimeoutMs,
+    tasks: { store: store.tasks, runner, ttlMs: TASK_TTL_MS, pollIntervalMs: TASK_POLL_INTERVAL_MS },
     logger,
   });
   resources.add('2026-07-28 leg', () => modern.close());
@@ -224,6 +245,7 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     configSource: options.configSource,
     store,
     instance,
+    tasks: runner,
     changes: instance.changes,
     logger,
     toolsets: toolsets.map((toolset) => toolset.name),

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { inputPrompt, inputTools } from './conformance-input.js';
+import { taskTools } from './conformance-tasks.js';
 import { defineTool, defineToolset, text, type Toolset } from '../core/define.js';
 
 // A 1x1 RGB PNG and a 1 ms, 8 kHz, 8-bit mono PCM WAV: the smallest files that real decoders
@@ -274,6 +275,7 @@ export const conformanceToolset: Toolset = defineToolset({
     triggerPromptChange,
     mirroredHeader,
     ...inputTools,
+    ...taskTools,
   ],
   prompts: [
     inputPrompt,

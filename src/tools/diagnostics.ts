@@ -1,5 +1,5 @@
 // Tools for operating and testing the platform itself, not for end users: `sleep` is a slow call
-// whose duration the caller chooses (graceful shutdown and rolling restarts are tested with it).
+// whose duration the caller chooses (graceful shutdown, rolling restarts and tasks are tested with it).
 // Enabled with BATON_TOOLSETS=diagnostics; never part of the default set.
 import { z } from 'zod';
 import { defineTool, defineToolset, text, type Toolset } from '../core/define.js';
@@ -13,6 +13,8 @@ const sleep = defineTool({
   description: `Waits the given number of milliseconds (at most ${MAX_SLEEP_MS}), reporting progress about every ${PROGRESS_STEP_MS} ms when the caller passes a progress token, then answers "slept <ms> ms". Cancelling the request ends the wait early.`,
   input: { ms: z.number().int().min(0).max(MAX_SLEEP_MS).describe('How long to wait, in milliseconds.') },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  // Long work on purpose: a task for clients that support tasks, and safe to run again from its start.
+  task: { support: 'optional', rerunnable: true },
   async handler({ ms }, ctx) {
     const started = Date.now();
     await ctx.progress(0, ms);

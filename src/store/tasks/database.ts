@@ -57,9 +57,10 @@ export class DatabaseTaskStore implements TaskStore {
     // Typed: values selected for an insert get no type from their column.
     const values = sql`${id}::text, ${task.credentialHash}::text, ${task.sessionId ?? null}::text, ${task.tool}::text,
       ${JSON.stringify(task.arguments)}::jsonb, 'working'::text, ${task.statusMessage ?? null}::text, ${Math.round(task.ttlMs)}::int8,
-      now() + ${ms(task.ttlMs)}, ${task.lease.owner}::text, now() + ${ms(task.lease.ms)}, ${task.rerunnable}::boolean`;
+      now() + ${ms(task.ttlMs)}, ${task.lease.owner}::text, now() + ${ms(task.lease.ms)}, ${task.rerunnable}::boolean,
+      ${JSON.stringify(task.inputResponses ?? {})}::jsonb`;
     const into = sql`${tasks} (id, credential_hash, session_id, tool, arguments, status, status_message, ttl_ms, expires_at,
-      lease_owner, lease_expires_at, rerunnable)`;
+      lease_owner, lease_expires_at, rerunnable, input_responses)`;
     const max = openTasksCap(this.limits);
     if (max === undefined) {
       const [row] = await this.run(sql`insert into ${into} values (${values}) returning ${columns()}`, 'baton_task_create');

@@ -52,7 +52,7 @@ export class MemoryTaskStore implements TaskStore {
       result: undefined,
       error: undefined,
       inputRequests: {},
-      inputResponses: {},
+      inputResponses: structuredClone(task.inputResponses ?? {}),
       ttlMs: Math.round(task.ttlMs),
       createdAt: new Date(now),
       updatedAt: new Date(now),

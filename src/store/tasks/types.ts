@@ -81,6 +81,8 @@ export interface NewTask extends TaskScope {
   rerunnable: boolean;
   /** The creating instance takes the lease at once, for this long. */
   lease: { owner: string; ms: number };
+  /** Answers the client gave before the task existed (input gathered in the request). */
+  inputResponses?: Record<string, Json>;
   statusMessage?: string;
 }
 

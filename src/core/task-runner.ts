@@ -1,0 +1,174 @@
+// Runs the tasks this instance holds (either era's task methods hand them over once the record is
+// stored): the tool's handler in the background, under a lease in the store that the runner renews
+// while anything runs, and the outcome written back. A cancel reaches the handler wherever it was
+// sent: the store publishes it on the task's topic, which the runner listens to while the task runs.
+// One runner per platform: it owns this instance's running tasks and nothing else does.
+import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '../auth/caller.js';
+import { errorText, type Logger } from '../log.js';
+import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
+import { taskTopic, type TaskMessage } from '../store/channel/topics.js';
+import type { TaskRecord, TaskStore } from '../store/tasks/types.js';
+import { callTool, FaultCode } from './calls.js';
+import { type HandlerContext, type InputResponses, isInputRequired } from './define.js';
+import type { Registry } from './registry.js';
+
+export interface TaskRunnerOptions {
+  tasks: TaskStore;
+  channel: Channel;
+  registry: Registry;
+  /** The id this instance holds leases with. */
+  owner: string;
+  /** How long a lease lasts; renewed every third of it while the task runs. */
+  leaseMs: number;
+  changes: ChangeNotifier;
+  logger: Logger;
+}
+
+/** What the handler of a task knows of whoever started or continued it. */
+export interface TaskCaller {
+  principal: Principal | undefined;
+  clientCapabilities: HandlerContext['clientCapabilities'];
+  clientInfo: Implementation | undefined;
+}
+
+export class TaskRunner {
+  readonly #options: TaskRunnerOptions;
+  /** The tasks running here, each with what stops its handler. */
+  readonly #running = new Map<string, AbortController>();
+  #renewal: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(options: TaskRunnerOptions) {
+    this.#options = options;
+  }
+
+  get owner(): string {
+    return this.#options.owner;
+  }
+
+  get leaseMs(): number {
+    return this.#options.leaseMs;
+  }
+
+  /** Ids of the tasks whose handler runs here now. */
+  get running(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /**
+   * Runs a task this instance holds the lease on (just created, or resumed by an answer), in the
+   * background. Returns the run, for callers that outlive it on purpose (tests; Workers' waitUntil).
+   */
+  start(task: TaskRecord, caller: TaskCaller): Promise<void> {
+    if (this.#closed) throw new Error('the task runner is closed: this instance is stopping');
+    if (this.#running.has(task.id)) return Promise.resolve();
+    const stop = new AbortController();
+    this.#running.set(task.id, stop);
+    this.#renewWhileRunning();
+    return this.#run(task, caller, stop).finally(() => {
+      this.#running.delete(task.id);
+      if (this.#running.size === 0) this.#stopRenewing();
+    });
+  }
+
+  /** Stops every handler running here and renews nothing more (the leases run out; takeover is another instance's). */
+  close(): void {
+    this.#closed = true;
+    this.#stopRenewing();
+    for (const stop of this.#running.values()) stop.abort(new Error('this instance is stopping'));
+  }
+
+  async #run(task: TaskRecord, caller: TaskCaller, stop: AbortController): Promise<void> {
+    const { tasks, channel, registry, owner, logger } = this.#options;
+    // A cancel published anywhere ends the handler here; the store already recorded it.
+    const subscription = channel.subscribe(taskTopic(task.id), (message) => {
+      if ((message.payload as unknown as TaskMessage).status === 'cancelled') stop.abort(new Error('the task was cancelled'));
+    });
+    try {
+      let outcome: Parameters<TaskStore['settle']>[2] | { inputRequests: Record<string, Json> };
+      try {
+        const output = await callTool(registry, { name: task.tool, arguments: task.arguments }, this.#context(task, caller, stop.signal));
+        if (isInputRequired(output)) {
+          const requests = output.inputRequests ?? {};
+          outcome =
+            Object.keys(requests).length > 0
+              ? { inputRequests: requests as unknown as Record<string, Json> }
+              : {
+                  status: 'failed',
+                  error: { code: FaultCode.InternalError, message: `tool ${task.tool} asked for input without any input request` },
+                };
+        } else outcome = { status: 'completed', result: output as unknown as Json };
+      } catch (error) {
+        // A protocol error (the tool's own, or its arguments refused): the task failed.
+        const { code, message, data } = error as { code?: unknown; message?: unknown; data?: unknown };
+        outcome = {
+          status: 'failed',
+          error: {
+            code: Number.isSafeInteger(code) ? (code as number) : FaultCode.InternalError,
+            message: typeof message === 'string' ? message : errorText(error),
+            ...(data !== undefined && { data: data as Json }),
+          },
+        };
+      }
+      // Cancelled, or no longer ours: the store refuses the write anyway; nothing to say.
+      if (stop.signal.aborted) return;
+      const written =
+        'inputRequests' in outcome
+          ? await tasks.requestInput(task.id, owner, outcome.inputRequests)
+          : await tasks.settle(task.id, owner, outcome);
+      if (!written) logger.debug('a task ended after it was cancelled or taken over', { task: task.id });
+    } catch (error) {
+      logger.error('a task could not record its outcome', { task: task.id, error: errorText(error) });
+    } finally {
+      subscription.unsubscribe();
+    }
+  }
+
+  /** What the handler of a task sees: no stream to send on, the task's own signal, every answer so far. */
+  #context(task: TaskRecord, caller: TaskCaller, signal: AbortSignal): HandlerContext {
+    const quiet = async () => {};
+    return {
+      era: 'stateless',
+      sessionId: task.sessionId,
+      session: undefined,
+      principal: caller.principal,
+      clientCapabilities: caller.clientCapabilities,
+      clientInfo: caller.clientInfo,
+      signal,
+      inputResponses: Object.keys(task.inputResponses).length > 0 ? (task.inputResponses as unknown as InputResponses) : undefined,
+      requestState: undefined,
+      log: quiet,
+      progress: quiet,
+      notify: quiet,
+      changes: this.#options.changes,
+      closeStream: undefined,
+    };
+  }
+
+  /** One statement renews every lease held here; a task missing from its answer stops (cancelled, finished or taken over). */
+  #renewWhileRunning(): void {
+    if (this.#renewal !== undefined) return;
+    const { tasks, owner, leaseMs, logger } = this.#options;
+    this.#renewal = setInterval(
+      () => {
+        // Only tasks that ran when the statement left: one started meanwhile is not in its answer.
+        const asked = [...this.#running];
+        tasks
+          .renew(owner, leaseMs)
+          .then((held) => {
+            for (const [id, stop] of asked) if (!held.includes(id)) stop.abort(new Error('the task is no longer held here'));
+          })
+          .catch((error: unknown) => logger.warn('task leases could not be renewed', { error: errorText(error) }));
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+    // A lease renewal alone must not keep a Node process alive.
+    (this.#renewal as { unref?: () => void }).unref?.();
+  }
+
+  #stopRenewing(): void {
+    clearInterval(this.#renewal);
+    this.#renewal = undefined;
+  }
+}
