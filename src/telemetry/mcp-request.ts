@@ -100,7 +100,10 @@ export async function observeMcpRequest(request: Request, body: unknown, handle:
     throw error;
   }
   const errorType = response.status >= 400 ? String(response.status) : undefined;
-  if (response.body && (response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+  // A stream is followed to its end; an event stream sent whole (with its length) is already there,
+  // and reading `body` would turn it into a stream (on Node, chunked writes instead of one).
+  const streamed = (response.headers.get('content-type') ?? '').startsWith('text/event-stream') && !response.headers.has('content-length');
+  if (streamed && response.body) {
     return endingWithStream(response, () => end(errorType, response));
   }
   end(errorType, response);
