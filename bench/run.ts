@@ -21,6 +21,8 @@ import { startPgBouncer } from '../test/helpers/pgbouncer.js';
 import { parseConfig } from '../src/config/index.js';
 import { createPlatform } from '../src/platform/platform.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
+import { openPg } from '../src/store/db/drivers/pg.js';
+import { migrate } from '../src/store/db/migrate.js';
 import { createLogger } from '../src/log.js';
 import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { Registry } from '../src/core/registry.js';
@@ -111,7 +113,14 @@ type LoadSummary = Record<string, Record<number, { throughput: number; p50: numb
  * target's throughput relative to the first target (the baseline). The order of the targets
  * rotates from run to run, so that none always goes first (JIT warm-up, a busy core).
  */
-async function loadMatrix(title: string, targets: Record<string, string>, levels: number[], era: '2025' | '2026'): Promise<LoadSummary> {
+async function loadMatrix(
+  title: string,
+  targets: Record<string, string>,
+  levels: number[],
+  era: '2025' | '2026',
+  /** More ratio columns, as [numerator, denominator] target letters (e.g. ['c', 'e'] prints c/e). */
+  ratios: [string, string][] = [],
+): Promise<LoadSummary> {
   const samples: Record<string, Record<number, LoadResult[]>> = {};
   for (let r = 0; r < RUNS; r++) {
     for (const concurrency of levels) {
@@ -139,15 +148,42 @@ async function loadMatrix(title: string, targets: Record<string, string>, levels
     }
   }
   const baseline = Object.keys(targets)[0]!;
+  const letter = (name: string) => name.split(':')[0]!;
+  const byLetter = new Map(Object.keys(targets).map((name) => [letter(name), name]));
   const rows: (string | number)[][] = [];
   for (const [name, byLevel] of Object.entries(summary)) {
     for (const level of levels) {
       const s = byLevel[level]!;
       const base = summary[baseline]![level]!;
-      rows.push([name, level, fmt(s.throughput, 0), fmt(s.p50, 2), fmt(s.p99, 2), s.errors, fmt(s.throughput / base.throughput, 2)]);
+      const extra = ratios.map(([over, under]) =>
+        letter(name) === over ? fmt(s.throughput / summary[byLetter.get(under)!]![level]!.throughput, 2) : '',
+      );
+      rows.push([
+        name,
+        level,
+        fmt(s.throughput, 0),
+        fmt(s.p50, 2),
+        fmt(s.p99, 2),
+        s.errors,
+        fmt(s.throughput / base.throughput, 2),
+        ...extra,
+      ]);
     }
   }
-  table(title, ['server', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', `x/${baseline.split(':')[0]}`], rows);
+  table(
+    title,
+    [
+      'server',
+      'conc',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      `x/${letter(baseline)}`,
+      ...ratios.map(([over, under]) => `${over}/${under}`),
+    ],
+    rows,
+  );
   return summary;
 }
 
@@ -236,19 +272,31 @@ async function startup(): Promise<void> {
   results.startup = { rssMiB: measured, imageAddsBytes: { dist, dependencies } };
 }
 
-// ---- (1) throughput and latency: (a) SDK reference, (b) memory, (c) pg, (d) neon-http ----
+// ---- (1) throughput and latency: (a) SDK reference, (b) memory, (c) pg, (d) neon-http, and the
+// floors of (c) and (d): (a) plus one statement per request of the shape of the store's open,
+// (e) over pg, (f) over neon-http through the same local endpoint ----
 async function throughput(): Promise<void> {
   const pgDb = await createTestDatabase('baton_bench_pg');
   const neonDb = await createTestDatabase('baton_bench_neon');
+  const floorPgDb = await createTestDatabase('baton_bench_floor_pg');
+  const floorNeonDb = await createTestDatabase('baton_bench_floor_neon');
   const endpoint = await startNeonEndpointProcess('postgres://postgres@127.0.0.1:5432/postgres');
-  const referencePort = await freePort();
-  const reference = await startProcess(
-    [process.execPath, '--import', 'tsx', 'bench/reference-server.ts'],
-    { PORT: String(referencePort) },
-    /listening/,
-  );
+  const references: ChildProcess[] = [];
+  /** The SDK reference server; with a floor driver, plus the statement a durable session cannot avoid. */
+  const reference = async (floor: Record<string, string> = {}) => {
+    const port = await freePort();
+    references.push(
+      await startProcess([process.execPath, '--import', 'tsx', 'bench/reference-server.ts'], { PORT: String(port), ...floor }, /listening/),
+    );
+    return `http://127.0.0.1:${port}/mcp`;
+  };
   const servers: RunningServer[] = [];
   try {
+    // The floors read the platform's own session table: their databases get its schema first.
+    for (const db of [floorPgDb, floorNeonDb]) {
+      const database = openPg({ dsn: db.url, statementTimeoutMs: 30_000 });
+      await migrate(database).finally(() => database.close());
+    }
     const common = { BATON_TOOLSETS: 'conformance' };
     // Each is recorded as soon as it runs, so that the finally below stops it whatever fails next.
     const started = (server: RunningServer) => {
@@ -267,23 +315,32 @@ async function throughput(): Promise<void> {
       }).then(started),
     ]);
     const targets = {
-      'a: SDK reference': `http://127.0.0.1:${referencePort}/mcp`,
+      'a: SDK reference': await reference(),
       'b: baton memory': memory.url,
       'c: baton pg': pgServer.url,
       'd: baton neon-http': neonServer.url,
+      'e: floor pg (a + open statement)': await reference({ FLOOR_DRIVER: 'pg', FLOOR_DATABASE_URL: floorPgDb.url }),
+      'f: floor neon-http (a + open statement)': await reference({
+        FLOOR_DRIVER: 'neon-http',
+        FLOOR_DATABASE_URL: endpoint.connectionString(floorNeonDb.name),
+        FLOOR_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+      }),
     };
     results.throughput = await loadMatrix(
       `tools/call throughput and latency (medians of ${RUNS} runs, ${SECONDS} s each)`,
       targets,
       [1, 16, 64],
       '2025',
+      [
+        ['c', 'e'],
+        ['d', 'f'],
+      ],
     );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
-    reference.kill('SIGTERM');
+    for (const child of references) child.kill('SIGTERM');
     endpoint.child.kill('SIGTERM');
-    await pgDb.drop();
-    await neonDb.drop();
+    await Promise.all([pgDb, neonDb, floorPgDb, floorNeonDb].map((db) => db.drop()));
   }
 }
 

@@ -40,6 +40,8 @@ import type { Negotiated, OpenResult, SessionRecord, SessionStore } from '../sto
 import type { Caller } from '../auth/caller.js';
 import { sessionCreated } from '../telemetry/sessions.js';
 
+const ENCODER = new TextEncoder();
+
 export interface InstanceOptions {
   store: SessionStore;
   registry: Registry;
@@ -160,11 +162,11 @@ export class Instance {
       }
       await exchange.finish(answer);
     }
-    // Whole: it says its length, so that nothing on its way out (telemetry) takes it for a stream.
-    const whole = new TextEncoder().encode(await response.text());
+    // With its length: what wraps the answer (telemetry) sees a whole body, not a stream to follow.
+    const bytes = ENCODER.encode(await response.text());
     const headers = new Headers(response.headers);
-    headers.set('content-length', String(whole.byteLength));
-    return new Response(whole, { status: response.status, headers });
+    headers.set('content-length', String(bytes.byteLength));
+    return new Response(bytes, { status: response.status, headers });
   }
 
   /**

@@ -102,10 +102,10 @@ export async function observeMcpRequest(request: Request, body: unknown, handle:
     throw error;
   }
   const errorType = response.status >= 400 ? String(response.status) : undefined;
-  // An event stream still being written ends the span when it ends; a whole answer (one that says
-  // its length) is over now.
-  const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream') && !response.headers.has('content-length');
-  if (response.body && streaming) {
+  // A stream is followed to its end; an event stream sent whole (with its length) is already there,
+  // and reading `body` would turn it into a stream (on Node, chunked writes instead of one).
+  const streamed = (response.headers.get('content-type') ?? '').startsWith('text/event-stream') && !response.headers.has('content-length');
+  if (streamed && response.body) {
     return endingWithStream(response, () => end(errorType, response));
   }
   end(errorType, response);

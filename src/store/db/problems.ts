@@ -31,11 +31,24 @@ const NETWORK_CODES: Record<string, string> = {
   EAI_AGAIN: 'host name lookup failed',
 };
 
-type ErrorLike = { code?: unknown; message?: unknown; name?: unknown; query?: unknown; params?: unknown; cause?: unknown };
+type ErrorLike = {
+  code?: unknown;
+  message?: unknown;
+  name?: unknown;
+  query?: unknown;
+  params?: unknown;
+  cause?: unknown;
+  sourceError?: unknown;
+};
 
+/** An error and those beneath it: `cause`, or the neon driver's `sourceError` (what its fetch threw). */
 function* chain(error: unknown): Generator<ErrorLike> {
   const seen = new Set<unknown>();
-  for (let e = error as ErrorLike | undefined; e && typeof e === 'object' && !seen.has(e); e = e.cause as ErrorLike | undefined) {
+  for (
+    let e = error as ErrorLike | undefined;
+    e && typeof e === 'object' && !seen.has(e);
+    e = (e.cause ?? e.sourceError) as ErrorLike | undefined
+  ) {
     seen.add(e);
     yield e;
   }
@@ -121,6 +134,8 @@ function bySqlState(code: string, message: string): DatabaseProblem | undefined 
  */
 export function databaseProblem(error: unknown): DatabaseProblem | undefined {
   for (const e of chain(error)) {
+    // The neon driver's "Error connecting to database: <what fetch threw>": the error beneath says which.
+    if (e.sourceError !== undefined && e.cause === undefined) continue;
     const code = typeof e.code === 'string' ? e.code : '';
     const message = ownMessage(e);
     if (/^[0-9A-Z]{5}$/.test(code)) {

@@ -4,7 +4,10 @@ import { neon, neonConfig } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-http';
 import type { SQL } from 'drizzle-orm';
 import { configProblem } from '../../../config/errors.js';
-import { executeRows, StatementCounter, type Database, type Drizzle } from '../database.js';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { StatementCounter, type Database, type Drizzle } from '../database.js';
+
+const dialect = new PgDialect();
 
 export interface NeonHttpOptions {
   dsn: string;
@@ -78,6 +81,22 @@ export function openNeonHttp(options: NeonHttpOptions): Database {
   };
   const client = neon(options.dsn, { fetchOptions });
   const db = drizzle({ client });
+  // The store's own statements skip drizzle's query layer (its tracing, placeholder filling and
+  // result wrapping, per request) and the transferable AbortSignal.timeout: the text comes from
+  // the dialect, the call goes straight to a client of their own, and the timeout's timer ends
+  // with the statement. Rows come back the same: drizzle() above set the driver's type parsers.
+  const direct = neon(options.dsn);
+  const query = async (statement: SQL): Promise<Record<string, unknown>[]> => {
+    const { sql: text, params } = dialect.sqlToQuery(statement);
+    statements.count++;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('the statement timed out', 'TimeoutError')), timeout);
+    try {
+      return (await direct.query(text, params, { fetchOptions: { signal: controller.signal } })) as Record<string, unknown>[];
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     driver: 'neon-http',
     db: db as unknown as Drizzle,
@@ -87,7 +106,7 @@ export function openNeonHttp(options: NeonHttpOptions): Database {
       const [first, ...rest] = list.map((statement) => db.execute(statement));
       await db.batch([first!, ...rest]);
     },
-    query: (statement: SQL) => executeRows(db as unknown as Drizzle, statement),
+    query,
     async close() {},
   };
 }
