@@ -86,6 +86,7 @@ describe('defaults', () => {
         bind: 'token',
         max_initialize_bytes: 64 * 1024,
         max_per_credential: 1_000,
+        max_open_tasks: 100,
         max_subscriptions: 100,
         max_state_bytes: 64 * 1024,
       },
@@ -159,6 +160,7 @@ sessions:
   bind: principal
   max_initialize_bytes: 8192
   max_per_credential: 0
+  max_open_tasks: 5
   max_subscriptions: 10
   max_state_bytes: 4096
 channel:
@@ -228,6 +230,7 @@ toolsets: [conformance, echo]
         bind: 'principal',
         max_initialize_bytes: 8192,
         max_per_credential: 0,
+        max_open_tasks: 5,
         max_subscriptions: 10,
         max_state_bytes: 4096,
       },

@@ -44,6 +44,7 @@ export const configSchema = z
       bind: sessions.bind,
       max_initialize_bytes: sessions.max_initialize_bytes,
       max_per_credential: sessions.max_per_credential,
+      max_open_tasks: sessions.max_open_tasks,
       max_subscriptions: sessions.max_subscriptions,
       max_state_bytes: sessions.max_state_bytes,
     },

@@ -18,6 +18,7 @@ export function sessionLimits(config: Config): SessionLimits {
     maxPerCredential: config.sessions.max_per_credential,
     maxSubscriptions: config.sessions.max_subscriptions,
     maxStateBytes: config.sessions.max_state_bytes,
+    maxOpenTasksPerCredential: config.sessions.max_open_tasks,
   };
 }
 
@@ -60,7 +61,7 @@ export function openTasksCap(limits: SessionLimits): number | undefined {
 export function tooManyTasks(max: number): TaskRefusedError {
   return new TaskRefusedError(
     JsonRpcCode.ServerError,
-    `Too many open tasks: this credential already has ${max} tasks working or waiting for input, the most allowed; wait for one to finish, or cancel one (tasks/cancel), then call again. Nothing was started.`,
+    `Too many open tasks: this credential already has ${max} tasks working or waiting for input, the most allowed (sessions.max_open_tasks); wait for one to finish, or cancel one (tasks/cancel), then call again. Nothing was started.`,
   );
 }
 

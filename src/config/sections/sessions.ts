@@ -24,6 +24,8 @@ export const sessionsSection = z.strictObject({
    * new session past it ends the credential's least recently active one.
    */
   max_per_credential: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(1_000),
+  /** Tasks one credential may have working or waiting for input at once (all anonymous callers count as one); 0 = no limit. */
+  max_open_tasks: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(100),
   /** Resources one session may be subscribed to at once; 0 = no limit. */
   max_subscriptions: integer(0, 1_000_000_000, 'a whole number from 0 (no limit) to 1000000000').default(100),
   /**

@@ -90,7 +90,8 @@ export function openNeonHttp(options: NeonHttpOptions): Database {
     const { sql: text, params } = dialect.sqlToQuery(statement);
     statements.count++;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException('the statement timed out', 'TimeoutError')), timeout);
+    // The reason AbortSignal.timeout would give, so that the error reads (and is classified) the same.
+    const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeout);
     try {
       return (await direct.query(text, params, { fetchOptions: { signal: controller.signal } })) as Record<string, unknown>[];
     } finally {
