@@ -228,3 +228,23 @@ it('gathers the input a tool asks for before its task in the request too, when i
     await p.close();
   }
 });
+
+describe('sessions.max_open_tasks', () => {
+  it('refuses a credential its next task once it has that many working, naming the setting; others are served', async () => {
+    const capped = await createPlatform(
+      parseConfig({ toolsets: ['conformance'], auth: { api_keys: [KEY_A, KEY_B] }, sessions: { store: 'memory', max_open_tasks: 1 } }, {}),
+      { logger: quiet },
+    );
+    try {
+      const first = await create(capped, 'slow_compute', { seconds: 600 });
+      const refused = await send(capped, 'tools/call', { name: 'slow_compute', arguments: { seconds: 600 } });
+      expect(refused.error?.message).toMatch(/Too many open tasks.*sessions\.max_open_tasks/);
+      // Another credential has its own allowance.
+      const other = await send(capped, 'tools/call', { name: 'slow_compute', arguments: { seconds: 600 } }, { key: KEY_B });
+      expect(other.result).toMatchObject({ resultType: 'task', status: 'working' });
+      await send(capped, 'tasks/cancel', { taskId: first });
+    } finally {
+      await capped.close();
+    }
+  });
+});
