@@ -3,7 +3,7 @@
 // server costs one SDK Server object whose only per-session facts are the negotiated client
 // capabilities (restored by the caller) and the session's state.
 //
-// The methods themselves are the era-neutral ones of ./calls.ts. What is particular to this era
+// The methods themselves are the era-neutral ones of ../core/calls.ts. What is particular to this era
 // lives here: session state for the logging level and subscriptions, and the fulfilment of input
 // requests. A handler asks for input by returning InputRequired; a 2025 client has no such result,
 // so this layer sends the embedded requests to the client as real elicitation, sampling and roots

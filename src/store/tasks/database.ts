@@ -9,7 +9,7 @@ import { taskTopic } from '../channel/topics.js';
 import type { Json } from '../channel/types.js';
 import { openTasksCap, tooManyTasks } from '../limits.js';
 import type { SessionLimits } from '../types.js';
-import { newTaskId } from './ids.js';
+import { unguessableId } from '../ids.js';
 import type { NewTask, RespondResult, TaskCleanup, TaskOutcome, TaskPage, TaskReach, TaskRecord, TaskStatus, TaskStore } from './types.js';
 
 type RawRow = Record<string, unknown>;
@@ -53,7 +53,7 @@ export class DatabaseTaskStore implements TaskStore {
   ) {}
 
   async create(task: NewTask): Promise<TaskRecord> {
-    const id = newTaskId();
+    const id = unguessableId();
     // Typed: values selected for an insert get no type from their column.
     const values = sql`${id}::text, ${task.credentialHash}::text, ${task.sessionId ?? null}::text, ${task.tool}::text,
       ${JSON.stringify(task.arguments)}::jsonb, 'working'::text, ${task.statusMessage ?? null}::text, ${Math.round(task.ttlMs)}::int8,

@@ -7,7 +7,7 @@ import { asPayload, taskTopic } from '../channel/topics.js';
 import type { Json } from '../channel/types.js';
 import { openTasksCap, tooManyTasks } from '../limits.js';
 import type { SessionLimits } from '../types.js';
-import { newTaskId } from './ids.js';
+import { unguessableId } from '../ids.js';
 import {
   isTerminal,
   type NewTask,
@@ -42,7 +42,7 @@ export class MemoryTaskStore implements TaskStore {
       if (open >= max) throw tooManyTasks(max);
     }
     const record: TaskRecord = {
-      id: newTaskId(),
+      id: unguessableId(),
       credentialHash: task.credentialHash,
       sessionId: task.sessionId,
       tool: task.tool,
