@@ -31,6 +31,17 @@ const gate = defineTool({
   },
 });
 
+/** Says whom it runs for. */
+const whoami = defineTool({
+  name: 'whoami',
+  description: 'Names the caller its handler sees.',
+  input: {},
+  handler: (_args, ctx) =>
+    text(
+      `${ctx.principal?.id ?? 'nobody'} with ${ctx.clientInfo?.name ?? 'no client'}, elicitation ${ctx.clientCapabilities?.elicitation ? 'yes' : 'no'}`,
+    ),
+});
+
 const stores: MemorySessionStore[] = [];
 const runners: TaskRunner[] = [];
 afterEach(async () => {
@@ -45,7 +56,7 @@ function setup(leaseMs: number) {
   const runner = new TaskRunner({
     tasks: store.tasks,
     channel: store.channel,
-    registry: new Registry([{ name: 'test', description: 'test', tools: [gate] }]),
+    registry: new Registry([{ name: 'test', description: 'test', tools: [gate, whoami] }]),
     owner: OWNER,
     leaseMs,
     changes: changeNotifier(store.channel),
@@ -60,6 +71,7 @@ function setup(leaseMs: number) {
       ttlMs: HOUR,
       rerunnable: false,
       lease: { owner: OWNER, ms: leaseMs },
+      caller: CALLER,
     });
   return { store, runner, create };
 }
@@ -67,7 +79,7 @@ function setup(leaseMs: number) {
 it('renews the lease of a running task, and writes its result when the handler ends', async () => {
   const { store, runner, create } = setup(90);
   const task = await create();
-  const run = runner.start(task, CALLER);
+  const run = runner.start(task);
   const first = task.lease!.expiresAt.getTime();
   // Renewed (every third of the lease) while the handler waits.
   await vi.waitFor(async () => {
@@ -84,7 +96,7 @@ it('renews the lease of a running task, and writes its result when the handler e
 it('stops the handler of a task cancelled elsewhere, and writes nothing over the cancel', async () => {
   const { store, runner, create } = setup(HOUR);
   const task = await create();
-  const run = runner.start(task, CALLER);
+  const run = runner.start(task);
   await store.tasks.cancel(task.id, 'all');
   await run;
   expect(await store.tasks.get(task.id, 'all')).toMatchObject({ status: 'cancelled' });
@@ -93,7 +105,7 @@ it('stops the handler of a task cancelled elsewhere, and writes nothing over the
 it('stops the handler of a task no longer held here when the renewal says so (its lease let go, for another instance)', async () => {
   const { store, runner, create } = setup(60);
   const task = await create();
-  const run = runner.start(task, CALLER);
+  const run = runner.start(task);
   // No message on the task's topic: only the renewal's answer tells the runner.
   await store.tasks.release(OWNER, [task.id]);
   await run;
@@ -104,10 +116,31 @@ it('stops the handler of a task no longer held here when the renewal says so (it
 it('refuses to start tasks once closed (the instance is stopping), and stops those running', async () => {
   const { store, runner, create } = setup(HOUR);
   const task = await create();
-  const run = runner.start(task, CALLER);
+  const run = runner.start(task);
   runner.close();
   await run;
   // Nothing written: the task is left for another instance to take over.
   expect(await store.tasks.get(task.id, 'all')).toMatchObject({ status: 'working', lease: { owner: OWNER } });
-  expect(() => runner.start(task, CALLER)).toThrow(/stopping/);
+  expect(() => runner.start(task)).toThrow(/stopping/);
+});
+
+it('runs the handler for the caller stored with the task (an instance taking it over has no request to read it from)', async () => {
+  const { store, runner } = setup(HOUR);
+  const task = await store.tasks.create({
+    credentialHash: 'c'.repeat(64),
+    tool: 'whoami',
+    arguments: {},
+    ttlMs: HOUR,
+    rerunnable: true,
+    lease: { owner: OWNER, ms: HOUR },
+    caller: {
+      principal: { id: 'alice', method: 'api_key' },
+      clientCapabilities: { elicitation: {} },
+      clientInfo: { name: 'inspector', version: '1' },
+    },
+  });
+  await runner.start(task);
+  expect((await store.tasks.get(task.id, 'all'))?.result).toEqual({
+    content: [{ type: 'text', text: 'alice with inspector, elicitation yes' }],
+  });
 });

@@ -16,7 +16,7 @@ import { MemorySessionStore } from '../src/store/memory-store.js';
 import { taskTopic } from '../src/store/channel/topics.js';
 import type { Message } from '../src/store/channel/types.js';
 import { TaskRefusedError } from '../src/store/errors.js';
-import type { NewTask } from '../src/store/tasks/types.js';
+import type { NewTask, TaskCaller } from '../src/store/tasks/types.js';
 import type { SessionLimits, SessionStore } from '../src/store/types.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { deferred } from './helpers/gate.js';
@@ -25,6 +25,16 @@ const quiet = createLogger('error');
 const HOUR = 3_600_000;
 const LIMITS: SessionLimits = { ttlMs: HOUR, idleTimeoutMs: HOUR, maxOpenTasksPerCredential: 3 };
 const ALICE = 'a'.repeat(64);
+/** Whom a task's handler runs for: kept with the task, for an instance that takes it over. */
+const CREATOR: TaskCaller = {
+  principal: { id: 'key-1', method: 'jwt', claims: { sub: 'alice', roles: ['reader'] } },
+  clientCapabilities: {
+    elicitation: { form: {} },
+    extensions: { 'io.modelcontextprotocol/tasks': {} },
+  } as TaskCaller['clientCapabilities'],
+  clientInfo: { name: 'creator-client', version: '1.2.3' },
+};
+const CONTINUER: TaskCaller = { principal: undefined, clientCapabilities: {}, clientInfo: { name: 'other-client', version: '9' } };
 const BOB = 'b'.repeat(64);
 
 const { setups } = driverDatabases('baton_tasks');
@@ -90,6 +100,7 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
     ttlMs: HOUR,
     rerunnable: false,
     lease: { owner: 'instance-a', ms: HOUR },
+    caller: CREATOR,
     ...overrides,
   };
 }
@@ -126,6 +137,7 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
       lease: { owner: 'instance-a' },
       rerunnable: false,
       attempts: 1,
+      caller: CREATOR,
     });
     expect(created.expiresAt.getTime() - created.createdAt.getTime()).toBe(HOUR);
 
@@ -225,6 +237,8 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
       ),
     );
     expect(partial).toMatchObject({ accepted: ['first'], resumed: false });
+    // Nobody named as the continuing caller: the creator stays whom the handler runs for.
+    expect(partial!.task.caller).toEqual(CREATOR);
     expect(partial!.task).toMatchObject({ status: 'input_required', lease: undefined });
     expect(partial!.task.inputRequests).toEqual({ second: ask('2?') });
     expect(partial!.task.inputResponses).toEqual({ first: { action: 'accept', content: { n: 1 } } });
@@ -237,8 +251,12 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
       scope,
       { second: { action: 'accept', content: { n: 2 } } },
       { owner: 'instance-b', ms: HOUR },
+      CONTINUER,
     );
     expect(last).toMatchObject({ accepted: ['second'], resumed: true });
+    // The caller whose answer continued it is whom the handler runs for now, on any instance.
+    expect(last!.task.caller).toEqual(CONTINUER);
+    expect((await a.tasks.get(task.id, 'all'))!.caller).toEqual(CONTINUER);
     expect(last!.task).toMatchObject({ status: 'working', inputRequests: {}, lease: { owner: 'instance-b' }, attempts: 1 });
     expect(last!.task.inputResponses).toEqual({
       first: { action: 'accept', content: { n: 1 } },

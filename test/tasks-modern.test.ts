@@ -84,6 +84,10 @@ describe('2026-07-28 tasks on two platforms sharing a database', () => {
     const before = statements(b);
     expect((await status(b, taskId)).taskId).toBe(taskId);
     expect(statements(b) - before).toBe(1);
+    // Whom it runs for is stored with it, for an instance that takes it over without a request.
+    const { caller } = (await b.store.tasks.get(taskId, 'all'))!;
+    expect(caller).toMatchObject({ principal: { method: 'api_key' }, clientInfo: { name: 'raw-modern' } });
+    expect(caller.clientCapabilities).toMatchObject({ extensions: TASKS });
     const refused = await send(b, 'tasks/get', { taskId }, { key: KEY_B });
     expect(refused.error).toMatchObject({ code: -32602 });
     // Ran on A, its result read on B.

@@ -3,8 +3,6 @@
 // while anything runs, and the outcome written back. A cancel reaches the handler wherever it was
 // sent: the store publishes it on the task's topic, which the runner listens to while the task runs.
 // One runner per platform: it owns this instance's running tasks and nothing else does.
-import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
-import type { Principal } from '../auth/caller.js';
 import { errorText, type Logger } from '../log.js';
 import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
 import { taskTopic, type TaskMessage } from '../store/channel/topics.js';
@@ -23,13 +21,6 @@ export interface TaskRunnerOptions {
   leaseMs: number;
   changes: ChangeNotifier;
   logger: Logger;
-}
-
-/** What the handler of a task knows of whoever started or continued it. */
-export interface TaskCaller {
-  principal: Principal | undefined;
-  clientCapabilities: HandlerContext['clientCapabilities'];
-  clientInfo: Implementation | undefined;
 }
 
 export class TaskRunner {
@@ -57,16 +48,17 @@ export class TaskRunner {
   }
 
   /**
-   * Runs a task this instance holds the lease on (just created, or resumed by an answer), in the
-   * background. Returns the run, for callers that outlive it on purpose (tests; Workers' waitUntil).
+   * Runs a task this instance holds the lease on (just created, resumed by an answer, or taken
+   * over), in the background, for the caller stored with it. Returns the run, for callers that
+   * outlive it on purpose (tests; Workers' waitUntil).
    */
-  start(task: TaskRecord, caller: TaskCaller): Promise<void> {
+  start(task: TaskRecord): Promise<void> {
     if (this.#closed) throw new Error('the task runner is closed: this instance is stopping');
     if (this.#running.has(task.id)) return Promise.resolve();
     const stop = new AbortController();
     this.#running.set(task.id, stop);
     this.#renewWhileRunning();
-    return this.#run(task, caller, stop).finally(() => {
+    return this.#run(task, stop).finally(() => {
       this.#running.delete(task.id);
       if (this.#running.size === 0) this.#stopRenewing();
     });
@@ -79,7 +71,7 @@ export class TaskRunner {
     for (const stop of this.#running.values()) stop.abort(new Error('this instance is stopping'));
   }
 
-  async #run(task: TaskRecord, caller: TaskCaller, stop: AbortController): Promise<void> {
+  async #run(task: TaskRecord, stop: AbortController): Promise<void> {
     const { tasks, channel, registry, owner, logger } = this.#options;
     // A cancel published anywhere ends the handler here; the store already recorded it.
     const subscription = channel.subscribe(taskTopic(task.id), (message) => {
@@ -88,7 +80,7 @@ export class TaskRunner {
     try {
       let outcome: Parameters<TaskStore['settle']>[2] | { inputRequests: Record<string, Json> };
       try {
-        const output = await callTool(registry, { name: task.tool, arguments: task.arguments }, this.#context(task, caller, stop.signal));
+        const output = await callTool(registry, { name: task.tool, arguments: task.arguments }, this.#context(task, stop.signal));
         if (isInputRequired(output)) {
           const requests = output.inputRequests ?? {};
           outcome =
@@ -126,7 +118,8 @@ export class TaskRunner {
   }
 
   /** What the handler of a task sees: no stream to send on, the task's own signal, every answer so far. */
-  #context(task: TaskRecord, caller: TaskCaller, signal: AbortSignal): HandlerContext {
+  #context(task: TaskRecord, signal: AbortSignal): HandlerContext {
+    const { caller } = task;
     const quiet = async () => {};
     return {
       era: 'stateless',

@@ -186,10 +186,11 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
         ttlMs,
         rerunnable,
         lease: { owner: runner.owner, ms: runner.leaseMs },
+        caller: taskCaller,
         ...(ctx.inputResponses && { inputResponses: ctx.inputResponses as unknown as Record<string, Json> }),
       }),
     );
-    void runner.start(record, taskCaller);
+    void runner.start(record);
     return createTaskResult(record, pollIntervalMs) as unknown as CallToolResult;
   }
 

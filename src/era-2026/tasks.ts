@@ -7,9 +7,9 @@ import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Caller } from '../auth/caller.js';
 import { ProtocolFault } from '../core/calls.js';
-import type { TaskCaller, TaskRunner } from '../core/task-runner.js';
+import type { TaskRunner } from '../core/task-runner.js';
 import type { Json } from '../store/channel/types.js';
-import type { TaskRecord, TaskScope, TaskStore } from '../store/tasks/types.js';
+import type { TaskCaller, TaskRecord, TaskScope, TaskStore } from '../store/tasks/types.js';
 import { StoreUnavailableError } from '../store/errors.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
@@ -130,10 +130,11 @@ export function registerTaskMethods(
     // The SDK lifts `inputResponses` out of the params of every request (multi-round-trip).
     const responses = (ctx.mcpReq.inputResponses ?? params.inputResponses) as Record<string, Json>;
     const claim = { owner: runner.owner, ms: runner.leaseMs };
-    const answered = await withStore(ctx, () => store.respond(params.taskId, scopeOf(caller), responses, claim));
+    // Whoever answered is whom the handler runs for from now on, here or after a takeover.
+    const answered = await withStore(ctx, () => store.respond(params.taskId, scopeOf(caller), responses, claim, taskCaller));
     if (!answered) throw unknown(params.taskId);
     // Every request answered and the lease taken here: the task goes on on this instance.
-    if (answered.resumed) void runner.start(answered.task, taskCaller);
+    if (answered.resumed) void runner.start(answered.task);
     return {};
   });
 

@@ -49,5 +49,13 @@ export const MIGRATIONS: BundledMigration[] = [
       "CREATE INDEX \"tasks_lease_expires_at_idx\" ON \"baton\".\"tasks\" USING btree (\"lease_expires_at\") WHERE \"baton\".\"tasks\".\"status\" = 'working';",
       "CREATE INDEX \"tasks_lease_owner_idx\" ON \"baton\".\"tasks\" USING btree (\"lease_owner\") WHERE \"baton\".\"tasks\".\"lease_owner\" is not null;"
     ]
+  },
+  {
+    "tag": "0005_task_caller",
+    "folderMillis": 1796417883065,
+    "hash": "6d7a1565a72fa668d190455365f1f369a1c84c5e52461b7673d4531f20626366",
+    "statements": [
+      "ALTER TABLE \"baton\".\"tasks\" ADD COLUMN \"caller\" jsonb;"
+    ]
   }
 ];

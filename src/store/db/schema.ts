@@ -105,6 +105,12 @@ export const tasks = batonSchema.table(
     rerunnable: boolean('rerunnable').notNull().default(false),
     /** How many times the task was started (1, plus one per takeover). */
     attempts: integer('attempts').notNull().default(1),
+    /**
+     * What the handler knows of the caller that created or last continued the task (principal,
+     * client capabilities and info): an instance taking the task over has no request to read it
+     * from. Null for tasks stored before it was kept.
+     */
+    caller: jsonb('caller').$type<Record<string, unknown>>(),
   },
   // Reads are primary-key lookups; lists and the cap on open tasks read one credential's rows;
   // the cleanup is a range scan on expiry; takeover looks for working tasks whose lease ran out,

@@ -10,7 +10,18 @@ import type { Json } from '../channel/types.js';
 import { openTasksCap, tooManyTasks } from '../limits.js';
 import type { SessionLimits } from '../types.js';
 import { unguessableId } from '../ids.js';
-import type { NewTask, RespondResult, TaskCleanup, TaskOutcome, TaskPage, TaskReach, TaskRecord, TaskStatus, TaskStore } from './types.js';
+import type {
+  NewTask,
+  RespondResult,
+  TaskCaller,
+  TaskCleanup,
+  TaskOutcome,
+  TaskPage,
+  TaskReach,
+  TaskRecord,
+  TaskStatus,
+  TaskStore,
+} from './types.js';
 
 type RawRow = Record<string, unknown>;
 type Run = (statement: SQL, name?: string) => Promise<RawRow[]>;
@@ -35,6 +46,7 @@ const NAMES = [
   'lease_expires_at',
   'rerunnable',
   'attempts',
+  'caller',
 ];
 /** Named, not `*` (prepared statements outlive migrations); `alias.` when the statement joins. */
 const columns = (alias?: string) => sql.raw(NAMES.map((n) => (alias ? `${alias}.${n}` : n)).join(', '));
@@ -58,9 +70,9 @@ export class DatabaseTaskStore implements TaskStore {
     const values = sql`${id}::text, ${task.credentialHash}::text, ${task.sessionId ?? null}::text, ${task.tool}::text,
       ${JSON.stringify(task.arguments)}::jsonb, 'working'::text, ${task.statusMessage ?? null}::text, ${Math.round(task.ttlMs)}::int8,
       now() + ${ms(task.ttlMs)}, ${task.lease.owner}::text, now() + ${ms(task.lease.ms)}, ${task.rerunnable}::boolean,
-      ${JSON.stringify(task.inputResponses ?? {})}::jsonb`;
+      ${JSON.stringify(task.inputResponses ?? {})}::jsonb, ${JSON.stringify(task.caller)}::jsonb`;
     const into = sql`${tasks} (id, credential_hash, session_id, tool, arguments, status, status_message, ttl_ms, expires_at,
-      lease_owner, lease_expires_at, rerunnable, input_responses)`;
+      lease_owner, lease_expires_at, rerunnable, input_responses, caller)`;
     const max = openTasksCap(this.limits);
     if (max === undefined) {
       const [row] = await this.run(sql`insert into ${into} values (${values}) returning ${columns()}`, 'baton_task_create');
@@ -139,8 +151,10 @@ export class DatabaseTaskStore implements TaskStore {
     reach: TaskReach,
     responses: Record<string, Json>,
     claimAs?: { owner: string; ms: number },
+    caller?: TaskCaller,
   ): Promise<RespondResult | undefined> {
     const claimer = claimAs?.owner ?? null;
+    const continuedBy = caller === undefined ? null : JSON.stringify(caller);
     const leaseEnd = claimAs ? sql`now() + ${ms(claimAs.ms)}` : sql`null::timestamptz`;
     // The answers that match a pending request are recorded and leave the pending set; once none
     // is pending the task works again, leased to the claimer unless someone holds a live lease.
@@ -163,6 +177,7 @@ export class DatabaseTaskStore implements TaskStore {
           status = case when n.pending = '{}'::jsonb then 'working' else 'input_required' end,
           lease_owner = case when n.claims then ${claimer} else s.lease_owner end,
           lease_expires_at = case when n.claims then ${leaseEnd} else s.lease_expires_at end,
+          caller = coalesce(${continuedBy}::jsonb, s.caller),
           updated_at = now()
         from next n where s.id = n.id
         returning ${columns('s')}, n.claims as resumed
@@ -307,5 +322,12 @@ function toTask(row: RawRow): TaskRecord {
     lease: owner === null || owner === undefined ? undefined : { owner: String(owner), expiresAt: date(row.lease_expires_at) },
     rerunnable: row.rerunnable === true || row.rerunnable === 't',
     attempts: Number(row.attempts),
+    caller: callerOf(json(row.caller)),
   };
+}
+
+/** The stored caller; nobody's for a task stored before callers were kept. */
+function callerOf(stored: Json | undefined): TaskCaller {
+  const { principal, clientCapabilities, clientInfo } = (stored ?? {}) as Partial<TaskCaller>;
+  return { principal, clientCapabilities, clientInfo };
 }

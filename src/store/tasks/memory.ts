@@ -12,6 +12,7 @@ import {
   isTerminal,
   type NewTask,
   type RespondResult,
+  type TaskCaller,
   type TaskCleanup,
   type TaskOutcome,
   type TaskPage,
@@ -60,6 +61,7 @@ export class MemoryTaskStore implements TaskStore {
       lease: { owner: task.lease.owner, expiresAt: new Date(now + task.lease.ms) },
       rerunnable: task.rerunnable,
       attempts: 1,
+      caller: structuredClone(task.caller),
     };
     this.#tasks.set(record.id, record);
     return structuredClone(record);
@@ -116,6 +118,7 @@ export class MemoryTaskStore implements TaskStore {
     reach: TaskReach,
     responses: Record<string, Json>,
     claimAs?: { owner: string; ms: number },
+    caller?: TaskCaller,
   ): Promise<RespondResult | undefined> {
     const task = this.#reached(id, reach);
     if (!task) return undefined;
@@ -126,6 +129,7 @@ export class MemoryTaskStore implements TaskStore {
       task.inputResponses[key] = structuredClone(responses[key]!);
       delete task.inputRequests[key];
     }
+    if (caller !== undefined) task.caller = structuredClone(caller);
     const done = Object.keys(task.inputRequests).length === 0;
     task.status = done ? 'working' : 'input_required';
     const resumed = done && claimAs !== undefined && !leased(task, now);

@@ -11,6 +11,8 @@
 // - Only the instance holding a task's lease writes its progress and outcome; a lease that ran
 //   out can be claimed by another instance, after which the first one's writes are refused.
 // - A task is gone once its ttl (from creation) has passed; the cleanup deletes it.
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '../../auth/caller.js';
 import type { Json } from '../channel/types.js';
 
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -19,6 +21,16 @@ export const TERMINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 
 
 export function isTerminal(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
+}
+
+/**
+ * What a task's handler knows of whoever created or last continued the task. Kept with the task:
+ * an instance that takes it over has no request to learn it from.
+ */
+export interface TaskCaller {
+  principal: Principal | undefined;
+  clientCapabilities: ClientCapabilities | undefined;
+  clientInfo: Implementation | undefined;
 }
 
 export interface TaskLease {
@@ -56,6 +68,8 @@ export interface TaskRecord {
   rerunnable: boolean;
   /** Times the task was started: 1, plus one per takeover. */
   attempts: number;
+  /** Whom the handler runs for (the creator, or the caller whose answers continued it last). */
+  caller: TaskCaller;
 }
 
 /** Who may see a task: its credential, and for a 2025 task its session. */
@@ -84,6 +98,8 @@ export interface NewTask extends TaskScope {
   /** Answers the client gave before the task existed (input gathered in the request). */
   inputResponses?: Record<string, Json>;
   statusMessage?: string;
+  /** Whom the handler runs for, on this instance or on one that takes the task over. */
+  caller: TaskCaller;
 }
 
 /** Progress or outcome written by the lease holder. */
@@ -148,7 +164,8 @@ export interface TaskStore {
    * The client's answers (tasks/update): those that answer a pending request are recorded and
    * that request leaves `inputRequests`; others are ignored. While any request is pending the task
    * stays `input_required`; once none is, it is `working` again and, with `claimAs`, leased to that
-   * instance unless another one holds a live lease. Undefined for a task out of reach; a task that
+   * instance unless another one holds a live lease. When an answer is accepted, `caller` (if given)
+   * becomes whom the handler runs for from then on. Undefined for a task out of reach; a task that
    * is not waiting for input is returned unchanged.
    */
   respond(
@@ -156,6 +173,7 @@ export interface TaskStore {
     reach: TaskReach,
     responses: Record<string, Json>,
     claimAs?: { owner: string; ms: number },
+    caller?: TaskCaller,
   ): Promise<RespondResult | undefined>;
   /**
    * Cancels a task that is not terminal; a terminal one is returned as it is (cancel is

@@ -1,0 +1,1 @@
+ALTER TABLE "baton"."tasks" ADD COLUMN "caller" jsonb;
