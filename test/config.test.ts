@@ -90,6 +90,7 @@ describe('defaults', () => {
         max_subscriptions: 100,
         max_state_bytes: 64 * 1024,
       },
+      tasks: { lease: 30_000, takeover_interval: 5_000 },
       channel: { poll_interval: 500, retention: 5 * MINUTE, retry: 1_000 },
       auth: {
         required: false,
@@ -163,6 +164,9 @@ sessions:
   max_open_tasks: 5
   max_subscriptions: 10
   max_state_bytes: 4096
+tasks:
+  lease: 10s
+  takeover_interval: 2s
 channel:
   poll_interval: 250ms
   retention: 10m
@@ -234,6 +238,7 @@ toolsets: [conformance, echo]
         max_subscriptions: 10,
         max_state_bytes: 4096,
       },
+      tasks: { lease: 10_000, takeover_interval: 2_000 },
       channel: { poll_interval: 250, retention: 10 * MINUTE, stream_timeout: 30_000, retry: 2_000 },
       auth: {
         required: true,
@@ -348,6 +353,14 @@ describe('durations', () => {
 
     const config = parseConfig({ server: { shutdown: { grace_period: '0s', pre_shutdown_delay: 0 } } }, {});
     expect(config.server.shutdown).toEqual({ grace_period: 0, pre_shutdown_delay: 0 });
+  });
+
+  it('refuses task leases and takeover intervals too short to be safe, saying why', () => {
+    const error = configError(() => parseConfig({ tasks: { lease: '500ms', takeover_interval: '10ms' } }, {}));
+    expect(error.issues.map((i) => i.path)).toEqual(['tasks.lease', 'tasks.takeover_interval']);
+    expect(error.message).toContain('tasks.lease: must be at least 1s: a lease is renewed every third of it');
+    expect(error.message).toContain('tasks.takeover_interval: must be at least 100ms');
+    expect(configError(() => parseConfig({ tasks: { lease: 'soon' } }, {})).message).toContain('tasks.lease: invalid duration "soon"');
   });
 
   it('rejects timer durations that JavaScript timers cannot wait for', () => {

@@ -191,6 +191,8 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
     const schedule = startCleanupSchedule({ store: platform.store, intervalMs: config.sessions.cleanup_interval, logger });
     platform.resources.add('cleanup schedule', () => schedule.stop());
     cleanup = schedule;
+    // Tasks of instances that are gone run again, or fail, here (closed with the platform).
+    platform.takeover.start();
     platform.readiness.markReady();
     logger.info('ready', { store: platform.store.kind, cleanupIntervalMs: config.sessions.cleanup_interval });
   });

@@ -13,6 +13,7 @@ import { enrichmentSection } from './sections/enrichment.js';
 import { requestStateSection } from './sections/request-state.js';
 import { serverSection } from './sections/server.js';
 import { sessionsSection } from './sections/sessions.js';
+import { tasksSection } from './sections/tasks.js';
 import { toolsetsSetting } from './sections/toolsets.js';
 import { unknownKeyMessage } from './keys.js';
 import { configErrorMap } from './messages.js';
@@ -25,6 +26,7 @@ export const configSchema = z
     server: serverSection.prefault({}),
     database: databaseSection.prefault({}),
     sessions: sessionsSection.prefault({}),
+    tasks: tasksSection.prefault({}),
     channel: channelSection.prefault({}),
     auth: authSection.prefault({}),
     datasource: datasourceSection.prefault({}),
@@ -33,7 +35,7 @@ export const configSchema = z
     caching: cachingSection.prefault({}),
     toolsets: toolsetsSetting,
   })
-  .transform(({ server, database, sessions, channel, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
+  .transform(({ server, database, sessions, tasks, channel, auth, datasource, enrichment, request_state, caching, toolsets }) => ({
     server,
     database,
     sessions: {
@@ -48,6 +50,7 @@ export const configSchema = z
       max_subscriptions: sessions.max_subscriptions,
       max_state_bytes: sessions.max_state_bytes,
     },
+    tasks,
     channel,
     auth,
     datasource,

@@ -27,6 +27,8 @@ export class TaskRunner {
   readonly #options: TaskRunnerOptions;
   /** The tasks running here, each with what stops its handler. */
   readonly #running = new Map<string, AbortController>();
+  /** Outcomes being written now: a drain lets them land before it lets go of the leases. */
+  readonly #writes = new Set<Promise<unknown>>();
   #renewal: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -64,11 +66,36 @@ export class TaskRunner {
     });
   }
 
-  /** Stops every handler running here and renews nothing more (the leases run out; takeover is another instance's). */
-  close(): void {
+  /** Whether close() was called: no task starts here any more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The drain: stops every handler running here (an aborted handler writes nothing), lets the
+   * outcomes already being written land, then lets go of the leases of the tasks that were still
+   * running, so that another instance takes them over at once instead of after their lease.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#stopRenewing();
+    const stopped = [...this.#running.keys()];
     for (const stop of this.#running.values()) stop.abort(new Error('this instance is stopping'));
+    await Promise.allSettled([...this.#writes]);
+    if (stopped.length === 0) return;
+    const { tasks, owner, logger } = this.#options;
+    try {
+      // Tasks that finished meanwhile hold no lease: only those left unfinished are let go.
+      const released = await tasks.release(owner, stopped);
+      logger.info('tasks released for another instance to take over', { released });
+    } catch (error) {
+      // Their leases run out instead: another instance takes them over a lease later.
+      logger.warn('tasks could not be released; another instance takes them over once their lease runs out', {
+        tasks: stopped.length,
+        error: errorText(error),
+      });
+    }
   }
 
   async #run(task: TaskRecord, stop: AbortController): Promise<void> {
@@ -103,12 +130,13 @@ export class TaskRunner {
           },
         };
       }
-      // Cancelled, or no longer ours: the store refuses the write anyway; nothing to say.
+      // Cancelled, no longer ours, or stopped by a drain: whatever the handler ended with (a
+      // cancelled sleep's error, say) is not the task's outcome; another instance's is, or the cancel.
       if (stop.signal.aborted) return;
-      const written =
-        'inputRequests' in outcome
-          ? await tasks.requestInput(task.id, owner, outcome.inputRequests)
-          : await tasks.settle(task.id, owner, outcome);
+      const write =
+        'inputRequests' in outcome ? tasks.requestInput(task.id, owner, outcome.inputRequests) : tasks.settle(task.id, owner, outcome);
+      this.#writes.add(write);
+      const written = await write.finally(() => this.#writes.delete(write));
       if (!written) logger.debug('a task ended after it was cancelled or taken over', { task: task.id });
     } catch (error) {
       logger.error('a task could not record its outcome', { task: task.id, error: errorText(error) });

@@ -16,6 +16,7 @@ import { createModernLeg } from '../era-2026/handler.js';
 import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from '../era-2026/request-state.js';
 import { Instance } from '../era-2025/instance.js';
 import { TaskRunner } from '../core/task-runner.js';
+import { TaskTakeover } from '../core/task-takeover.js';
 import { MemorySessionStore } from '../store/memory-store.js';
 import { sessionLimits } from '../store/limits.js';
 import type { SessionStore } from '../store/types.js';
@@ -34,10 +35,13 @@ import { observeOpenStreams } from '../telemetry/streams.js';
 
 /** How long a task is kept after its creation (then swept by the cleanup). */
 const TASK_TTL_MS = 60 * 60_000;
-/** A running task's lease, renewed every third of it: what a takeover waits at most after a crash. */
-const TASK_LEASE_MS = 30_000;
 /** How often clients are asked to poll a task. */
 const TASK_POLL_INTERVAL_MS = 500;
+/**
+ * Most tasks one look for tasks to take over claims: an instance that takes over a crashed one's
+ * work starts it a batch per `tasks.takeover_interval`, not all at once.
+ */
+const TAKEOVER_BATCH = 25;
 
 export interface PlatformOptions {
   logger?: Logger;
@@ -87,8 +91,14 @@ export interface Platform {
   store: SessionStore;
   /** What this instance holds while it runs: restored servers, work in flight, streams. */
   instance: Instance;
-  /** The tasks this instance runs (created or resumed here), under leases in the store. */
+  /** The tasks this instance runs (created, resumed or taken over here), under leases in the store. */
   tasks: TaskRunner;
+  /**
+   * Takes over the tasks of instances that are gone: `start()` looks every `tasks.takeover_interval`
+   * (the Node server), `run()` looks once (cron handlers), `runIfDue()` at most once per interval
+   * (requests on Workers and Vercel).
+   */
+  takeover: TaskTakeover;
   /**
    * Announces changes to every session's stream on every instance (list changes, resource
    * updates for subscribed sessions); the same as tools get as `ctx.changes`.
@@ -218,11 +228,22 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     channel: store.channel,
     registry,
     owner: instance.id,
-    leaseMs: TASK_LEASE_MS,
+    leaseMs: config.tasks.lease,
     changes: instance.changes,
     logger,
   });
-  resources.add('task runner', async () => runner.close());
+  // Closed after the takeover (registered later), before the store: the drain lets go of its leases.
+  resources.add('task runner', () => runner.close());
+  const readiness = new Readiness();
+  const takeover = new TaskTakeover({
+    tasks: store.tasks,
+    runner,
+    intervalMs: config.tasks.takeover_interval,
+    batch: TAKEOVER_BATCH,
+    active: () => readiness.state !== 'draining',
+    logger,
+  });
+  resources.add('task takeover', () => takeover.close());
   const modern = createModernLeg({
     registry,
     seal: createRequestStateSeal(requestStateKeys(config, store), config.request_state.ttl),
@@ -239,13 +260,13 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     'open streams gauge',
     observeOpenStreams(() => ({ session: instance.streams.size, listen: modern.openStreams })),
   );
-  const readiness = new Readiness();
   return {
     config,
     configSource: options.configSource,
     store,
     instance,
     tasks: runner,
+    takeover,
     changes: instance.changes,
     logger,
     toolsets: toolsets.map((toolset) => toolset.name),
