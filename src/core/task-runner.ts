@@ -2,6 +2,8 @@
 // stored): the tool's handler in the background, under a lease in the store that the runner renews
 // while anything runs, and the outcome written back. A cancel reaches the handler wherever it was
 // sent: the store publishes it on the task's topic, which the runner listens to while the task runs.
+// When the instance drains, close() stops the handlers and lets go of their leases, so that another
+// instance takes the tasks over at once (core/task-takeover.ts).
 // One runner per platform: it owns this instance's running tasks and nothing else does.
 import { errorText, type Logger } from '../log.js';
 import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
@@ -132,7 +134,10 @@ export class TaskRunner {
       }
       // Cancelled, no longer ours, or stopped by a drain: whatever the handler ended with (a
       // cancelled sleep's error, say) is not the task's outcome; another instance's is, or the cancel.
-      if (stop.signal.aborted) return;
+      if (stop.signal.aborted) {
+        logger.debug('task handler stopped', { task: task.id, reason: errorText(stop.signal.reason) });
+        return;
+      }
       const write =
         'inputRequests' in outcome ? tasks.requestInput(task.id, owner, outcome.inputRequests) : tasks.settle(task.id, owner, outcome);
       this.#writes.add(write);
