@@ -53,7 +53,10 @@ async function pair(yaml: string, env: Record<string, string> = {}): Promise<Pai
   const [a, b] = await Promise.all([startServer(settings), startServer(settings)]);
   running.push(a!, b!);
   await Promise.all([untilReady(a!), untilReady(b!)]);
-  const lb = await startRoundRobinProxy([a!, b!].map((s) => `http://127.0.0.1:${s.port}`), { readiness: { intervalMs: 100 } });
+  const lb = await startRoundRobinProxy(
+    [a!, b!].map((s) => `http://127.0.0.1:${s.port}`),
+    { readiness: { intervalMs: 100 } },
+  );
   proxies.push(lb);
   await waitFor(() => lb.ready.length === 2, { what: 'the proxy to find both instances ready' });
   return { a: a!, b: b!, lb };
@@ -145,7 +148,9 @@ describe('a task whose instance crashes (SIGKILL)', () => {
 describe('a task whose instance drains (SIGTERM, grace period shorter than the task)', () => {
   it('is let go of by the draining instance and finished by the other without waiting for its lease', async () => {
     // A lease far longer than the test's deadline: a takeover that waited for it would not come in time.
-    const p = await pair('tasks:\n  lease: 10m\n  takeover_interval: 250ms\nserver:\n  shutdown:\n    pre_shutdown_delay: 0s\n    grace_period: 1s\n');
+    const p = await pair(
+      'tasks:\n  lease: 10m\n  takeover_interval: 250ms\nserver:\n  shutdown:\n    pre_shutdown_delay: 0s\n    grace_period: 1s\n',
+    );
     const through = `${p.lb.url}/mcp`;
     const taskId = await create(mcp(p.a), 'sleep', { ms: 4_000 });
     const before = await row(taskId);

@@ -7,6 +7,9 @@ import { ADMIN_URL, createTestDatabase, type TestDatabase } from './helpers/db.j
 import { RawSession, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
 import { sleep } from './helpers/wait.js';
+import { parseConfig } from '../src/config/index.js';
+import { DatabaseSessionStore } from '../src/store/database-store.js';
+import { openNodeDatabase } from '../src/store/db/open-node.js';
 
 const ORIGIN = 'https://mcp-baton.example.vercel.app';
 const CRON_SECRET = 'test-cron-secret-0123456789';
@@ -184,6 +187,57 @@ describe('Vercel defaults for sessions and the datasource', () => {
       expect(rows).toHaveLength(1);
       expect(instance.logged.join('\n')).not.toContain('sessions are kept in memory');
     } finally {
+      instance.done();
+    }
+  });
+
+  it('takes over the tasks of an instance gone: from its cron route (answered once they ran) and from a request', async () => {
+    const env = {
+      BATON_TOOLSETS: 'diagnostics',
+      DATABASE_URL: endpoint.connectionString(db.name),
+      DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+      BATON_CONFIG_YAML: 'tasks:\n  takeover_interval: 200ms\n',
+      CRON_SECRET,
+    };
+    const instance = await freshInstance(env);
+    const cronOfInstance = (await import('../api/cron/cleanup.js')).GET;
+    // Another instance's store, on the same database: it creates tasks and dies at once (a lease of 0).
+    const crashed = new DatabaseSessionStore(
+      await openNodeDatabase(parseConfig({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: db.url } }, {})),
+      { ttlMs: 3_600_000, idleTimeoutMs: 3_600_000 },
+    );
+    const plant = (ms: number) =>
+      crashed.tasks.create({
+        credentialHash: '',
+        tool: 'sleep',
+        arguments: { ms },
+        ttlMs: 3_600_000,
+        rerunnable: true,
+        lease: { owner: 'crashed', ms: 0 },
+        caller: { principal: undefined, clientCapabilities: {}, clientInfo: { name: 'gone', version: '1' } },
+      });
+    try {
+      expect((await instance.fetch(new Request(`${ORIGIN}/healthz`))).status).toBe(200);
+      await crashed.ready();
+      const byCron = await plant(300);
+      const answer = await cronOfInstance(
+        new Request(`${ORIGIN}/api/cron/cleanup`, { headers: { authorization: `Bearer ${CRON_SECRET}` } }),
+      );
+      expect(answer.status).toBe(200);
+      // Answered after the re-run: the task is done when the cron is.
+      expect(await crashed.tasks.get(byCron.id, 'all')).toMatchObject({ status: 'completed', attempts: 2 });
+
+      // A request is the trigger between two crons, once the interval since the last look passed.
+      const byRequest = await plant(0);
+      await vi.waitFor(
+        async () => {
+          await (await instance.fetch(new Request(`${ORIGIN}/healthz`))).text();
+          expect((await crashed.tasks.get(byRequest.id, 'all'))?.status).toBe('completed');
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+    } finally {
+      await crashed.close();
       instance.done();
     }
   });

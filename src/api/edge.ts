@@ -1,13 +1,13 @@
 // What Workers and Vercel share: settings from the environment (BATON_CONFIG_YAML and the
-// variables), a database over Neon's serverless driver, any Host/Origin by default, and a
-// platform built on the first event an instance sees.
+// variables), a database over Neon's serverless driver, any Host/Origin by default, a platform
+// built on the first event an instance sees, and the takeover of tasks driven by events (no loop).
 import { configFromEnv, type EnvRecord } from '../config/index.js';
 import { readEnv } from '../config/env.js';
 import { openEdgeDatabase } from '../store/db/open-edge.js';
 import { OPEN_POLICY } from '../http/origin-guard.js';
 import { createLogger, loggerFor, type Logger } from '../log.js';
 import { openEdgeDatasource } from '../tools/data/open-edge.js';
-import { batonOver, buildPlatform, type RuntimeSupport } from './assemble.js';
+import { batonOver, buildPlatform, platformOf, type RuntimeSupport } from './assemble.js';
 import type { Baton, BatonOptions } from './baton.js';
 import { lazyPlatform, warnAboutMemorySessions } from './lazy.js';
 
@@ -47,4 +47,30 @@ export function edgeBaton(
     () => logger,
   );
   return { baton: batonOver(lazy), logger: () => logger };
+}
+
+export interface EdgeTakeover {
+  /** From a request: a look unless this isolate made one less than `tasks.takeover_interval` ago. */
+  due(): Promise<void>;
+  /** From the cron handler: a look now. */
+  now(): Promise<void>;
+}
+
+/**
+ * Takes over the tasks of instances that are gone, where nothing runs between events: each call
+ * resolves once the tasks it started again have run, so that Workers keep the isolate for them
+ * (`ctx.waitUntil`) and Vercel's cron answers after them.
+ */
+export function edgeTakeover(baton: Baton): EdgeTakeover {
+  return {
+    async due() {
+      // A platform that failed to build is reported by the request's own answer (500, saying why).
+      const platform = await platformOf(baton).catch(() => undefined);
+      const look = platform?.takeover.runIfDue();
+      if (look) await (await look).runs;
+    },
+    async now() {
+      await (await (await platformOf(baton)).takeover.run()).runs;
+    },
+  };
 }

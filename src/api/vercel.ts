@@ -7,14 +7,14 @@ import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { errorText } from '../log.js';
 import { platformOf } from './assemble.js';
 import type { BatonOptions } from './baton.js';
-import { edgeBaton } from './edge.js';
+import { edgeBaton, edgeTakeover } from './edge.js';
 
 export interface VercelHandlers {
   /** Every method of /mcp, /healthz and /readyz (rewrite them to the function that exports this). */
   fetch(request: Request): Promise<Response>;
   /**
-   * The cron route: Vercel calls it with `Authorization: Bearer <CRON_SECRET>`; it answers the
-   * cleanup's report as JSON. 500 when CRON_SECRET is not set, 401 for any other caller.
+   * The cron route: Vercel calls it with `Authorization: Bearer <CRON_SECRET>`; it sweeps, takes
+   * over the tasks of instances gone (and waits for their re-runs), then answers the cleanup's report as JSON. 500 when CRON_SECRET is not set, 401 for any other caller.
    */
   cleanup(request: Request): Promise<Response>;
 }
@@ -32,8 +32,14 @@ function sameSecret(presented: string, expected: string): boolean {
  */
 export function createVercel(options: BatonOptions | ((env: EnvRecord) => BatonOptions) = {}): VercelHandlers {
   const { baton, logger } = edgeBaton(options, () => process.env as EnvRecord, 'Vercel');
+  const takeover = edgeTakeover(baton);
   return {
-    fetch: (request) => baton.fetch(request),
+    fetch(request) {
+      const answer = baton.fetch(request);
+      // Runs while the function instance lives; the cron route is the look that waits for its runs.
+      void takeover.due();
+      return answer;
+    },
     async cleanup(request) {
       const secret = process.env.CRON_SECRET;
       if (!secret) {
@@ -58,6 +64,8 @@ export function createVercel(options: BatonOptions | ((env: EnvRecord) => BatonO
       try {
         const report = await platform.store.cleanup();
         logger().info('cleanup', { ...report });
+        // Tasks of instances gone: re-run here (answered once they ran, within the function's maxDuration) or failed.
+        await takeover.now();
         return Response.json(report);
       } catch (error) {
         logger().error('cleanup failed', { error: errorText(error) });

@@ -4,7 +4,7 @@
 import type { EnvRecord } from '../config/index.js';
 import { errorText } from '../log.js';
 import type { BatonOptions } from './baton.js';
-import { edgeBaton } from './edge.js';
+import { edgeBaton, edgeTakeover } from './edge.js';
 
 /** The part of Cloudflare's ExecutionContext used here. */
 export interface WorkerContext {
@@ -19,7 +19,7 @@ export interface WorkerScheduledController {
 /** What a Worker module exports as its default: `export default createWorker({ ... })`. */
 export interface WorkerHandlers {
   fetch(request: Request, env: EnvRecord, ctx: WorkerContext): Promise<Response>;
-  /** The cron trigger (wrangler.toml `[triggers] crons`): sweeps expired sessions. */
+  /** The cron trigger (wrangler.toml `[triggers] crons`): sweeps expired sessions, takes over tasks of instances gone. */
   scheduled(controller: WorkerScheduledController, env: EnvRecord, ctx: WorkerContext): void;
 }
 
@@ -31,6 +31,7 @@ export interface WorkerHandlers {
 export function createWorker(options: BatonOptions | ((env: EnvRecord) => BatonOptions) = {}): WorkerHandlers {
   let bindings: EnvRecord = {};
   const { baton, logger } = edgeBaton(options, () => bindings, 'Cloudflare Workers');
+  const takeover = edgeTakeover(baton);
   /** Rejects on a failed start or cleanup, so the run counts as failed in the cron history. */
   const cleanup = async (cron: string) => {
     try {
@@ -41,13 +42,16 @@ export function createWorker(options: BatonOptions | ((env: EnvRecord) => BatonO
     }
   };
   return {
-    fetch(request, env) {
+    fetch(request, env, ctx) {
       bindings = env;
-      return baton.fetch(request);
+      const answer = baton.fetch(request);
+      ctx.waitUntil(takeover.due());
+      return answer;
     },
     scheduled(controller, env, ctx) {
       bindings = env;
       ctx.waitUntil(cleanup(controller.cron));
+      ctx.waitUntil(takeover.now());
     },
   };
 }
