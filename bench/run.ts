@@ -2,7 +2,7 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry
+//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.js';
-import { freePort, startServer, ROOT, type RunningServer } from '../test/helpers/server.js';
+import { freePort, startServer, ROOT, type RunningServer, untilReady } from '../test/helpers/server.js';
+import { modernRequest } from '../test/helpers/modern.js';
+import pg from 'pg';
 import { build as buildDist } from '../scripts/build.mjs';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { startWrangler } from '../test/helpers/wrangler.js';
@@ -50,7 +52,9 @@ const { values: args } = parseArgs({
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
 const sections = new Set(
-  (args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry').split(','),
+  (args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover').split(
+    ',',
+  ),
 );
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
@@ -859,6 +863,84 @@ async function poolerBench(): Promise<void> {
   }
 }
 
+// ---- (9) takeover: a task's instance stopped, until another instance took the task ----
+async function takeoverBench(): Promise<void> {
+  const db = await createTestDatabase('baton_bench_takeover');
+  const check = new pg.Client({ connectionString: db.url });
+  await check.connect();
+  const servers: RunningServer[] = [];
+  const out: Record<string, unknown> = {};
+  const rows: (string | number)[][] = [];
+  // A task that may not run again: another instance claims it and fails it, in the same look.
+  const createOn = async (server: RunningServer): Promise<string> => {
+    const capabilities = { extensions: { 'io.modelcontextprotocol/tasks': {} } };
+    const response = await fetch(
+      modernRequest(server.url, 'tools/call', {
+        name: 'sleep_once',
+        arguments: { ms: 60_000 },
+        _meta: { 'io.modelcontextprotocol/clientCapabilities': capabilities },
+      }),
+    );
+    const body = (await response.json()) as { result?: { taskId?: string } };
+    if (!body.result?.taskId) throw new Error(`no task created: ${JSON.stringify(body)}`);
+    return body.result.taskId;
+  };
+  const failedAfter = async (taskId: string, since: number): Promise<number> => {
+    for (;;) {
+      const { rows: found } = await check.query('select status from baton.tasks where id = $1', [taskId]);
+      if (found[0]?.status === 'failed') return performance.now() - since;
+      if (performance.now() - since > 180_000) throw new Error(`task ${taskId} was not taken over within 180 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  const cases = [
+    {
+      name: 'SIGKILL, lease 2s, takeover_interval 250ms',
+      yaml: 'tasks:\n  lease: 2s\n  takeover_interval: 250ms\n',
+      signal: 'SIGKILL',
+      trials: 5,
+    },
+    { name: 'SIGKILL, defaults (lease 30s, takeover_interval 5s)', yaml: '', signal: 'SIGKILL', trials: 2 },
+    {
+      name: 'SIGTERM (drain, released), defaults',
+      yaml: 'server:\n  shutdown:\n    pre_shutdown_delay: 0s\n    grace_period: 0s\n',
+      signal: 'SIGTERM',
+      trials: 3,
+    },
+  ] as const;
+  try {
+    for (const c of cases) {
+      const env = { SESSIONS_STORE: 'database', DATABASE_URL: db.url, BATON_TOOLSETS: 'diagnostics', BATON_CONFIG_YAML: c.yaml };
+      const other = await startServer(env);
+      servers.push(other);
+      await untilReady(other);
+      const times: number[] = [];
+      for (let trial = 0; trial < c.trials; trial++) {
+        const holder = await startServer(env);
+        servers.push(holder);
+        await untilReady(holder);
+        const taskId = await createOn(holder);
+        const stopped = performance.now();
+        await holder.stop(c.signal);
+        times.push(await failedAfter(taskId, stopped));
+      }
+      rows.push([c.name, c.trials, fmt(median(times), 0), fmt(Math.min(...times), 0), fmt(Math.max(...times), 0)]);
+      out[c.name] = { trials: c.trials, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) };
+      await other.stop();
+    }
+    table(
+      'task takeover: its instance stopped (pg, two Node processes) -> the task taken and ended by the other (sleep_once: failed, "instance stopped")',
+      ['case', 'trials', 'median ms', 'min ms', 'max ms'],
+      rows,
+    );
+    results.takeover = out;
+  } finally {
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+    await check.end();
+    await db.drop();
+  }
+}
+
 // ---- (8) cleanup at scale (bench/cleanup.ts) ----
 async function cleanup(): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/cleanup.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -885,6 +967,7 @@ const plan: [string, () => Promise<void>][] = [
   ['pooler', poolerBench],
   ['cleanup', cleanup],
   ['telemetry', telemetry],
+  ['takeover', takeoverBench],
 ];
 for (const [name, step] of plan) {
   if (!sections.has(name)) continue;
