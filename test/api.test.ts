@@ -51,7 +51,7 @@ describe('which toolsets are served', () => {
       'query',
     ]);
     const both = await made(createBaton({ config: { ...memory, toolsets: ['diagnostics'] }, logger: 'error', toolsets: [hello] }));
-    expect(await toolNames(both.fetch)).toEqual(['hello', 'sleep']);
+    expect(await toolNames(both.fetch)).toEqual(['hello', 'sleep', 'sleep_once']);
   });
 });
 
@@ -65,7 +65,7 @@ describe('where settings come from', () => {
     const fixed = await made(
       createBaton({ config: memory, logger: 'error', toolsets: [hello], env: { SESSIONS_TTL: '1h', BATON_TOOLSETS: 'diagnostics' } }),
     );
-    expect(await toolNames(fixed.fetch)).toEqual(['hello', 'sleep']);
+    expect(await toolNames(fixed.fetch)).toEqual(['hello', 'sleep', 'sleep_once']);
   });
 
   it('refuses a logger level that is none, naming the option', async () => {
