@@ -3,6 +3,7 @@
 // build is not kept, so a fixed secret takes effect without a redeploy.
 import type { EnvRecord } from '../config/index.js';
 import { errorText } from '../log.js';
+import { fetchWithWaitUntil } from './assemble.js';
 import type { BatonOptions } from './baton.js';
 import { edgeBaton } from './edge.js';
 
@@ -41,9 +42,10 @@ export function createWorker(options: BatonOptions | ((env: EnvRecord) => BatonO
     }
   };
   return {
-    fetch(request, env) {
+    fetch(request, env, ctx) {
       bindings = env;
-      return baton.fetch(request);
+      // A task the request starts runs on after the response under the request's waitUntil.
+      return fetchWithWaitUntil(baton, request, (work) => ctx.waitUntil(work));
     },
     scheduled(controller, env, ctx) {
       bindings = env;

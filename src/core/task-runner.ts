@@ -25,6 +25,12 @@ export interface TaskRunnerOptions {
   logger: Logger;
 }
 
+/**
+ * What a serverless runtime lends a request to keep work going after its response (Workers'
+ * `ctx.waitUntil`): a task's run is handed to it, or the runtime may stop the run with the request.
+ */
+export type WaitUntil = (work: Promise<unknown>) => void;
+
 /** What the handler of a task knows of whoever started or continued it. */
 export interface TaskCaller {
   principal: Principal | undefined;
