@@ -347,13 +347,14 @@ describe('JWT bearer tokens', () => {
     });
     const config = parseConfig({ auth: { api_keys: [KEY_A], jwt: { public_keys: [rsaPem], issuer: ISSUER, audience: AUDIENCE } } }, {});
     const store = new MemorySessionStore({ ttlMs: 60_000, idleTimeoutMs: 60_000 });
+    const sessions = createSessionHandler({
+      store,
+      instance: new Instance({ store, registry: new Registry([whoami]), logger: quiet }),
+      maxBodyBytes: 1 << 20,
+      logger: quiet,
+    });
     const app = createApp({
-      mcp: createSessionHandler({
-        store,
-        instance: new Instance({ store, registry: new Registry([whoami]), logger: quiet }),
-        maxBodyBytes: 1 << 20,
-        logger: quiet,
-      }),
+      mcp: (request, caller) => sessions(request, caller),
       auth: await createAuthenticator({ auth: config.auth, bind: 'token', logger: quiet }),
       originPolicy: LOCALHOST_POLICY,
       readiness: new Readiness(),

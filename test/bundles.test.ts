@@ -1,12 +1,15 @@
 // What each runtime's bundle evaluates as it starts. A built-in toolset that is not enabled costs
 // nothing but bytes: its code (the conformance suite's fixtures, the data toolset's SQL lexer and
 // drivers) is loaded when the configuration names it, in the Node build and in the Worker alike.
+// And the Worker's size as deployed (minified, gzip), printed with and without the OpenTelemetry
+// instrumentation of examples/worker-otel; the Worker alone stays under 450 KiB.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
 import { build } from '../scripts/build.mjs';
 import { ROOT } from './helpers/server.js';
@@ -71,3 +74,22 @@ it('the Worker (wrangler deploy): the toolsets are in the one file, each evaluat
   expect(onDemand('src/tools/index.ts')).toBe(false);
   expect(ON_DEMAND.filter((source) => !onDemand(source))).toEqual([]);
 }, 120_000);
+
+/** The gzip size (level 9) in KiB of the Worker `wrangler deploy --dry-run` bundles from `cwd`'s configuration. */
+async function deployedKiB(cwd: string, outdir: string): Promise<number> {
+  await run(WRANGLER, ['deploy', '--dry-run', '--outdir', outdir], {
+    cwd,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const scripts = readdirSync(outdir).filter((file) => file.endsWith('.js'));
+  return scripts.reduce((sum, file) => sum + gzipSync(readFileSync(join(outdir, file)), { level: 9 }).length, 0) / 1024;
+}
+
+it('the Worker as deployed stays under 450 KiB gzip (printed with the tracing example too)', async () => {
+  const plain = await deployedKiB(ROOT, join(dir, 'plain'));
+  // examples/worker-otel's entry, with mcp-baton resolved to these sources.
+  const traced = await deployedKiB(join(ROOT, 'test/fixtures/worker-otel'), join(dir, 'traced'));
+  console.log(`Worker bundle, gzip: ${plain.toFixed(1)} KiB; with otel-cf-workers (examples/worker-otel): ${traced.toFixed(1)} KiB`);
+  expect(plain).toBeLessThan(450);
+}, 180_000);

@@ -3,7 +3,6 @@
 // trace from a 2026-07-28 request's `_meta.traceparent` and from a 2025 request's `traceparent`
 // header, with the store's statements as child spans; and it serves Prometheus text on its own
 // metrics port.
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -11,68 +10,8 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { answeringClient, RawSession, readMessages } from './helpers/mcp.js';
 import { startRoundRobinProxy } from './helpers/proxy.js';
 import { modernRequest } from './helpers/modern.js';
+import { attribute, type OtlpSpan, Receiver, SERVER_KIND } from './helpers/otlp.js';
 import { startServer, type RunningServer } from './helpers/server.js';
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  links?: { traceId: string; spanId: string }[];
-  /** The attributes of the resource that sent it (which process). */
-  resource: { key: string; value: Record<string, unknown> }[];
-}
-
-const SERVER_KIND = 2;
-
-/** An OTLP/HTTP receiver: keeps every span posted to /v1/traces and wakes whoever waits for one. */
-class Receiver {
-  readonly spans: OtlpSpan[] = [];
-  readonly server: Server;
-  #waiters: (() => void)[] = [];
-
-  constructor() {
-    this.server = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        if (request.url === '/v1/traces') {
-          const decoded = JSON.parse(body) as {
-            resourceSpans: { resource?: { attributes: OtlpSpan['resource'] }; scopeSpans: { spans: Omit<OtlpSpan, 'resource'>[] }[] }[];
-          };
-          for (const { resource, scopeSpans } of decoded.resourceSpans) {
-            for (const scope of scopeSpans)
-              this.spans.push(...scope.spans.map((span) => ({ ...span, resource: resource?.attributes ?? [] })));
-          }
-          for (const wake of this.#waiters.splice(0)) wake();
-        }
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  }
-
-  /** Resolves with the spans that match once one has arrived (the test's timeout bounds the wait). */
-  async waitFor(match: (span: OtlpSpan) => boolean): Promise<OtlpSpan> {
-    for (;;) {
-      const found = this.spans.find(match);
-      if (found) return found;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-}
-
-const attribute = (span: OtlpSpan, key: string) => {
-  const value = span.attributes.find((a) => a.key === key)?.value;
-  return value?.stringValue ?? value?.intValue;
-};
 
 /** The /metrics address a server named in its `telemetry` start-up line. */
 function metricsUrlOf(server: RunningServer): string {

@@ -2,6 +2,8 @@
 // edge.ts), which only say how their runtime opens a database and reads its settings. Internal:
 // nothing here is exported to users.
 import type { Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { ExecutionContext } from 'hono';
+import type { WaitUntil } from '../core/task-runner.js';
 import { deferredChanges } from '../store/channel/changes.js';
 import { ConfigError } from '../config/errors.js';
 import { type EnvRecord, parseConfig, type RuntimeDefaults } from '../config/index.js';
@@ -61,6 +63,19 @@ export function platformOf(baton: Baton): Promise<Platform> {
   const lazy = platforms.get(baton);
   if (!lazy) throw new TypeError('not a Baton made by createBaton');
   return lazy.load();
+}
+
+/**
+ * Answers a request as `baton.fetch` does, with the runtime's waitUntil for it (a Worker's
+ * `ctx.waitUntil`): work the request starts that outlives its response (a task's run) is handed to
+ * it, so that the runtime does not stop that work with the request.
+ */
+export function fetchWithWaitUntil(baton: Baton, request: Request, waitUntil: WaitUntil): Promise<Response> {
+  const lazy = platforms.get(baton);
+  if (!lazy) throw new TypeError('not a Baton made by createBaton');
+  // Hono's shape of an execution context; the app uses only its waitUntil.
+  const executionCtx: ExecutionContext = { waitUntil, passThroughOnException() {}, props: {} };
+  return lazy.respond((platform) => platform.app.fetch(request, undefined, executionCtx));
 }
 
 /**

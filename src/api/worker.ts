@@ -3,6 +3,7 @@
 // build is not kept, so a fixed secret takes effect without a redeploy.
 import type { EnvRecord } from '../config/index.js';
 import { errorText } from '../log.js';
+import { fetchWithWaitUntil } from './assemble.js';
 import type { BatonOptions } from './baton.js';
 import { edgeBaton, edgeTakeover } from './edge.js';
 
@@ -44,7 +45,8 @@ export function createWorker(options: BatonOptions | ((env: EnvRecord) => BatonO
   return {
     fetch(request, env, ctx) {
       bindings = env;
-      const answer = baton.fetch(request);
+      // A task the request starts runs on after the response under the request's waitUntil.
+      const answer = fetchWithWaitUntil(baton, request, (work) => ctx.waitUntil(work));
       ctx.waitUntil(takeover.due());
       return answer;
     },

@@ -25,6 +25,12 @@ export interface TaskRunnerOptions {
   logger: Logger;
 }
 
+/**
+ * What a serverless runtime lends a request to keep work going after its response (Workers'
+ * `ctx.waitUntil`): a task's run is handed to it, or the runtime may stop the run with the request.
+ */
+export type WaitUntil = (work: Promise<unknown>) => void;
+
 export class TaskRunner {
   readonly #options: TaskRunnerOptions;
   /** The tasks running here, each with what stops its handler. */

@@ -23,6 +23,7 @@ import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/server/valida
 import type { Caller } from '../auth/caller.js';
 import { beforeTask, callTool, complete, getPrompt, progressNotification, readResource } from '../core/calls.js';
 import type { Registry } from '../core/registry.js';
+import type { WaitUntil } from '../core/task-runner.js';
 import { errorText, type Logger } from '../log.js';
 import { unavailable } from '../http/errors.js';
 import { StoreUnavailableError } from '../store/errors.js';
@@ -35,6 +36,7 @@ import {
   capGroupOf,
   createTaskResult,
   declaresTasks,
+  keepRunning,
   type ModernTasksOptions,
   registerTaskMethods,
   scopeOf,
@@ -64,8 +66,11 @@ export interface ModernLegOptions {
 }
 
 export interface ModernLeg {
-  /** Serves one 2026-07-28 request (or answers it with the protocol's error). */
-  handle(request: Request, caller: Caller, parsedBody: unknown): Promise<Response>;
+  /**
+   * Serves one 2026-07-28 request (or answers it with the protocol's error). `waitUntil`, where the
+   * runtime lends one, keeps a task the request starts running after the response.
+   */
+  handle(request: Request, caller: Caller, parsedBody: unknown, waitUntil?: WaitUntil): Promise<Response>;
   /** Ends the open `subscriptions/listen` streams (shutdown: their clients listen elsewhere). */
   closeStreams(): void;
   /** How many `subscriptions/listen` streams are open. */
@@ -190,7 +195,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
         ...(ctx.inputResponses && { inputResponses: ctx.inputResponses as unknown as Record<string, Json> }),
       }),
     );
-    void runner.start(record);
+    keepRunning(serverCtx, runner.start(record));
     return createTaskResult(record, pollIntervalMs) as unknown as CallToolResult;
   }
 
@@ -271,7 +276,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
   };
 
   return {
-    async handle(request, caller, parsedBody) {
+    async handle(request, caller, parsedBody, waitUntil) {
       // The methods that may carry or hand out requestState need its key, which may live in the
       // database: loaded first, so that a database outage is a 503 like on the 2025 leg, not an
       // error inside the protocol that says where the database is, or that valid state is invalid.
@@ -288,7 +293,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       const outage: OutageNote = {};
       const response = await handler.fetch(listening ? listenRequest(request) : request, {
         // The caller digest binds requestState; the token itself is never passed on.
-        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage } },
+        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage, waitUntil } },
         ...(parsedBody !== undefined && { parsedBody }),
       });
       // A task operation found the store away: answered as every outage is (its error said nothing more).

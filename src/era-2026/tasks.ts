@@ -7,7 +7,7 @@ import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Caller } from '../auth/caller.js';
 import { ProtocolFault } from '../core/calls.js';
-import type { TaskRunner } from '../core/task-runner.js';
+import type { TaskRunner, WaitUntil } from '../core/task-runner.js';
 import type { Json } from '../store/channel/types.js';
 import type { TaskCaller, TaskRecord, TaskScope, TaskStore } from '../store/tasks/types.js';
 import { StoreUnavailableError } from '../store/errors.js';
@@ -60,6 +60,14 @@ export async function withStore<T>(ctx: ServerContext, run: () => Promise<T>): P
     if (note) note.error = error;
     throw new ProtocolFault(-32603, error.publicMessage);
   }
+}
+
+/**
+ * A task's run, handed to the request's waitUntil where the runtime lent one (Workers), so that it
+ * goes on after the response; a Node process keeps it running anyway.
+ */
+export function keepRunning(ctx: ServerContext, run: Promise<void>): void {
+  (ctx.http?.authInfo?.extra as { waitUntil?: WaitUntil } | undefined)?.waitUntil?.(run);
 }
 
 /** Whom a task belongs to: the caller's credential. */
@@ -134,7 +142,7 @@ export function registerTaskMethods(
     const answered = await withStore(ctx, () => store.respond(params.taskId, scopeOf(caller), responses, claim, taskCaller));
     if (!answered) throw unknown(params.taskId);
     // Every request answered and the lease taken here: the task goes on on this instance.
-    if (answered.resumed) void runner.start(answered.task);
+    if (answered.resumed) keepRunning(ctx, runner.start(answered.task));
     return {};
   });
 

@@ -1,11 +1,12 @@
 // The one HTTP application, identical on every runtime. It knows nothing of Node, Workers or
 // Vercel: the entries in src/runtime/ hand it web-standard Requests.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Authenticator } from '../auth/authenticate.js';
 import { METADATA_PATH } from '../auth/metadata.js';
 import { checkOrigin, type OriginPolicy } from '../http/origin-guard.js';
 import { JsonRpcCode, jsonRpcError } from '../http/errors.js';
 import { errorText, type Logger } from '../log.js';
+import type { WaitUntil } from '../core/task-runner.js';
 import type { McpEndpoint } from './era.js';
 import type { ReadinessView } from '../lifecycle/readiness.js';
 import { countRefusal } from '../telemetry/mcp-request.js';
@@ -18,6 +19,20 @@ export interface AppOptions {
   /** The platform's readiness, which /readyz reports. */
   readiness: ReadinessView;
   logger: Logger;
+}
+
+/**
+ * The waitUntil of the execution context the runtime gave with this request (Workers), if any:
+ * work handed to it goes on after the response. Hono's getter throws when there is none (Node).
+ */
+function waitUntilOf(c: Context): WaitUntil | undefined {
+  let executionCtx: Context['executionCtx'];
+  try {
+    executionCtx = c.executionCtx;
+  } catch {
+    return undefined;
+  }
+  return (work) => executionCtx.waitUntil(work);
 }
 
 const notFound = () => jsonRpcError(404, JsonRpcCode.ServerError, 'Not found: the MCP endpoint is /mcp');
@@ -35,14 +50,14 @@ export function createApp(options: AppOptions): Hono {
   app.get(METADATA_PATH, (c) => options.auth.metadata(c.req.raw, '') ?? notFound());
   app.get(`${METADATA_PATH}/*`, (c) => options.auth.metadata(c.req.raw, c.req.path.slice(METADATA_PATH.length)) ?? notFound());
 
-  const serveMcp = async (request: Request): Promise<Response> => {
+  const serveMcp = async (request: Request, waitUntil: WaitUntil | undefined): Promise<Response> => {
     const refused = checkOrigin(request, options.originPolicy);
     if (refused) return jsonRpcError(403, JsonRpcCode.ServerError, `Forbidden: ${refused}`);
     const outcome = await options.auth.authenticate(request);
     if (!outcome.ok) return outcome.response;
-    return options.mcp(request, outcome.caller);
+    return options.mcp(request, outcome.caller, waitUntil);
   };
-  app.all('/mcp', async (c) => countRefusal(await serveMcp(c.req.raw)));
+  app.all('/mcp', async (c) => countRefusal(await serveMcp(c.req.raw, waitUntilOf(c))));
 
   app.notFound(notFound);
   // Last line of defence: whatever escaped is a JSON-RPC 500, logged without request details.

@@ -8,34 +8,36 @@ import { isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server
 import { readJsonBody, unreadableBody } from '../http/body.js';
 import type { ModernLeg } from '../era-2026/handler.js';
 import type { Caller } from '../auth/caller.js';
+import type { WaitUntil } from '../core/task-runner.js';
 import { isJsonRpcMessage, type SessionHandler } from '../era-2025/handler.js';
 import { observeMcpRequest } from '../telemetry/mcp-request.js';
 
-export type McpEndpoint = (request: Request, caller: Caller) => Promise<Response>;
+/** Serves one request of an authenticated caller; `waitUntil` is the runtime's, where it lends one (Workers). */
+export type McpEndpoint = (request: Request, caller: Caller, waitUntil?: WaitUntil) => Promise<Response>;
 
 export function routeByEra(options: { sessions: SessionHandler; modern: ModernLeg; maxBodyBytes: number }): McpEndpoint {
   const { sessions, modern, maxBodyBytes } = options;
-  return async (request, caller) => {
+  return async (request, caller, waitUntil) => {
     if (request.method !== 'POST') {
       // GET and DELETE have no body to read an envelope from: a 2026 client says so in its header.
       const legacy = !claimsModern(request) && (await isLegacyRequest(request));
-      return legacy ? sessions(request, caller) : modern.handle(request, caller, undefined);
+      return legacy ? sessions(request, caller) : modern.handle(request, caller, undefined, waitUntil);
     }
     // A body that is not JSON cannot claim an era: the version header decides who answers it.
     if (!isJsonContentType(request.headers.get('content-type'))) {
       // The modern leg answers its own client's 415; the session layer everyone else's.
-      return claimsModern(request) ? modern.handle(request, caller, undefined) : sessions(request, caller);
+      return claimsModern(request) ? modern.handle(request, caller, undefined, waitUntil) : sessions(request, caller);
     }
     const body = await readJsonBody(request, maxBodyBytes);
     if (body.kind !== 'json' || !isJsonRpc(body.value)) {
       // No envelope to read: the version header alone says whose client this is. Without a claim
       // of a later revision, the session layer answers as it always has.
       if (!claimsModern(request)) return sessions(request, caller, body);
-      if (body.kind === 'json') return modern.handle(request, caller, body.value);
+      if (body.kind === 'json') return modern.handle(request, caller, body.value, waitUntil);
       return unreadableBody(body, maxBodyBytes);
     }
     if (await isLegacyRequest(request, body.value)) return observeMcpRequest(request, body.value, () => sessions(request, caller, body));
-    return observeMcpRequest(request, body.value, () => modern.handle(request, caller, body.value));
+    return observeMcpRequest(request, body.value, () => modern.handle(request, caller, body.value, waitUntil));
   };
 }
 
