@@ -2,10 +2,10 @@
 //   --runs N        repetitions of the throughput matrix (medians reported; default 3)
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
-//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover
+//   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,tasks,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus, totalmem } from 'node:os';
+import { tmpdir, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -17,7 +17,8 @@ import pg from 'pg';
 import { build as buildDist } from '../scripts/build.mjs';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { startWrangler } from '../test/helpers/wrangler.js';
-import { RawSession } from '../test/helpers/mcp.js';
+import { RawSession, readMessages } from '../test/helpers/mcp.js';
+import { sleep, waitFor } from '../test/helpers/wait.js';
 import { SseReader } from '../test/helpers/sse.js';
 import { startPgBouncer } from '../test/helpers/pgbouncer.js';
 import { parseConfig } from '../src/config/index.js';
@@ -52,9 +53,9 @@ const { values: args } = parseArgs({
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
 const sections = new Set(
-  (args.only ?? 'startup,throughput,modern,adapter,statements,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover').split(
-    ',',
-  ),
+  (
+    args.only ?? 'startup,throughput,modern,adapter,statements,tasks,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover'
+  ).split(','),
 );
 if (args['skip-cleanup']) sections.delete('cleanup');
 const quiet = createLogger('error');
@@ -480,6 +481,208 @@ async function statements(): Promise<void> {
     endpoint.child.kill('SIGTERM');
     await pgDb.drop();
     await neonDb.drop();
+  }
+}
+
+// ---- (2b) tasks: statements per task operation per driver, and a task's creation and first poll
+// against a plain call of the same tool, through the real HTTP stack ----
+const TASKS_EXTENSION = { 'io.modelcontextprotocol/tasks': {} };
+
+/** One 2026-07-28 request (declaring the tasks extension, or not) through `fetch`; its JSON-RPC answer. */
+async function modernCall(
+  fetcher: (request: Request) => Promise<Response>,
+  url: string,
+  method: string,
+  params: Record<string, unknown>,
+  tasks = true,
+) {
+  const capabilities = { elicitation: { form: {} }, ...(tasks && { extensions: TASKS_EXTENSION }) };
+  const headers: Record<string, string> = typeof params.taskId === 'string' ? { 'mcp-name': params.taskId } : {};
+  const response = await fetcher(
+    modernRequest(url, method, { ...params, _meta: { 'io.modelcontextprotocol/clientCapabilities': capabilities } }, headers),
+  );
+  const [message] = await readMessages(response);
+  if (!message || message.error) throw new Error(`${method} answered ${JSON.stringify(message)}`);
+  return message.result;
+}
+
+async function tasksBench(): Promise<void> {
+  const pgDb = await createTestDatabase('baton_bench_tasks');
+  const neonDb = await createTestDatabase('baton_bench_tasks_neon');
+  const pgliteDir = mkdtempSync(join(tmpdir(), 'baton-bench-tasks-'));
+  const endpoint = await startNeonEndpointProcess('postgres://postgres@127.0.0.1:5432/postgres');
+  const servers: RunningServer[] = [];
+  const out: Record<string, unknown> = {};
+  try {
+    // Statements, counted by the driver-level counter of a platform in this process.
+    const counted: Record<string, Record<string, number>> = {};
+    for (const [driver, database] of [
+      ['pg', { driver: 'pg', dsn: pgDb.url }],
+      ['neon-http', { driver: 'neon-http', dsn: endpoint.connectionString(neonDb.name), http_endpoint: endpoint.fetchEndpoint }],
+      ['pglite', { driver: 'pglite', pglite_dir: pgliteDir }],
+    ] as const) {
+      const config = parseConfig({ sessions: { store: 'database' }, database, toolsets: ['conformance'] }, {});
+      const platform = await createPlatform(config, { logger: quiet, openDatabase: openNodeDatabase });
+      try {
+        await platform.store.ready?.();
+        const counter = (platform.store as DatabaseSessionStore).database.statements;
+        const call = (method: string, params: Record<string, unknown>) =>
+          modernCall(async (r) => platform.app.fetch(r), 'http://127.0.0.1/mcp', method, params);
+        // Statements of the operation itself: on neon-http, an instance running a task also reads
+        // the channel's table every poll_interval (to hear a cancel), and such reads landing in the
+        // window are counted apart (`channelReads`), not as the operation's.
+        let channelReads = 0;
+        const isChannelRead = (query: string) => /^\s*with clock as|^\s*select id, topic, at, payload from/.test(query);
+        const count = async <T>(run: () => Promise<T>): Promise<[number, T]> => {
+          const before = counter.count;
+          const value = await run();
+          const sent = counter.recent.slice(-(counter.count - before));
+          const reads = sent.filter(isChannelRead).length;
+          channelReads += reads;
+          return [sent.length - reads, value];
+        };
+        const finished = (taskId: string) =>
+          waitFor(
+            async () => ['completed', 'failed', 'cancelled'].includes((await platform.store.tasks.get(taskId, 'all'))?.status ?? ''),
+            {
+              what: `task ${taskId.slice(0, 8)} to end`,
+            },
+          );
+        // Warm: the instance's first request pays for things every later one finds ready.
+        const warm = await call('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } });
+        await finished(warm.taskId);
+        const c: Record<string, number> = {};
+        // A handler that waits keeps its own writes out of the count of the request.
+        const [create, long] = await count(() => call('tools/call', { name: 'slow_compute', arguments: { seconds: 600 } }));
+        c['tools/call creating a task (the record, leased here)'] = create;
+        c['tasks/get'] = (await count(() => call('tasks/get', { taskId: long.taskId })))[0];
+        // The runner renews every lease it holds in one statement, however many tasks run.
+        const more = await Promise.all(
+          Array.from({ length: 9 }, () => call('tools/call', { name: 'slow_compute', arguments: { seconds: 600 } })),
+        );
+        c['lease renewal (10 tasks running here)'] = (
+          await count(() => platform.store.tasks.renew(platform.tasks.owner, platform.tasks.leaseMs))
+        )[0];
+        // Everything the instance sends while 10 tasks run here and no request comes: lease renewals
+        // (one statement every leaseMs / 3), and on neon-http the channel's polls.
+        const idleSeconds = 10;
+        const idleBefore = counter.count;
+        await sleep(idleSeconds * 1000);
+        c['while 10 tasks run, no requests: statements/s'] = Number(((counter.count - idleBefore) / idleSeconds).toFixed(2));
+        c['tasks/cancel'] = (await count(() => call('tasks/cancel', { taskId: long.taskId })))[0];
+        for (const task of more) await call('tasks/cancel', { taskId: task.taskId });
+        // What the handler writes after the request: waited for in this instance's runner, which
+        // sends no statement, and the creation (measured above) taken off.
+        const ranOut = (taskId: string) =>
+          waitFor(() => !platform.tasks.running.includes(taskId), { what: `the handler of ${taskId.slice(0, 8)} to end here` });
+        const [createAndSettle] = await count(async () => {
+          const quick = await call('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } });
+          await ranOut(quick.taskId);
+        });
+        const outcome = createAndSettle - create;
+        c['outcome written by the handler (completed)'] = outcome;
+        const [createAndAsk, asking] = await count(async () => {
+          const task = await call('tools/call', { name: 'confirm_delete', arguments: { filename: 'a.txt' } });
+          await ranOut(task.taskId);
+          return task;
+        });
+        c['input requested by the handler (input_required, lease let go)'] = createAndAsk - create;
+        // tasks/update resumes the handler here at once: the update and the handler's run, minus its outcome.
+        const [updateAndRun] = await count(async () => {
+          await call('tasks/update', {
+            taskId: asking.taskId,
+            inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+          });
+          await ranOut(asking.taskId);
+        });
+        c['tasks/update answering the last request (resumes here)'] = updateAndRun - outcome;
+        await finished(asking.taskId);
+        c['(channel reads that fell in the windows above)'] = channelReads;
+        counted[driver] = c;
+      } finally {
+        await platform.close();
+      }
+    }
+    const kinds = Object.keys(counted.pg!);
+    table(
+      'database statements per task operation (neon-http: one HTTP round trip each; pglite: embedded, one process)',
+      ['operation', 'pg', 'neon-http', 'pglite'],
+      kinds.map((kind) => [kind, counted.pg![kind]!, counted['neon-http']![kind]!, counted.pglite![kind]!]),
+    );
+    out.statements = counted;
+
+    // Latency through the real HTTP stack: a server process per store, a plain call of slow_compute
+    // (seconds 0, answered in the request) against the same call made a task and polled once.
+    const rounds = Math.max(50, RUNS * 50);
+    const common = { BATON_TOOLSETS: 'conformance' };
+    const envs: Record<string, Record<string, string>> = {
+      memory: { ...common, SESSIONS_STORE: 'memory' },
+      pg: { ...common, SESSIONS_STORE: 'database', DATABASE_URL: pgDb.url },
+      'neon-http': {
+        ...common,
+        SESSIONS_STORE: 'database',
+        DATABASE_DRIVER: 'neon-http',
+        DATABASE_URL: endpoint.connectionString(neonDb.name),
+        DATABASE_HTTP_ENDPOINT: endpoint.fetchEndpoint,
+      },
+    };
+    const rows: (string | number)[][] = [];
+    const latency: Record<string, unknown> = {};
+    const load = loadavg()[0]!;
+    for (const [store, env] of Object.entries(envs)) {
+      const server = await startServer(env);
+      servers.push(server);
+      const send = (method: string, params: Record<string, unknown>, tasks = true) =>
+        modernCall((r) => fetch(r), server.url, method, params, tasks);
+      const plain: number[] = [];
+      const task: number[] = [];
+      let completedAtFirstPoll = 0;
+      // Alternated, so that both see the same load; the first rounds warm up and are not kept.
+      for (let i = -10; i < rounds; i++) {
+        let started = performance.now();
+        const inline = await send('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } }, false);
+        const plainMs = performance.now() - started;
+        if (inline.resultType !== 'complete') throw new Error(`the plain call answered ${JSON.stringify(inline)}`);
+        started = performance.now();
+        const created = await send('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } });
+        const polled = await send('tasks/get', { taskId: created.taskId });
+        const taskMs = performance.now() - started;
+        if (i < 0) continue;
+        plain.push(plainMs);
+        task.push(taskMs);
+        if (polled.status === 'completed') completedAtFirstPoll++;
+      }
+      const spread = (xs: number[]) => `${fmt(percentile(xs, 0.1), 2)}-${fmt(percentile(xs, 0.9), 2)}`;
+      rows.push([
+        store,
+        fmt(median(plain), 2),
+        spread(plain),
+        fmt(median(task), 2),
+        spread(task),
+        fmt(median(task) / median(plain), 2),
+        `${completedAtFirstPoll}/${rounds}`,
+      ]);
+      latency[store] = {
+        plain: { p50: median(plain), p10: percentile(plain, 0.1), p90: percentile(plain, 0.9) },
+        taskCreateAndFirstPoll: { p50: median(task), p10: percentile(task, 0.1), p90: percentile(task, 0.9) },
+        completedAtFirstPoll,
+        rounds,
+      };
+      await server.stop();
+    }
+    table(
+      `2026-07-28 slow_compute (0 s) through HTTP: a plain call against creating it as a task + the first tasks/get (${rounds} rounds each, alternated; load average ${fmt(load, 2)} on ${cpus().length} cores at the start)`,
+      ['store', 'plain p50 ms', 'p10-p90', 'task+poll p50 ms', 'p10-p90', 'x plain', 'done at 1st poll'],
+      rows,
+    );
+    out.latency = latency;
+    out.loadAverageAtStart = load;
+    results.tasks = out;
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    endpoint.child.kill('SIGTERM');
+    await Promise.all([pgDb.drop(), neonDb.drop()]);
+    rmSync(pgliteDir, { recursive: true, force: true });
   }
 }
 
@@ -956,6 +1159,7 @@ async function cleanup(): Promise<void> {
 const plan: [string, () => Promise<void>][] = [
   ['startup', startup],
   ['statements', statements],
+  ['tasks', tasksBench],
   ['build', build],
   ['memory', memory],
   ['rows', rowSize],

@@ -9,10 +9,13 @@ import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { ROOT, freePort, startServer } from './helpers/server.js';
-import { RawSession } from './helpers/mcp.js';
+import { RawSession, readMessages } from './helpers/mcp.js';
+import { modernRequest } from './helpers/modern.js';
+import { waitFor } from './helpers/wait.js';
 import { SseReader } from './helpers/sse.js';
 import { openPg } from '../src/store/db/drivers/pg.js';
 import { DatabaseSessionStore } from '../src/store/database-store.js';
+import type { NewTask } from '../src/store/tasks/types.js';
 import { newSessionId } from '../src/era-2025/ids.js';
 import { runCli } from '../src/cli/run.js';
 import { MIGRATIONS } from '../src/store/db/migrations.generated.js';
@@ -284,6 +287,302 @@ describe('sessions revoke', () => {
       expect(await stream.rest()).toEqual([]);
       expect((await callStream.rest()).filter((event) => 'result' in (event.message ?? {}))).toEqual([]);
       expect((await session.callTool('test_simple_text')).status).toBe(404);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('tasks', () => {
+  const HOUR = 3_600_000;
+  const HASH = 'c0ffee'.repeat(10);
+  const OWNER = 'instance-cli';
+  let serial = 0;
+  /** A task stored as an instance would store it: leased to its creator. */
+  const createTask = (overrides: Partial<NewTask> = {}) =>
+    store.tasks.create({
+      credentialHash: HASH,
+      tool: 'slow_compute',
+      arguments: { seconds: 5, label: `label-${serial++}` },
+      ttlMs: HOUR,
+      rerunnable: true,
+      lease: { owner: OWNER, ms: 30_000 },
+      caller: { principal: undefined, clientCapabilities: undefined, clientInfo: undefined },
+      ...overrides,
+    });
+  const statusOf = async (id: string) => (await store.tasks.get(id, 'all'))?.status;
+  const prefix = (id: string) => `${id.slice(0, 8)}…`;
+  /** Never in any output: the full ids, credential hashes, a label argument's value. */
+  const expectNoSecrets = (output: string, ids: string[]) => {
+    for (const secret of [HASH, ...ids, ...ids.map((id) => id.slice(0, 9))]) expect(output).not.toContain(secret);
+  };
+
+  it('list: newest first with id prefixes, status, tool, binding and lease, never a full id or a credential hash; filters, pages, --json', async () => {
+    await admin.query('delete from baton.tasks');
+    const working = await createTask();
+    const anonymous = await createTask({ credentialHash: '', sessionId: newSessionId() });
+    const done = await createTask({ tool: 'failing_job' });
+    await store.tasks.settle(done.id, OWNER, { status: 'completed', result: { content: [], isError: true } });
+    const ids = [working.id, anonymous.id, done.id];
+
+    const result = await baton(['tasks', 'list'], dbEnv);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+STATUS\s+TOOL\s+BINDING\s+CREATED\s+UPDATED\s+LEASE\s+ATTEMPTS$/);
+    expect(lines).toHaveLength(5);
+    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(prefix(done.id))}\\s+completed\\s+failing_job\\s+bound\\s+\\d{4}-`));
+    expect(lines[1]).toMatch(/\s-\s+1$/);
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^${escapeRegExp(prefix(anonymous.id))}\\s+working\\s+slow_compute\\s+anonymous, session ${escapeRegExp(prefix(anonymous.sessionId!))}\\s`,
+      ),
+    );
+    expect(lines[3]).toMatch(new RegExp(`^${escapeRegExp(prefix(working.id))}\\s+working\\s+slow_compute\\s+bound\\s`));
+    expect(lines[3]).toMatch(/\sinstance-cli \(in (29|30)s\)\s+1$/);
+    expect(lines[4]).toBe('3 task(s), newest first');
+    expectNoSecrets(result.stdout, ids);
+
+    const [open, failing, firstPage] = await Promise.all([
+      baton(['tasks', 'list', '--status', 'working,input_required'], dbEnv),
+      baton(['tasks', 'list', '--tool', 'failing_job', '--status', 'open'], dbEnv),
+      baton(['tasks', 'list', '--limit', '2'], dbEnv),
+    ]);
+    expect(open.stdout).not.toContain(prefix(done.id));
+    expect(open.stdout).toContain('2 task(s) with status working or input_required, newest first');
+    expect(failing.stdout).toBe('no tasks with status working or input_required of tool failing_job\n');
+    const more = firstPage.stdout.trim().split('\n');
+    expect(more).toHaveLength(4);
+    expect(more[3]).toBe(`2 task(s), newest first; there may be more: --after ${prefix(anonymous.id)}`);
+    const secondPage = await baton(['tasks', 'list', '--limit', '2', '--after', prefix(anonymous.id)], dbEnv);
+    expect(secondPage.code, secondPage.stderr).toBe(0);
+    expect(secondPage.stdout.trim().split('\n').slice(1, -1)).toEqual([
+      expect.stringMatching(new RegExp(`^${escapeRegExp(prefix(working.id))}`)),
+    ]);
+
+    const json = await baton(['tasks', 'list', '--json', '--status', 'completed'], dbEnv);
+    expect(json.code, json.stderr).toBe(0);
+    const listed = JSON.parse(json.stdout);
+    expect(listed).toEqual({
+      tasks: [
+        expect.objectContaining({
+          idPrefix: done.id.slice(0, 8),
+          status: 'completed',
+          tool: 'failing_job',
+          bound: true,
+          sessionIdPrefix: null,
+          lease: null,
+          attempts: 1,
+          rerunnable: true,
+          result: { contentBlocks: 0, types: [], isError: true, structuredContent: false, text: null },
+          error: null,
+        }),
+      ],
+      after: null,
+    });
+    expectNoSecrets(json.stdout, ids);
+  });
+
+  it('show: everything about one task, by its full id or the prefix list shows; a result and an error summarised; --json', async () => {
+    const running = await createTask({ statusMessage: 'warming up' });
+    const shown = await baton(['tasks', 'show', '--', running.id], dbEnv);
+    expect(shown.code, shown.stderr).toBe(0);
+    const field = (output: string, name: string) =>
+      output
+        .split('\n')
+        .find((line) => line.startsWith(`${name} `))
+        ?.slice(name.length)
+        .trim();
+    expect(field(shown.stdout, 'task')).toBe(prefix(running.id));
+    expect(field(shown.stdout, 'status')).toBe('working: warming up');
+    expect(field(shown.stdout, 'tool')).toBe('slow_compute (arguments: label, seconds)');
+    expect(field(shown.stdout, 'binding')).toBe('bound to a credential; a 2026-07-28 task (no session)');
+    expect(field(shown.stdout, 'created')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\)$/);
+    expect(field(shown.stdout, 'expires')).toMatch(/\(in (59m\d+s|1h), ttl 1h\)$/);
+    expect(field(shown.stdout, 'lease')).toMatch(/^instance-cli until \d{4}-.*Z \(in (29|30)s\)$/);
+    expect(field(shown.stdout, 'attempts')).toBe('1');
+    expect(field(shown.stdout, 'rerunnable')).toBe('yes: runs again from its start when its instance is gone');
+    expect(field(shown.stdout, 'result')).toBe('none yet');
+    expectNoSecrets(shown.stdout, [running.id]);
+
+    const asking = await createTask({ rerunnable: false });
+    await store.tasks.requestInput(asking.id, OWNER, { confirm: { method: 'elicitation/create', params: { message: 'Sure?' } } });
+    const completed = await createTask();
+    await store.tasks.settle(completed.id, OWNER, {
+      status: 'completed',
+      result: {
+        content: [
+          { type: 'text', text: `computed ${'x'.repeat(200)}` },
+          { type: 'image', data: 'AAAA', mimeType: 'image/png' },
+        ],
+      },
+    });
+    const failed = await createTask({ tool: 'protocol_error_job' });
+    await store.tasks.settle(failed.id, OWNER, {
+      status: 'failed',
+      error: { code: -32603, message: 'protocol_error_job broke on purpose' },
+    });
+
+    const [input, result, error] = await Promise.all([
+      baton(['tasks', 'show', '--prefix', prefix(asking.id)], dbEnv),
+      baton(['tasks', 'show', '--', completed.id], dbEnv),
+      baton(['tasks', 'show', '--', failed.id], dbEnv),
+    ]);
+    expect(field(input.stdout, 'status')).toBe('input_required');
+    expect(field(input.stdout, 'input asked')).toBe('confirm (elicitation/create)');
+    expect(field(input.stdout, 'input given')).toBe('none');
+    expect(field(input.stdout, 'lease')).toBe('none: waiting for input; the instance that receives the answers continues it');
+    expect(field(input.stdout, 'rerunnable')).toBe('no: ends failed if its instance is gone');
+    expect(field(result.stdout, 'lease')).toBe('none: finished');
+    expect(field(result.stdout, 'result')).toBe(`2 content block(s) (text, image); isError: no; text: "computed ${'x'.repeat(91)}…"`);
+    expect(field(error.stdout, 'status')).toBe('failed');
+    expect(field(error.stdout, 'error')).toBe('-32603 protocol_error_job broke on purpose');
+
+    const json = await baton(['tasks', 'show', '--json', '--', asking.id], dbEnv);
+    expect(JSON.parse(json.stdout)).toEqual({
+      idPrefix: asking.id.slice(0, 8),
+      status: 'input_required',
+      statusMessage: null,
+      tool: 'slow_compute',
+      argumentNames: ['label', 'seconds'],
+      bound: true,
+      sessionIdPrefix: null,
+      createdAt: asking.createdAt.toISOString(),
+      updatedAt: expect.any(String),
+      expiresAt: asking.expiresAt.toISOString(),
+      ttlMs: HOUR,
+      lease: null,
+      attempts: 1,
+      rerunnable: false,
+      inputRequests: { confirm: 'elicitation/create' },
+      inputResponseKeys: [],
+      result: null,
+      error: null,
+    });
+    expectNoSecrets(json.stdout, [asking.id]);
+  });
+
+  it('cancel: through the store, once, then acknowledged again; a finished task is left as it is', async () => {
+    const task = await createTask();
+    const cancelled = await baton(['tasks', 'cancel', '--', task.id], dbEnv);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toBe(
+      `cancelled task ${prefix(task.id)} (slow_compute, was working): the instance running its handler stops it, and its client reads status cancelled\n`,
+    );
+    expect(await store.tasks.get(task.id, 'all')).toMatchObject({
+      status: 'cancelled',
+      statusMessage: 'cancelled by an operator',
+      lease: undefined,
+    });
+    const again = await baton(['tasks', 'cancel', '--prefix', prefix(task.id)], dbEnv);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe(`task ${prefix(task.id)} had already ended: cancelled; nothing changed\n`);
+
+    const finished = await createTask();
+    await store.tasks.settle(finished.id, OWNER, { status: 'completed', result: { content: [] } });
+    const late = await baton(['tasks', 'cancel', '--', finished.id], dbEnv);
+    expect(late.code).toBe(0);
+    expect(late.stdout).toBe(`task ${prefix(finished.id)} had already ended: completed; nothing changed\n`);
+    expect(await statusOf(finished.id)).toBe('completed');
+  });
+
+  it('refuses bad input with a clear error and changes nothing: unknown ids (exit 1), bad flags and arguments (exit 2)', async () => {
+    const task = await createTask();
+    const twins = [await createTask(), await createTask()];
+    await admin.query(`update baton.tasks set id = 'TwinTask-' || substr(id, 10) where id = any($1)`, [twins.map((t) => t.id)]);
+    const results = await Promise.all([
+      baton(['tasks', 'cancel', '--', `x${task.id.slice(1)}`], dbEnv),
+      baton(['tasks', 'show', '--', 'no-such-task-0123456789012345678901234567'], dbEnv),
+      baton(['tasks', 'cancel', task.id.slice(0, 8)], dbEnv),
+      baton(['tasks', 'cancel', '--prefix', 'TwinTask'], dbEnv),
+      baton(['tasks', 'list', '--after', 'Nowhere1'], dbEnv),
+      baton(['tasks', 'list', '--status', 'running'], dbEnv),
+      baton(['tasks', 'list', '--status', ''], dbEnv),
+      baton(['tasks', 'cancel'], dbEnv),
+      baton(['tasks', 'cancel', '--json', '--', task.id], dbEnv),
+      baton(['tasks', 'show', '--limit', '3', '--', task.id], dbEnv),
+      baton(['tasks', 'frobnicate'], dbEnv),
+      baton(['tasks'], dbEnv),
+      baton(['tasks', 'cancel', '--prefix', 'Twin'], dbEnv),
+      baton(['tasks', 'list', '--after', 'abc'], dbEnv),
+      baton(['sessions', 'list', '--json'], dbEnv),
+    ]);
+    const expected: [number, string][] = [
+      [1, `not found: no task with id "x${task.id.slice(1, 8)}…"\n`],
+      [1, 'not found: no task with id "no-such-…"'],
+      [1, 'use --prefix'],
+      [1, 'ambiguous: more than one task id starts with "TwinTask"'],
+      [1, 'not found: no task id starts with "Nowhere1"'],
+      [2, '--status: unknown status "running" (known: working, input_required, completed, failed, cancelled, open)'],
+      [2, '--status: unknown status "" (known: working, input_required, completed, failed, cancelled, open)'],
+      [2, '"tasks cancel" takes exactly one task id'],
+      [2, 'option --json does not apply to "tasks cancel"'],
+      [2, 'option --limit does not apply to "tasks show"'],
+      [2, 'unknown subcommand "tasks frobnicate" (known: list, show, cancel)'],
+      [2, '"tasks" needs a subcommand: list, show or cancel'],
+      [2, 'a prefix needs at least 8 characters, got 4'],
+      [2, '--after: a prefix needs at least 8 characters, got 3'],
+      [2, 'option --json does not apply to "sessions list"'],
+    ];
+    results.forEach((result, i) => {
+      const [code, message] = expected[i]!;
+      expect(result.code, message).toBe(code);
+      expect(result.stderr, message).toContain(message);
+      expect(result.stdout, message).toBe('');
+    });
+    for (const id of [task.id, ...twins.map((t) => `TwinTask-${t.id.slice(9)}`)]) expect(await statusOf(id)).toBe('working');
+  });
+
+  it('explains that a task id starting with "-" goes after "--"', async () => {
+    const task = await createTask();
+    await admin.query(`update baton.tasks set id = '-' || substr(id, 2) where id = $1`, [task.id]);
+    const id = `-${task.id.slice(1)}`;
+    const refused = await baton(['tasks', 'cancel', id], dbEnv);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`goes after "--": baton tasks cancel -- ${id.slice(0, 8)}…`);
+    expect(await statusOf(id)).toBe('working');
+  });
+
+  it('cancel reaches the handler where it runs: a task of a running server process stops there', async () => {
+    const server = await startServer(dbEnv, { command: [process.execPath, '--import', 'tsx', 'test/fixtures/task-main.ts'] });
+    try {
+      const label = `cli-${Date.now()}`;
+      const response = await fetch(
+        modernRequest(server.url, 'tools/call', {
+          name: 'wait_for_cancel',
+          arguments: { label },
+          _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } },
+        }),
+      );
+      const [created] = await readMessages(response);
+      expect(created.result, JSON.stringify(created)).toMatchObject({ resultType: 'task', status: 'working' });
+      const taskId: string = created.result.taskId;
+      const stopped = () => server.logs.join('').includes(`"label":"${label}"`);
+      expect(stopped()).toBe(false);
+
+      const cancelled = await baton(['tasks', 'cancel', '--', taskId], dbEnv);
+      expect(cancelled.code, cancelled.stderr).toBe(0);
+      // The server heard it (its channel, or at the latest its next lease renewal) and aborted the handler.
+      await waitFor(stopped, { what: 'the handler to stop in the server process', detail: () => server.logs.join('') });
+      const line = server.logs
+        .join('')
+        .split('\n')
+        .find((l) => l.includes(`"label":"${label}"`))!;
+      expect(JSON.parse(line)).toMatchObject({
+        msg: 'handler stopped',
+        reason: expect.stringMatching(/the task was cancelled|no longer held here/),
+      });
+      // Its client reads it cancelled; what the handler returned after the abort was not recorded.
+      const got = await fetch(
+        modernRequest(
+          server.url,
+          'tasks/get',
+          { taskId, _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } } },
+          { 'mcp-name': taskId },
+        ),
+      );
+      const [polled] = await readMessages(got);
+      expect(polled.result).toMatchObject({ status: 'cancelled', statusMessage: 'cancelled by an operator' });
+      expect(polled.result).not.toHaveProperty('result');
     } finally {
       await server.stop();
     }

@@ -166,6 +166,28 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(second).toEqual({ tasks: [expect.objectContaining({ id: created.id })] });
   });
 
+  it('lists every task for operators, filtered by status and tool, newest first, in pages', async () => {
+    // A tool name of its own per store, so that this file's other tasks stay out of the lists.
+    const tool = `filtered_${kind.name}`;
+    const [first, second, third] = [
+      await a.tasks.create(newTask({ tool })),
+      await a.tasks.create(newTask({ tool, credentialHash: BOB })),
+      await b.tasks.create(newTask({ tool })),
+    ];
+    await a.tasks.cancel(second.id, 'all');
+    const ids = (page: { tasks: { id: string }[] }) => page.tasks.map((t) => t.id);
+    expect(ids(await one(() => a.tasks.list('all', { tool })))).toEqual([third.id, second.id, first.id]);
+    expect(ids(await one(() => b.tasks.list('all', { tool, status: ['working', 'input_required'] })))).toEqual([third.id, first.id]);
+    expect(ids(await a.tasks.list('all', { tool, status: ['cancelled'] }))).toEqual([second.id]);
+    expect(ids(await a.tasks.list('all', { tool, status: [] }))).toEqual([]);
+    // The filters hold across pages.
+    const page = await a.tasks.list('all', { tool, status: ['working'], limit: 1 });
+    expect(ids(page)).toEqual([third.id]);
+    expect(ids(await a.tasks.list('all', { tool, status: ['working'], limit: 1, cursor: page.nextCursor }))).toEqual([first.id]);
+    // A credential's reach still applies under the filters.
+    expect(ids(await a.tasks.list({ credentialHash: BOB }, { tool }))).toEqual([second.id]);
+  });
+
   it('keeps the answers given before the task existed (input gathered in the request)', async () => {
     const answers = { user_name: { action: 'accept', content: { name: 'Alice' } } };
     const created = await one(() => a.tasks.create(newTask({ inputResponses: answers })));

@@ -1,5 +1,5 @@
 // Operating a deployment's session database from outside the servers: migrations, live sessions,
-// revocation, a cleanup run, announcements to every instance. The `baton` command line is a thin
+// revocation, tasks (list, inspect, cancel), a cleanup run, announcements to every instance. The `baton` command line is a thin
 // shell over this; an operator's own scripts can use it the same way (`mcp-baton/node`).
 import { sql } from 'drizzle-orm';
 import { changeNotifier, deferredChanges } from '../store/channel/changes.js';
@@ -13,11 +13,12 @@ import type { Database } from '../store/db/database.js';
 import { migrate } from '../store/db/migrate.js';
 import { MIGRATIONS } from '../store/db/migrations.generated.js';
 import { nodeDriver, openNodeDatabase } from '../store/db/open-node.js';
-import { sessions } from '../store/db/schema.js';
+import { sessions, tasks } from '../store/db/schema.js';
 import { loggerFor, type Logger, type LogLevel } from '../log.js';
 import type { DatabaseSessionStore } from '../store/database-store.js';
 import { sessionLimits } from '../store/limits.js';
 import type { CleanupOptions, CleanupReport, SessionLimits, SessionSummary } from '../store/types.js';
+import type { TaskListOptions, TaskRecord } from '../store/tasks/types.js';
 import type { ConfigInput } from './baton.js';
 
 export interface AdminOptions {
@@ -38,6 +39,18 @@ export interface MigrateReport {
   bundled: number;
 }
 
+/**
+ * A task as operators see it: everything in its record but the credential hash, which the admin
+ * never hands out (`bound` says whether there is one, as for sessions).
+ */
+export type AdminTask = Omit<TaskRecord, 'credentialHash'> & { bound: boolean };
+
+export interface AdminTaskPage {
+  tasks: AdminTask[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
 export interface Admin {
   readonly config: Config;
   /** The file the configuration was read from, else "BATON_CONFIG_YAML", "environment" or the options. */
@@ -56,6 +69,18 @@ export interface Admin {
   findSessions(prefix: string, limit?: number): Promise<string[]>;
   /** Removes a session whatever its binding; its end reaches every instance. False when there was none. */
   revokeSession(id: string): Promise<boolean>;
+  /** Every live task (whatever its credential or session), newest first, a page at a time, filtered by status and tool. */
+  listTasks(options?: TaskListOptions): Promise<AdminTaskPage>;
+  /** Full ids of live tasks whose id starts with `prefix` (at most `limit`, default 2). */
+  findTasks(prefix: string, limit?: number): Promise<string[]>;
+  /** One live task, whatever its credential; undefined when there is none (or it expired). */
+  getTask(id: string): Promise<AdminTask | undefined>;
+  /**
+   * Cancels a task that has not ended, through the store: the cancel is published on the task's
+   * topic, so the instance running its handler aborts it, and its client reads `cancelled`. A task
+   * that already ended is returned as it is (idempotent). Undefined when there is no such task.
+   */
+  cancelTask(id: string): Promise<AdminTask | undefined>;
   /** Deletes expired and idle sessions once, in batches (`onBatch` reports each). */
   cleanup(options?: CleanupOptions): Promise<CleanupReport>;
   /** Announces changes to every instance's streams. */
@@ -129,6 +154,27 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       return found.map((row) => row.id);
     },
     revokeSession: async (id) => (await store()).revoke(id),
+    async listTasks(listOptions) {
+      const page = await (await store()).tasks.list('all', listOptions);
+      return { tasks: page.tasks.map(operatorView), ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }) };
+    },
+    async findTasks(prefix, limit = 2) {
+      const { database } = await store();
+      const found = await database.db
+        .select({ id: tasks.id })
+        .from(tasks)
+        .where(sql`starts_with(${tasks.id}, ${prefix}) and ${tasks.expiresAt} > now()`)
+        .limit(limit);
+      return found.map((row) => row.id);
+    },
+    async getTask(id) {
+      const task = await (await store()).tasks.get(id, 'all');
+      return task && operatorView(task);
+    },
+    async cancelTask(id) {
+      const task = await (await store()).tasks.cancel(id, 'all', CANCELLED_BY_OPERATOR);
+      return task && operatorView(task);
+    },
     cleanup: async (cleanupOptions) => (await store()).cleanup(cleanupOptions),
     changes: deferredChanges(async () => changeNotifier((await store()).channel)),
     async close() {
@@ -139,4 +185,12 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       await handle?.database.close();
     },
   };
+}
+
+/** The status message a task cancelled through the admin carries: its client reads who ended it. */
+const CANCELLED_BY_OPERATOR = 'cancelled by an operator';
+
+function operatorView(task: TaskRecord): AdminTask {
+  const { credentialHash, ...rest } = task;
+  return { ...rest, bound: credentialHash !== '' };
 }

@@ -22,7 +22,7 @@ import { lazyPlatform } from './lazy.js';
 import { loggerFor } from '../log.js';
 import { listenHttp } from './node-http.js';
 
-export { createAdmin, type Admin, type AdminOptions } from './admin.js';
+export { createAdmin, type Admin, type AdminOptions, type AdminTask, type AdminTaskPage } from './admin.js';
 
 export interface NodeBatonOptions extends BatonOptions {
   /** Where baton.yaml (or a relative BATON_CONFIG) is looked for when `config` is not given; default the working directory. */

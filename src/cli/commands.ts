@@ -49,31 +49,50 @@ export async function listCommand(admin: Admin, limit: number, io: Io): Promise<
 }
 
 /**
+ * The full id a command works on: the one given, or with `byPrefix` the one id that starts with
+ * it (what a list shows, its "…" allowed). Otherwise the exit code, after saying why.
+ */
+export async function resolveId(
+  noun: 'session' | 'task',
+  given: string,
+  byPrefix: boolean,
+  find: (prefix: string, limit: number) => Promise<string[]>,
+  io: Io,
+): Promise<{ id: string } | { exit: number }> {
+  if (!byPrefix) return { id: given };
+  const prefix = given.endsWith('…') ? given.slice(0, -1) : given;
+  if (prefix.length < ID_PREFIX_LENGTH) {
+    io.err(`error: a prefix needs at least ${ID_PREFIX_LENGTH} characters, got ${prefix.length}`);
+    return { exit: EXIT.usage };
+  }
+  const matches = await find(prefix, 2);
+  if (matches.length === 0) {
+    io.err(`not found: no ${noun} id starts with "${prefix}"`);
+    return { exit: EXIT.failed };
+  }
+  if (matches.length > 1) {
+    io.err(`ambiguous: more than one ${noun} id starts with "${prefix}"; give more characters or the full id`);
+    return { exit: EXIT.failed };
+  }
+  return { id: matches[0]! };
+}
+
+/** What to say of a full id that names nothing; a short one was most likely a prefix given without --prefix. */
+export function notFound(noun: 'session' | 'task', command: string, id: string): string {
+  const hint = id.length < 40 ? ` (${command} needs the whole id; for the prefix that '${noun}s list' shows, use --prefix)` : '';
+  return `not found: no ${noun} with id "${idPrefix(id)}"${hint}`;
+}
+
+/**
  * Removes one session whatever its binding or state. `--prefix` accepts what `sessions list`
  * shows, but only when exactly one session starts with it.
  */
 export async function revokeCommand(admin: Admin, id: string, byPrefix: boolean, io: Io): Promise<number> {
-  let target = id;
-  if (byPrefix) {
-    const prefix = id.endsWith('…') ? id.slice(0, -1) : id;
-    if (prefix.length < ID_PREFIX_LENGTH) {
-      io.err(`error: a prefix needs at least ${ID_PREFIX_LENGTH} characters, got ${prefix.length}`);
-      return EXIT.usage;
-    }
-    const matches = await admin.findSessions(prefix, 2);
-    if (matches.length === 0) {
-      io.err(`not found: no session id starts with "${prefix}"`);
-      return EXIT.failed;
-    }
-    if (matches.length > 1) {
-      io.err(`ambiguous: more than one session id starts with "${prefix}"; give more characters or the full id`);
-      return EXIT.failed;
-    }
-    target = matches[0]!;
-  }
+  const resolved = await resolveId('session', id, byPrefix, (prefix, limit) => admin.findSessions(prefix, limit), io);
+  if ('exit' in resolved) return resolved.exit;
+  const target = resolved.id;
   if (!(await admin.revokeSession(target))) {
-    const hint = target.length < 40 ? ` (revoke needs the whole id; for the prefix that 'sessions list' shows, use --prefix)` : '';
-    io.err(`not found: no session with id "${idPrefix(target)}"${hint}`);
+    io.err(notFound('session', 'revoke', target));
     return EXIT.failed;
   }
   io.out(

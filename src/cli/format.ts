@@ -17,10 +17,11 @@ export function timestamp(date: Date): string {
   return `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`;
 }
 
-/** "3m20s ago" or "in 27m", to the second. */
+/** "3m20s ago", "now" or "in 27m", to the second. */
 export function relative(date: Date, now: number): string {
   const seconds = Math.round((date.getTime() - now) / 1000);
-  const text = seconds === 0 ? '0s' : formatDuration(Math.abs(seconds) * 1000);
+  if (seconds === 0) return 'now';
+  const text = formatDuration(Math.abs(seconds) * 1000);
   return seconds < 0 ? `${text} ago` : `in ${text}`;
 }
 

@@ -1,5 +1,6 @@
 // Parses the command line, reads the same configuration as the server (baton.yaml, BATON_CONFIG,
 // BATON_CONFIG_YAML, environment overrides), opens the session database and runs one command.
+// Everything the arguments can get wrong is refused here, before the database is opened.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { parseDuration } from '../config/duration.js';
@@ -17,6 +18,9 @@ import {
   type Io,
   type Notification,
 } from './commands.js';
+import { ID_PREFIX_LENGTH } from './format.js';
+import { tasksCancelCommand, tasksListCommand, tasksShowCommand } from './tasks.js';
+import type { TaskStatus } from '../store/tasks/types.js';
 
 export const USAGE = `Usage: baton <command> [options]
 
@@ -26,6 +30,16 @@ Commands:
   sessions revoke <id>         Remove a session by its full id (the Mcp-Session-Id value);
                                an id that starts with "-" goes after "--".
   sessions revoke --prefix <p> Remove the one session whose id starts with p (as 'sessions list' shows it).
+  tasks list [--status S[,S...]] [--tool NAME] [--limit N] [--after <p>] [--json]
+                               Tasks of every credential, newest first (default limit 50). Statuses:
+                               working, input_required, completed, failed, cancelled; open = the
+                               first two. --after continues after the task a page ended with.
+  tasks show <id> | --prefix <p> [--json]
+                               Everything about one task: status, tool, times, lease, attempts,
+                               input asked and given, its result or error summarised.
+  tasks cancel <id> | --prefix <p>
+                               Cancel a task that has not ended; the instance running it stops it.
+                               A task id that starts with "-" goes after "--", as a session id.
   cleanup [--budget D] [--batch-size N]
                                Remove expired and idle sessions once; prints what it removed.
   notify tools-changed | prompts-changed | resources-changed
@@ -45,6 +59,10 @@ const OPTIONS = {
   prefix: { type: 'boolean' },
   budget: { type: 'string' },
   'batch-size': { type: 'string' },
+  status: { type: 'string' },
+  tool: { type: 'string' },
+  after: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -53,7 +71,7 @@ type OptionName = keyof typeof OPTIONS;
 class UsageError extends Error {}
 
 interface Parsed {
-  command: 'migrate' | 'sessions list' | 'sessions revoke' | 'cleanup' | 'notify' | 'help';
+  command: 'migrate' | 'sessions list' | 'sessions revoke' | 'tasks list' | 'tasks show' | 'tasks cancel' | 'cleanup' | 'notify' | 'help';
   values: Partial<Record<OptionName, string | boolean>>;
   id?: string;
   notification?: Notification;
@@ -64,6 +82,9 @@ const ALLOWED: Record<Parsed['command'], OptionName[]> = {
   migrate: [],
   'sessions list': ['limit'],
   'sessions revoke': ['prefix'],
+  'tasks list': ['limit', 'status', 'tool', 'after', 'json'],
+  'tasks show': ['prefix', 'json'],
+  'tasks cancel': ['prefix'],
   cleanup: ['budget', 'batch-size'],
   notify: [],
   help: [],
@@ -74,9 +95,10 @@ function parse(argv: string[]): Parsed {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    // Session ids are base64url: one in 32 starts with "-" and reads as an option.
+    // Session and task ids are base64url: one in 32 starts with "-" and reads as an option.
     const dashed = argv.find((arg) => /^-[A-Za-z0-9_-]{20,}$/.test(arg));
-    const hint = dashed ? `; a session id that starts with "-" goes after "--": baton sessions revoke -- ${dashed.slice(0, 8)}…` : '';
+    const [noun, verb] = argv[0] === 'tasks' ? ['task', `tasks ${argv[1] ?? 'cancel'}`] : ['session', 'sessions revoke'];
+    const hint = dashed ? `; a ${noun} id that starts with "-" goes after "--": baton ${verb} -- ${dashed.slice(0, 8)}…` : '';
     throw new UsageError(`${(error as Error).message}${hint}`);
   }
   const { values, positionals } = parsed;
@@ -99,6 +121,20 @@ function parse(argv: string[]): Parsed {
         second === undefined
           ? '"sessions" needs a subcommand: list or revoke'
           : `unknown subcommand "sessions ${second}" (known: list, revoke)`,
+      );
+    }
+  } else if (first === 'tasks') {
+    if (second === 'list') {
+      if (rest.length > 0) throw new UsageError(`"tasks list" takes no arguments, got "${rest[0]}"`);
+      result = { command: 'tasks list', values };
+    } else if (second === 'show' || second === 'cancel') {
+      if (rest.length !== 1) throw new UsageError(`"tasks ${second}" takes exactly one task id`);
+      result = { command: `tasks ${second}`, values, id: rest[0]! };
+    } else {
+      throw new UsageError(
+        second === undefined
+          ? '"tasks" needs a subcommand: list, show or cancel'
+          : `unknown subcommand "tasks ${second}" (known: list, show, cancel)`,
       );
     }
   } else if (first === 'notify') {
@@ -130,6 +166,33 @@ function positiveInteger(value: string | boolean | undefined, name: string, max:
   return number;
 }
 
+const STATUSES: readonly TaskStatus[] = ['working', 'input_required', 'completed', 'failed', 'cancelled'];
+
+/** `--status working,failed`; `open` stands for the statuses of a task that has not ended. */
+function statuses(value: string | boolean | undefined): TaskStatus[] | undefined {
+  if (value === undefined) return undefined;
+  const picked = new Set<TaskStatus>();
+  for (const name of String(value).split(',')) {
+    if (name === 'open') {
+      picked.add('working').add('input_required');
+    } else if ((STATUSES as readonly string[]).includes(name)) {
+      picked.add(name as TaskStatus);
+    } else {
+      throw new UsageError(`--status: unknown status "${name}" (known: ${[...STATUSES, 'open'].join(', ')})`);
+    }
+  }
+  return STATUSES.filter((status) => picked.has(status));
+}
+
+/** `--after`: the prefix a page ended with, checked before anything is opened. */
+function prefixOption(value: string | boolean | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  const prefix = String(value).replace(/…$/, '');
+  if (prefix.length < ID_PREFIX_LENGTH)
+    throw new UsageError(`--${name}: a prefix needs at least ${ID_PREFIX_LENGTH} characters, got ${prefix.length}`);
+  return prefix;
+}
+
 function duration(value: string | boolean | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   let ms: number;
@@ -152,9 +215,13 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
   let limit: number | undefined;
   let budgetMs: number | undefined;
   let batchSize: number | undefined;
+  let status: TaskStatus[] | undefined;
+  let after: string | undefined;
   try {
     parsed = parse(argv);
     limit = positiveInteger(parsed.values.limit, 'limit', 10_000);
+    status = statuses(parsed.values.status);
+    after = prefixOption(parsed.values.after, 'after');
     budgetMs = duration(parsed.values.budget, 'budget');
     batchSize = positiveInteger(parsed.values['batch-size'], 'batch-size', 1_000_000);
   } catch (error) {
@@ -201,6 +268,18 @@ export async function runCli(argv: string[], io: Io, options: RunOptions = {}): 
     if (parsed.command === 'migrate') return await migrateCommand(admin, io);
     if (parsed.command === 'sessions list') return await listCommand(admin, limit ?? 50, io);
     if (parsed.command === 'sessions revoke') return await revokeCommand(admin, parsed.id!, parsed.values.prefix === true, io);
+    const byPrefix = parsed.values.prefix === true;
+    const json = parsed.values.json === true;
+    if (parsed.command === 'tasks list') {
+      const tool = parsed.values.tool === undefined ? undefined : String(parsed.values.tool);
+      return await tasksListCommand(
+        admin,
+        { limit: limit ?? 50, json, ...(status && { status }), ...(tool !== undefined && { tool }), ...(after !== undefined && { after }) },
+        io,
+      );
+    }
+    if (parsed.command === 'tasks show') return await tasksShowCommand(admin, parsed.id!, byPrefix, json, io);
+    if (parsed.command === 'tasks cancel') return await tasksCancelCommand(admin, parsed.id!, byPrefix, io);
     if (parsed.command === 'notify') return await notifyCommand(admin, parsed.notification!, parsed.uri, io);
     return await cleanupCommand(admin, { ...(budgetMs !== undefined && { budgetMs }), ...(batchSize !== undefined && { batchSize }) }, io);
   } catch (error) {

@@ -15,6 +15,7 @@ import type {
   RespondResult,
   TaskCaller,
   TaskCleanup,
+  TaskListOptions,
   TaskOutcome,
   TaskPage,
   TaskReach,
@@ -103,14 +104,19 @@ export class DatabaseTaskStore implements TaskStore {
     return row ? toTask(row) : undefined;
   }
 
-  async list(reach: TaskReach, page: { limit?: number; cursor?: string } = {}): Promise<TaskPage> {
-    const limit = Math.max(1, page.limit ?? 100);
+  async list(reach: TaskReach, options: TaskListOptions = {}): Promise<TaskPage> {
+    const limit = Math.max(1, options.limit ?? 100);
     // The cursor is the last task of the previous page: the next page starts after it.
     const after =
-      page.cursor === undefined ? sql`true` : sql`(created_at, id) < (select created_at, id from ${tasks} where id = ${page.cursor})`;
+      options.cursor === undefined ? sql`true` : sql`(created_at, id) < (select created_at, id from ${tasks} where id = ${options.cursor})`;
+    const status =
+      options.status === undefined
+        ? sql`true`
+        : sql`status in (select jsonb_array_elements_text(${JSON.stringify(options.status)}::jsonb))`;
+    const tool = options.tool === undefined ? sql`true` : sql`tool = ${options.tool}`;
     const rows = await this.run(sql`
       select ${columns()} from ${tasks}
-      where expires_at > now() and ${within(reach)} and ${after}
+      where expires_at > now() and ${within(reach)} and ${after} and ${status} and ${tool}
       order by created_at desc, id desc limit ${limit + 1}`);
     const found = rows.slice(0, limit).map(toTask);
     return rows.length > limit ? { tasks: found, nextCursor: found.at(-1)!.id } : { tasks: found };

@@ -14,6 +14,7 @@ import {
   type RespondResult,
   type TaskCaller,
   type TaskCleanup,
+  type TaskListOptions,
   type TaskOutcome,
   type TaskPage,
   type TaskReach,
@@ -72,15 +73,20 @@ export class MemoryTaskStore implements TaskStore {
     return task && structuredClone(task);
   }
 
-  async list(reach: TaskReach, page: { limit?: number; cursor?: string } = {}): Promise<TaskPage> {
-    const limit = Math.max(1, page.limit ?? 100);
+  async list(reach: TaskReach, options: TaskListOptions = {}): Promise<TaskPage> {
+    const limit = Math.max(1, options.limit ?? 100);
     const now = this.now();
+    const { status, tool } = options;
     const all = [...this.#tasks.values()].filter((t) => this.#alive(t, now) && inReach(t, reach)).reverse();
-    const start = page.cursor === undefined ? 0 : all.findIndex((t) => t.id === page.cursor) + 1;
-    // An unknown cursor (its task is gone) ends the list, as in the database store.
-    if (page.cursor !== undefined && start === 0) return { tasks: [] };
-    const found = all.slice(start, start + limit).map((t) => structuredClone(t));
-    return start + limit < all.length ? { tasks: found, nextCursor: found.at(-1)!.id } : { tasks: found };
+    const start = options.cursor === undefined ? 0 : all.findIndex((t) => t.id === options.cursor) + 1;
+    // An unknown cursor (its task is gone) ends the list, as in the database store; the cursor's
+    // task itself need not pass the filters (it may have changed since its page).
+    if (options.cursor !== undefined && start === 0) return { tasks: [] };
+    const passing = all
+      .slice(start)
+      .filter((t) => (status === undefined || status.includes(t.status)) && (tool === undefined || t.tool === tool));
+    const found = passing.slice(0, limit).map((t) => structuredClone(t));
+    return passing.length > limit ? { tasks: found, nextCursor: found.at(-1)!.id } : { tasks: found };
   }
 
   async settle(id: string, owner: string, outcome: TaskOutcome): Promise<TaskRecord | undefined> {

@@ -110,6 +110,18 @@ export type TaskOutcome =
   /** The handler stopped because the task was cancelled. */
   | { status: 'cancelled'; statusMessage?: string };
 
+/** Which tasks a list returns, a page at a time. */
+export interface TaskListOptions {
+  /** Tasks per page; default 100. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Only tasks in one of these statuses (an empty list matches none). */
+  status?: readonly TaskStatus[];
+  /** Only tasks of this tool. */
+  tool?: string;
+}
+
 export interface TaskPage {
   tasks: TaskRecord[];
   /** Pass back to get the next page; absent on the last page. */
@@ -142,8 +154,8 @@ export interface TaskStore {
   create(task: NewTask): Promise<TaskRecord>;
   /** The task, if it exists, has not expired and is within reach; otherwise undefined. */
   get(id: string, reach: TaskReach): Promise<TaskRecord | undefined>;
-  /** Tasks within reach, newest first; `cursor` continues a previous page. */
-  list(reach: TaskReach, page?: { limit?: number; cursor?: string }): Promise<TaskPage>;
+  /** Tasks within reach that pass the filters, newest first; `cursor` continues a previous page. */
+  list(reach: TaskReach, options?: TaskListOptions): Promise<TaskPage>;
   /**
    * Progress or outcome by the lease holder. Undefined, and nothing changed, when `owner` does not
    * hold the lease or the task is already terminal. A terminal outcome ends the lease.

@@ -88,7 +88,7 @@ export function openNeonHttp(options: NeonHttpOptions): Database {
   const direct = neon(options.dsn);
   const query = async (statement: SQL): Promise<Record<string, unknown>[]> => {
     const { sql: text, params } = dialect.sqlToQuery(statement);
-    statements.count++;
+    statements.logQuery(text);
     const controller = new AbortController();
     // The reason AbortSignal.timeout would give, so that the error reads (and is classified) the same.
     const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeout);
