@@ -37,7 +37,6 @@ import {
   declaresTasks,
   type ModernTasksOptions,
   registerTaskMethods,
-  scopeOf,
   TASKS_EXTENSION,
   tasksRequired,
   type OutageNote,

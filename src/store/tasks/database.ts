@@ -86,7 +86,13 @@ export class DatabaseTaskStore implements TaskStore {
   async get(id: string, reach: TaskReach): Promise<TaskRecord | undefined> {
     const [row] = await this.run(
       sql`select ${columns()} from ${tasks} where id = ${id} and expires_at > now() and ${within(reach)}`,
-      reach === 'all' ? undefined : reach.sessionId === undefined ? 'baton_task_get' : reach.sessionId === null ? 'baton_task_get_sessionless' : 'baton_task_get_session',
+      reach === 'all'
+        ? undefined
+        : reach.sessionId === undefined
+          ? 'baton_task_get'
+          : reach.sessionId === null
+            ? 'baton_task_get_sessionless'
+            : 'baton_task_get_session',
     );
     return row ? toTask(row) : undefined;
   }
