@@ -4,10 +4,10 @@
 // capabilities (restored by the caller) and the session's state.
 //
 // The methods themselves are the era-neutral ones of ../core/calls.ts. What is particular to this era
-// lives here: session state for the logging level and subscriptions, and the fulfilment of input
-// requests. A handler asks for input by returning InputRequired; a 2025 client has no such result,
-// so this layer sends the embedded requests to the client as real elicitation, sampling and roots
-// requests on the request's stream, then runs the handler again with the answers.
+// lives here: session state for the logging level and subscriptions, the fulfilment of input
+// requests (./input.ts: a handler's InputRequired becomes real elicitation, sampling and roots
+// requests on the request's stream), and the 2025-11-25 tasks (./tasks.ts), declared without the
+// SDK's own TaskStore so that the platform's task records answer.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker-provider.js';
 import {
