@@ -702,6 +702,7 @@ async function build(): Promise<void> {
   const scope = {
     sessionId: 's',
     session: new SessionState(),
+    credentialHash: '',
     principal: undefined,
     changes: changeNotifier(new InProcessChannel(60_000)),
   };

@@ -82,6 +82,7 @@ describe('the exchange router', () => {
     serveScope(server.server, createDispatcher(registry), {
       sessionId: SESSION,
       session: new SessionState(),
+      credentialHash: '',
       principal: undefined,
       changes: changeNotifier(channel),
     });

@@ -147,6 +147,9 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     // Another credential, or another session, gets what an unknown task gets.
     expect(await b.tasks.get(created.id, { credentialHash: BOB })).toBeUndefined();
     expect(await b.tasks.get(created.id, { credentialHash: ALICE, sessionId: 's2' })).toBeUndefined();
+    // A request of no session (2026-07-28) sees no task of a 2025 session, nor changes one.
+    expect(await one(() => b.tasks.get(created.id, { credentialHash: ALICE, sessionId: null }))).toBeUndefined();
+    expect(await b.tasks.cancel(created.id, { credentialHash: ALICE, sessionId: null })).toBeUndefined();
     expect(await b.tasks.get('no-such-task', { credentialHash: ALICE })).toBeUndefined();
     expect(await b.tasks.cancel(created.id, { credentialHash: BOB })).toBeUndefined();
     expect(await b.tasks.respond(created.id, { credentialHash: BOB }, { x: 1 })).toBeUndefined();
@@ -160,6 +163,7 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(listed.tasks.map((t) => t.id)).toEqual([third.id, other.id, created.id]);
     expect(listed.nextCursor).toBeUndefined();
     expect((await a.tasks.list({ credentialHash: ALICE, sessionId: 's1' })).tasks.map((t) => t.id)).toEqual([created.id]);
+    expect((await a.tasks.list({ credentialHash: ALICE, sessionId: null })).tasks.map((t) => t.id)).toEqual([third.id]);
     const first = await a.tasks.list({ credentialHash: ALICE }, { limit: 2 });
     expect(first.tasks.map((t) => t.id)).toEqual([third.id, other.id]);
     const second = await b.tasks.list({ credentialHash: ALICE }, { limit: 2, cursor: first.nextCursor });

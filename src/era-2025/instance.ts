@@ -31,7 +31,8 @@ import { InFlight } from '../lifecycle/in-flight.js';
 import { SessionRefusedError } from '../store/errors.js';
 import { errorText, type Logger } from '../log.js';
 import { SessionState } from '../core/session-state.js';
-import { newSessionId } from './ids.js';
+import { newInstanceId, newSessionId } from './ids.js';
+import { offersTasks, SessionTasks, type SessionTasksOptions } from './tasks.js';
 import { DEFAULT_INBOX_LIMIT, RequestStream, SessionStreams, resumable, subscriptionChange, type StreamOptions } from './streams.js';
 import { changeNotifier } from '../store/channel/changes.js';
 import { sessionTopic, type SessionMessage } from '../store/channel/topics.js';
@@ -53,6 +54,10 @@ export interface InstanceOptions {
   holdMs?: number;
   /** Event streams: the retry advised to clients, how long a GET stream stays open. */
   streams?: Partial<StreamOptions>;
+  /** The id the instance is known by (task leases, request ids); a new one by default. */
+  id?: string;
+  /** The 2025-11-25 tasks (./tasks.ts); offered when some tool of the registry may become a task. */
+  tasks?: SessionTasksOptions;
 }
 
 /** A session as the store opened it for this request. */
@@ -78,14 +83,19 @@ export class Instance {
   readonly #pool: ServerPool;
   readonly #holdMs: number;
   readonly #retryMs: number;
+  readonly #tasks: boolean;
 
   constructor(options: InstanceOptions) {
-    this.id = newSessionId().slice(0, 12);
+    this.id = options.id ?? newInstanceId();
     this.#router = new ExchangeRouter(this.id, options.store.channel, options.logger);
     this.#store = options.store;
     this.#registry = options.registry;
     this.#logger = options.logger;
-    this.#dispatch = createDispatcher(options.registry, { maxSubscriptions: options.store.limits.maxSubscriptions });
+    this.#tasks = options.tasks !== undefined && offersTasks(options.registry);
+    this.#dispatch = createDispatcher(options.registry, {
+      maxSubscriptions: options.store.limits.maxSubscriptions,
+      ...(this.#tasks && { tasks: new SessionTasks(options.registry, options.tasks!) }),
+    });
     this.#pool = new ServerPool(DEFAULT_POOL_LIMITS, (sessionId) => this.#watchEnd(sessionId));
     this.changes = changeNotifier(options.store.channel);
     this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
@@ -115,7 +125,13 @@ export class Instance {
       protocol: negotiated.protocolVersion,
     });
     const server = await this.#connect(id);
-    const scope: RequestScope = { sessionId: id, session: new SessionState(), principal: caller.principal, changes: this.changes };
+    const scope: RequestScope = {
+      sessionId: id,
+      session: new SessionState(),
+      credentialHash: caller.credentialHash,
+      principal: caller.principal,
+      changes: this.changes,
+    };
     const inner = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
     const exchange = await this.#attach(server, inner, scope, { requestIds: [message.id], holdLastAnswer: false });
     return { id, response: await this.#handle(server, exchange, request, message) };
@@ -126,7 +142,13 @@ export class Instance {
     const { session, at } = opened;
     const server = this.#pool.take(session.id) ?? (await this.#restore(session));
     const state = new SessionState(session.state);
-    const scope: RequestScope = { sessionId: session.id, session: state, principal: caller.principal, changes: this.changes };
+    const scope: RequestScope = {
+      sessionId: session.id,
+      session: state,
+      credentialHash: caller.credentialHash,
+      principal: caller.principal,
+      changes: this.changes,
+    };
     const inner = new WebStandardStreamableHTTPServerTransport({});
     const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });
     // A session that can resume streams gets a stream the tool may close early (SSE polling), and
@@ -240,7 +262,7 @@ export class Instance {
   }
 
   async #connect(sessionId: string): Promise<SessionServer> {
-    const server = await connectServer(this.#registry, sessionId, this.#router);
+    const server = await connectServer(this.#registry, sessionId, this.#router, { tasks: this.#tasks });
     server.server.onerror = (error) => this.#logger.debug('mcp server error', { session: sessionId.slice(0, 8), error: errorText(error) });
     return server;
   }

@@ -30,8 +30,9 @@ export async function connectServer(
   registry: Pick<Registry, 'capabilities' | 'serverInfo'>,
   sessionId: string,
   router: ExchangeRouter,
+  options: { tasks?: boolean } = {},
 ): Promise<SessionServer> {
-  const server = buildServer(registry);
+  const server = buildServer(registry, options);
   const transport = new RequestTransport(sessionId, router);
   await server.connect(transport);
   return { server, transport };

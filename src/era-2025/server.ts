@@ -4,44 +4,43 @@
 // capabilities (restored by the caller) and the session's state.
 //
 // The methods themselves are the era-neutral ones of ../core/calls.ts. What is particular to this era
-// lives here: session state for the logging level and subscriptions, and the fulfilment of input
-// requests. A handler asks for input by returning InputRequired; a 2025 client has no such result,
-// so this layer sends the embedded requests to the client as real elicitation, sampling and roots
-// requests on the request's stream, then runs the handler again with the answers.
+// lives here: session state for the logging level and subscriptions, the fulfilment of input
+// requests (./input.ts: a handler's InputRequired becomes real elicitation, sampling and roots
+// requests on the request's stream), and the 2025-11-25 tasks (./tasks.ts), declared without the
+// SDK's own TaskStore so that the platform's task records answer.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker-provider.js';
 import {
   CallToolRequestSchema,
+  CancelTaskRequestSchema,
   CompleteRequestSchema,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
+  ListTasksRequestSchema,
   ListToolsRequestSchema,
   LoggingLevelSchema,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
-  type ElicitRequestParams,
   type JSONRPCRequest,
   type LoggingLevel,
-  type ServerNotification,
-  type ServerRequest,
   type ServerResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { z } from 'zod';
-import { type HandlerContext, type InputRequests, type InputRequired, type InputResponses, isInputRequired } from '../core/define.js';
+import type { HandlerContext } from '../core/define.js';
 import type { Principal } from '../auth/caller.js';
 import type { SessionState } from '../core/session-state.js';
 import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource } from '../core/calls.js';
+import { type Extra, withInput } from './input.js';
+import { type SessionTasks, TASKS_CAPABILITY, type TaskRequester, toolsWithTaskSupport } from './tasks.js';
 import type { Registry } from '../core/registry.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
 import { STATE_KEYS } from './state-keys.js';
-
-/** Rounds of input one call may ask for before it is stopped (a handler that never completes). */
-export const MAX_INPUT_ROUNDS = 10;
 
 const LEVELS = LoggingLevelSchema.options;
 
@@ -52,14 +51,14 @@ const sharedValidator = new CfWorkerJsonSchemaValidator();
 export interface RequestScope {
   sessionId: string;
   session: SessionState;
+  /** The caller's credential digest (what tasks are bound to, with the session). */
+  credentialHash: string;
   principal: Principal | undefined;
   /** Ends the request's event stream early, when the session can resume it (see src/era-2025/streams.ts). */
   closeStream?: () => void;
   /** Announces changes on every instance. */
   changes: ChangeNotifier;
 }
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** What a method handler gets: the validated request, the SDK's extras, the request's scope. */
 interface Call<R> {
@@ -82,6 +81,8 @@ const method = <S extends z.ZodType>(schema: S, handle: Method<S>['handle']): Me
 export interface DispatcherOptions {
   /** Resources one session may be subscribed to at once; unset or 0: no limit. */
   maxSubscriptions?: number;
+  /** The 2025-11-25 tasks, when some tool may become one (./tasks.ts). */
+  tasks?: SessionTasks;
 }
 
 /**
@@ -89,13 +90,15 @@ export interface DispatcherOptions {
  * toolset provides them, matching the capabilities the server declares.
  */
 export function createDispatcher(registry: Registry, options: DispatcherOptions = {}): Dispatcher {
+  const { tasks } = options;
   const methods = new Map<string, Method>([
-    ['tools/list', method(ListToolsRequestSchema, () => ({ tools: registry.toolList }))],
+    ['tools/list', method(ListToolsRequestSchema, () => (tasks ? toolsWithTaskSupport(registry) : { tools: registry.toolList }))],
     [
       'tools/call',
-      method(CallToolRequestSchema, ({ request, server, extra, context }) =>
-        withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx)),
-      ),
+      method(CallToolRequestSchema, async ({ request, server, extra, scope, context }) => {
+        const task = await tasks?.call(request.params, requester(server, scope), server, extra, context());
+        return task ?? withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx));
+      }),
     ],
     // The SDK keeps the level in process memory; here it is session state, so it survives restarts.
     [
@@ -107,6 +110,26 @@ export function createDispatcher(registry: Registry, options: DispatcherOptions 
     ],
     ['completion/complete', method(CompleteRequestSchema, ({ request }) => complete(registry, request.params))],
   ]);
+  if (tasks) {
+    methods.set(
+      'tasks/get',
+      method(GetTaskRequestSchema, ({ request, server, scope }) => tasks.get(request.params.taskId, requester(server, scope))),
+    );
+    methods.set(
+      'tasks/result',
+      method(GetTaskPayloadRequestSchema, ({ request, server, extra, scope }) =>
+        tasks.result(request.params.taskId, requester(server, scope), server, extra),
+      ),
+    );
+    methods.set(
+      'tasks/list',
+      method(ListTasksRequestSchema, ({ request, server, scope }) => tasks.list(request.params?.cursor, requester(server, scope))),
+    );
+    methods.set(
+      'tasks/cancel',
+      method(CancelTaskRequestSchema, ({ request, server, scope }) => tasks.cancel(request.params.taskId, requester(server, scope))),
+    );
+  }
   if (registry.capabilities.prompts) {
     methods.set(
       'prompts/list',
@@ -159,6 +182,15 @@ export function createDispatcher(registry: Registry, options: DispatcherOptions 
   };
 }
 
+/** Who asks about tasks: the session's caller, and what a task it starts knows of the client. */
+function requester(server: Server, scope: RequestScope): TaskRequester {
+  return {
+    caller: { credentialHash: scope.credentialHash, principal: scope.principal },
+    sessionId: scope.sessionId,
+    task: { principal: scope.principal, clientCapabilities: server.getClientCapabilities(), clientInfo: server.getClientVersion() },
+  };
+}
+
 /**
  * Records a subscription in session state, which every later request of the session loads: only
  * to what this server serves, and only so many.
@@ -184,70 +216,17 @@ function subscribe(registry: Registry, session: SessionState, uri: string, max: 
 }
 
 /**
- * Runs a method that may ask for input until it answers: each InputRequired round's requests go
- * to the client as real requests, one after the other (clients show one form at a time), and
- * the method runs again with this round's answers and the state it returned. The state never
- * leaves the process here, so it needs no signature.
- */
-async function withInput<R>(server: Server, extra: Extra, base: HandlerContext, run: (ctx: HandlerContext) => Promise<R | InputRequired>) {
-  let ctx = base;
-  for (let round = 0; ; round++) {
-    const output = await run(ctx);
-    if (!isInputRequired(output)) return output as R & ServerResult;
-    if (round === MAX_INPUT_ROUNDS) {
-      throw new ProtocolFault(
-        FaultCode.InternalError,
-        `The handler asked for input more than ${MAX_INPUT_ROUNDS} times; the call was stopped.`,
-      );
-    }
-    ctx = { ...base, inputResponses: await ask(server, extra, output.inputRequests), requestState: output.requestState };
-  }
-}
-
-async function ask(server: Server, extra: Extra, requests: InputRequests | undefined): Promise<InputResponses | undefined> {
-  if (requests === undefined) return undefined;
-  // No abort signal here: on Workers the reply arrives in another request's context, which may
-  // not touch the I/O objects (an AbortSignal among them) of the request that asked.
-  const options = { relatedRequestId: extra.requestId };
-  const responses: InputResponses = {};
-  for (const [key, request] of Object.entries(requests)) {
-    switch (request.method) {
-      case 'elicitation/create': {
-        const params = request.params as ElicitRequestParams;
-        // A URL elicitation of the 2025 era names itself, so that its completion can be told apart.
-        const sent = params.mode === 'url' && !params.elicitationId ? { ...params, elicitationId: crypto.randomUUID() } : params;
-        responses[key] = (await server.elicitInput(sent, options)) as InputResponses[string];
-        break;
-      }
-      case 'sampling/createMessage':
-        responses[key] = (await server.createMessage(
-          request.params as Parameters<Server['createMessage']>[0],
-          options,
-        )) as InputResponses[string];
-        break;
-      case 'roots/list':
-        responses[key] = (await server.listRoots(undefined, options)) as InputResponses[string];
-        break;
-      default:
-        throw new ProtocolFault(
-          FaultCode.InternalError,
-          `Unknown input request "${(request as { method: string }).method}" (key "${key}")`,
-        );
-    }
-  }
-  return responses;
-}
-
-/**
  * A server for one session, built without knowing any request: methods the SDK's Server answers
  * itself (initialize, ping) stay its own; every other request goes through the registry's
  * dispatcher, with the scope `serveScope` gives it for the request at hand.
  */
-export function buildServer(registry: Pick<Registry, 'capabilities' | 'serverInfo'>): Server {
+export function buildServer(registry: Pick<Registry, 'capabilities' | 'serverInfo'>, options: { tasks?: boolean } = {}): Server {
   // `logging` is left out of the constructor's capabilities: the SDK would install its own
-  // in-memory logging/setLevel handler, and ours (session state) must answer instead.
+  // in-memory logging/setLevel handler, and ours (session state) must answer instead. Tasks are
+  // declared without a TaskStore: the SDK's own task handling stays off, ours answers.
   const { logging: _logging, ...rest } = registry.capabilities;
-  const server = new Server(registry.serverInfo, { capabilities: rest, jsonSchemaValidator: sharedValidator });
+  const capabilities = { ...rest, ...(options.tasks && { tasks: TASKS_CAPABILITY }) };
+  const server = new Server(registry.serverInfo, { capabilities, jsonSchemaValidator: sharedValidator });
   server.registerCapabilities({ logging: {} });
   return server;
 }

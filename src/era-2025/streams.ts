@@ -27,11 +27,20 @@ import {
   type Position,
   type Subscription,
 } from '../store/channel/types.js';
-import { asPayload, requestStreamTopic, sessionTopic, type SessionMessage, type StreamMessage } from '../store/channel/topics.js';
+import {
+  asPayload,
+  requestStreamTopic,
+  sessionTopic,
+  type SessionMessage,
+  type StreamMessage,
+  taskTopic,
+} from '../store/channel/topics.js';
+import { isTerminal } from '../store/tasks/types.js';
 import { encodeCursor, type StreamCursor } from './cursor.js';
 import type { Sink } from './exchange.js';
 import type { Exchange } from './exchange-router.js';
-import { subscribedUri } from './state-keys.js';
+import { subscribedUri, watchedTask } from './state-keys.js';
+import { taskNotification } from './tasks.js';
 import { errorText, type Logger } from '../log.js';
 import { MAX_TIMER_MS } from '../config/values.js';
 import type { SessionRecord, SessionStore, StatePatch } from '../store/types.js';
@@ -69,8 +78,11 @@ export function subscriptionChange(patch: StatePatch): SessionMessage | undefine
   const uris = (keys: string[]) => keys.map(subscribedUri).filter((uri) => uri !== undefined);
   const subscribed = uris(Object.keys(patch.set));
   const unsubscribed = uris(patch.unset);
-  if (subscribed.length === 0 && unsubscribed.length === 0) return undefined;
-  return { kind: 'subscriptions', subscribed, unsubscribed };
+  const tasks = Object.keys(patch.set)
+    .map(watchedTask)
+    .filter((id) => id !== undefined);
+  if (subscribed.length === 0 && unsubscribed.length === 0 && tasks.length === 0) return undefined;
+  return { kind: 'subscriptions', subscribed, unsubscribed, ...(tasks.length > 0 && { tasks }) };
 }
 
 export function resumable(session: Pick<SessionRecord, 'protocolVersion'>): boolean {
@@ -305,6 +317,13 @@ class GetStream {
   readonly #subscriptions: Subscription[];
   /** The resources the session is subscribed to, as far as this stream knows. */
   readonly #subscribed = new Set<string>();
+  /**
+   * The session's tasks whose status changes this stream announces, each with its subscription and
+   * what it announced last (status and time of the change), so that nothing is announced twice.
+   */
+  readonly #tasks = new Map<string, { subscription: Subscription; last?: string }>();
+  /** The store's clock when the session was opened: where task subscriptions start. */
+  readonly #at: number;
   /** Whether the stream has read the stored subscriptions since it opened (see the constructor). */
   #settled = false;
   /** How far the store's clock is ahead of this instance's, as seen when the session was opened. */
@@ -329,6 +348,7 @@ class GetStream {
     this.#options = context.options;
     this.#ended = context.ended;
     this.#inbox = new Inbox(this.#options.inboxLimit);
+    this.#at = at;
     this.#sessionTopic = sessionTopic(session.id);
     this.#request = cursor?.kind === 'request' ? { key: cursor.key, topic: requestStreamTopic(session.id, cursor.key) } : undefined;
     this.#from =
@@ -352,6 +372,7 @@ class GetStream {
     // stored subscriptions once (a look at the idle limit does too); from then on what it hears
     // is complete, and applying announcements it had heard already changes nothing.
     this.#learn(session.state);
+    if (!this.#request) this.#watchTasks(session.state);
     this.#deadline = this.#options.timeoutMs > 0 ? Date.now() + this.#options.timeoutMs : Number.POSITIVE_INFINITY;
     // The stream ends with its session. Its lifetime ends at a known time; its idle limit moves
     // with every request of the session, wherever served, so when it passes the stream looks at
@@ -403,6 +424,8 @@ class GetStream {
   #stop(): void {
     clearTimeout(this.#lifetime);
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    for (const { subscription } of this.#tasks.values()) subscription.unsubscribe();
+    this.#tasks.clear();
     this.#inbox.close();
     this.#ended();
   }
@@ -499,8 +522,54 @@ class GetStream {
       : encodeCursor({ kind: 'session', changes: this.#positions.get(CHANGES_TOPIC)!, session: this.#positions.get(this.#sessionTopic)! });
   }
 
+  /**
+   * Listens to the status changes of the session's tasks named in its state (those not expired),
+   * from when the session was opened. Only the standalone stream does.
+   */
+  #watchTasks(state: Record<string, unknown>): void {
+    const now = Date.now() + this.#storeAhead;
+    for (const [key, expires] of Object.entries(state)) {
+      const id = watchedTask(key);
+      if (id !== undefined && typeof expires === 'number' && expires > now) this.#watchTask(id, false);
+    }
+  }
+
+  /**
+   * Listens to a task's changes. `look`: a task created while the stream is open may have changed
+   * before the stream heard of it (its creation is announced after it started), so the stream
+   * looks at it once as if it had heard a change.
+   */
+  #watchTask(taskId: string, look: boolean): void {
+    if (this.#tasks.has(taskId) || this.#inbox.closed) return;
+    const topic = taskTopic(taskId);
+    const subscription = this.#store.channel.subscribe(topic, (message) => this.#push(message), { since: this.#at });
+    this.#tasks.set(taskId, { subscription });
+    // Position 0 marks the look (no message of the channel has it).
+    if (look) this.#push({ topic, payload: asPayload({ kind: 'task', status: 'working' }), position: { at: 0, id: 0 } });
+  }
+
+  /** A change of one of the session's tasks: the task as it is now, read from the store, unless announced already. */
+  async #taskChange(taskId: string, look: boolean): Promise<{ body?: unknown; end: boolean }> {
+    const watched = this.#tasks.get(taskId);
+    if (!watched) return { end: false };
+    const task = await this.#store.tasks.get(taskId, { credentialHash: this.#session.credentialHash, sessionId: this.#session.id });
+    // A look at a task that is still as it was created: nothing changed yet.
+    if (look && task?.status === 'working') return { end: false };
+    if (!task || isTerminal(task.status)) {
+      watched.subscription.unsubscribe();
+      this.#tasks.delete(taskId);
+    }
+    const notification = task && taskNotification(task);
+    const seen = notification && `${notification.params.status} ${notification.params.lastUpdatedAt}`;
+    if (!notification || seen === watched.last) return { end: false };
+    watched.last = seen;
+    return { body: notification, end: false };
+  }
+
   /** What a message sends (undefined: nothing), and whether the stream ends after it (or without it). */
   async #translate(message: Message): Promise<{ body?: unknown; end: boolean }> {
+    const taskId = taskOf(message.topic);
+    if (taskId !== undefined) return this.#taskChange(taskId, message.position.at === 0);
     const known = this.#positions.get(message.topic);
     if (known === undefined) {
       // The session's topic of a resumed request stream: only its end matters.
@@ -533,7 +602,14 @@ class GetStream {
     if (event.kind === 'subscriptions') {
       for (const uri of event.subscribed) this.#subscribed.add(uri);
       for (const uri of event.unsubscribed) this.#subscribed.delete(uri);
+      for (const taskId of event.tasks ?? []) this.#watchTask(taskId, true);
     }
     return { end: false };
   }
+}
+
+/** The task a topic is about, if it is a task's topic. */
+function taskOf(topic: string): string | undefined {
+  const prefix = taskTopic('');
+  return topic.startsWith(prefix) ? topic.slice(prefix.length) : undefined;
 }

@@ -39,7 +39,6 @@ import {
   keepRunning,
   type ModernTasksOptions,
   registerTaskMethods,
-  scopeOf,
   TASKS_EXTENSION,
   tasksRequired,
   type OutageNote,
@@ -184,7 +183,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     const { store, runner, ttlMs, pollIntervalMs } = options.tasks;
     const record = await withStore(serverCtx, () =>
       store.create({
-        ...scopeOf(caller),
+        credentialHash: caller.credentialHash,
         capGroup: capGroupOf(caller),
         tool: params.name,
         arguments: before.args as Record<string, Json>,

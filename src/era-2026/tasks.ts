@@ -70,9 +70,9 @@ export function keepRunning(ctx: ServerContext, run: Promise<void>): void {
   (ctx.http?.authInfo?.extra as { waitUntil?: WaitUntil } | undefined)?.waitUntil?.(run);
 }
 
-/** Whom a task belongs to: the caller's credential. */
+/** Whom a task belongs to: the caller's credential; a 2025 session's tasks are out of reach (no session here). */
 export function scopeOf(caller: Caller): TaskScope {
-  return { credentialHash: caller.credentialHash };
+  return { credentialHash: caller.credentialHash, sessionId: null };
 }
 
 /** A credential nobody checked (one a caller may make up anew) counts against the cap of all such tasks, as for sessions. */

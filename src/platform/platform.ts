@@ -15,12 +15,14 @@ import { cacheHints } from '../era-2026/caching.js';
 import { createModernLeg } from '../era-2026/handler.js';
 import { createRequestStateSeal, type KeySource, keyFromSecret, newKey } from '../era-2026/request-state.js';
 import { Instance } from '../era-2025/instance.js';
+import { newInstanceId } from '../era-2025/ids.js';
 import { TaskRunner } from '../core/task-runner.js';
 import { TaskTakeover } from '../core/task-takeover.js';
 import { MemorySessionStore } from '../store/memory-store.js';
 import { sessionLimits } from '../store/limits.js';
 import type { SessionStore } from '../store/types.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
+import { changeNotifier } from '../store/channel/changes.js';
 import type { Database } from '../store/db/database.js';
 import { type BuiltInServices, selectToolsets, type ToolsetSource } from '../tools/index.js';
 import type { Toolset } from '../core/define.js';
@@ -209,11 +211,24 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
   // Streams on a polling channel cost reads while they are open: they are closed after a while
   // unless configured otherwise, and clients resume them (docs/operations.md).
   const streamTimeoutMs = config.channel.stream_timeout ?? (store.channel.delivery === 'poll' ? 60_000 : 0);
+  // The runner holds task leases in the instance's name: both eras' tasks run here under it.
+  const instanceId = newInstanceId();
+  const runner = new TaskRunner({
+    tasks: store.tasks,
+    channel: store.channel,
+    registry,
+    owner: instanceId,
+    leaseMs: config.tasks.lease,
+    changes: changeNotifier(store.channel),
+    logger,
+  });
   const instance = new Instance({
+    id: instanceId,
     store,
     registry,
     logger,
     streams: { retryMs: config.channel.retry, timeoutMs: streamTimeoutMs },
+    tasks: { store: store.tasks, runner, channel: store.channel, ttlMs: TASK_TTL_MS, pollIntervalMs: TASK_POLL_INTERVAL_MS },
     ...(options.answerHoldMs !== undefined && { holdMs: options.answerHoldMs }),
   });
   resources.add('instance (servers, streams, requests)', () => instance.close());
@@ -223,15 +238,6 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     if (changes.resources) await instance.changes.resourcesChanged();
   };
   const sessions = createSessionHandler({ store, instance, maxBodyBytes: config.server.max_body_bytes, logger });
-  const runner = new TaskRunner({
-    tasks: store.tasks,
-    channel: store.channel,
-    registry,
-    owner: instance.id,
-    leaseMs: config.tasks.lease,
-    changes: instance.changes,
-    logger,
-  });
   // Closed after the takeover (registered later), before the store: the drain lets go of its leases.
   resources.add('task runner', () => runner.close());
   const readiness = new Readiness();

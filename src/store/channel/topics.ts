@@ -38,10 +38,11 @@ export type SessionMessage =
   /** A notification for the session's standalone stream. */
   | { kind: 'notification'; message: JSONRPCNotification }
   /**
-   * The session subscribed to or unsubscribed from resources (published with the state change
-   * that records it): its streams pass on resource updates by what they hear here.
+   * The session subscribed to or unsubscribed from resources, or created tasks (published with
+   * the state change that records it): its streams pass on resource updates, and the status
+   * changes of those tasks (`notifications/tasks/status`), by what they hear here.
    */
-  | { kind: 'subscriptions'; subscribed: string[]; unsubscribed: string[] };
+  | { kind: 'subscriptions'; subscribed: string[]; unsubscribed: string[]; tasks?: string[] };
 
 export const SESSION_ENDED = { kind: 'ended' } as const satisfies SessionMessage;
 

@@ -99,7 +99,13 @@ export class DatabaseTaskStore implements TaskStore {
   async get(id: string, reach: TaskReach): Promise<TaskRecord | undefined> {
     const [row] = await this.run(
       sql`select ${columns()} from ${tasks} where id = ${id} and expires_at > now() and ${within(reach)}`,
-      reach === 'all' ? undefined : reach.sessionId === undefined ? 'baton_task_get' : 'baton_task_get_session',
+      reach === 'all'
+        ? undefined
+        : reach.sessionId === undefined
+          ? 'baton_task_get'
+          : reach.sessionId === null
+            ? 'baton_task_get_sessionless'
+            : 'baton_task_get_session',
     );
     return row ? toTask(row) : undefined;
   }
@@ -300,7 +306,8 @@ function held(id: string, owner: string): SQL {
 function within(reach: TaskReach): SQL {
   if (reach === 'all') return sql`true`;
   const credential = sql`credential_hash = ${reach.credentialHash}`;
-  return reach.sessionId === undefined ? credential : sql`${credential} and session_id = ${reach.sessionId}`;
+  if (reach.sessionId === undefined) return credential;
+  return reach.sessionId === null ? sql`${credential} and session_id is null` : sql`${credential} and session_id = ${reach.sessionId}`;
 }
 
 /** Maps a raw row with drizzle's own column mappers, so every driver yields the same values. */

@@ -233,7 +233,8 @@ export class MemoryTaskStore implements TaskStore {
 function inReach(task: TaskRecord, reach: TaskReach): boolean {
   if (reach === 'all') return true;
   if (!constantTimeEqual(task.credentialHash, reach.credentialHash)) return false;
-  return reach.sessionId === undefined || task.sessionId === reach.sessionId;
+  if (reach.sessionId === undefined) return true;
+  return reach.sessionId === null ? task.sessionId === undefined : task.sessionId === reach.sessionId;
 }
 
 function leased(task: TaskRecord, now: number): boolean {

@@ -75,14 +75,19 @@ export interface TaskRecord {
 /** Who may see a task: its credential, and for a 2025 task its session. */
 export interface TaskScope {
   credentialHash: string;
-  /** Set for 2025 tasks: only this session sees them (tasks/list, tasks/get). */
-  sessionId?: string;
+  /**
+   * A 2025 session: only its own tasks. `null`: only tasks of no session (a 2026-07-28 request,
+   * which names no session, sees no 2025 task). Undefined: every task of the credential.
+   */
+  sessionId?: string | null;
 }
 
 /** Operators (`baton tasks ...`) see every task. */
 export type TaskReach = TaskScope | 'all';
 
-export interface NewTask extends TaskScope {
+export interface NewTask extends Omit<TaskScope, 'sessionId'> {
+  /** The 2025 session the task belongs to; absent for a 2026-07-28 task. */
+  sessionId?: string;
   /**
    * Which open tasks the per-credential cap counts this one among: those of its credential (the
    * default), or all of them, for a credential nobody checked (one a caller can make up anew for
