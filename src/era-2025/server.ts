@@ -23,6 +23,7 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CallToolRequest,
   type ElicitRequestParams,
   type JSONRPCRequest,
   type LoggingLevel,
@@ -57,6 +58,30 @@ export interface RequestScope {
   closeStream?: () => void;
   /** Announces changes on every instance. */
   changes: ChangeNotifier;
+  /**
+   * Where the request's tools/call stands, kept for a hand-over in a drain (./handover.ts); set
+   * by the owner of a request that may be handed over. Its `round`, when set before the call
+   * starts, is the round a handed-over call continues in.
+   */
+  call?: CallProgress;
+}
+
+/** The input round a call waits in: what it asked, with which state, and what was answered. */
+export interface InputRound {
+  requests: InputRequests;
+  requestState: unknown;
+  /** The answers received so far, by key. */
+  answers: InputResponses;
+  /** The key of the request sent and not answered yet. */
+  asking: string | undefined;
+}
+
+/** A tools/call as far as it went: enough for another instance to go on with it. */
+export interface CallProgress {
+  params: CallToolRequest['params'] | undefined;
+  round: InputRound | undefined;
+  /** Told each time the call sent the client a request and waits for its reply. */
+  onAsk?: () => void;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -93,9 +118,10 @@ export function createDispatcher(registry: Registry, options: DispatcherOptions 
     ['tools/list', method(ListToolsRequestSchema, () => ({ tools: registry.toolList }))],
     [
       'tools/call',
-      method(CallToolRequestSchema, ({ request, server, extra, context }) =>
-        withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx)),
-      ),
+      method(CallToolRequestSchema, ({ request, server, extra, context, scope }) => {
+        if (scope.call) scope.call.params = request.params;
+        return withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx), scope.call);
+      }),
     ],
     // The SDK keeps the level in process memory; here it is session state, so it survives restarts.
     [
@@ -187,12 +213,23 @@ function subscribe(registry: Registry, session: SessionState, uri: string, max: 
  * Runs a method that may ask for input until it answers: each InputRequired round's requests go
  * to the client as real requests, one after the other (clients show one form at a time), and
  * the method runs again with this round's answers and the state it returned. The state never
- * leaves the process here, so it needs no signature.
+ * leaves the process here, so it needs no signature. With `call`, where the call stands is kept
+ * there as it goes; a round already in it (a handed-over call) is continued before the handler
+ * runs again.
  */
-async function withInput<R>(server: Server, extra: Extra, base: HandlerContext, run: (ctx: HandlerContext) => Promise<R | InputRequired>) {
+async function withInput<R>(
+  server: Server,
+  extra: Extra,
+  base: HandlerContext,
+  run: (ctx: HandlerContext) => Promise<R | InputRequired>,
+  call?: CallProgress,
+) {
   let ctx = base;
+  let resumed = call?.round;
   for (let round = 0; ; round++) {
-    const output = await run(ctx);
+    const output: R | InputRequired = resumed
+      ? { resultType: 'input_required', inputRequests: resumed.requests, requestState: resumed.requestState }
+      : await run(ctx);
     if (!isInputRequired(output)) return output as R & ServerResult;
     if (round === MAX_INPUT_ROUNDS) {
       throw new ProtocolFault(
@@ -200,33 +237,40 @@ async function withInput<R>(server: Server, extra: Extra, base: HandlerContext, 
         `The handler asked for input more than ${MAX_INPUT_ROUNDS} times; the call was stopped.`,
       );
     }
-    ctx = { ...base, inputResponses: await ask(server, extra, output.inputRequests), requestState: output.requestState };
+    const current: InputRound = resumed ?? {
+      requests: output.inputRequests ?? {},
+      requestState: output.requestState,
+      answers: {},
+      asking: undefined,
+    };
+    resumed = undefined;
+    if (call) call.round = current;
+    const answers = output.inputRequests === undefined ? undefined : await ask(server, extra, current, call?.onAsk);
+    ctx = { ...base, inputResponses: answers, requestState: output.requestState };
   }
 }
 
-async function ask(server: Server, extra: Extra, requests: InputRequests | undefined): Promise<InputResponses | undefined> {
-  if (requests === undefined) return undefined;
+/** Asks the round's requests not answered yet, one after the other; the answers gather in the round. */
+async function ask(server: Server, extra: Extra, round: InputRound, onAsk: (() => void) | undefined): Promise<InputResponses> {
   // No abort signal here: on Workers the reply arrives in another request's context, which may
   // not touch the I/O objects (an AbortSignal among them) of the request that asked.
   const options = { relatedRequestId: extra.requestId };
-  const responses: InputResponses = {};
-  for (const [key, request] of Object.entries(requests)) {
+  for (const [key, request] of Object.entries(round.requests)) {
+    if (key in round.answers) continue;
+    let reply: Promise<unknown>;
     switch (request.method) {
       case 'elicitation/create': {
         const params = request.params as ElicitRequestParams;
         // A URL elicitation of the 2025 era names itself, so that its completion can be told apart.
         const sent = params.mode === 'url' && !params.elicitationId ? { ...params, elicitationId: crypto.randomUUID() } : params;
-        responses[key] = (await server.elicitInput(sent, options)) as InputResponses[string];
+        reply = server.elicitInput(sent, options);
         break;
       }
       case 'sampling/createMessage':
-        responses[key] = (await server.createMessage(
-          request.params as Parameters<Server['createMessage']>[0],
-          options,
-        )) as InputResponses[string];
+        reply = server.createMessage(request.params as Parameters<Server['createMessage']>[0], options);
         break;
       case 'roots/list':
-        responses[key] = (await server.listRoots(undefined, options)) as InputResponses[string];
+        reply = server.listRoots(undefined, options);
         break;
       default:
         throw new ProtocolFault(
@@ -234,8 +278,12 @@ async function ask(server: Server, extra: Extra, requests: InputRequests | undef
           `Unknown input request "${(request as { method: string }).method}" (key "${key}")`,
         );
     }
+    round.asking = key;
+    onAsk?.();
+    round.answers[key] = (await reply) as InputResponses[string];
+    round.asking = undefined;
   }
-  return responses;
+  return round.answers;
 }
 
 /**
