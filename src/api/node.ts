@@ -151,6 +151,8 @@ export async function serve(baton: Baton, options: ServeOptions = {}): Promise<N
           },
           stopAccepting: () => http.stopAccepting(),
           endStreams: () => platform.closeStreams(),
+          handOverCalls: () => platform.instance.drainCalls(),
+          cutOffCalls: () => platform.cutOffCalls(),
           closeConnections: () => http.closeConnections(),
           unfinishedRequests: () => platform.instance.unfinishedRequests,
           stopCleanup: async () => cleanup?.stop(),

@@ -108,6 +108,21 @@ export class Exchange {
   closeStreams(): void {
     this.#router.closeStreams(this);
   }
+
+  /**
+   * Gives the exchange's work up here, saying nothing to the client (a hand-over in a drain): the
+   * server stops its requests, and replies to what it had asked the client (the wire ids returned)
+   * are kept on the channel for whichever instance goes on with the work. The streams stay open
+   * until `closeStreams` or `cutOff`.
+   */
+  handOver(): string[] {
+    return this.#router.handOver(this);
+  }
+
+  /** Stops the exchange's work here and answers each of its open requests with `error`, the last one closing its stream. */
+  cutOff(error: { code: number; message: string }): Promise<void> {
+    return this.#router.cutOff(this, error);
+  }
 }
 
 /** What the router knows of one server: the exchange it serves, if any. */
@@ -164,6 +179,8 @@ export class ExchangeRouter {
   readonly #replies: Subscription;
   /** Exchanges being served, by session. */
   readonly #running = new Map<string, Running>();
+  /** Wire ids of requests whose exchange was handed over: a reply that reaches this instance goes to the channel. */
+  readonly #handedOver = new Set<string>();
   #outgoing = 0;
   #internal = 0;
 
@@ -297,6 +314,27 @@ export class ExchangeRouter {
     this.#end(this.#state(exchange), true);
   }
 
+  handOver(exchange: Exchange): string[] {
+    const state = this.#state(exchange);
+    if (state.over) return [];
+    const waitedFor = [...state.outgoing.keys()];
+    for (const id of waitedFor) this.#handedOver.add(id);
+    this.#stopServer(state);
+    this.#end(state, false);
+    return waitedFor;
+  }
+
+  async cutOff(exchange: Exchange, error: { code: number; message: string }): Promise<void> {
+    const state = this.#state(exchange);
+    const open = [...state.open];
+    if (!state.over) {
+      this.#stopServer(state);
+      this.#end(state, false);
+    }
+    state.open.clear();
+    for (const [index, id] of open.entries()) await this.#write(state, { jsonrpc: '2.0', id, error }, undefined, index === open.length - 1);
+  }
+
   divert(exchange: Exchange, sink: Sink): boolean {
     const state = this.#state(exchange);
     if (state.over) return false;
@@ -406,6 +444,9 @@ export class ExchangeRouter {
           await observeReplyForward(attributes, (trace) =>
             forward(topic, { kind: 'reply', session: sessionId, message, ...(trace && { trace }) }, 'reply'),
           );
+        } else if (route.kind === 'unclaimed' && this.#handedOver.has(String(message.id))) {
+          // Its work went on elsewhere: that instance reads the reply from this instance's topic.
+          await forward(instanceTopic(this.instanceId), { kind: 'reply', session: sessionId, message }, 'reply to handed-over work');
         } else if (route.kind !== 'delivered') {
           this.#dropped(sessionId, message, route.kind === 'foreign' ? 'not an id this server gave out' : 'nothing waits for it');
         }
@@ -490,6 +531,20 @@ export class ExchangeRouter {
     } else {
       state.inner.closeSSEStream(clientId);
       this.#end(state, true);
+    }
+  }
+
+  /** The server stops what it runs for the exchange's open requests (as for a cancel: it answers none of them). */
+  #stopServer(state: State): void {
+    for (const clientId of state.open) {
+      const internal = state.internalIds.get(clientId);
+      if (internal === undefined) continue;
+      const cancel = {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: internal, reason: 'the instance is stopping' },
+      };
+      state.seat.transport.onmessage?.(cancel as JSONRPCMessage);
     }
   }
 

@@ -173,8 +173,9 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     const opened = await open(sessionId, caller);
     if (opened instanceof Response) return opened;
-    // Served by whichever instance the request reached: what it carries comes through the channel.
-    return instance.streams.open(opened.session, opened.at, cursor);
+    // Served by whichever instance the request reached: what it carries comes through the channel
+    // (and a call handed over in a drain goes on here, see ./handover.ts).
+    return instance.openStream(opened, caller, cursor);
   }
 
   async function remove(sessionId: string | null, caller: Caller): Promise<Response> {

@@ -23,6 +23,9 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { createDispatcher, serveScope, type Dispatcher, type RequestScope } from './server.js';
+import type { InputRound } from './input.js';
+import { type Continuation, Handover, type LiveCall } from './handover.js';
+import type { StreamCursor } from './cursor.js';
 import { DEFAULT_POOL_LIMITS, ServerPool, connectServer, type SessionServer } from './server-pool.js';
 import { ExchangeRouter, type Exchange } from './exchange-router.js';
 import type { ExchangeOptions, Outcome } from './exchange.js';
@@ -35,7 +38,7 @@ import { newInstanceId, newSessionId } from './ids.js';
 import { offersTasks, SessionTasks, type SessionTasksOptions } from './tasks.js';
 import { DEFAULT_INBOX_LIMIT, RequestStream, SessionStreams, resumable, subscriptionChange, type StreamOptions } from './streams.js';
 import { changeNotifier } from '../store/channel/changes.js';
-import { sessionTopic, type SessionMessage } from '../store/channel/topics.js';
+import { asPayload, type HandoverNote, requestStreamTopic, sessionTopic, type SessionMessage } from '../store/channel/topics.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from '../store/types.js';
 import type { Caller } from '../auth/caller.js';
@@ -76,6 +79,7 @@ export class Instance {
   /** HTTP exchanges in progress, until their response is completely sent (the Node entry feeds it). */
   readonly requests = new InFlight();
   readonly #router: ExchangeRouter;
+  readonly #handover: Handover;
   readonly #store: SessionStore;
   readonly #registry: Registry;
   readonly #logger: Logger;
@@ -88,6 +92,13 @@ export class Instance {
   constructor(options: InstanceOptions) {
     this.id = options.id ?? newInstanceId();
     this.#router = new ExchangeRouter(this.id, options.store.channel, options.logger);
+    this.#handover = new Handover({
+      tasks: options.store.tasks,
+      channel: options.store.channel,
+      registry: options.registry,
+      owner: this.id,
+      logger: options.logger,
+    });
     this.#store = options.store;
     this.#registry = options.registry;
     this.#logger = options.logger;
@@ -139,6 +150,21 @@ export class Instance {
 
   /** One request of an opened session: restore, serve, write back, release. */
   async serve(request: Request, opened: Opened, caller: Caller, body: unknown, requestIds: RequestId[]): Promise<Response> {
+    return (await this.#serve(request, opened, caller, body, requestIds)).response;
+  }
+
+  /**
+   * `serve`, and the exchange it opened; `continues`: a call handed over in a drain goes on here
+   * (./handover.ts), its messages on the request stream it had, from the round it waited in.
+   */
+  async #serve(
+    request: Request,
+    opened: Opened,
+    caller: Caller,
+    body: unknown,
+    requestIds: RequestId[],
+    continues?: { key: string; round: InputRound | undefined; record: string },
+  ): Promise<{ response: Response; exchange: Exchange }> {
     const { session, at } = opened;
     const server = this.#pool.take(session.id) ?? (await this.#restore(session));
     const state = new SessionState(session.state);
@@ -153,8 +179,38 @@ export class Instance {
     const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });
     // A session that can resume streams gets a stream the tool may close early (SSE polling), and
     // that outlives a client that goes away: the rest is kept for it, for any instance to deliver.
-    const stream = resumable(session) ? new RequestStream(exchange, this.#store.channel, this.#logger) : undefined;
+    const stream = resumable(session) ? new RequestStream(exchange, this.#store.channel, this.#logger, continues?.key) : undefined;
     if (stream) scope.closeStream = () => stream.close();
+    // The client reads a continued call on its resumed stream: everything goes to the stream's topic.
+    if (stream && continues) stream.close();
+    const live: LiveCall = {
+      exchange,
+      stream,
+      progress: undefined,
+      sessionId: session.id,
+      credentialHash: caller.credentialHash,
+      requestId: requestIds[0]!,
+      since: at,
+      ...(continues && { continues: continues.record }),
+    };
+    if (requestIds.length === 1) {
+      live.progress = { params: undefined, round: continues?.round, onAsk: () => this.#handover.asked(live) };
+      scope.call = live.progress;
+    }
+    this.#handover.track(live);
+    return { response: await this.#respond(server, exchange, stream, state, opened, request, body), exchange };
+  }
+
+  async #respond(
+    server: SessionServer,
+    exchange: Exchange,
+    stream: RequestStream | undefined,
+    state: SessionState,
+    opened: Opened,
+    request: Request,
+    body: unknown,
+  ): Promise<Response> {
+    const { session } = opened;
     const response = await this.#handle(server, exchange, request, body);
     if (response.status !== 200) return response;
 
@@ -219,6 +275,55 @@ export class Instance {
     this.streams.closeAll();
   }
 
+  /**
+   * A GET event stream of an opened session (fresh, or resumed after `cursor`): a call handed over
+   * in a drain whose note the resumed stream comes upon goes on here, unless another instance
+   * already does.
+   */
+  openStream(opened: Opened, caller: Caller, cursor: StreamCursor | undefined): Response {
+    const { session, at } = opened;
+    const key = cursor?.kind === 'request' ? cursor.key : undefined;
+    const onHandover = (note: HandoverNote) => {
+      if (key === undefined) return;
+      void this.#handover.continue(note, session, (how, record) => this.#continue(opened, caller, note, key, how, record));
+    };
+    return this.streams.open(session, at, cursor, onHandover);
+  }
+
+  /** The drain began: calls that only wait for their client are handed over now (./handover.ts). */
+  drainCalls(): void {
+    this.#handover.drain();
+  }
+
+  /** The grace period is over: every call still served here is handed over, or answered with the cut-off error. */
+  cutOffCalls(): Promise<void> {
+    return this.#handover.cutOff();
+  }
+
+  /** Serves a handed-over call here; resolves once it is over. Its messages go to the stream's topic. */
+  async #continue(opened: Opened, caller: Caller, note: HandoverNote, key: string, how: Continuation, record: string): Promise<void> {
+    const { session } = opened;
+    if ('error' in how) {
+      const answer = { jsonrpc: '2.0' as const, id: note.requestId, error: how.error };
+      await this.#store.channel.publish(requestStreamTopic(session.id, key), asPayload({ message: answer, last: true }));
+      return;
+    }
+    const body = { jsonrpc: '2.0', id: note.requestId, method: 'tools/call', params: note.params };
+    const request = new Request('http://continued.invalid/mcp', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': session.protocolVersion,
+      },
+      body: JSON.stringify(body),
+    });
+    const { response, exchange } = await this.#serve(request, opened, caller, body, [note.requestId], { key, round: how.round, record });
+    // Nobody reads this response: the call's messages go to the stream's topic.
+    await response.body?.cancel();
+    await exchange.done;
+  }
+
   /** Client requests whose answer has not been sent yet (shutdown waits for them). */
   get unfinishedRequests(): number {
     return this.#router.unfinished;
@@ -230,6 +335,7 @@ export class Instance {
   }
 
   async close(): Promise<void> {
+    this.#handover.close();
     this.streams.closeAll();
     this.#router.close();
     this.#pool.clear();

@@ -36,7 +36,7 @@ import type { HandlerContext } from '../core/define.js';
 import type { Principal } from '../auth/caller.js';
 import type { SessionState } from '../core/session-state.js';
 import { callTool, complete, FaultCode, getPrompt, ProtocolFault, progressNotification, readResource } from '../core/calls.js';
-import { type Extra, withInput } from './input.js';
+import { type CallProgress, type Extra, withInput } from './input.js';
 import { type SessionTasks, TASKS_CAPABILITY, type TaskRequester, toolsWithTaskSupport } from './tasks.js';
 import type { Registry } from '../core/registry.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
@@ -58,6 +58,12 @@ export interface RequestScope {
   closeStream?: () => void;
   /** Announces changes on every instance. */
   changes: ChangeNotifier;
+  /**
+   * Where the request's tools/call stands, kept for a hand-over in a drain (./handover.ts); set
+   * by the owner of a request that may be handed over. Its `round`, when set before the call
+   * starts, is the round a handed-over call continues in.
+   */
+  call?: CallProgress;
 }
 
 /** What a method handler gets: the validated request, the SDK's extras, the request's scope. */
@@ -97,7 +103,9 @@ export function createDispatcher(registry: Registry, options: DispatcherOptions 
       'tools/call',
       method(CallToolRequestSchema, async ({ request, server, extra, scope, context }) => {
         const task = await tasks?.call(request.params, requester(server, scope), server, extra, context());
-        return task ?? withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx));
+        if (task) return task;
+        if (scope.call) scope.call.params = request.params;
+        return withInput(server, extra, context(), (ctx) => callTool(registry, request.params, ctx), scope.call);
       }),
     ],
     // The SDK keeps the level in process memory; here it is session state, so it survives restarts.

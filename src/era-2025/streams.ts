@@ -29,6 +29,7 @@ import {
 } from '../store/channel/types.js';
 import {
   asPayload,
+  type HandoverNote,
   requestStreamTopic,
   sessionTopic,
   type SessionMessage,
@@ -109,23 +110,34 @@ const SSE_HEADERS = {
 export class RequestStream {
   // Unique within its session (whose id is the secret); from randomUUID, which draws on a cached
   // pool of entropy, where a getRandomValues call per request was ~2% of a tools/call's CPU.
-  readonly key = crypto.randomUUID().replace(/-/g, '').slice(0, 16);
+  readonly key: string;
   readonly topic: string;
   readonly #exchange: Exchange;
   readonly #channel: Channel;
   readonly #logger: Logger;
   #diverted = false;
 
-  constructor(exchange: Exchange, channel: Channel, logger: Logger) {
+  /** `key`: the stream goes on under the key it had (a handed-over call continued here). */
+  constructor(exchange: Exchange, channel: Channel, logger: Logger, key?: string) {
     this.#exchange = exchange;
     this.#channel = channel;
     this.#logger = logger;
+    this.key = key ?? crypto.randomUUID().replace(/-/g, '').slice(0, 16);
     this.topic = requestStreamTopic(exchange.sessionId, this.key);
   }
 
   /** Ends the HTTP stream now; the client comes back for the rest with Last-Event-ID. */
   close(): void {
     this.#divert();
+    this.#exchange.closeStreams();
+  }
+
+  /**
+   * The request's call was handed over (src/era-2025/handover.ts): the note goes on the stream's
+   * topic, then the HTTP stream ends, so that the client resumes it where the call goes on.
+   */
+  async handOver(note: HandoverNote): Promise<void> {
+    await this.#channel.publish(this.topic, asPayload({ last: false, handover: note }));
     this.#exchange.closeStreams();
   }
 
@@ -274,12 +286,13 @@ export class SessionStreams {
    * A GET stream for an opened session: resumed after `cursor`, or the standalone stream from
    * `at` (the store's clock when the session was opened) on.
    */
-  open(session: SessionRecord, at: number, cursor: StreamCursor | undefined): Response {
+  open(session: SessionRecord, at: number, cursor: StreamCursor | undefined, onHandover?: (note: HandoverNote) => void): Response {
     const stream: GetStream = new GetStream(session, at, cursor, {
       store: this.store,
       logger: this.logger,
       options: this.options,
       ended: () => this.#open.delete(stream),
+      ...(onHandover && { onHandover }),
     });
     this.#open.add(stream);
     return stream.response;
@@ -292,6 +305,8 @@ interface GetStreamContext {
   options: StreamOptions;
   /** Called once the stream has ended, whichever way. */
   ended: () => void;
+  /** A resumed request stream came upon the note of a call handed over in a drain. */
+  onHandover?: (note: HandoverNote) => void;
 }
 
 /**
@@ -306,6 +321,7 @@ class GetStream {
   readonly #logger: Logger;
   readonly #options: StreamOptions;
   readonly #ended: () => void;
+  readonly #onHandover: ((note: HandoverNote) => void) | undefined;
   /** The resumed request stream's key and topic; undefined for the standalone stream. */
   readonly #request: { key: string; topic: string } | undefined;
   readonly #sessionTopic: string;
@@ -347,6 +363,7 @@ class GetStream {
     this.#logger = context.logger;
     this.#options = context.options;
     this.#ended = context.ended;
+    this.#onHandover = context.onHandover;
     this.#inbox = new Inbox(this.#options.inboxLimit);
     this.#at = at;
     this.#sessionTopic = sessionTopic(session.id);
@@ -579,6 +596,11 @@ class GetStream {
     this.#positions.set(message.topic, message.position);
     if (this.#request) {
       const entry = message.payload as unknown as StreamMessage;
+      // Nothing for the client: the call goes on, and what it sends comes on this topic.
+      if (entry.handover) {
+        this.#onHandover?.(entry.handover);
+        return { end: false };
+      }
       return { body: entry.message, end: entry.last };
     }
     if (message.topic === CHANGES_TOPIC) return this.#change(message.payload as unknown as ChangeEvent);

@@ -25,14 +25,14 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from '../auth/caller.js';
 import { beforeTask, FaultCode, ProtocolFault } from '../core/calls.js';
-import { type HandlerContext, type InputResponses, isInputRequired } from '../core/define.js';
+import { type HandlerContext, type InputRequests, type InputResponses, isInputRequired } from '../core/define.js';
 import type { Registry } from '../core/registry.js';
 import type { TaskRunner } from '../core/task-runner.js';
 import { taskTopic } from '../store/channel/topics.js';
 import type { Channel, Json } from '../store/channel/types.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { isTerminal, type TaskCaller, type TaskRecord, type TaskScope, type TaskStore } from '../store/tasks/types.js';
-import { ask, type Extra, withInput } from './input.js';
+import { ask, type Extra, newRound, withInput } from './input.js';
 import { STATE_KEYS } from './state-keys.js';
 import type { SessionState } from '../core/session-state.js';
 
@@ -188,11 +188,9 @@ export class SessionTasks {
         if (!task) throw unknownTask(taskId);
         if (isTerminal(task.status)) return outcome(task);
         if (task.status === 'input_required' && Object.keys(task.inputRequests).length > 0) {
-          const responses = await ask(server, extra, task.inputRequests as never, taskId);
+          const responses = await ask(server, extra, newRound(task.inputRequests as unknown as InputRequests), { taskId });
           const claim = { owner: runner.owner, ms: runner.leaseMs };
-          const answered = await storing(() =>
-            store.respond(taskId, scope, (responses ?? {}) as unknown as Record<string, Json>, claim, who.task),
-          );
+          const answered = await storing(() => store.respond(taskId, scope, responses as unknown as Record<string, Json>, claim, who.task));
           if (!answered) throw unknownTask(taskId);
           // Every request answered and the lease taken here: the task goes on on this instance.
           if (answered.resumed) void runner.start(answered.task);

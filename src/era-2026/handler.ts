@@ -25,7 +25,7 @@ import { beforeTask, callTool, complete, getPrompt, progressNotification, readRe
 import type { Registry } from '../core/registry.js';
 import type { WaitUntil } from '../core/task-runner.js';
 import { errorText, type Logger } from '../log.js';
-import { unavailable } from '../http/errors.js';
+import { CUT_OFF_BY_RESTART, unavailable } from '../http/errors.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { type HandlerContext, type InputRequired, isInputRequired } from '../core/define.js';
 import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
@@ -74,6 +74,12 @@ export interface ModernLeg {
   closeStreams(): void;
   /** How many `subscriptions/listen` streams are open. */
   readonly openStreams: number;
+  /**
+   * The drain's grace period is over: each request still served is answered with a JSON-RPC error
+   * saying a restart cut it off (503 with Retry-After while nothing was sent; an error event on its
+   * stream once it streams) and its handler is stopped; resolves once they are answered.
+   */
+  cutOffCalls(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -274,7 +280,53 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     return new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal });
   };
 
+  // The calls being served (every request but listen streams), each cut off by its own function.
+  const calls = new Set<() => void>();
+  /** Serves a call so that a drain can cut it off with an answer instead of a dropped connection. */
+  const cuttable = async (request: Request, parsedBody: unknown, serve: (request: Request) => Promise<Response>): Promise<Response> => {
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    if (request.signal.aborted) abort();
+    else request.signal.addEventListener('abort', abort, { once: true });
+    let cut!: () => void;
+    const cutOff = new Promise<'cut'>((resolve) => (cut = () => resolve('cut')));
+    calls.add(cut);
+    const id = (parsedBody as { id?: unknown } | undefined)?.id;
+    const answer = { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error: CUT_OFF_BY_RESTART };
+    const release = () => {
+      calls.delete(cut);
+      request.signal.removeEventListener('abort', abort);
+    };
+    try {
+      const served = serve(new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal }));
+      const first = await Promise.race([served, cutOff]);
+      if (first === 'cut') {
+        stop.abort();
+        void served.then((response) => response.body?.cancel()).catch(() => {});
+        release();
+        return new Response(JSON.stringify(answer), { status: 503, headers: { 'Content-Type': 'application/json', 'Retry-After': '1' } });
+      }
+      if (!first.body || !(first.headers.get('content-type') ?? '').includes('text/event-stream')) {
+        release();
+        return first;
+      }
+      return new Response(
+        cutStream(first.body, cutOff, answer, () => {
+          stop.abort();
+          release();
+        }),
+        first,
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
+  };
+
   return {
+    async cutOffCalls() {
+      for (const cut of [...calls]) cut();
+    },
     async handle(request, caller, parsedBody, waitUntil) {
       // The methods that may carry or hand out requestState need its key, which may live in the
       // database: loaded first, so that a database outage is a 503 like on the 2025 leg, not an
@@ -290,11 +342,18 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       }
       const listening = (parsedBody as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
       const outage: OutageNote = {};
-      const response = await handler.fetch(listening ? listenRequest(request) : request, {
-        // The caller digest binds requestState; the token itself is never passed on.
-        authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage, waitUntil } },
-        ...(parsedBody !== undefined && { parsedBody }),
-      });
+      const fetch = (served: Request) =>
+        handler.fetch(served, {
+          // The caller digest binds requestState; the token itself is never passed on.
+          authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage, waitUntil } },
+          ...(parsedBody !== undefined && { parsedBody }),
+        });
+      // The body was read already (the SDK is handed it parsed), so the request may be remade with a signal of its own.
+      const response = listening
+        ? await fetch(listenRequest(request))
+        : parsedBody === undefined
+          ? await fetch(request)
+          : await cuttable(request, parsedBody, fetch);
       // A task operation found the store away: answered as every outage is (its error said nothing more).
       if (outage.error) {
         logger.warn('session store unavailable', { era: '2026-07-28', error: outage.error.message });
@@ -310,6 +369,46 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     },
     close: () => handler.close(),
   };
+}
+
+/**
+ * A call's event stream that a drain can end with the cut-off error: what the SDK writes passes
+ * through until `cutOff` resolves, then the error goes out as the last event. `done` runs once the
+ * stream ended, whichever way.
+ */
+function cutStream(
+  inner: ReadableStream<Uint8Array>,
+  cutOff: Promise<'cut'>,
+  answer: unknown,
+  done: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = inner.getReader();
+  let over = false;
+  const finish = () => {
+    if (over) return;
+    over = true;
+    done();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await Promise.race([reader.read(), cutOff]);
+      if (next === 'cut') {
+        controller.enqueue(new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(answer)}\n\n`));
+        controller.close();
+        finish();
+        void reader.cancel().catch(() => {});
+        return;
+      }
+      if (next.done) {
+        controller.close();
+        finish();
+      } else controller.enqueue(next.value);
+    },
+    async cancel(reason) {
+      finish();
+      await reader.cancel(reason);
+    },
+  });
 }
 
 /** The request a requestState belongs to, worked out only when state is minted or redeemed. */

@@ -15,6 +15,15 @@ export const JsonRpcCode = {
   ResourceNotFound: -32002,
 } as const;
 
+/**
+ * The JSON-RPC error of a call that a drain cut off (both eras): its instance stopped before the
+ * call finished, and the call could not go on elsewhere. Calling again is safe to try.
+ */
+export const CUT_OFF_BY_RESTART = {
+  code: JsonRpcCode.ServerError,
+  message: 'A server restart cut this call off before it finished, and it could not go on elsewhere; call again.',
+} as const;
+
 export function jsonRpcError(status: number, code: number, message: string, headers?: Record<string, string>): Response {
   return new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), {
     status,

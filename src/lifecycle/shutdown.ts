@@ -3,8 +3,11 @@
 //
 //   readiness 503 -> wait pre_shutdown_delay (the load balancer stops routing here)
 //   -> stop accepting connections -> end the open event streams (their clients resume them on
-//   another instance) -> let exchanges in flight finish within grace_period
-//   -> close what is still open -> check that no session state waits to be written
+//   another instance) and hand over the calls that only wait for their client
+//   -> let exchanges in flight finish within grace_period -> cut off the calls still running
+//   (handed over to another instance, or answered with an error; never a dropped connection) and
+//   let those answers leave -> close what is still open -> check that no session state waits to
+//   be written
 //   -> stop the cleanup schedule -> close the store (database pool) -> the runtime's last step
 //   (the telemetry SDK's flush, so the spans of the last requests and of the drain leave)
 //   -> the caller exits 0.
@@ -26,6 +29,17 @@ export interface ShutdownSteps {
    * their clients reconnect with Last-Event-ID and miss nothing.
    */
   endStreams?(): void;
+  /**
+   * The drain began: calls that only wait for their client (an elicitation they sent) are handed
+   * over to another instance now (src/era-2025/handover.ts).
+   */
+  handOverCalls?(): void;
+  /**
+   * The grace period is over: every call still running is handed over to another instance or
+   * answered with a JSON-RPC error saying a restart cut it off; resolves once those answers are
+   * written. Their responses then end within CUT_OFF_FLUSH_MS, before connections are closed.
+   */
+  cutOffCalls?(): Promise<void>;
   /** Closes every connection still open (after the grace period, or once idle). */
   closeConnections(): void;
   /** MCP requests whose handler has not sent its last response yet. */
@@ -48,6 +62,9 @@ export interface ShutdownReport {
   durationMs: number;
 }
 
+/** After the cut-off, how long its answers get to leave before the connections are closed. */
+export const CUT_OFF_FLUSH_MS = 2_000;
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function shutdown(steps: ShutdownSteps, reason: string): Promise<ShutdownReport> {
@@ -69,6 +86,7 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
 
   steps.stopAccepting();
   steps.endStreams?.();
+  steps.handOverCalls?.();
   const deadline = performance.now() + steps.gracePeriodMs;
   let drained = await inFlight.idle(steps.gracePeriodMs);
   const cutOff = inFlight.count;
@@ -76,6 +94,10 @@ export async function shutdown(steps: ShutdownSteps, reason: string): Promise<Sh
   // its session state before it answers, so it gets the rest of the grace period too.
   while (drained && steps.unfinishedRequests() > 0 && performance.now() < deadline) await sleep(20);
   if (steps.unfinishedRequests() > 0) drained = false;
+  if (!drained && steps.cutOffCalls) {
+    await steps.cutOffCalls().catch((error: unknown) => logger.warn('cutting off the calls in flight failed', { error: errorText(error) }));
+    await inFlight.idle(CUT_OFF_FLUSH_MS);
+  }
   if (drained) logger.info('drained', { durationMs: Math.round(performance.now() - started) });
   else logger.warn('grace period over, closing connections still open', { cutOff, unfinished: steps.unfinishedRequests() });
   steps.closeConnections();

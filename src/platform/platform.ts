@@ -119,6 +119,11 @@ export interface Platform {
   /** Ends the event streams this instance serves (both eras), so that their clients reconnect elsewhere. */
   closeStreams(): void;
   /**
+   * The drain's grace period is over: every call still served here (both eras) is handed over or
+   * answered with an error saying a restart cut it off (docs/operations.md); resolves once written.
+   */
+  cutOffCalls(): Promise<void>;
+  /**
    * Closes everything the platform opened, last opened first, each even when another failed;
    * rejects with an AggregateError naming each failure.
    */
@@ -281,6 +286,9 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
     closeStreams() {
       instance.closeStreams();
       modern.closeStreams();
+    },
+    async cutOffCalls() {
+      await Promise.all([instance.cutOffCalls(), modern.cutOffCalls()]);
     },
     app: createApp({
       mcp: routeByEra({ sessions, modern, maxBodyBytes: config.server.max_body_bytes }),

@@ -57,6 +57,33 @@ export interface StreamMessage {
   message?: JSONRPCMessage;
   /** The message that completes the request: the stream ends after it. */
   last: boolean;
+  /** The request's call was handed over in a drain: whoever serves the resumed stream goes on with it. */
+  handover?: HandoverNote;
+}
+
+/**
+ * What the instance that serves a resumed request stream needs to go on with a call handed over
+ * in a drain (src/era-2025/handover.ts). The call itself (tool, arguments, answers so far, whether
+ * it may run again) is the task store's record `record`, claimed under a lease by the instance that
+ * continues it; the note says how the call is answered and which input round it waits in.
+ */
+export interface HandoverNote {
+  /** The id of the call's record in the task store. */
+  record: string;
+  /** The client's id of the request. */
+  requestId: string | number;
+  /** The request's params as the client sent them (tool name, arguments, `_meta`). */
+  params: Json;
+  /** The input round the call waits in; absent when the call runs again from its start. */
+  round?: {
+    /** Every request of the round, by the handler's key (those answered are in the record). */
+    requests: Json;
+    requestState?: Json;
+    /** The request already sent whose reply is awaited: its id on the wire, and its key. */
+    pending?: { id: string; key: string };
+  };
+  /** The store's clock when the request was opened: replies to `pending` are read from then on. */
+  since: number;
 }
 
 /**
