@@ -387,6 +387,18 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(batch.every((t) => t.lease?.owner === 'instance-a' && t.status === 'working')).toBe(true);
   });
 
+  it('leaves a handed-over call to whoever claims it by id: the takeover search never takes one', async () => {
+    const call = await a.tasks.create(newTask({ kind: 'call', rerunnable: true, lease: { owner: 'instance-a', ms: 0 } }));
+    const task = await a.tasks.create(newTask({ rerunnable: true, lease: { owner: 'instance-a', ms: 0 } }));
+    expect(call.kind).toBe('call');
+    expect(task.kind).toBe('task');
+    const searched = await b.tasks.claim('instance-b', HOUR, { limit: 1_000 });
+    expect(searched.map((t) => t.id)).toContain(task.id);
+    expect(searched.map((t) => t.id)).not.toContain(call.id);
+    const [resumed] = await b.tasks.claim('instance-c', HOUR, { id: call.id });
+    expect(resumed).toMatchObject({ id: call.id, kind: 'call', lease: { owner: 'instance-c' } });
+  });
+
   it('forgets tasks past their ttl, and the cleanup sweeps them', async () => {
     const gone = await a.tasks.create(newTask({ ttlMs: 0 }));
     const kept = await a.tasks.create(newTask());

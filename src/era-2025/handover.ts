@@ -209,7 +209,8 @@ export class Handover {
         arguments: (progress.params.arguments ?? {}) as Record<string, Json>,
         ttlMs: RECORD_TTL_MS,
         rerunnable: rerun,
-        // Claimable at once by whichever instance serves the resumed stream.
+        // Claimable at once by whichever instance serves the resumed stream, and by no other search.
+        kind: 'call',
         lease: { owner: this.#options.owner, ms: 0 },
         // Nobody's call runs for a principal but the session's own requests, which bring their own.
         caller: { principal: undefined, clientCapabilities: undefined, clientInfo: undefined },

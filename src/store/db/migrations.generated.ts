@@ -57,5 +57,14 @@ export const MIGRATIONS: BundledMigration[] = [
     "statements": [
       "ALTER TABLE \"baton\".\"tasks\" ADD COLUMN \"caller\" jsonb;"
     ]
+  },
+  {
+    "tag": "0006_task_kind",
+    "folderMillis": 1796419734880,
+    "hash": "63cc740a79a07b4bafde874561a6dcfe11b8e72baba92bcb89a755f256428975",
+    "statements": [
+      "ALTER TABLE \"baton\".\"tasks\" ADD COLUMN \"kind\" text DEFAULT 'task' NOT NULL;",
+      "ALTER TABLE \"baton\".\"tasks\" ADD CONSTRAINT \"tasks_kind_check\" CHECK (\"baton\".\"tasks\".\"kind\" in ('task', 'call'));"
+    ]
   }
 ];

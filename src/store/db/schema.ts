@@ -111,6 +111,12 @@ export const tasks = batonSchema.table(
      * from. Null for tasks stored before it was kept.
      */
     caller: jsonb('caller').$type<Record<string, unknown>>(),
+    /**
+     * `task`: a task a client created. `call`: a 2025 call handed over by a draining instance,
+     * continued only by the instance that serves its resumed stream (claimed by id, never taken
+     * over by the takeover's search).
+     */
+    kind: text('kind').$type<'task' | 'call'>().notNull().default('task'),
   },
   // Reads are primary-key lookups; lists and the cap on open tasks read one credential's rows;
   // the cleanup is a range scan on expiry; takeover looks for working tasks whose lease ran out,
@@ -120,6 +126,7 @@ export const tasks = batonSchema.table(
     index('tasks_expires_at_idx').on(t.expiresAt),
     index('tasks_lease_expires_at_idx').on(t.leaseExpiresAt).where(sql`${t.status} = 'working'`),
     index('tasks_lease_owner_idx').on(t.leaseOwner).where(sql`${t.leaseOwner} is not null`),
+    check('tasks_kind_check', sql`${t.kind} in ('task', 'call')`),
     check('tasks_status_check', sql`${t.status} in ('working', 'input_required', 'completed', 'failed', 'cancelled')`),
   ],
 );

@@ -48,6 +48,7 @@ const NAMES = [
   'rerunnable',
   'attempts',
   'caller',
+  'kind',
 ];
 /** Named, not `*` (prepared statements outlive migrations); `alias.` when the statement joins. */
 const columns = (alias?: string) => sql.raw(NAMES.map((n) => (alias ? `${alias}.${n}` : n)).join(', '));
@@ -71,9 +72,9 @@ export class DatabaseTaskStore implements TaskStore {
     const values = sql`${id}::text, ${task.credentialHash}::text, ${task.sessionId ?? null}::text, ${task.tool}::text,
       ${JSON.stringify(task.arguments)}::jsonb, 'working'::text, ${task.statusMessage ?? null}::text, ${Math.round(task.ttlMs)}::int8,
       now() + ${ms(task.ttlMs)}, ${task.lease.owner}::text, now() + ${ms(task.lease.ms)}, ${task.rerunnable}::boolean,
-      ${JSON.stringify(task.inputResponses ?? {})}::jsonb, ${JSON.stringify(task.caller)}::jsonb`;
+      ${JSON.stringify(task.inputResponses ?? {})}::jsonb, ${JSON.stringify(task.caller)}::jsonb, ${task.kind ?? 'task'}::text`;
     const into = sql`${tasks} (id, credential_hash, session_id, tool, arguments, status, status_message, ttl_ms, expires_at,
-      lease_owner, lease_expires_at, rerunnable, input_responses, caller)`;
+      lease_owner, lease_expires_at, rerunnable, input_responses, caller, kind)`;
     const max = openTasksCap(this.limits);
     if (max === undefined) {
       const [row] = await this.run(sql`insert into ${into} values (${values}) returning ${columns()}`, 'baton_task_create');
@@ -225,7 +226,8 @@ export class DatabaseTaskStore implements TaskStore {
 
   async claim(owner: string, leaseMs: number, which: { id: string } | { limit: number }): Promise<TaskRecord[]> {
     const free = sql`status = 'working' and expires_at > now() and (lease_owner is null or lease_expires_at <= now())`;
-    const pick = 'id' in which ? sql`and id = ${which.id}` : sql``;
+    // The search takes only tasks: a handed-over call waits for the instance its client resumes on.
+    const pick = 'id' in which ? sql`and id = ${which.id}` : sql`and kind = 'task'`;
     const limit = 'id' in which ? 1 : Math.max(1, which.limit);
     // A task another instance is claiming right now is skipped, not waited for; the update checks
     // again on the locked row.
@@ -336,6 +338,7 @@ function toTask(row: RawRow): TaskRecord {
     rerunnable: row.rerunnable === true || row.rerunnable === 't',
     attempts: Number(row.attempts),
     caller: callerOf(json(row.caller)),
+    kind: row.kind === 'call' ? 'call' : 'task',
   };
 }
 

@@ -63,6 +63,7 @@ export class MemoryTaskStore implements TaskStore {
       rerunnable: task.rerunnable,
       attempts: 1,
       caller: structuredClone(task.caller),
+      kind: task.kind ?? 'task',
     };
     this.#tasks.set(record.id, record);
     return structuredClone(record);
@@ -162,6 +163,8 @@ export class MemoryTaskStore implements TaskStore {
     for (const task of candidates) {
       if (claimed.length >= limit) break;
       if (task.status !== 'working' || !this.#alive(task, now) || leased(task, now)) continue;
+      // The search takes only tasks: a handed-over call waits for the instance its client resumes on.
+      if (!('id' in which) && task.kind !== 'task') continue;
       task.lease = { owner, expiresAt: new Date(now + ms) };
       task.attempts++;
       claimed.push(structuredClone(task));

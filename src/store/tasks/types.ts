@@ -33,6 +33,13 @@ export interface TaskCaller {
   clientInfo: Implementation | undefined;
 }
 
+/**
+ * `task`: a task a client created, which the takeover's search may claim once its lease ran out.
+ * `call`: a 2025 call a draining instance handed over (src/era-2025/handover.ts); only the
+ * instance serving its resumed stream goes on with it, claiming it by id, so the search skips it.
+ */
+export type TaskKind = 'task' | 'call';
+
 export interface TaskLease {
   /** The instance running the task (the id it claims leases with). */
   owner: string;
@@ -68,6 +75,8 @@ export interface TaskRecord {
   rerunnable: boolean;
   /** Times the task was started: 1, plus one per takeover. */
   attempts: number;
+  /** `task` (a client's), or `call`: a 2025 call handed over in a drain (see TaskKind). */
+  kind: TaskKind;
   /** Whom the handler runs for (the creator, or the caller whose answers continued it last). */
   caller: TaskCaller;
 }
@@ -102,6 +111,8 @@ export interface NewTask extends Omit<TaskScope, 'sessionId'> {
   lease: { owner: string; ms: number };
   /** Answers the client gave before the task existed (input gathered in the request). */
   inputResponses?: Record<string, Json>;
+  /** `task` unless said otherwise. */
+  kind?: TaskKind;
   statusMessage?: string;
   /** Whom the handler runs for, on this instance or on one that takes the task over. */
   caller: TaskCaller;
@@ -198,8 +209,9 @@ export interface TaskStore {
    */
   cancel(id: string, reach: TaskReach, statusMessage?: string): Promise<TaskRecord | undefined>;
   /**
-   * Takes over `working` tasks that nobody holds or whose lease ran out (the task `id`, or up to
-   * `limit` of any), leasing them to `owner` and counting an attempt. Returns the tasks taken.
+   * Takes over `working` tasks that nobody holds or whose lease ran out (the task `id`, of either
+   * kind, or up to `limit` of kind `task`), leasing them to `owner` and counting an attempt.
+   * Returns the tasks taken.
    */
   claim(owner: string, ms: number, which: { id: string } | { limit: number }): Promise<TaskRecord[]>;
   /**

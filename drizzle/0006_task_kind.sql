@@ -1,0 +1,2 @@
+ALTER TABLE "baton"."tasks" ADD COLUMN "kind" text DEFAULT 'task' NOT NULL;--> statement-breakpoint
+ALTER TABLE "baton"."tasks" ADD CONSTRAINT "tasks_kind_check" CHECK ("baton"."tasks"."kind" in ('task', 'call'));
