@@ -12,6 +12,7 @@ import type { TaskRecord, TaskStore } from '../store/tasks/types.js';
 import { callTool, FaultCode } from './calls.js';
 import { type HandlerContext, type InputResponses, isInputRequired } from './define.js';
 import type { Registry } from './registry.js';
+import { observeTaskRun, type TaskRunEnd } from '../telemetry/tasks.js';
 
 export interface TaskRunnerOptions {
   tasks: TaskStore;
@@ -66,7 +67,8 @@ export class TaskRunner {
     const stop = new AbortController();
     this.#running.set(task.id, stop);
     this.#renewWhileRunning();
-    return this.#run(task, caller, stop).finally(() => {
+    // In its span: a child of whatever started it (the request, a takeover).
+    return observeTaskRun(task, () => this.#run(task, caller, stop)).finally(() => {
       this.#running.delete(task.id);
       if (this.#running.size === 0) this.#stopRenewing();
     });
@@ -79,7 +81,7 @@ export class TaskRunner {
     for (const stop of this.#running.values()) stop.abort(new Error('this instance is stopping'));
   }
 
-  async #run(task: TaskRecord, caller: TaskCaller, stop: AbortController): Promise<void> {
+  async #run(task: TaskRecord, caller: TaskCaller, stop: AbortController): Promise<TaskRunEnd> {
     const { tasks, channel, registry, owner, logger } = this.#options;
     // A cancel published anywhere ends the handler here; the store already recorded it.
     const subscription = channel.subscribe(taskTopic(task.id), (message) => {
@@ -112,14 +114,16 @@ export class TaskRunner {
         };
       }
       // Cancelled, or no longer ours: the store refuses the write anyway; nothing to say.
-      if (stop.signal.aborted) return;
+      if (stop.signal.aborted) return { status: 'stopped' };
       const written =
         'inputRequests' in outcome
           ? await tasks.requestInput(task.id, owner, outcome.inputRequests)
           : await tasks.settle(task.id, owner, outcome);
       if (!written) logger.debug('a task ended after it was cancelled or taken over', { task: task.id });
+      return written ? runEnd(outcome) : { status: 'lost' };
     } catch (error) {
       logger.error('a task could not record its outcome', { task: task.id, error: errorText(error) });
+      return { status: 'error', errorType: (error as Error)?.constructor?.name ?? 'error' };
     } finally {
       subscription.unsubscribe();
     }
@@ -171,4 +175,18 @@ export class TaskRunner {
     clearInterval(this.#renewal);
     this.#renewal = undefined;
   }
+}
+
+/** How a run that wrote its outcome ended, for its span and the finished counter. */
+function runEnd(outcome: Parameters<TaskStore['settle']>[2] | { inputRequests: Record<string, Json> }): TaskRunEnd {
+  if ('inputRequests' in outcome) return { status: 'input_required' };
+  if (outcome.status === 'failed')
+    return { status: 'failed', errorType: String((outcome.error as { code?: unknown } | null)?.code ?? 'error') };
+  if (outcome.status === 'completed') {
+    return (outcome.result as { isError?: unknown } | null)?.isError === true
+      ? { status: 'completed', errorType: 'tool_error' }
+      : { status: 'completed' };
+  }
+  // The runner writes no other outcome.
+  return { status: 'lost' };
 }

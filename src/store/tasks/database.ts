@@ -10,7 +10,18 @@ import type { Json } from '../channel/types.js';
 import { openTasksCap, tooManyTasks } from '../limits.js';
 import type { SessionLimits } from '../types.js';
 import { unguessableId } from '../ids.js';
-import type { NewTask, RespondResult, TaskCleanup, TaskOutcome, TaskPage, TaskReach, TaskRecord, TaskStatus, TaskStore } from './types.js';
+import {
+  type NewTask,
+  noTasks,
+  type RespondResult,
+  type TaskCleanup,
+  type TaskOutcome,
+  type TaskPage,
+  type TaskReach,
+  type TaskRecord,
+  type TaskStatus,
+  type TaskStore,
+} from './types.js';
 
 type RawRow = Record<string, unknown>;
 type Run = (statement: SQL, name?: string) => Promise<RawRow[]>;
@@ -232,6 +243,16 @@ export class DatabaseTaskStore implements TaskStore {
     const rows = await this.run(sql`
       update ${tasks} set lease_owner = null, lease_expires_at = null where lease_owner = ${owner} ${only} returning 1`);
     return rows.length;
+  }
+
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    const rows = await this.run(
+      sql`select status, count(*)::int as n from ${tasks} where expires_at > now() group by status`,
+      'baton_task_count_by_status',
+    );
+    const counts = noTasks();
+    for (const row of rows) counts[String(row.status) as TaskStatus] = Number(row.n);
+    return counts;
   }
 
   async sweep(batchSize: number): Promise<TaskCleanup> {
