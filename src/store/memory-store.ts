@@ -122,7 +122,7 @@ export class MemorySessionStore implements SessionStore {
       if (!isLive(entry, now, this.limits)) {
         this.#forget(id, entry);
         ids.delete(id);
-        expired.push(livedSeconds(entry.createdAt, Math.min(entry.expiresAt, entry.lastActiveAt + this.limits.idleTimeoutMs)));
+        expired.push(livedSeconds(entry.createdAt, usableUntil(entry, this.limits)));
       }
     }
     sessionsEnded('expired', expired);
@@ -225,7 +225,7 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, entry] of this.#sessions) {
       if (!isLive(entry, started, this.limits)) {
         this.#forget(id, entry);
-        lived.push(livedSeconds(entry.createdAt, Math.min(entry.expiresAt, entry.lastActiveAt + this.limits.idleTimeoutMs)));
+        lived.push(livedSeconds(entry.createdAt, usableUntil(entry, this.limits)));
       }
     }
     const removed = lived.length;
@@ -299,7 +299,12 @@ function toRecord(id: string, entry: Entry): SessionRecord {
 }
 
 function isLive(entry: Entry, now: number, limits: SessionLimits): boolean {
-  return entry.expiresAt > now && entry.lastActiveAt + limits.idleTimeoutMs > now;
+  return usableUntil(entry, limits) > now;
+}
+
+/** When a session stops being usable: its expiry, or its last activity plus the idle timeout. */
+function usableUntil(entry: Entry, limits: SessionLimits): number {
+  return Math.min(entry.expiresAt, entry.lastActiveAt + limits.idleTimeoutMs);
 }
 
 /** Anonymous sessions (created without a credential) may be used by whoever holds the id. */
