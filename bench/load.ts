@@ -10,6 +10,8 @@ export interface LoadResult {
   throughput: number;
   p50: number;
   p99: number;
+  /** The server's CPU time (user + system) per answered request, when `serverCpu` was given. */
+  cpuMsPerRequest?: number;
 }
 
 const ACCEPT = 'application/json, text/event-stream';
@@ -84,7 +86,15 @@ export async function callModern(url: string, dispatcher: Agent, id: number, too
 
 export async function runLoad(
   url: string,
-  options: { concurrency: number; seconds: number; warmupSeconds?: number; tool?: string; era?: '2025' | '2026' },
+  options: {
+    concurrency: number;
+    seconds: number;
+    warmupSeconds?: number;
+    tool?: string;
+    era?: '2025' | '2026';
+    /** The server process's CPU seconds so far: measured over the recorded phase, per request. */
+    serverCpu?: () => number;
+  },
 ): Promise<LoadResult> {
   const tool = options.tool ?? 'test_simple_text';
   const modern = options.era === '2026';
@@ -107,10 +117,12 @@ export async function runLoad(
     };
     const warmupUntil = performance.now() + (options.warmupSeconds ?? 1) * 1000;
     await Promise.all(sessions.map((s) => loop(s, warmupUntil, false)));
+    const cpuBefore = options.serverCpu?.();
     const started = performance.now();
     const until = started + options.seconds * 1000;
     await Promise.all(sessions.map((s) => loop(s, until, true)));
     const seconds = (performance.now() - started) / 1000;
+    const cpuSeconds = cpuBefore === undefined ? undefined : options.serverCpu!() - cpuBefore;
     latencies.sort((a, b) => a - b);
     const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
     return {
@@ -121,6 +133,7 @@ export async function runLoad(
       throughput: latencies.length / seconds,
       p50: pick(0.5),
       p99: pick(0.99),
+      ...(cpuSeconds !== undefined && { cpuMsPerRequest: (cpuSeconds * 1000) / Math.max(1, latencies.length) }),
     };
   } finally {
     await dispatcher.close();

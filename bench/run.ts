@@ -3,8 +3,10 @@
 //   --seconds S     measuring time per cell (default 4)
 //   --skip-cleanup  leave out the 1,000,000-row cleanup benchmark
 //   --only LIST     comma list of sections: startup,throughput,modern,adapter,statements,tasks,build,memory,rows,bundle,channel,pooler,cleanup,telemetry,takeover
+//   --before LIST   comma list of commits the telemetry section measures too (no SDK), each from a
+//                   temporary git worktree removed afterwards, interleaved with today's code
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '4' },
     'skip-cleanup': { type: 'boolean', default: false },
     only: { type: 'string' },
+    before: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -362,22 +365,105 @@ async function telemetry(): Promise<void> {
   const sinkAddress = sink.address();
   const endpoint = `http://127.0.0.1:${typeof sinkAddress === 'object' && sinkAddress ? sinkAddress.port : 0}`;
   const servers: RunningServer[] = [];
+  const worktrees: string[] = [];
+  const olderDbs: Awaited<ReturnType<typeof createTestDatabase>>[] = [];
   try {
     const common = { BATON_TOOLSETS: 'conformance', SESSIONS_STORE: 'database', DATABASE_URL: db.url };
     const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
     for (const env of [common, { ...common, ...tracing }, { ...common, ...tracing, BATON_METRICS_PORT: '0' }])
       servers.push(await startServer(env));
-    results.telemetry = await loadMatrix(
-      `telemetry: pg server tools/call (medians of ${RUNS} runs, ${SECONDS} s each)`,
-      { 'a: no SDK': servers[0]!.url, 'b: tracing (batch OTLP)': servers[1]!.url, 'c: tracing + metrics': servers[2]!.url },
-      [1, 16],
-      '2025',
-    );
+    const targets: Record<string, string> = {
+      'a: no SDK': servers[0]!.url,
+      'b: tracing (batch OTLP)': servers[1]!.url,
+      'c: tracing + metrics': servers[2]!.url,
+    };
+    // Older code, as it was: its own worktree (sharing this node_modules), its own database.
+    for (const [index, commit] of (args.before ?? '').split(',').filter(Boolean).entries()) {
+      const dir = mkdtempSync(join(tmpdir(), 'baton-before-'));
+      rmSync(dir, { recursive: true });
+      await run('git', ['worktree', 'add', '--detach', dir, commit], { cwd: ROOT });
+      worktrees.push(dir);
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      const olderDb = await createTestDatabase(`baton_bench_before_${index}`);
+      olderDbs.push(olderDb);
+      const older = await startServer({ ...common, DATABASE_URL: olderDb.url }, { cwd: dir });
+      servers.push(older);
+      targets[`z${index + 1}: ${commit.slice(0, 7)} (no SDK)`] = older.url;
+    }
+    const pids = Object.fromEntries(Object.keys(targets).map((name, i) => [name, servers[i]!.child.pid!]));
+    results.telemetry = await cpuMatrix(targets, pids, [1, 16]);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    for (const dir of worktrees) await run('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT });
     sink.close();
-    await db.drop();
+    await Promise.all([db, ...olderDbs].map((d) => d.drop()));
   }
+}
+
+/** A process's CPU time so far (user + system), in seconds, from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  // The fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * The telemetry section's matrix: throughput, and the server's CPU time per request, which a
+ * machine shared with other work disturbs far less than throughput (the other work takes cores
+ * away from the server, not instructions added to each of its requests). Targets are interleaved
+ * and rotated per run; ratios to the first target are taken within each run, then the median.
+ */
+async function cpuMatrix(targets: Record<string, string>, pids: Record<string, number>, levels: number[]) {
+  const samples: Record<string, Record<number, LoadResult[]>> = {};
+  for (let r = 0; r < RUNS; r++) {
+    for (const concurrency of levels) {
+      const order = Object.entries(targets);
+      for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
+      for (const [name, url] of order) {
+        const result = await runLoad(url, { concurrency, seconds: SECONDS, era: '2025', serverCpu: () => cpuSecondsOf(pids[name]!) });
+        ((samples[name] ??= {})[concurrency] ??= []).push(result);
+        process.stdout.write(
+          `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, ${fmt(result.cpuMsPerRequest!, 3)} ms CPU/request, errors ${result.errors}\n`,
+        );
+      }
+    }
+  }
+  const base = Object.keys(targets)[0]!;
+  const spread = (xs: number[], digits: number) => `${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`;
+  const rows: (string | number)[][] = [];
+  const summary: Record<string, Record<number, Record<string, number>>> = {};
+  for (const name of Object.keys(targets)) {
+    for (const level of levels) {
+      const list = samples[name]![level]!;
+      const own = list.map((x) => x.cpuMsPerRequest!);
+      const throughputs = list.map((x) => x.throughput);
+      const paired = list.map((x, i) => x.cpuMsPerRequest! / samples[base]![level]![i]!.cpuMsPerRequest!);
+      const pairedThroughput = list.map((x, i) => x.throughput / samples[base]![level]![i]!.throughput);
+      (summary[name] ??= {})[level] = {
+        throughput: median(throughputs),
+        cpuMsPerRequest: median(own),
+        cpuRatio: median(paired),
+        throughputRatio: median(pairedThroughput),
+      };
+      rows.push([
+        name,
+        level,
+        fmt(median(throughputs), 0),
+        spread(throughputs, 0),
+        fmt(median(own), 3),
+        spread(own, 3),
+        fmt(median(paired), 3),
+        spread(paired, 2),
+        fmt(median(pairedThroughput), 2),
+      ]);
+    }
+  }
+  table(
+    `telemetry: pg server tools/call, ${RUNS} interleaved runs of ${SECONDS} s (medians; spreads min-max; x/a within each run)`,
+    ['server', 'conc', 'req/s', 'req/s spread', 'CPU ms/req', 'CPU spread', 'CPU x/a', 'CPU x/a spread', 'req/s x/a'],
+    rows,
+  );
+  return summary;
 }
 
 // ---- (1b) 2026-07-28 tools/call: a stock SDK v2 createMcpHandler server against the platform ----

@@ -12,6 +12,7 @@ import type { TaskRecord, TaskStore } from '../store/tasks/types.js';
 import { callTool, FaultCode } from './calls.js';
 import { type HandlerContext, type InputResponses, isInputRequired } from './define.js';
 import type { Registry } from './registry.js';
+import { observeTaskRun, type TaskRunEnd } from '../telemetry/tasks.js';
 
 export interface TaskRunnerOptions {
   tasks: TaskStore;
@@ -68,7 +69,8 @@ export class TaskRunner {
     const stop = new AbortController();
     this.#running.set(task.id, stop);
     this.#renewWhileRunning();
-    return this.#run(task, stop).finally(() => {
+    // In its span: a child of whatever started it (the request, a takeover).
+    return observeTaskRun(task, () => this.#run(task, stop)).finally(() => {
       this.#running.delete(task.id);
       if (this.#running.size === 0) this.#stopRenewing();
     });
@@ -106,7 +108,7 @@ export class TaskRunner {
     }
   }
 
-  async #run(task: TaskRecord, stop: AbortController): Promise<void> {
+  async #run(task: TaskRecord, stop: AbortController): Promise<TaskRunEnd> {
     const { tasks, channel, registry, owner, logger } = this.#options;
     // A cancel published anywhere ends the handler here; the store already recorded it.
     const subscription = channel.subscribe(taskTopic(task.id), (message) => {
@@ -142,15 +144,17 @@ export class TaskRunner {
       // cancelled sleep's error, say) is not the task's outcome; another instance's is, or the cancel.
       if (stop.signal.aborted) {
         logger.debug('task handler stopped', { task: task.id, reason: errorText(stop.signal.reason) });
-        return;
+        return { status: 'stopped' };
       }
       const write =
         'inputRequests' in outcome ? tasks.requestInput(task.id, owner, outcome.inputRequests) : tasks.settle(task.id, owner, outcome);
       this.#writes.add(write);
       const written = await write.finally(() => this.#writes.delete(write));
       if (!written) logger.debug('a task ended after it was cancelled or taken over', { task: task.id });
+      return written ? runEnd(outcome) : { status: 'lost' };
     } catch (error) {
       logger.error('a task could not record its outcome', { task: task.id, error: errorText(error) });
+      return { status: 'error', errorType: (error as Error)?.constructor?.name ?? 'error' };
     } finally {
       subscription.unsubscribe();
     }
@@ -203,4 +207,18 @@ export class TaskRunner {
     clearInterval(this.#renewal);
     this.#renewal = undefined;
   }
+}
+
+/** How a run that wrote its outcome ended, for its span and the finished counter. */
+function runEnd(outcome: Parameters<TaskStore['settle']>[2] | { inputRequests: Record<string, Json> }): TaskRunEnd {
+  if ('inputRequests' in outcome) return { status: 'input_required' };
+  if (outcome.status === 'failed')
+    return { status: 'failed', errorType: String((outcome.error as { code?: unknown } | null)?.code ?? 'error') };
+  if (outcome.status === 'completed') {
+    return (outcome.result as { isError?: unknown } | null)?.isError === true
+      ? { status: 'completed', errorType: 'tool_error' }
+      : { status: 'completed' };
+  }
+  // The runner writes no other outcome.
+  return { status: 'lost' };
 }

@@ -10,6 +10,7 @@ import type { Json } from '../store/channel/types.js';
 import type { TaskRecord, TaskStore } from '../store/tasks/types.js';
 import { FaultCode } from './calls.js';
 import type { TaskRunner } from './task-runner.js';
+import { observeTakeover } from '../telemetry/tasks.js';
 
 export interface TaskTakeoverOptions {
   tasks: TaskStore;
@@ -117,11 +118,14 @@ export class TaskTakeover {
     }
     const rerun = taken.filter((task) => task.rerunnable);
     const failed = taken.filter((task) => !task.rerunnable);
-    const runs = rerun.map((task) => runner.start(task));
+    // Each in a takeover span, which the re-run's own span is a child of.
+    const runs = rerun.map((task) => observeTakeover(task, () => runner.start(task)));
     await Promise.all(
       failed.map(async (task) => {
         try {
-          const written = await tasks.settle(task.id, runner.owner, { status: 'failed', error: instanceStoppedError(task) });
+          const written = await observeTakeover(task, () =>
+            tasks.settle(task.id, runner.owner, { status: 'failed', error: instanceStoppedError(task) }),
+          );
           if (!written) logger.debug('a task taken over was cancelled before it could be failed', { task: task.id });
         } catch (error) {
           // Still leased here: once the lease runs out, a later look fails it again.

@@ -37,6 +37,7 @@ import { asPayload, instanceTopic, sessionTopic, type ReplyMessage, type Session
 import type { Logger } from '../log.js';
 import { observeReplyDelivery, observeReplyForward, withTraceMeta } from '../telemetry/replies.js';
 import { type TraceCarrier, traceCarrier } from '../telemetry/trace-context.js';
+import { noteAnswer } from '../telemetry/request-scope.js';
 import { isRequest, isResponse, type ExchangeOptions, type Outcome, type Sink } from './exchange.js';
 
 /** Where a client's reply to a server-to-client request belongs. */
@@ -270,6 +271,8 @@ export class ExchangeRouter {
 
     const id = clientId!;
     const answer: JSONRPCResponse = { ...response, id };
+    // Its request's span learns how it ended (a batch's requests each their own).
+    noteAnswer(id, answer);
     // Answered: whatever the tool still sends for this request is refused from now on.
     state.clientIds.delete(String(related));
     state.open.delete(id);

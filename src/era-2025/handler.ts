@@ -21,6 +21,7 @@ import type { Instance, Opened } from './instance.js';
 import type { Negotiated, SessionStore } from '../store/types.js';
 import { isWellFormedSessionId } from './ids.js';
 import { decodeCursor } from './cursor.js';
+import { refusedBecause } from '../telemetry/refusals.js';
 
 export interface SessionHandlerOptions {
   store: SessionStore;
@@ -70,7 +71,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
       }
       if (error instanceof SessionRefusedError) {
         logger.info('session refused', { status: error.status, reason: error.message });
-        return jsonRpcError(error.status, error.code, error.message);
+        return refusedBecause('session_limit', jsonRpcError(error.status, error.code, error.message));
       }
       logger.error('request failed', { error: errorText(error, { stack: true }) });
       return jsonRpcError(500, JsonRpcCode.InternalError, 'Internal error');
@@ -225,9 +226,12 @@ export function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
 }
 
 function notFound(): Response {
-  return jsonRpcError(404, JsonRpcCode.SessionNotFound, 'Session not found');
+  return refusedBecause('session_unknown', jsonRpcError(404, JsonRpcCode.SessionNotFound, 'Session not found'));
 }
 
 function forbidden(): Response {
-  return jsonRpcError(403, JsonRpcCode.ServerError, 'Forbidden: this session belongs to another credential');
+  return refusedBecause(
+    'session_credential',
+    jsonRpcError(403, JsonRpcCode.ServerError, 'Forbidden: this session belongs to another credential'),
+  );
 }

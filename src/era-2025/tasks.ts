@@ -33,6 +33,7 @@ import type { Channel, Json } from '../store/channel/types.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { isTerminal, type TaskCaller, type TaskRecord, type TaskScope, type TaskStore } from '../store/tasks/types.js';
 import { ask, type Extra, newRound, withInput } from './input.js';
+import { taskCreated } from '../telemetry/tasks.js';
 import { STATE_KEYS } from './state-keys.js';
 import type { SessionState } from '../core/session-state.js';
 
@@ -136,6 +137,7 @@ export class SessionTasks {
         ...(gathered && { inputResponses: gathered as unknown as Record<string, Json> }),
       }),
     );
+    taskCreated(record);
     void runner.start(record);
     if (ctx.session) watchStatus(ctx.session, record);
     return { task: this.#task(record) } satisfies CreateTaskResult;

@@ -30,6 +30,7 @@ import { StoreUnavailableError } from '../store/errors.js';
 import { type HandlerContext, type InputRequired, isInputRequired } from '../core/define.js';
 import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
 import { channelEventBus } from './bus.js';
+import { taskCreated } from '../telemetry/tasks.js';
 import type { CacheHints } from './caching.js';
 import type { RequestStateSeal } from './request-state.js';
 import {
@@ -200,6 +201,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
         ...(ctx.inputResponses && { inputResponses: ctx.inputResponses as unknown as Record<string, Json> }),
       }),
     );
+    taskCreated(record);
     keepRunning(serverCtx, runner.start(record));
     return createTaskResult(record, pollIntervalMs) as unknown as CallToolResult;
   }

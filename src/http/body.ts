@@ -2,6 +2,7 @@
 // gigabytes is cut off at the first chunk past it. What is left of a refused body is not read
 // here: the runtime reads and drops it (`discardUnread`), so that the client sees the answer.
 import { JsonRpcCode, jsonRpcError } from './errors.js';
+import { refusedBecause } from '../telemetry/refusals.js';
 export type BodyResult = { ok: true; text: string } | { ok: false; tooLarge: true };
 
 export async function readBody(request: Request, limit: number): Promise<BodyResult> {
@@ -46,7 +47,7 @@ export type JsonBody = { kind: 'json'; value: unknown } | { kind: 'invalid' } | 
 /** The answer to a body that could not be read as JSON (over the limit, or not JSON), for either era. */
 export function unreadableBody(body: Exclude<JsonBody, { kind: 'json' }>, limit: number): Response {
   return body.kind === 'too-large'
-    ? jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${limit} bytes`)
+    ? refusedBecause('body_too_large', jsonRpcError(413, JsonRpcCode.ServerError, `Payload Too Large: the body exceeds ${limit} bytes`))
     : jsonRpcError(400, JsonRpcCode.ParseError, 'Parse error: the body is not valid JSON');
 }
 

@@ -1,5 +1,6 @@
 // Every error the HTTP edge answers is a JSON-RPC error body with a fitting status, so that
 // clients that only read bodies still learn what went wrong.
+import { refusedBecause } from '../telemetry/refusals.js';
 
 /** The JSON-RPC error codes the platform answers with, at the HTTP edge and from MCP methods alike. */
 export const JsonRpcCode = {
@@ -32,5 +33,5 @@ export function jsonRpcError(status: number, code: number, message: string, head
 }
 
 export function unavailable(message = 'Session store unavailable; retry shortly'): Response {
-  return jsonRpcError(503, JsonRpcCode.ServerError, message, { 'Retry-After': '1' });
+  return refusedBecause('store_unavailable', jsonRpcError(503, JsonRpcCode.ServerError, message, { 'Retry-After': '1' }));
 }

@@ -9,7 +9,7 @@ import { errorText, type Logger } from '../log.js';
 import type { WaitUntil } from '../core/task-runner.js';
 import type { McpEndpoint } from './era.js';
 import type { ReadinessView } from '../lifecycle/readiness.js';
-import { countRefusal } from '../telemetry/mcp-request.js';
+import { countRefusal, refusedBecause } from '../telemetry/refusals.js';
 
 export interface AppOptions {
   /** The MCP endpoint behind the guards: routes each request to its protocol era. */
@@ -52,9 +52,9 @@ export function createApp(options: AppOptions): Hono {
 
   const serveMcp = async (request: Request, waitUntil: WaitUntil | undefined): Promise<Response> => {
     const refused = checkOrigin(request, options.originPolicy);
-    if (refused) return jsonRpcError(403, JsonRpcCode.ServerError, `Forbidden: ${refused}`);
+    if (refused) return refusedBecause('origin', jsonRpcError(403, JsonRpcCode.ServerError, `Forbidden: ${refused}`));
     const outcome = await options.auth.authenticate(request);
-    if (!outcome.ok) return outcome.response;
+    if (!outcome.ok) return refusedBecause('credential', outcome.response);
     return options.mcp(request, outcome.caller, waitUntil);
   };
   app.all('/mcp', async (c) => countRefusal(await serveMcp(c.req.raw, waitUntilOf(c))));

@@ -34,6 +34,7 @@ import { Readiness } from '../lifecycle/readiness.js';
 import { Resources } from '../lifecycle/resources.js';
 import { observeLiveSessions } from '../telemetry/sessions.js';
 import { observeOpenStreams } from '../telemetry/streams.js';
+import { observeTasks } from '../telemetry/tasks.js';
 
 /** How long a task is kept after its creation (then swept by the cleanup). */
 const TASK_TTL_MS = 60 * 60_000;
@@ -212,6 +213,10 @@ async function assemble(config: Config, options: PlatformOptions, logger: Logger
   resources.add(
     'live sessions gauge',
     observeLiveSessions(() => store.countLive()),
+  );
+  resources.add(
+    'tasks gauge',
+    observeTasks(() => store.tasks.countByStatus()),
   );
   // Streams on a polling channel cost reads while they are open: they are closed after a while
   // unless configured otherwise, and clients resume them (docs/operations.md).

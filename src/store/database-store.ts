@@ -11,7 +11,7 @@ import { DatabaseTaskStore } from './tasks/database.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { createLogger, type Logger } from '../log.js';
 import { negotiatedJson, perCredentialCap, stateTooLarge } from './limits.js';
-import { sessionsEnded } from '../telemetry/sessions.js';
+import { livedSeconds, sessionsEnded } from '../telemetry/sessions.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -175,17 +175,19 @@ export class DatabaseSessionStore implements SessionStore {
       ), evicted as (
         delete from ${sessions} s using doomed d
         where s.id = d.id and s.last_active_at <= d.last_active_at
-        returning s.id
+        returning s.id, s.created_at
       ), ${publishing(sql`${sessionTopic('')} || id`, SESSION_ENDED, this.channel.wakeup, 'evicted')},
       created as (insert into ${columns} values (${values}) returning ${COLUMNS})
       select c.*, (select count(*) from notified)::int as notified,
-             (select json_agg(json_build_object('topic', p.topic, 'at', p.at, 'id', p.id)) from published p) as ended
+             (select json_agg(json_build_object('topic', p.topic, 'at', p.at, 'id', p.id)) from published p) as ended,
+             (select coalesce(json_agg(extract(epoch from now() - e.created_at)::float8), '[]'::json) from evicted e) as evicted_lived
       from created c`,
       all ? 'baton_session_create_capped_all' : 'baton_session_create_capped',
     );
     const ended = (row!.ended ?? []) as { topic: string; at: number | string; id: number | string }[];
     for (const m of ended)
       this.channel.published({ topic: m.topic, payload: SESSION_ENDED, position: { at: Number(m.at), id: Number(m.id) } });
+    sessionsEnded('evicted', (row!.evicted_lived ?? []) as number[]);
     return toRecord(row!);
   }
 
@@ -301,7 +303,7 @@ export class DatabaseSessionStore implements SessionStore {
     if (!row.allowed) return 'forbidden';
     if (Number(row.deleted) === 0) return 'not_found';
     this.channel.publishedBy(row, topic, SESSION_ENDED);
-    sessionsEnded('deleted', 1, sessions.createdAt.mapFromDriverValue(row.created_at as string) as Date);
+    sessionsEnded('deleted', [livedSeconds(sessions.createdAt.mapFromDriverValue(row.created_at as string) as Date)]);
     return 'ok';
   }
 
@@ -312,11 +314,12 @@ export class DatabaseSessionStore implements SessionStore {
   async revoke(id: string): Promise<boolean> {
     const topic = sessionTopic(id);
     const [row] = await this.#run(sql`
-      with deleted as (delete from ${sessions} where id = ${id} returning id),
+      with deleted as (delete from ${sessions} where id = ${id} returning id, created_at),
       ${publishing(topic, SESSION_ENDED, this.channel.wakeup, 'deleted')}
-      select (select count(*) from deleted)::int as deleted, ${PUBLISHED_COLUMNS}`);
+      select (select count(*) from deleted)::int as deleted, (select extract(epoch from now() - created_at) from deleted)::float8 as lived,
+        ${PUBLISHED_COLUMNS}`);
     if (Number(row?.deleted ?? 0) === 0) return false;
-    sessionsEnded('revoked');
+    sessionsEnded('revoked', [Number(row!.lived)]);
     this.channel.publishedBy(row, topic, SESSION_ENDED);
     return true;
   }
@@ -340,13 +343,14 @@ export class DatabaseSessionStore implements SessionStore {
         ), deleted as (
           delete from ${sessions} s using doomed d
           where s.id = d.id and (s.expires_at <= now() or s.last_active_at <= ${this.#idleCutoff()})
-          returning 1
+          -- How long each lived: to when it stopped being usable (expired, or idle), not to this sweep.
+          returning extract(epoch from least(s.expires_at, s.last_active_at + ${this.limits.idleTimeoutMs} * interval '1 millisecond') - s.created_at)::float8 as lived
         )
-        select count(*)::int as n from deleted`);
+        select count(*)::int as n, coalesce(json_agg(lived), '[]'::json) as lived from deleted`);
       const n = Number(row?.n ?? 0);
       batches++;
       removed += n;
-      sessionsEnded('expired', n);
+      sessionsEnded('expired', (row?.lived as number[] | undefined) ?? []);
       options.onBatch?.({ index: batches, removed: n, durationMs: performance.now() - batchStarted });
       if (n < batchSize) break;
       if (performance.now() - started >= budgetMs || options.signal?.aborted) {

@@ -5,7 +5,7 @@ import { InProcessChannel } from './channel/in-process.js';
 import { MemoryTaskStore } from './tasks/memory.js';
 import { asPayload, SESSION_ENDED, sessionTopic, type SessionMessage } from './channel/topics.js';
 import { checkStateSize, negotiatedJson, perCredentialCap } from './limits.js';
-import { sessionsEnded } from '../telemetry/sessions.js';
+import { livedSeconds, sessionsEnded } from '../telemetry/sessions.js';
 import type {
   CleanupOptions,
   CleanupReport,
@@ -116,14 +116,18 @@ export class MemorySessionStore implements SessionStore {
     const ids = capKey === ALL ? new Set(this.#sessions.keys()) : this.#byCredential.get(capKey);
     if (ids === undefined || ids.size < max) return [];
     // Expired and idle sessions do not count: sweep the group's before deciding.
+    const expired: number[] = [];
     for (const id of ids) {
       const entry = this.#sessions.get(id)!;
       if (!isLive(entry, now, this.limits)) {
         this.#forget(id, entry);
         ids.delete(id);
+        expired.push(livedSeconds(entry.createdAt, usableUntil(entry, this.limits)));
       }
     }
+    sessionsEnded('expired', expired);
     const evicted: string[] = [];
+    const evictedLived: number[] = [];
     while (ids.size >= max) {
       // The first of equals is the oldest: sets iterate in insertion order.
       let oldest: [string, Entry] | undefined;
@@ -134,7 +138,9 @@ export class MemorySessionStore implements SessionStore {
       this.#forget(...oldest!);
       ids.delete(oldest![0]);
       evicted.push(oldest![0]);
+      evictedLived.push(livedSeconds(oldest![1].createdAt, now));
     }
+    sessionsEnded('evicted', evictedLived);
     return evicted;
   }
 
@@ -208,21 +214,22 @@ export class MemorySessionStore implements SessionStore {
     if (!entry) return 'not_found';
     if (!boundTo(entry, credentialHash)) return 'forbidden';
     this.#forget(id, entry);
-    sessionsEnded('deleted', 1, entry.createdAt);
+    sessionsEnded('deleted', [livedSeconds(entry.createdAt, this.now())]);
     await this.channel.publish(sessionTopic(id), SESSION_ENDED);
     return 'ok';
   }
 
   async cleanup(options: CleanupOptions = {}): Promise<CleanupReport> {
     const started = this.now();
-    let removed = 0;
+    const lived: number[] = [];
     for (const [id, entry] of this.#sessions) {
       if (!isLive(entry, started, this.limits)) {
         this.#forget(id, entry);
-        sessionsEnded('expired', 1, entry.createdAt);
-        removed++;
+        lived.push(livedSeconds(entry.createdAt, usableUntil(entry, this.limits)));
       }
     }
+    const removed = lived.length;
+    sessionsEnded('expired', lived);
     const { removed: tasksRemoved } = await this.tasks.sweep(Number.POSITIVE_INFINITY);
     const messagesRemoved = this.channel.sweep();
     // One pass over a map is one "batch"; it cannot be interrupted, so the signal has no effect.
@@ -292,7 +299,12 @@ function toRecord(id: string, entry: Entry): SessionRecord {
 }
 
 function isLive(entry: Entry, now: number, limits: SessionLimits): boolean {
-  return entry.expiresAt > now && entry.lastActiveAt + limits.idleTimeoutMs > now;
+  return usableUntil(entry, limits) > now;
+}
+
+/** When a session stops being usable: its expiry, or its last activity plus the idle timeout. */
+function usableUntil(entry: Entry, limits: SessionLimits): number {
+  return Math.min(entry.expiresAt, entry.lastActiveAt + limits.idleTimeoutMs);
 }
 
 /** Anonymous sessions (created without a credential) may be used by whoever holds the id. */

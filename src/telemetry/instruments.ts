@@ -38,8 +38,12 @@ export interface Instruments {
   readonly statements: Histogram;
   /** db.client.operation.duration: one store statement, by driver. */
   readonly statementDuration: Histogram;
-  /** baton.requests.refused: /mcp answers 401, 403, 404, 413, 429 and 503, by status. */
+  /** baton.requests.refused: /mcp answers 401, 403, 404, 413, 429 and 503, by status and cause. */
   readonly refused: Counter;
+  /** baton.tasks.created / baton.tasks.finished (completed, failed) / baton.tasks.taken_over. */
+  readonly tasksCreated: Counter;
+  readonly tasksFinished: Counter;
+  readonly takeovers: Counter;
   /** baton.channel.delivery.lag: a channel message from its publish to its delivery here. */
   readonly deliveryLag: Histogram;
   /** baton.drain.duration: a shutdown from its signal to the store closed. */
@@ -71,7 +75,19 @@ function create(meter: Meter): Instruments {
       advice: { explicitBucketBoundaries: COUNT_BUCKETS },
     }),
     statementDuration: seconds('db.client.operation.duration', 'Duration of one store statement', STATEMENT_BUCKETS),
-    refused: meter.createCounter('baton.requests.refused', { unit: '{request}', description: 'MCP requests refused, by HTTP status' }),
+    refused: meter.createCounter('baton.requests.refused', {
+      unit: '{request}',
+      description: 'MCP requests refused, by HTTP status and cause',
+    }),
+    tasksCreated: meter.createCounter('baton.tasks.created', { unit: '{task}', description: 'Tasks created' }),
+    tasksFinished: meter.createCounter('baton.tasks.finished', {
+      unit: '{task}',
+      description: 'Task runs that wrote an outcome, by status',
+    }),
+    takeovers: meter.createCounter('baton.tasks.taken_over', {
+      unit: '{task}',
+      description: 'Tasks this instance took over from one that is gone',
+    }),
     deliveryLag: seconds(
       'baton.channel.delivery.lag',
       'Time from a channel message being published to its delivery on this instance',

@@ -8,6 +8,8 @@ export class RequestScope {
   statements = 0;
   /** The MCP conventions' error.type when the answer is an error the HTTP status does not show. */
   errorType: string | undefined;
+  /** error.type by JSON-RPC id, from the answers themselves (a batch's requests each have their own). */
+  readonly answers = new Map<string, string | undefined>();
 }
 
 const KEY = createContextKey('mcp-baton request scope');
@@ -16,8 +18,24 @@ export function withRequestScope(parent: Context, scope: RequestScope): Context 
   return parent.setValue(KEY, scope);
 }
 
+/** `parent` without its request scope: work that outlives the request (a task's run) counts for itself. */
+export function withoutRequestScope(parent: Context): Context {
+  return parent.deleteValue(KEY);
+}
+
 export function currentRequestScope(): RequestScope | undefined {
   return context.active().getValue(KEY) as RequestScope | undefined;
+}
+
+/** The error.type an answer shows: its JSON-RPC error's code, or `tool_error` for a tool result with isError. */
+export function errorTypeOf(answer: { error?: { code?: unknown }; result?: unknown }): string | undefined {
+  if (answer.error !== undefined) return String(answer.error?.code ?? 'error');
+  return (answer.result as { isError?: unknown } | undefined)?.isError === true ? 'tool_error' : undefined;
+}
+
+/** The server answered request `id` of the current MCP request with `answer` (the 2025 exchange router tells). */
+export function noteAnswer(id: string | number, answer: { error?: { code?: unknown }; result?: unknown }): void {
+  currentRequestScope()?.answers.set(String(id), errorTypeOf(answer));
 }
 
 /**

@@ -1,20 +1,31 @@
 // The lives of 2025 sessions as metrics: created, ended (deleted by their client, revoked by an
-// operator, expired or idle and swept), how long each lasted (mcp.server.session.duration), and
-// how many are live now (one store statement per collection, none per request).
+// operator, expired or idle and swept, evicted by the per-credential cap), how long each lasted
+// (mcp.server.session.duration), and how many are live now (one store statement per collection,
+// none per request). Counted where the store ends them: a revoke or cleanup run from the command
+// line counts in that process, not on the servers' /metrics.
 import { instruments } from './instruments.js';
 
-export type SessionEnd = 'deleted' | 'revoked' | 'expired';
+export type SessionEnd = 'deleted' | 'revoked' | 'expired' | 'evicted';
 
 export function sessionCreated(): void {
   instruments().sessionsCreated.add(1);
 }
 
-/** `count` sessions ended; `createdAt` when the store knows the one session's start. */
-export function sessionsEnded(reason: SessionEnd, count = 1, createdAt?: Date | number): void {
-  if (count === 0) return;
+/**
+ * Sessions ended, each by how long it lived in seconds: from its creation to its end (a DELETE or
+ * a revoke: now; an expired or idle one: when it stopped being usable, not when the sweep found it).
+ */
+export function sessionsEnded(reason: SessionEnd, lived: readonly number[]): void {
+  if (lived.length === 0) return;
   const meters = instruments();
-  meters.sessionsEnded.add(count, { 'baton.session.end': reason });
-  if (createdAt !== undefined) meters.session.record(Math.max(0, Date.now() - Number(createdAt)) / 1000, { 'baton.session.end': reason });
+  const attributes = { 'baton.session.end': reason };
+  meters.sessionsEnded.add(lived.length, attributes);
+  for (const seconds of lived) meters.session.record(Math.max(0, seconds), attributes);
+}
+
+/** Seconds from `createdAt` to `endedAt` (milliseconds or dates). */
+export function livedSeconds(createdAt: Date | number, endedAt: Date | number = Date.now()): number {
+  return (Number(endedAt) - Number(createdAt)) / 1000;
 }
 
 /**

@@ -10,18 +10,19 @@ import type { Json } from '../channel/types.js';
 import { openTasksCap, tooManyTasks } from '../limits.js';
 import type { SessionLimits } from '../types.js';
 import { unguessableId } from '../ids.js';
-import type {
-  NewTask,
-  RespondResult,
-  TaskCaller,
-  TaskCleanup,
-  TaskListOptions,
-  TaskOutcome,
-  TaskPage,
-  TaskReach,
-  TaskRecord,
-  TaskStatus,
-  TaskStore,
+import {
+  type NewTask,
+  noTasks,
+  type RespondResult,
+  type TaskCaller,
+  type TaskCleanup,
+  type TaskListOptions,
+  type TaskOutcome,
+  type TaskPage,
+  type TaskReach,
+  type TaskRecord,
+  type TaskStatus,
+  type TaskStore,
 } from './types.js';
 
 type RawRow = Record<string, unknown>;
@@ -261,6 +262,16 @@ export class DatabaseTaskStore implements TaskStore {
     const rows = await this.run(sql`
       update ${tasks} set lease_owner = null, lease_expires_at = null where lease_owner = ${owner} ${only} returning 1`);
     return rows.length;
+  }
+
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    const rows = await this.run(
+      sql`select status, count(*)::int as n from ${tasks} where expires_at > now() group by status`,
+      'baton_task_count_by_status',
+    );
+    const counts = noTasks();
+    for (const row of rows) counts[String(row.status) as TaskStatus] = Number(row.n);
+    return counts;
   }
 
   async sweep(batchSize: number): Promise<TaskCleanup> {

@@ -10,6 +10,7 @@ import type { SessionLimits } from '../types.js';
 import { unguessableId } from '../ids.js';
 import {
   isTerminal,
+  noTasks,
   type NewTask,
   type RespondResult,
   type TaskCaller,
@@ -19,6 +20,7 @@ import {
   type TaskPage,
   type TaskReach,
   type TaskRecord,
+  type TaskStatus,
   type TaskStore,
 } from './types.js';
 
@@ -191,6 +193,13 @@ export class MemoryTaskStore implements TaskStore {
       released++;
     }
     return released;
+  }
+
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    const now = this.now();
+    const counts = noTasks();
+    for (const task of this.#tasks.values()) if (this.#alive(task, now)) counts[task.status]++;
+    return counts;
   }
 
   async sweep(batchSize: number): Promise<TaskCleanup> {

@@ -40,6 +40,11 @@ export interface TaskCaller {
  */
 export type TaskKind = 'task' | 'call';
 
+/** A count per status, each 0. */
+export function noTasks(): Record<TaskStatus, number> {
+  return { working: 0, input_required: 0, completed: 0, failed: 0, cancelled: 0 };
+}
+
 export interface TaskLease {
   /** The instance running the task (the id it claims leases with). */
   owner: string;
@@ -221,6 +226,8 @@ export interface TaskStore {
   renew(owner: string, ms: number): Promise<string[]>;
   /** Lets go of `owner`'s leases (all, or the given tasks), so that another instance may claim them at once (a drain). */
   release(owner: string, ids?: string[]): Promise<number>;
+  /** Tasks not expired, by status (every status, 0 when none): the baton.tasks gauge, one statement. */
+  countByStatus(): Promise<Record<TaskStatus, number>>;
   /** Deletes up to `batchSize` expired tasks (the store's cleanup calls it). */
   sweep(batchSize: number): Promise<TaskCleanup>;
 }
