@@ -6,8 +6,10 @@
 // lease). Deadlines are generous; the takeover time after a crash is printed, not asserted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { readMessages } from './helpers/mcp.js';
+import { answeringClient, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
 import { startRoundRobinProxy, type Proxy as RoundRobinProxy } from './helpers/proxy.js';
 import { startServer, untilReady, type RunningServer } from './helpers/server.js';
@@ -205,5 +207,48 @@ describe('a task running on one instance, asked about on the other', () => {
     // Continued, not taken over: it started once.
     expect((await row(question)).attempts).toBe(1);
     await p.b.stop('SIGTERM');
+  });
+});
+
+describe("a 2025 session's task whose instance crashes (SIGKILL), through the SDK v1 client's experimental task API", () => {
+  it('runs again on the other instance when it may, and fails saying its instance stopped when it may not', async () => {
+    const p = await pair('tasks:\n  lease: 2s\n  takeover_interval: 250ms\n');
+    // The session is opened on A and its tasks created there, so that killing A kills their runs.
+    const onA = answeringClient('tasks-2025-on-a');
+    const first = new StreamableHTTPClientTransport(new URL(mcp(p.a)));
+    await onA.connect(first);
+    const create = async (name: string, args: Record<string, unknown>) =>
+      (await onA.request({ method: 'tools/call', params: { name, arguments: args, task: {} } }, CreateTaskResultSchema)).task.taskId;
+    const again = await create('sleep', { ms: 3_000 });
+    const once = await create('sleep_once', { ms: 60_000 });
+    const sessionId = first.sessionId!;
+    expect((await row(again)).lease_owner).toBe((await row(once)).lease_owner);
+
+    await p.a.stop('SIGKILL');
+    await waitFor(() => p.lb.ready.length === 1, { what: 'the proxy to see A gone' });
+    // The same session, resumed through the proxy (which now reaches only B) by a client that
+    // reconnects with its session id, as a client of a restarted server does.
+    const resumed = answeringClient('tasks-2025-resumed');
+    const transport = new StreamableHTTPClientTransport(new URL(`${p.lb.url}/mcp`), { sessionId });
+    transport.setProtocolVersion('2025-11-25');
+    await resumed.connect(transport);
+    try {
+      const tasks = resumed.experimental.tasks;
+      const result = await tasks.getTaskResult(again, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: 'slept 3000 ms' }]);
+      expect((await row(again)).attempts).toBe(2);
+
+      await waitFor(async () => (await tasks.getTask(once)).status === 'failed', {
+        what: 'the sleep_once task to fail',
+        timeoutMs: DEADLINE,
+        detail: logsOf(p),
+      });
+      await expect(tasks.getTaskResult(once, CallToolResultSchema)).rejects.toThrow(
+        'The server instance that was running this task stopped before the task finished',
+      );
+    } finally {
+      await Promise.all([onA.close(), resumed.close()]);
+      await p.b.stop('SIGTERM');
+    }
   });
 });
