@@ -205,20 +205,9 @@ export class SessionTasks {
     }
   }
 
-  /** The Task as the 2025-11-25 revision shows it. */
+  /** The Task as the 2025-11-25 revision shows it, with this server's poll interval. */
   #task(task: TaskRecord): Task {
-    const toolError = task.status === 'completed' && isToolError(task.result);
-    const message =
-      task.statusMessage ?? (toolError ? textOf(task.result) : task.status === 'failed' ? errorMessage(task.error) : undefined);
-    return {
-      taskId: task.id,
-      status: toolError ? 'failed' : task.status,
-      ...(message !== undefined && { statusMessage: message }),
-      createdAt: task.createdAt.toISOString(),
-      lastUpdatedAt: task.updatedAt.toISOString(),
-      ttl: task.ttlMs,
-      pollInterval: this.#options.pollIntervalMs,
-    };
+    return legacyTask(task, this.#options.pollIntervalMs);
   }
 
   async #find(taskId: string, who: TaskRequester): Promise<TaskRecord> {
