@@ -13,6 +13,7 @@ import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
+import { type SseEvent, SseReader } from './helpers/sse.js';
 
 const quiet = createLogger('error');
 const URL_ = 'http://127.0.0.1/mcp';
@@ -249,6 +250,128 @@ describe('sessions.max_open_tasks', () => {
       await send(capped, 'tasks/cancel', { taskId: first });
     } finally {
       await capped.close();
+    }
+  });
+});
+
+describe('notifications/tasks on subscriptions/listen (SEP-2663: the client names its tasks in notifications.taskIds)', () => {
+  // A task that runs until the test lets it finish: its `working` is seen for certain, then its `completed`.
+  const gates = new Map<string, { done: Promise<void>; open: () => void }>();
+  const gate = (label: string) => {
+    let entry = gates.get(label);
+    if (!entry) {
+      let open!: () => void;
+      const done = new Promise<void>((resolve) => (open = resolve));
+      entry = { done, open };
+      gates.set(label, entry);
+    }
+    return entry;
+  };
+  const held = defineTool({
+    name: 'held',
+    description: 'Runs until the test opens its gate.',
+    input: { label: z.string() },
+    task: { support: 'required' },
+    handler: async ({ label }) => {
+      await gate(label).done;
+      return text(`done ${label}`);
+    },
+  });
+  const platformOn = (config: Record<string, unknown>) =>
+    createPlatform(parseConfig({ auth: { api_keys: [KEY_A, KEY_B] }, ...config }, {}), {
+      logger: quiet,
+      openDatabase: openNodeDatabase,
+      toolsets: [{ name: 'held', description: 'test', tools: [held] }],
+    });
+
+  async function start(p: Platform, key: string, label: string): Promise<string> {
+    const { result } = await send(p, 'tools/call', { name: 'held', arguments: { label } }, { key });
+    expect(result).toMatchObject({ resultType: 'task', status: 'working' });
+    return result.taskId;
+  }
+
+  /** Opens a listen stream naming `taskIds`; resolves with it and the task ids acknowledged. */
+  async function listen(p: Platform, key: string, taskIds: string[], more: Record<string, unknown> = {}) {
+    const response = await p.app.fetch(
+      modernRequest(
+        URL_,
+        'subscriptions/listen',
+        { notifications: { taskIds, ...more }, _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: TASKS } } },
+        { authorization: `Bearer ${key}` },
+      ),
+    );
+    expect(response.status).toBe(200);
+    const stream = new SseReader(response);
+    const ack = (await stream.until((event) => event.message?.method === 'notifications/subscriptions/acknowledged')).at(-1);
+    expect(ack?.message?.method).toBe('notifications/subscriptions/acknowledged');
+    return { stream, ack: ack!.message.params };
+  }
+
+  const taskNotes = (events: SseEvent[]) =>
+    events.filter((event) => event.message?.method === 'notifications/tasks').map((event) => event.message.params);
+  const untilStatus = async (stream: SseReader, taskId: string, wanted: string) =>
+    taskNotes(await stream.until((event) => event.message?.params?.taskId === taskId && event.message.params.status === wanted));
+
+  async function scenario(runner: Platform, listener: Platform, tag: string) {
+    const mine = await start(runner, KEY_A, `${tag}-a`);
+    const theirs = await start(runner, KEY_B, `${tag}-b`);
+    const a = await listen(listener, KEY_A, [mine]);
+    expect(a.ack.notifications.taskIds).toEqual([mine]);
+    expect(a.ack._meta['io.modelcontextprotocol/subscriptionId']).toBeDefined();
+    // The other credential names both: only its own is acknowledged.
+    const b = await listen(listener, KEY_B, [mine, theirs]);
+    expect(b.ack.notifications.taskIds).toEqual([theirs]);
+
+    expect((await untilStatus(a.stream, mine, 'working')).at(-1)).toMatchObject({
+      taskId: mine,
+      status: 'working',
+      ttlMs: expect.any(Number),
+    });
+    gate(`${tag}-a`).open();
+    const finished = (await untilStatus(a.stream, mine, 'completed')).at(-1);
+    expect(finished).toMatchObject({ taskId: mine, status: 'completed', result: { content: [{ type: 'text', text: `done ${tag}-a` }] } });
+    expect(finished._meta['io.modelcontextprotocol/subscriptionId']).toBe(a.ack._meta['io.modelcontextprotocol/subscriptionId']);
+
+    // Its own task's notifications arrive (after the other task ended); none is of the other's task.
+    gate(`${tag}-b`).open();
+    const seen = await untilStatus(b.stream, theirs, 'completed');
+    expect(seen.map((note) => note.status)).toEqual(['working', 'completed']);
+    expect(seen.every((note) => note.taskId === theirs)).toBe(true);
+    await Promise.all([a.stream.cancel(), b.stream.cancel()]);
+  }
+
+  it('a stream held by one platform hears the tasks run on the other (one database), only its own credential', async () => {
+    const [runner, listener] = await Promise.all([
+      platformOn({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: db.url } }),
+      platformOn({ sessions: { store: 'database' }, database: { driver: 'pg', dsn: db.url } }),
+    ]);
+    try {
+      await Promise.all([runner.store.ready?.(), listener.store.ready?.()]);
+      await scenario(runner, listener, 'pg');
+    } finally {
+      await Promise.all([runner.close(), listener.close()]);
+    }
+  });
+
+  it('the memory store: the same on one platform; the rest of the filter is still served; -32021 without the extension', async () => {
+    const p = await platformOn({});
+    try {
+      await scenario(p, p, 'memory');
+      // Tasks and list changes on one stream: the acknowledgement names both, and both arrive.
+      const task = await start(p, KEY_A, 'memory-mixed');
+      const mixed = await listen(p, KEY_A, [task], { toolsListChanged: true });
+      expect(mixed.ack.notifications).toEqual({ toolsListChanged: true, taskIds: [task] });
+      await untilStatus(mixed.stream, task, 'working');
+      await p.changes.toolsChanged();
+      expect((await mixed.stream.until((event) => event.message?.method === 'notifications/tools/list_changed')).length).toBeGreaterThan(0);
+      gate('memory-mixed').open();
+      expect((await untilStatus(mixed.stream, task, 'completed')).at(-1)).toMatchObject({ status: 'completed' });
+      await mixed.stream.cancel();
+
+      const refused = await send(p, 'subscriptions/listen', { notifications: { taskIds: [task] } }, { tasks: false });
+      expect(refused.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: TASKS } } });
+    } finally {
+      await p.close();
     }
   });
 });

@@ -30,6 +30,7 @@ import { StoreUnavailableError } from '../store/errors.js';
 import { type HandlerContext, type InputRequired, isInputRequired } from '../core/define.js';
 import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
 import { channelEventBus } from './bus.js';
+import { listenToTasks, namesTasks } from './task-listen.js';
 import { taskCreated } from '../telemetry/tasks.js';
 import type { CacheHints } from './caching.js';
 import type { RequestStateSeal } from './request-state.js';
@@ -264,7 +265,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
   // request's signal aborts, so a stream can be ended (shutdown, timeout) without touching the
   // calls in flight.
   const listens = new Set<AbortController>();
-  const listenRequest = (request: Request): Request => {
+  const listenRequest = (request: Request): { served: Request; end: () => void } => {
     const stop = new AbortController();
     listens.add(stop);
     const timer = options.listenTimeoutMs > 0 ? setTimeout(() => stop.abort(), options.listenTimeoutMs) : undefined;
@@ -279,7 +280,37 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
     else request.signal.addEventListener('abort', end, { once: true });
     stop.signal.addEventListener('abort', end, { once: true });
     // The body was read already (the SDK is handed it parsed); only the signal is new.
-    return new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal });
+    return { served: new Request(request.url, { method: request.method, headers: request.headers, signal: stop.signal }), end };
+  };
+
+  /** A listen stream: the SDK's, or ours when its filter names tasks (task-listen.ts). */
+  const listen = async (
+    request: Request,
+    caller: Caller,
+    parsedBody: unknown,
+    fetch: (served: Request, body?: unknown) => Promise<Response>,
+  ): Promise<Response> => {
+    const { served, end } = listenRequest(request);
+    if (!namesTasks(parsedBody)) return fetch(served);
+    try {
+      const { channel, tasks } = options;
+      const response = await listenToTasks({
+        body: parsedBody,
+        caller,
+        tasks,
+        channel,
+        signal: served.signal,
+        logger,
+        rest: (body) => fetch(served, body),
+      });
+      if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) end();
+      return response;
+    } catch (error) {
+      end();
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      logger.warn('session store unavailable', { era: '2026-07-28', error: error.message });
+      return unavailable(error.publicMessage);
+    }
   };
 
   // The calls being served (every request but listen streams), each cut off by its own function.
@@ -344,15 +375,15 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       }
       const listening = (parsedBody as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
       const outage: OutageNote = {};
-      const fetch = (served: Request) =>
+      const fetch = (served: Request, body: unknown = parsedBody) =>
         handler.fetch(served, {
           // The caller digest binds requestState; the token itself is never passed on.
           authInfo: { token: '', clientId: caller.credentialHash, scopes: [], extra: { caller, outage, waitUntil } },
-          ...(parsedBody !== undefined && { parsedBody }),
+          ...(body !== undefined && { parsedBody: body }),
         });
       // The body was read already (the SDK is handed it parsed), so the request may be remade with a signal of its own.
       const response = listening
-        ? await fetch(listenRequest(request))
+        ? await listen(request, caller, parsedBody, fetch)
         : parsedBody === undefined
           ? await fetch(request)
           : await cuttable(request, parsedBody, fetch);

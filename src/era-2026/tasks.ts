@@ -98,8 +98,11 @@ export function createTaskResult(task: TaskRecord, pollIntervalMs: number) {
   return { resultType: 'task' as const, ...taskFields(task, pollIntervalMs) };
 }
 
-/** tasks/get's DetailedTask: what the client needs next (the input asked for, the result, the error) inlined. */
-function detailedTask(task: TaskRecord, pollIntervalMs: number): Record<string, Json> {
+/**
+ * tasks/get's DetailedTask: what the client needs next (the input asked for, the result, the error)
+ * inlined. `notifications/tasks` carries the same (SEP-2663: identical to what tasks/get answers).
+ */
+export function detailedTask(task: TaskRecord, pollIntervalMs: number): Record<string, Json> {
   return {
     ...taskFields(task, pollIntervalMs),
     ...(task.status === 'input_required' && { inputRequests: task.inputRequests }),
