@@ -2,12 +2,16 @@
 // nothing but the database, over neon-http). A task created through one runs there after its
 // response has left (its run is handed to the request's waitUntil) and is polled to its result
 // through the other; a task resumed by tasks/update runs on the Worker that took the answer, after
-// that answer's response. The Worker is test/fixtures/worker-tasks: createWorker with one more tool.
+// that answer's response; a 2025 session's task runs the same way. The Worker is
+// test/fixtures/worker-tasks: createWorker with one more tool.
 import { join } from 'node:path';
+import pg from 'pg';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startNeonEndpoint } from '../src/dev/neon-endpoint/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { readMessages } from './helpers/mcp.js';
+import { answeringClient, readMessages } from './helpers/mcp.js';
 import { modernRequest } from './helpers/modern.js';
 import { ROOT } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
@@ -90,4 +94,42 @@ it('runs a task resumed by tasks/update on the Worker that took the answer, afte
     result: { content: [{ type: 'text', text: 'waited 1500 ms after the confirmation' }] },
   });
   expect(b.logs.join('')).not.toMatch(/waitUntil|different request|could not record/);
+}, 120_000);
+
+it("runs a 2025 session's task (2025-11-25 experimental tasks) after the response, and another Worker reads its result", async () => {
+  // The session is opened on A, its task created there; B serves the same session from the store.
+  const onA = answeringClient('worker-tasks-2025');
+  const first = new StreamableHTTPClientTransport(new URL(a.url));
+  await onA.connect(first);
+  const { task } = await onA.request(
+    { method: 'tools/call', params: { name: 'sleep', arguments: { ms: 1_500 }, task: {} } },
+    CreateTaskResultSchema,
+  );
+  expect(task.status).toBe('working');
+  const onB = answeringClient('worker-tasks-2025-b');
+  const resumed = new StreamableHTTPClientTransport(new URL(b.url), { sessionId: first.sessionId! });
+  resumed.setProtocolVersion('2025-11-25');
+  await onB.connect(resumed);
+  try {
+    await waitFor(async () => (await onB.experimental.tasks.getTask(task.taskId)).status === 'completed', {
+      what: `task ${task.taskId} to complete`,
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      detail: () => a.logs.join(''),
+    });
+    const result = await onB.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    expect(result.content).toEqual([{ type: 'text', text: 'slept 1500 ms' }]);
+    // Run once, on A, under its request's waitUntil: not taken over after its lease ran out (which
+    // would also complete it, a lease later, as attempt 2).
+    const check = new pg.Client({ connectionString: db.url });
+    await check.connect();
+    try {
+      const { rows } = await check.query('select attempts from baton.tasks where id = $1', [task.taskId]);
+      expect(rows[0]).toEqual({ attempts: 1 });
+    } finally {
+      await check.end();
+    }
+  } finally {
+    await Promise.all([onA.close(), onB.close()]);
+  }
 }, 120_000);

@@ -3,6 +3,7 @@
 // the platform's Instance (src/era-2025/instance.ts): replies and cancels to the work they
 // belong to, requests to a server restored to the session, whose changed state is stored before
 // the answer leaves.
+import type { WaitUntil } from '../core/task-runner.js';
 import { isJsonContentType } from '@modelcontextprotocol/server';
 import {
   InitializeRequestSchema,
@@ -31,7 +32,8 @@ export interface SessionHandlerOptions {
 }
 
 /** Serves one request of the 2025 era; `body` is the POST body when the caller already read it. */
-export type SessionHandler = (request: Request, caller: Caller, body?: JsonBody) => Promise<Response>;
+/** `waitUntil` is the runtime's, where it lends one (Workers): a task a request starts runs on under it. */
+export type SessionHandler = (request: Request, caller: Caller, body?: JsonBody, waitUntil?: WaitUntil) => Promise<Response>;
 
 const SESSION_HEADER = 'mcp-session-id';
 /** Protocol versions from which JSON-RPC batches are no longer allowed. */
@@ -40,7 +42,7 @@ const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
 export function createSessionHandler(options: SessionHandlerOptions): SessionHandler {
   const { store, instance, logger } = options;
 
-  return async function handle(request, caller, body) {
+  return async function handle(request, caller, body, waitUntil) {
     const sessionId = request.headers.get(SESSION_HEADER);
     if (sessionId !== null && !isWellFormedSessionId(sessionId)) {
       return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: malformed Mcp-Session-Id header');
@@ -56,7 +58,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     try {
       switch (request.method) {
         case 'POST':
-          return await post(request, sessionId, version, caller, body);
+          return await post(request, sessionId, version, caller, body, waitUntil);
         case 'GET':
           return await get(request, sessionId, caller);
         case 'DELETE':
@@ -84,6 +86,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     version: string | null,
     caller: Caller,
     read?: JsonBody,
+    waitUntil?: WaitUntil,
   ): Promise<Response> {
     const accept = request.headers.get('accept') ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
@@ -142,6 +145,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
         caller,
         batch ? rest : rest[0]!,
         requests.map((r) => r.id),
+        waitUntil,
       );
     } finally {
       release?.();

@@ -14,6 +14,7 @@
 //   write back the session's changed state is stored before the answer that completes the
 //              request leaves (a store failure is a 503 while nothing was sent yet);
 //   release    the server goes back to the pool for the session's next request on this instance.
+import type { WaitUntil } from '../core/task-runner.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   ErrorCode,
@@ -149,8 +150,15 @@ export class Instance {
   }
 
   /** One request of an opened session: restore, serve, write back, release. */
-  async serve(request: Request, opened: Opened, caller: Caller, body: unknown, requestIds: RequestId[]): Promise<Response> {
-    return (await this.#serve(request, opened, caller, body, requestIds)).response;
+  async serve(
+    request: Request,
+    opened: Opened,
+    caller: Caller,
+    body: unknown,
+    requestIds: RequestId[],
+    waitUntil?: WaitUntil,
+  ): Promise<Response> {
+    return (await this.#serve(request, opened, caller, body, requestIds, undefined, waitUntil)).response;
   }
 
   /**
@@ -164,6 +172,7 @@ export class Instance {
     body: unknown,
     requestIds: RequestId[],
     continues?: { key: string; round: InputRound | undefined; record: string },
+    waitUntil?: WaitUntil,
   ): Promise<{ response: Response; exchange: Exchange }> {
     const { session, at } = opened;
     const server = this.#pool.take(session.id) ?? (await this.#restore(session));
@@ -174,6 +183,7 @@ export class Instance {
       credentialHash: caller.credentialHash,
       principal: caller.principal,
       changes: this.changes,
+      ...(waitUntil && { waitUntil }),
     };
     const inner = new WebStandardStreamableHTTPServerTransport({});
     const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });

@@ -8,6 +8,7 @@
 // requests (./input.ts: a handler's InputRequired becomes real elicitation, sampling and roots
 // requests on the request's stream), and the 2025-11-25 tasks (./tasks.ts), declared without the
 // SDK's own TaskStore so that the platform's task records answer.
+import type { WaitUntil } from '../core/task-runner.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker-provider.js';
 import {
@@ -64,6 +65,8 @@ export interface RequestScope {
    * starts, is the round a handed-over call continues in.
    */
   call?: CallProgress;
+  /** The runtime's waitUntil (Workers): a task the request starts runs on under it after the response. */
+  waitUntil?: WaitUntil;
 }
 
 /** What a method handler gets: the validated request, the SDK's extras, the request's scope. */
@@ -196,6 +199,7 @@ function requester(server: Server, scope: RequestScope): TaskRequester {
     caller: { credentialHash: scope.credentialHash, principal: scope.principal },
     sessionId: scope.sessionId,
     task: { principal: scope.principal, clientCapabilities: server.getClientCapabilities(), clientInfo: server.getClientVersion() },
+    ...(scope.waitUntil && { waitUntil: scope.waitUntil }),
   };
 }
 

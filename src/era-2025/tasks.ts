@@ -27,7 +27,7 @@ import type { Caller } from '../auth/caller.js';
 import { beforeTask, FaultCode, ProtocolFault } from '../core/calls.js';
 import { type HandlerContext, type InputRequests, type InputResponses, isInputRequired } from '../core/define.js';
 import type { Registry } from '../core/registry.js';
-import type { TaskRunner } from '../core/task-runner.js';
+import type { TaskRunner, WaitUntil } from '../core/task-runner.js';
 import { taskTopic } from '../store/channel/topics.js';
 import type { Channel, Json } from '../store/channel/types.js';
 import { StoreUnavailableError } from '../store/errors.js';
@@ -64,6 +64,14 @@ export interface TaskRequester {
   caller: Caller;
   sessionId: string;
   task: TaskCaller;
+  /** The runtime's waitUntil (Workers): the run of a task this request starts or resumes is handed to it. */
+  waitUntil?: WaitUntil;
+}
+
+/** A task's run, handed to the request's waitUntil where the runtime lent one (Workers); a Node process keeps it running anyway. */
+function keepRunning(who: TaskRequester, run: Promise<void>): void {
+  if (who.waitUntil) who.waitUntil(run);
+  else void run;
 }
 
 /** Whether any tool of the registry may become a task (then the capability is declared). */
@@ -138,7 +146,7 @@ export class SessionTasks {
       }),
     );
     taskCreated(record);
-    void runner.start(record);
+    keepRunning(who, runner.start(record));
     if (ctx.session) watchStatus(ctx.session, record);
     return { task: this.#task(record) } satisfies CreateTaskResult;
   }
@@ -195,7 +203,7 @@ export class SessionTasks {
           const answered = await storing(() => store.respond(taskId, scope, responses as unknown as Record<string, Json>, claim, who.task));
           if (!answered) throw unknownTask(taskId);
           // Every request answered and the lease taken here: the task goes on on this instance.
-          if (answered.resumed) void runner.start(answered.task);
+          if (answered.resumed) keepRunning(who, runner.start(answered.task));
           continue;
         }
         await change.next;

@@ -21,7 +21,7 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
     if (request.method !== 'POST') {
       // GET and DELETE have no body to read an envelope from: a 2026 client says so in its header.
       const legacy = !claimsModern(request) && (await isLegacyRequest(request));
-      return legacy ? sessions(request, caller) : modern.handle(request, caller, undefined, waitUntil);
+      return legacy ? sessions(request, caller, undefined, waitUntil) : modern.handle(request, caller, undefined, waitUntil);
     }
     // A body that is not JSON cannot claim an era: the version header decides who answers it.
     if (!isJsonContentType(request.headers.get('content-type'))) {
@@ -32,11 +32,12 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
     if (body.kind !== 'json' || !isJsonRpc(body.value)) {
       // No envelope to read: the version header alone says whose client this is. Without a claim
       // of a later revision, the session layer answers as it always has.
-      if (!claimsModern(request)) return sessions(request, caller, body);
+      if (!claimsModern(request)) return sessions(request, caller, body, waitUntil);
       if (body.kind === 'json') return modern.handle(request, caller, body.value, waitUntil);
       return unreadableBody(body, maxBodyBytes);
     }
-    if (await isLegacyRequest(request, body.value)) return observeMcpRequest(request, body.value, () => sessions(request, caller, body));
+    if (await isLegacyRequest(request, body.value))
+      return observeMcpRequest(request, body.value, () => sessions(request, caller, body, waitUntil));
     return observeMcpRequest(request, body.value, () => modern.handle(request, caller, body.value, waitUntil));
   };
 }
