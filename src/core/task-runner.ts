@@ -60,20 +60,23 @@ export class TaskRunner {
 
   /**
    * Runs a task this instance holds the lease on (just created, resumed by an answer, or taken
-   * over), in the background, for the caller stored with it. Returns the run, for callers that
-   * outlive it on purpose (tests; Workers' waitUntil).
+   * over), in the background, for the caller stored with it. `waitUntil`, where the runtime lent
+   * the request one (Workers), is handed the run so that it goes on after the response; a Node
+   * process keeps it running anyway. Returns the run, for callers that outlive it on purpose.
    */
-  start(task: TaskRecord): Promise<void> {
+  start(task: TaskRecord, waitUntil?: WaitUntil): Promise<void> {
     if (this.#closed) throw new Error('the task runner is closed: this instance is stopping');
     if (this.#running.has(task.id)) return Promise.resolve();
     const stop = new AbortController();
     this.#running.set(task.id, stop);
     this.#renewWhileRunning();
     // In its span: a child of whatever started it (the request, a takeover).
-    return observeTaskRun(task, () => this.#run(task, stop)).finally(() => {
+    const run = observeTaskRun(task, () => this.#run(task, stop)).finally(() => {
       this.#running.delete(task.id);
       if (this.#running.size === 0) this.#stopRenewing();
     });
+    waitUntil?.(run);
+    return run;
   }
 
   /** Whether close() was called: no task starts here any more. */

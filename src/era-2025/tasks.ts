@@ -68,12 +68,6 @@ export interface TaskRequester {
   waitUntil?: WaitUntil;
 }
 
-/** A task's run, handed to the request's waitUntil where the runtime lent one (Workers); a Node process keeps it running anyway. */
-function keepRunning(who: TaskRequester, run: Promise<void>): void {
-  if (who.waitUntil) who.waitUntil(run);
-  else void run;
-}
-
 /** Whether any tool of the registry may become a task (then the capability is declared). */
 export function offersTasks(registry: Pick<Registry, 'tools'>): boolean {
   return [...registry.tools.values()].some((tool) => tool.task.support !== 'never');
@@ -146,7 +140,7 @@ export class SessionTasks {
       }),
     );
     taskCreated(record);
-    keepRunning(who, runner.start(record));
+    void runner.start(record, who.waitUntil);
     if (ctx.session) watchStatus(ctx.session, record);
     return { task: this.#task(record) } satisfies CreateTaskResult;
   }
@@ -203,7 +197,7 @@ export class SessionTasks {
           const answered = await storing(() => store.respond(taskId, scope, responses as unknown as Record<string, Json>, claim, who.task));
           if (!answered) throw unknownTask(taskId);
           // Every request answered and the lease taken here: the task goes on on this instance.
-          if (answered.resumed) keepRunning(who, runner.start(answered.task));
+          if (answered.resumed) void runner.start(answered.task, who.waitUntil);
           continue;
         }
         await change.next;

@@ -38,7 +38,7 @@ import {
   capGroupOf,
   createTaskResult,
   declaresTasks,
-  keepRunning,
+  waitUntilOf,
   type ModernTasksOptions,
   registerTaskMethods,
   TASKS_EXTENSION,
@@ -203,7 +203,7 @@ export function createModernLeg(options: ModernLegOptions): ModernLeg {
       }),
     );
     taskCreated(record);
-    keepRunning(serverCtx, runner.start(record));
+    void runner.start(record, waitUntilOf(serverCtx));
     return createTaskResult(record, pollIntervalMs) as unknown as CallToolResult;
   }
 

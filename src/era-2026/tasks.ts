@@ -62,12 +62,9 @@ export async function withStore<T>(ctx: ServerContext, run: () => Promise<T>): P
   }
 }
 
-/**
- * A task's run, handed to the request's waitUntil where the runtime lent one (Workers), so that it
- * goes on after the response; a Node process keeps it running anyway.
- */
-export function keepRunning(ctx: ServerContext, run: Promise<void>): void {
-  (ctx.http?.authInfo?.extra as { waitUntil?: WaitUntil } | undefined)?.waitUntil?.(run);
+/** The waitUntil the runtime lent this request (Workers; the handler passes it in authInfo), if any. */
+export function waitUntilOf(ctx: ServerContext): WaitUntil | undefined {
+  return (ctx.http?.authInfo?.extra as { waitUntil?: WaitUntil } | undefined)?.waitUntil;
 }
 
 /** Whom a task belongs to: the caller's credential; a 2025 session's tasks are out of reach (no session here). */
@@ -145,7 +142,7 @@ export function registerTaskMethods(
     const answered = await withStore(ctx, () => store.respond(params.taskId, scopeOf(caller), responses, claim, taskCaller));
     if (!answered) throw unknown(params.taskId);
     // Every request answered and the lease taken here: the task goes on on this instance.
-    if (answered.resumed) keepRunning(ctx, runner.start(answered.task));
+    if (answered.resumed) void runner.start(answered.task, waitUntilOf(ctx));
     return {};
   });
 
