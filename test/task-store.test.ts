@@ -387,8 +387,10 @@ describe.each(kinds)('tasks on the $name store', (kind) => {
     expect(batch.every((t) => t.lease?.owner === 'instance-a' && t.status === 'working')).toBe(true);
   });
 
-  it('leaves a handed-over call to whoever claims it by id: the takeover search never takes one', async () => {
+  it('leaves a handed-over call to whoever claims it by id: the takeover search never takes one, nor the count of tasks', async () => {
+    const counted = await a.tasks.countByStatus();
     const call = await a.tasks.create(newTask({ kind: 'call', rerunnable: true, lease: { owner: 'instance-a', ms: 0 } }));
+    expect(await a.tasks.countByStatus()).toEqual(counted);
     const task = await a.tasks.create(newTask({ rerunnable: true, lease: { owner: 'instance-a', ms: 0 } }));
     expect(call.kind).toBe('call');
     expect(task.kind).toBe('task');

@@ -266,7 +266,7 @@ export class DatabaseTaskStore implements TaskStore {
 
   async countByStatus(): Promise<Record<TaskStatus, number>> {
     const rows = await this.run(
-      sql`select status, count(*)::int as n from ${tasks} where expires_at > now() group by status`,
+      sql`select status, count(*)::int as n from ${tasks} where expires_at > now() and kind = 'task' group by status`,
       'baton_task_count_by_status',
     );
     const counts = noTasks();

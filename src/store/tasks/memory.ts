@@ -198,7 +198,7 @@ export class MemoryTaskStore implements TaskStore {
   async countByStatus(): Promise<Record<TaskStatus, number>> {
     const now = this.now();
     const counts = noTasks();
-    for (const task of this.#tasks.values()) if (this.#alive(task, now)) counts[task.status]++;
+    for (const task of this.#tasks.values()) if (task.kind === 'task' && this.#alive(task, now)) counts[task.status]++;
     return counts;
   }
 

@@ -226,7 +226,7 @@ export interface TaskStore {
   renew(owner: string, ms: number): Promise<string[]>;
   /** Lets go of `owner`'s leases (all, or the given tasks), so that another instance may claim them at once (a drain). */
   release(owner: string, ids?: string[]): Promise<number>;
-  /** Tasks not expired, by status (every status, 0 when none): the baton.tasks gauge, one statement. */
+  /** Tasks (kind `task`: not handed-over calls) not expired, by status (every status, 0 when none): the baton.tasks gauge, one statement. */
   countByStatus(): Promise<Record<TaskStatus, number>>;
   /** Deletes up to `batchSize` expired tasks (the store's cleanup calls it). */
   sweep(batchSize: number): Promise<TaskCleanup>;
