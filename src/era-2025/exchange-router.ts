@@ -93,6 +93,16 @@ export class Exchange {
   }
 
   /**
+   * `finish`, except that the owner sends the answer itself, as the whole body of the HTTP
+   * response; the HTTP transport's event stream ends empty. False, with nothing done, when the
+   * exchange is over, its messages go to a sink, or something is on its stream already (the
+   * earlier answers of a batch): then `finish`.
+   */
+  finishWhole(): boolean {
+    return this.#router.finishWhole(this);
+  }
+
+  /**
    * Ends the exchange without sending anything: the HTTP transport refused the request itself,
    * or the owner answers the HTTP request in another way (a 503).
    */
@@ -152,6 +162,8 @@ interface State {
   /** The client's ids of the last requests answered or cancelled: the streams to close. */
   readonly lastIds: RequestId[];
   over: boolean;
+  /** Something was written to the HTTP transport's stream. */
+  written: boolean;
   sink: Sink | undefined;
   readonly markStreaming: () => void;
   readonly settle: (outcome: Outcome) => void;
@@ -221,6 +233,7 @@ export class ExchangeRouter {
       outgoing: new Map(),
       lastIds: [],
       over: false,
+      written: false,
       sink: undefined,
       markStreaming,
       settle,
@@ -311,6 +324,14 @@ export class ExchangeRouter {
     if (message) await this.#write(state, message, undefined, true);
     else if (state.sink) await state.sink.end();
     else for (const id of state.lastIds) state.inner.closeSSEStream(id);
+  }
+
+  finishWhole(exchange: Exchange): boolean {
+    const state = this.#state(exchange);
+    if (state.over || state.sink || state.written) return false;
+    this.#end(state, true);
+    for (const id of state.lastIds) state.inner.closeSSEStream(id);
+    return true;
   }
 
   abandon(exchange: Exchange): void {
@@ -496,6 +517,7 @@ export class ExchangeRouter {
   /** Sends one message of an exchange where it currently goes. */
   async #write(state: State, message: JSONRPCMessage, options?: TransportSendOptions, last = false): Promise<void> {
     if (state.sink) return state.sink.write(message, last);
+    state.written = true;
     await state.inner.send(message, options);
   }
 

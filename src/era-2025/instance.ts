@@ -44,6 +44,7 @@ import type { ChangeNotifier } from '../store/channel/types.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from '../store/types.js';
 import type { Caller } from '../auth/caller.js';
 import { sessionCreated } from '../telemetry/sessions.js';
+import { sseEvent } from '../http/sse.js';
 
 const ENCODER = new TextEncoder();
 
@@ -248,13 +249,11 @@ export class Instance {
         }
         answer = this.#refused(exchange, answer, error);
       }
+      // The answer goes out as the body itself, not written to the SDK's stream and read back.
+      if (exchange.finishWhole()) return whole(response, answer ? sseEvent(answer) : '');
       await exchange.finish(answer);
     }
-    // With its length: what wraps the answer (telemetry) sees a whole body, not a stream to follow.
-    const bytes = ENCODER.encode(await response.text());
-    const headers = new Headers(response.headers);
-    headers.set('content-length', String(bytes.byteLength));
-    return new Response(bytes, { status: response.status, headers });
+    return whole(response, await response.text());
   }
 
   /**
@@ -453,6 +452,20 @@ export class Instance {
     this.#logger.info('session state not stored', { session: exchange.sessionId.slice(0, 8), reason: error.message });
     return answer && { jsonrpc: '2.0', id: answer.id, error: { code: error.code, message: error.message } };
   }
+}
+
+/**
+ * An event stream sent whole: `text`, with its length, so that what wraps the answer (telemetry)
+ * sees a whole body, not a stream to follow, and Node writes it at once. The headers are the
+ * transport's (its response's own body is left unread: its stream has ended).
+ */
+function whole(response: Response, text: string): Response {
+  const bytes = ENCODER.encode(text);
+  const headers: Record<string, string> = { 'content-length': String(bytes.byteLength) };
+  response.headers.forEach((value, name) => {
+    if (name !== 'content-length') headers[name] = value;
+  });
+  return new Response(bytes, { status: response.status, headers });
 }
 
 /** The exchange's outcome if it came within `ms` and before anything had to be streamed. */

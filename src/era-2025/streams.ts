@@ -45,6 +45,7 @@ import { taskNotification } from './tasks.js';
 import { errorText, type Logger } from '../log.js';
 import { MAX_TIMER_MS } from '../config/values.js';
 import type { SessionRecord, SessionStore, StatePatch } from '../store/types.js';
+import { SSE_HEADERS, sseEvent } from '../http/sse.js';
 
 /** The first revision whose clients accept an event without data (a priming event). */
 const FIRST_RESUMABLE_VERSION = '2025-11-25';
@@ -91,16 +92,10 @@ export function resumable(session: Pick<SessionRecord, 'protocolVersion'>): bool
 }
 
 const encoder = new TextEncoder();
-const event = (message: unknown, id: string) => encoder.encode(`event: message\nid: ${id}\ndata: ${JSON.stringify(message)}\n\n`);
+const event = (message: unknown, id: string) => encoder.encode(sseEvent(message, id));
 const priming = (id: string, retryMs: number) => encoder.encode(`id: ${id}\nretry: ${retryMs}\ndata: \n\n`);
 const KEEP_ALIVE = encoder.encode(': keepalive\n\n');
 
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
-};
 
 /**
  * A request's event stream that can be resumed on any instance: created for a request of a

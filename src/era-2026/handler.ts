@@ -26,6 +26,7 @@ import type { Registry } from '../core/registry.js';
 import type { WaitUntil } from '../core/task-runner.js';
 import { errorText, type Logger } from '../log.js';
 import { CUT_OFF_BY_RESTART, unavailable } from '../http/errors.js';
+import { sseEvent } from '../http/sse.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { type HandlerContext, type InputRequired, isInputRequired } from '../core/define.js';
 import type { Channel, ChangeNotifier, Json } from '../store/channel/types.js';
@@ -426,7 +427,7 @@ function cutStream(
     async pull(controller) {
       const next = await Promise.race([reader.read(), cutOff]);
       if (next === 'cut') {
-        controller.enqueue(new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(answer)}\n\n`));
+        controller.enqueue(new TextEncoder().encode(sseEvent(answer)));
         controller.close();
         finish();
         void reader.cancel().catch(() => {});

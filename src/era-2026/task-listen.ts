@@ -15,6 +15,7 @@ import { taskTopic } from '../store/channel/topics.js';
 import type { Channel, Subscription } from '../store/channel/types.js';
 import { isTerminal } from '../store/tasks/types.js';
 import { declaresTasks, detailedTask, type ModernTasksOptions, scopeOf, tasksRequired } from './tasks.js';
+import { sseEvent } from '../http/sse.js';
 
 /** As the SDK's own listen streams: a comment this often keeps proxies from closing an idle stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -82,7 +83,7 @@ export async function listenToTasks(options: TaskListenOptions): Promise<Respons
       };
       const send = (method: string, params: Record<string, unknown>) => {
         const meta = { ...(params._meta as Record<string, unknown> | undefined), [SUBSCRIPTION_ID_META_KEY]: body.id };
-        write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method, params: { ...params, _meta: meta } })}\n\n`);
+        write(sseEvent({ jsonrpc: '2.0', method, params: { ...params, _meta: meta } }));
       };
       end = () => {
         if (closed) return;
