@@ -44,9 +44,7 @@ import type { ChangeNotifier } from '../store/channel/types.js';
 import type { Negotiated, OpenResult, SessionRecord, SessionStore } from '../store/types.js';
 import type { Caller } from '../auth/caller.js';
 import { sessionCreated } from '../telemetry/sessions.js';
-import { sseEvent } from '../http/sse.js';
-
-const ENCODER = new TextEncoder();
+import { sseEvent, wholeEventStream } from '../http/sse.js';
 
 export interface InstanceOptions {
   store: SessionStore;
@@ -250,10 +248,11 @@ export class Instance {
         answer = this.#refused(exchange, answer, error);
       }
       // The answer goes out as the body itself, not written to the SDK's stream and read back.
-      if (exchange.finishWhole()) return whole(response, answer ? sseEvent(answer) : '');
+      if (exchange.finishWhole()) return wholeEventStream(answer ? sseEvent(answer) : '');
       await exchange.finish(answer);
     }
-    return whole(response, await response.text());
+    // The SDK's event stream (no session id, no event ids) with what was written to it.
+    return wholeEventStream(await response.text());
   }
 
   /**
@@ -452,20 +451,6 @@ export class Instance {
     this.#logger.info('session state not stored', { session: exchange.sessionId.slice(0, 8), reason: error.message });
     return answer && { jsonrpc: '2.0', id: answer.id, error: { code: error.code, message: error.message } };
   }
-}
-
-/**
- * An event stream sent whole: `text`, with its length, so that what wraps the answer (telemetry)
- * sees a whole body, not a stream to follow, and Node writes it at once. The headers are the
- * transport's (its response's own body is left unread: its stream has ended).
- */
-function whole(response: Response, text: string): Response {
-  const bytes = ENCODER.encode(text);
-  const headers: Record<string, string> = { 'content-length': String(bytes.byteLength) };
-  response.headers.forEach((value, name) => {
-    if (name !== 'content-length') headers[name] = value;
-  });
-  return new Response(bytes, { status: response.status, headers });
 }
 
 /** The exchange's outcome if it came within `ms` and before anything had to be streamed. */

@@ -96,7 +96,6 @@ const event = (message: unknown, id: string) => encoder.encode(sseEvent(message,
 const priming = (id: string, retryMs: number) => encoder.encode(`id: ${id}\nretry: ${retryMs}\ndata: \n\n`);
 const KEEP_ALIVE = encoder.encode(': keepalive\n\n');
 
-
 /**
  * A request's event stream that can be resumed on any instance: created for a request of a
  * resumable session before its answer; `close()` (the tool's closeStream) ends the HTTP stream

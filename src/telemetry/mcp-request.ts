@@ -6,6 +6,7 @@ import { type Attributes, type Context, context, type Span, SpanKind, SpanStatus
 import { instruments, SCOPE } from './instruments.js';
 import { errorTypeOf, RequestScope, withRequestScope } from './request-scope.js';
 import { clientTraceContext } from './trace-context.js';
+import { isWholeEventStream } from '../http/sse.js';
 
 const tracer = trace.getTracer(SCOPE);
 
@@ -94,14 +95,15 @@ export async function observeMcpRequest(request: Request, body: unknown, handle:
   const errorType = response.status >= 400 ? String(response.status) : undefined;
   // A stream is followed to its end; an event stream sent whole (with its length) is already there,
   // and reading `body` would turn it into a stream (on Node, chunked writes instead of one).
-  const contentType = response.headers.get('content-type') ?? '';
-  const whole = !contentType.startsWith('text/event-stream') || response.headers.has('content-length');
-  if (!whole && response.body) {
-    return endingWithStream(response, () => end(errorType, response));
+  if (!isWholeEventStream(response)) {
+    const contentType = response.headers.get('content-type') ?? '';
+    const whole = !contentType.startsWith('text/event-stream') || response.headers.has('content-length');
+    if (!whole && response.body) return endingWithStream(response, () => end(errorType, response));
   }
   // Answers nobody noted on their way out (the 2026-07-28 leg's): read from the whole body, only
   // while telemetry gathers, so that a server without an SDK reads nothing twice.
   if (gathering && response.status === 200 && response.body && observed.some((o) => needsAnswer(o.message, scope))) {
+    const contentType = response.headers.get('content-type') ?? '';
     for (const [id, type] of answersIn(await response.clone().text(), contentType)) if (!scope.answers.has(id)) scope.answers.set(id, type);
   }
   end(errorType, response);
