@@ -41,7 +41,7 @@ import { defineTool, text } from '../src/core/define.js';
 import { z } from 'zod';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../src/store/db/database.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { PostTransport } from '../src/era-2025/post-transport.js';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({
@@ -819,7 +819,7 @@ async function build(): Promise<void> {
     const once = async () => {
       const { server, transport } = pooled ? kept : await restored();
       serveScope(server, dispatch, scope);
-      const exchange = await transport.attach(new WebStandardStreamableHTTPServerTransport({}), { requestIds: [], holdLastAnswer: false });
+      const exchange = await transport.attach(new PostTransport(), { requestIds: [], holdLastAnswer: false });
       exchange.abandon();
     };
     for (let i = 0; i < 200; i++) await once();

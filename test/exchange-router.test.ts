@@ -1,8 +1,8 @@
-// The exchange router's rules, on one instance with the SDK's real server and HTTP transport: the
+// The exchange router's rules, on one instance with the SDK's real server and the POST transport: the
 // ids the server sees, what it may still send once a request was answered, where a client's reply
 // goes, and a cancel reaching the server (also one that came before its request).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { PostTransport } from '../src/era-2025/post-transport.js';
 import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ExchangeRouter, type Exchange } from '../src/era-2025/exchange-router.js';
@@ -109,7 +109,7 @@ describe('the exchange router', () => {
 
   /** Attaches one HTTP request to the server: JSON answered as it comes, or an event stream whose last answer is held. */
   async function serve(message: JSONRPCRequest, held: boolean): Promise<{ exchange: Exchange; response: Response }> {
-    const inner = new WebStandardStreamableHTTPServerTransport(held ? {} : { enableJsonResponse: true });
+    const inner = new PostTransport({ json: !held });
     const exchange = await server.transport.attach(inner, { requestIds: [message.id], holdLastAnswer: held });
     return { exchange, response: await exchange.handle(post(message), message) };
   }
@@ -137,7 +137,7 @@ describe('the exchange router', () => {
 
   it('refuses what a tool sends after its request was answered, in its exchange and in a later one reusing its id', async () => {
     // One HTTP request with two calls: the first is answered while the second still runs.
-    const inner = new WebStandardStreamableHTTPServerTransport({});
+    const inner = new PostTransport();
     const batch = [call(1, 'leave_work'), call(2, 'wait_at_gate')];
     const first = await server.transport.attach(inner, { requestIds: [1, 2], holdLastAnswer: true });
     const stream = new SseReader(await first.handle(post(batch), batch));

@@ -17,7 +17,7 @@ import { TOOLSET_FACTORIES } from '../src/tools/index.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { ServerPool, type SessionServer } from '../src/era-2025/server-pool.js';
 import { RequestTransport } from '../src/era-2025/transport.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { PostTransport } from '../src/era-2025/post-transport.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { deferred, Gate } from './helpers/gate.js';
 import { RawSession, readMessages } from './helpers/mcp.js';
@@ -268,9 +268,9 @@ describe('the pool in the platform', () => {
   it('a request the HTTP transport fails on ends its exchange: 500, and nothing stays in flight', async () => {
     const p = await platform();
     const session = await sessionOn(p);
-    // The SDK transport only throws on faults this test cannot cause for real; a stub stands in
+    // The POST's transport only throws on faults this test cannot cause for real; a stub stands in
     // for one such fault, once.
-    vi.spyOn(WebStandardStreamableHTTPServerTransport.prototype, 'handleRequest').mockRejectedValueOnce(new Error('transport fault'));
+    vi.spyOn(PostTransport.prototype, 'handleRequest').mockRejectedValueOnce(new Error('transport fault'));
     expect((await session.callTool('test_simple_text')).status).toBe(500);
     expect(p.instance.unfinishedRequests).toBe(0);
     expect((await session.callTool('test_simple_text')).result.content[0].text).toMatch(/simple text/);

@@ -4,7 +4,7 @@
 // two platforms in one process share nothing here, as two processes would not. Its state is
 // private; a request's owner holds an `Exchange` handle and a server its `RequestTransport`
 // (./transport.ts), and both ask the router to act:
-//  - attach: an HTTP request's transport (the SDK's) is attached to a session's server, which
+//  - attach: an HTTP request's transport (./post-transport.ts) is attached to a session's server, which
 //    serves one exchange at a time. The server sees the client's requests under ids unique on this
 //    instance, so that whatever a tool sends after its request was answered is refused instead of
 //    landing in a later request of the session that happens to reuse the same id;
@@ -29,7 +29,7 @@
 //  - the session's end: published by the store's removal itself, on the session's topic.
 // A reply nothing waits for (answered already, timed out, cancelled) is logged and dropped where
 // the id says it belongs.
-import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { PostTransport } from './post-transport.js';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, JSONRPCNotification, JSONRPCResponse, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Channel, Message, Subscription } from '../store/channel/types.js';
@@ -58,7 +58,7 @@ export const MAX_FORWARD_BYTES = 1024 * 1024;
 /** Early cancels kept per session: a client has a few requests outstanding, not hundreds. */
 const MAX_EARLY_CANCELS = 32;
 
-/** The SDK transport a session's server is connected to for life (./transport.ts), as the router sees it. */
+/** The transport a session's server is connected to for life (./transport.ts), as the router sees it. */
 export interface ServerTransport extends Transport {
   readonly sessionId: string;
 }
@@ -82,7 +82,7 @@ export class Exchange {
     this.done = promises.done;
   }
 
-  /** The SDK's HTTP transport handles the request (`body` already parsed). */
+  /** The POST's transport handles the request (`body` already parsed). */
   handle(request: Request, body: unknown): Promise<Response> {
     return this.#router.handle(this, request, body);
   }
@@ -147,7 +147,7 @@ interface Seat {
 /** What the router knows of one exchange. */
 interface State {
   readonly seat: Seat;
-  readonly inner: WebStandardStreamableHTTPServerTransport;
+  readonly inner: PostTransport;
   readonly sessionId: string;
   readonly holdLastAnswer: boolean;
   readonly since: number | undefined;
@@ -209,7 +209,7 @@ export class ExchangeRouter {
   }
 
   /** Serves one HTTP request with the server connected to `transport`: its messages reach the server, the server's go back on it. */
-  async attach(transport: ServerTransport, inner: WebStandardStreamableHTTPServerTransport, options: ExchangeOptions): Promise<Exchange> {
+  async attach(transport: ServerTransport, inner: PostTransport, options: ExchangeOptions): Promise<Exchange> {
     const seat = this.#seat(transport);
     if (seat.closed) throw new Error('the transport is closed');
     if (seat.current) throw new Error('the server is already serving a request');
@@ -369,7 +369,7 @@ export class ExchangeRouter {
 
   closeStreams(exchange: Exchange): void {
     const state = this.#state(exchange);
-    // The SDK's stream ends once what was written to it is read: nothing sent before is lost.
+    // The stream ends once what was written to it is read: nothing sent before is lost.
     for (const id of state.open) state.inner.closeSSEStream(id);
   }
 

@@ -5,7 +5,7 @@
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, RequestId } from '@modelcontextprotocol/sdk/types.js';
 
 // Structural checks: every message here was validated on the way in (client messages by the
-// SDK transport) or built by the SDK server itself, so re-validating with zod would only cost.
+// POST's transport, ./post-transport.ts) or built by the SDK server itself, so re-validating with zod would only cost.
 export function isResponse(message: JSONRPCMessage): message is JSONRPCResponse {
   return 'result' in message || 'error' in message;
 }

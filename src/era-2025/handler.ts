@@ -9,7 +9,6 @@ import {
   InitializeRequestSchema,
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
-  isJSONRPCRequest,
   type JSONRPCMessage,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -23,6 +22,7 @@ import type { Negotiated, SessionStore } from '../store/types.js';
 import { isWellFormedSessionId } from './ids.js';
 import { decodeCursor } from './cursor.js';
 import { refusedBecause } from '../telemetry/refusals.js';
+import { isRequest } from './exchange.js';
 
 export interface SessionHandlerOptions {
   store: SessionStore;
@@ -109,7 +109,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
 
     // By method, not by shape: a malformed initialize must not reach an existing session's server.
-    const initialize = messages.find((m): m is JSONRPCRequest => isJSONRPCRequest(m) && m.method === 'initialize');
+    const initialize = messages.find((m): m is JSONRPCRequest => isRequest(m) && m.method === 'initialize');
     if (initialize) {
       if (messages.length > 1) return jsonRpcError(400, JsonRpcCode.InvalidRequest, 'Invalid Request: initialize must be sent alone');
       return initializeSession(request, initialize, caller);
@@ -123,7 +123,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     }
     // Requests are listened for before the store is asked, so that a cancel sent right after
     // one reaches it even while it is still being opened here.
-    const release = messages.some(isJSONRPCRequest) ? instance.arriving(sessionId) : undefined;
+    const release = messages.some(isRequest) ? instance.arriving(sessionId) : undefined;
     try {
       const opened = await open(sessionId, caller);
       if (opened instanceof Response) return opened;
@@ -137,7 +137,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
       }
 
       const rest = await instance.route(sessionId, messages);
-      const requests = rest.filter(isJSONRPCRequest);
+      const requests = rest.filter(isRequest);
       if (requests.length === 0) return new Response(null, { status: 202 });
       return await instance.serve(
         request,
@@ -203,7 +203,7 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
 
 /**
  * The JSON-RPC 2.0 message shapes, checked by hand: this runs on every request before the store
- * is asked, and the SDK transport validates the full schema again afterwards anyway.
+ * is asked, and the POST's transport (./post-transport.ts) validates the SDK's full schema afterwards.
  */
 export function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;

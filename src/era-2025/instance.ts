@@ -10,12 +10,12 @@
 // and calls `serve`):
 //   restore    a server already restored to the session from the pool, or a new one restored
 //              from the stored record;
-//   serve      the request's messages go through the SDK's HTTP transport to that server;
+//   serve      the request's messages go through its POST's transport (./post-transport.ts) to
+//              that server;
 //   write back the session's changed state is stored before the answer that completes the
 //              request leaves (a store failure is a 503 while nothing was sent yet);
 //   release    the server goes back to the pool for the session's next request on this instance.
 import type { WaitUntil } from '../core/task-runner.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   ErrorCode,
   type JSONRPCMessage,
@@ -45,6 +45,7 @@ import type { Negotiated, OpenResult, SessionRecord, SessionStore } from '../sto
 import type { Caller } from '../auth/caller.js';
 import { sessionCreated } from '../telemetry/sessions.js';
 import { sseEvent, wholeEventStream } from '../http/sse.js';
+import { PostTransport } from './post-transport.js';
 
 export interface InstanceOptions {
   store: SessionStore;
@@ -143,7 +144,7 @@ export class Instance {
       principal: caller.principal,
       changes: this.changes,
     };
-    const inner = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
+    const inner = new PostTransport({ json: true });
     const exchange = await this.#attach(server, inner, scope, { requestIds: [message.id], holdLastAnswer: false });
     return { id, response: await this.#handle(server, exchange, request, message) };
   }
@@ -184,7 +185,7 @@ export class Instance {
       changes: this.changes,
       ...(waitUntil && { waitUntil }),
     };
-    const inner = new WebStandardStreamableHTTPServerTransport({});
+    const inner = new PostTransport();
     const exchange = await this.#attach(server, inner, scope, { requestIds, holdLastAnswer: true, since: at });
     // A session that can resume streams gets a stream the tool may close early (SSE polling), and
     // that outlives a client that goes away: the rest is kept for it, for any instance to deliver.
@@ -247,11 +248,11 @@ export class Instance {
         }
         answer = this.#refused(exchange, answer, error);
       }
-      // The answer goes out as the body itself, not written to the SDK's stream and read back.
+      // The answer goes out as the body itself, not written to the POST's stream and read back.
       if (exchange.finishWhole()) return wholeEventStream(answer ? sseEvent(answer) : '');
       await exchange.finish(answer);
     }
-    // The SDK's event stream (no session id, no event ids) with what was written to it.
+    // The POST's event stream (no event ids) with what was written to it.
     return wholeEventStream(await response.text());
   }
 
@@ -382,12 +383,7 @@ export class Instance {
   }
 
   /** Points the server at this request and opens the exchange; the server is released when it ends. */
-  async #attach(
-    server: SessionServer,
-    inner: WebStandardStreamableHTTPServerTransport,
-    scope: RequestScope,
-    options: ExchangeOptions,
-  ): Promise<Exchange> {
+  async #attach(server: SessionServer, inner: PostTransport, scope: RequestScope, options: ExchangeOptions): Promise<Exchange> {
     serveScope(server.server, this.#dispatch, scope);
     const exchange = await server.transport.attach(inner, options);
     void exchange.done.then((reusable) => {
@@ -396,7 +392,7 @@ export class Instance {
     return exchange;
   }
 
-  /** The SDK's HTTP transport handles the request; what it refuses itself never reached the server. */
+  /** The POST's transport handles the request; what it refuses itself never reached the server. */
   async #handle(server: SessionServer, exchange: Exchange, request: Request, body: unknown): Promise<Response> {
     let response: Response;
     try {

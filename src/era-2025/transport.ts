@@ -1,6 +1,6 @@
 // The transport a session's MCP server talks to. A server is connected to one RequestTransport
 // for its whole life, and serves one HTTP exchange at a time: the instance's exchange router
-// (./exchange-router.ts) attaches the SDK's web-standard HTTP transport of each request to it and
+// (./exchange-router.ts) attaches the HTTP transport of each POST (./post-transport.ts) to it and
 // carries the server's messages back (ids, the held answer, replies, cancels, diversion: the rules
 // live there). Between exchanges the server waits in the session's pool
 // (src/era-2025/server-pool.ts), already restored, for that session's next request on this
@@ -8,7 +8,7 @@
 // `initialize` through the server, so the server holds the negotiated client capabilities exactly
 // as if it had lived the whole session.
 import type { TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { PostTransport } from './post-transport.js';
 import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import type { Exchange, ExchangeRouter, ServerTransport } from './exchange-router.js';
 import { isResponse, type ExchangeOptions } from './exchange.js';
@@ -42,7 +42,7 @@ export class RequestTransport implements ServerTransport {
   }
 
   /** Serves one HTTP request: its messages reach the server, the server's messages go back on it. */
-  attach(inner: WebStandardStreamableHTTPServerTransport, options: ExchangeOptions): Promise<Exchange> {
+  attach(inner: PostTransport, options: ExchangeOptions): Promise<Exchange> {
     return this.#router.attach(this, inner, options);
   }
 
