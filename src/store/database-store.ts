@@ -4,7 +4,7 @@
 // the channel between instances (src/store/channel/database.ts) over the same database.
 import { sql, type SQL } from 'drizzle-orm';
 import { secrets, sessions } from './db/schema.js';
-import { classifyError, type Database, type DriverName } from './db/database.js';
+import { classifyError, type Database, type DriverName, Prepared, type Statement } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { DatabaseChannel, PUBLISHED_COLUMNS, publishing, type Wakeup } from './channel/database.js';
 import { DatabaseTaskStore } from './tasks/database.js';
@@ -63,6 +63,7 @@ export class DatabaseSessionStore implements SessionStore {
   readonly channel: DatabaseChannel;
   readonly tasks: DatabaseTaskStore;
   #ready: Promise<void> | undefined;
+  readonly #open: Prepared<{ id: string; credentialHash: string }>;
 
   constructor(
     readonly database: Database,
@@ -84,6 +85,7 @@ export class DatabaseSessionStore implements SessionStore {
       logger: options.logger ?? createLogger('warn'),
     });
     this.tasks = new DatabaseTaskStore((statement, name) => this.#run(statement, name), this.channel, limits);
+    this.#open = this.#openStatement();
   }
 
   /**
@@ -124,7 +126,7 @@ export class DatabaseSessionStore implements SessionStore {
     return this.options.logger ?? createLogger('warn');
   }
 
-  async #run(statement: SQL, name?: string): Promise<RawRow[]> {
+  async #run(statement: Statement, name?: string): Promise<RawRow[]> {
     await this.ready();
     try {
       return await this.database.query(statement, name);
@@ -191,12 +193,15 @@ export class DatabaseSessionStore implements SessionStore {
     return toRecord(row!);
   }
 
-  async open(id: string, credentialHash: string): Promise<OpenResult> {
-    // One statement: find the live session, touch it only if the caller may use it (and only if
-    // the stored touch is older than the granularity), and say which of ok / forbidden / not
-    // found applies. A foreign credential leaves the row as it was.
-    const [row] = await this.#run(
-      sql`
+  /**
+   * One statement: find the live session, touch it only if the caller may use it (and only if the
+   * stored touch is older than the granularity), and say which of ok / forbidden / not found
+   * applies. A foreign credential leaves the row as it was. Every request runs it: compiled once.
+   */
+  #openStatement(): Prepared<{ id: string; credentialHash: string }> {
+    return new Prepared(
+      'baton_session_open',
+      ({ id, credentialHash }) => sql`
       with candidate as (
         select ${COLUMNS}, (credential_hash = '' or credential_hash = ${credentialHash}) as allowed,
                last_active_at < now() - ${this.touchGranularityMs} * interval '1 millisecond' as stale
@@ -210,8 +215,11 @@ export class DatabaseSessionStore implements SessionStore {
       )
       select c.*, t.last_active_at as touched_at, (extract(epoch from now()) * 1000000)::int8 as opened_at
       from candidate c left join touched t on true`,
-      'baton_session_open',
     );
+  }
+
+  async open(id: string, credentialHash: string): Promise<OpenResult> {
+    const [row] = await this.#run(this.#open.bind({ id, credentialHash }));
     if (!row) return { status: 'not_found' };
     if (!row.allowed) return { status: 'forbidden' };
     // A stale touch that found no row: the session was deleted while this statement ran.
