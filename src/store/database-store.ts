@@ -196,25 +196,17 @@ export class DatabaseSessionStore implements SessionStore {
   /**
    * One statement: find the live session, touch it only if the caller may use it (and only if the
    * stored touch is older than the granularity), and say which of ok / forbidden / not found
-   * applies. A foreign credential leaves the row as it was. Every request runs it: compiled once.
+   * applies. A foreign credential leaves the row as it was. Every request runs it, so it is a
+   * function in the database (migration 0007: its plan is kept per connection, where a statement
+   * sent unnamed, over Neon's HTTP or through a pooler, was planned again each time), and its
+   * text is compiled here once.
    */
   #openStatement(): Prepared<{ id: string; credentialHash: string }> {
+    const idleMs = this.limits.idleTimeoutMs + this.touchGranularityMs;
     return new Prepared(
       'baton_session_open',
-      ({ id, credentialHash }) => sql`
-      with candidate as (
-        select ${COLUMNS}, (credential_hash = '' or credential_hash = ${credentialHash}) as allowed,
-               last_active_at < now() - ${this.touchGranularityMs} * interval '1 millisecond' as stale
-        from ${sessions}
-        where id = ${id} and expires_at > now() and last_active_at > ${this.#idleCutoff()}
-      ), touched as (
-        update ${sessions} s set last_active_at = now()
-        from candidate c
-        where s.id = c.id and c.allowed and c.stale
-        returning s.last_active_at
-      )
-      select c.*, t.last_active_at as touched_at, (extract(epoch from now()) * 1000000)::int8 as opened_at
-      from candidate c left join touched t on true`,
+      ({ id, credentialHash }) =>
+        sql`select * from baton.open_session(${id}, ${credentialHash}, ${this.touchGranularityMs}::int8, ${idleMs}::int8)`,
     );
   }
 

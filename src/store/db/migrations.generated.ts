@@ -66,5 +66,13 @@ export const MIGRATIONS: BundledMigration[] = [
       "ALTER TABLE \"baton\".\"tasks\" ADD COLUMN \"kind\" text DEFAULT 'task' NOT NULL;",
       "ALTER TABLE \"baton\".\"tasks\" ADD CONSTRAINT \"tasks_kind_check\" CHECK (\"baton\".\"tasks\".\"kind\" in ('task', 'call'));"
     ]
+  },
+  {
+    "tag": "0007_open_session",
+    "folderMillis": 1796427239645,
+    "hash": "9ed27cd31c2c8b902288ce562b4a0f9f8b7f3193f403434e541c2cc89e210cc4",
+    "statements": [
+      "-- The session's open (DatabaseSessionStore.open), which every request of a 2025 session runs, as a\n-- function: sent as a statement over an unnamed protocol (Neon's HTTP endpoint, a pooler in\n-- transaction mode) its common table expressions were planned again on every request, which cost\n-- Postgres more than running them; PL/pgSQL keeps the plan per connection. One call finds the live\n-- session, touches it only when the caller may use it and the stored touch is older than\n-- p_granularity_ms, and returns it with what the store decides from: allowed, stale, the touch it\n-- wrote (touched_at) and the database's clock (opened_at, microseconds since the epoch).\nCREATE FUNCTION \"baton\".\"open_session\"(p_id text, p_credential_hash text, p_granularity_ms bigint, p_idle_ms bigint)\nRETURNS TABLE (\n  id text, credential_hash text, created_at timestamptz, last_active_at timestamptz, expires_at timestamptz,\n  protocol_version text, client_capabilities jsonb, client_info jsonb, state jsonb,\n  allowed boolean, stale boolean, touched_at timestamptz, opened_at bigint\n)\nLANGUAGE plpgsql AS $$\n#variable_conflict use_column\nBEGIN\n  RETURN QUERY\n  WITH candidate AS (\n    SELECT s.id, s.credential_hash, s.created_at, s.last_active_at, s.expires_at, s.protocol_version,\n           s.client_capabilities, s.client_info, s.state,\n           (s.credential_hash = '' OR s.credential_hash = p_credential_hash) AS allowed,\n           s.last_active_at < now() - p_granularity_ms * interval '1 millisecond' AS stale\n    FROM \"baton\".\"sessions\" s\n    WHERE s.id = p_id AND s.expires_at > now() AND s.last_active_at > now() - p_idle_ms * interval '1 millisecond'\n  ), touched AS (\n    UPDATE \"baton\".\"sessions\" s SET last_active_at = now()\n    FROM candidate c\n    WHERE s.id = c.id AND c.allowed AND c.stale\n    RETURNING s.last_active_at\n  )\n  SELECT c.*, t.last_active_at AS touched_at, (extract(epoch FROM now()) * 1000000)::int8 AS opened_at\n  FROM candidate c LEFT JOIN touched t ON true;\nEND\n$$;"
+    ]
   }
 ];
