@@ -55,7 +55,7 @@ export class PostTransport {
       if (!parsed.success) return this.#refuse(400, JsonRpcCode.ParseError, 'Parse error: Invalid JSON-RPC message');
       messages.push(parsed.data);
     }
-    const extra: MessageExtraInfo = { requestInfo: requestInfoOf(request) };
+    const extra: MessageExtraInfo = { requestInfo: new RequestInfoOf(request) };
     for (const message of messages) if (isRequest(message)) this.#requests.set(message.id, false);
     if (this.#requests.size === 0) {
       for (const message of messages) this.onmessage?.(message, extra);
@@ -122,19 +122,24 @@ export class PostTransport {
 }
 
 /** The request as the SDK describes it to handlers (`extra.requestInfo`), made only if one looks. */
-function requestInfoOf(request: Request): NonNullable<MessageExtraInfo['requestInfo']> {
-  let headers: Record<string, string> | undefined;
-  let url: URL | undefined;
-  return {
-    get headers() {
-      headers ??= Object.fromEntries(request.headers.entries());
-      return headers;
-    },
-    get url() {
-      url ??= new URL(request.url);
-      return url;
-    },
-  };
+class RequestInfoOf {
+  readonly #request: Request;
+  #headers: Record<string, string> | undefined;
+  #url: URL | undefined;
+
+  constructor(request: Request) {
+    this.#request = request;
+  }
+
+  get headers(): Record<string, string> {
+    this.#headers ??= Object.fromEntries(this.#request.headers.entries());
+    return this.#headers;
+  }
+
+  get url(): URL {
+    this.#url ??= new URL(this.#request.url);
+    return this.#url;
+  }
 }
 
 function jsonAnswer(answers: JSONRPCMessage[]): Response {

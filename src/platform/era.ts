@@ -3,8 +3,14 @@
 // everything else goes to the 2025 session layer, exactly as before. The decision is the SDK v2's
 // own (`isLegacyRequest`), so it never disagrees with the modern leg about who owns a request.
 // Host/Origin and authentication were checked before this point, for both eras alike.
-import { LATEST_PROTOCOL_VERSION as LATEST_SESSION_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
+import { LATEST_PROTOCOL_VERSION as LATEST_SESSION_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import {
+  isJsonContentType,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isLegacyRequest,
+  PROTOCOL_VERSION_META_KEY,
+} from '@modelcontextprotocol/server';
 import { readJsonBody, unreadableBody } from '../http/body.js';
 import type { ModernLeg } from '../era-2026/handler.js';
 import type { Caller } from '../auth/caller.js';
@@ -36,7 +42,7 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
       if (body.kind === 'json') return modern.handle(request, caller, body.value, waitUntil);
       return unreadableBody(body, maxBodyBytes);
     }
-    if (await isLegacyRequest(request, body.value))
+    if (plainlyLegacy(request, body.value) || (await isLegacyRequest(request, body.value)))
       return observeMcpRequest(request, body.value, () => sessions(request, caller, body, waitUntil));
     return observeMcpRequest(request, body.value, () => modern.handle(request, caller, body.value, waitUntil));
   };
@@ -46,6 +52,22 @@ export function routeByEra(options: { sessions: SessionHandler; modern: ModernLe
 function claimsModern(request: Request): boolean {
   const version = request.headers.get('mcp-protocol-version');
   return version !== null && /^\d{4}-\d\d-\d\d$/.test(version) && version > LATEST_SESSION_VERSION;
+}
+
+/**
+ * What `isLegacyRequest` answers, without its cost, for the bulk of 2025 traffic: a lone request
+ * or notification by the SDK's own predicates, with no envelope claim in its `_meta`, and with no
+ * version header or a 2025 one. The SDK classifies every such body as legacy (an `initialize`
+ * included); anything else is left to it.
+ */
+export function plainlyLegacy(request: Request, body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const version = request.headers.get('mcp-protocol-version');
+  if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return false;
+  const params = (body as { params?: unknown }).params;
+  const meta = typeof params === 'object' && params !== null ? (params as { _meta?: unknown })._meta : undefined;
+  if (typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta) return false;
+  return isJSONRPCRequest(body) || isJSONRPCNotification(body);
 }
 
 /** A JSON-RPC 2.0 message, or a non-empty batch of them. */
