@@ -317,7 +317,7 @@ describe('tasks', () => {
     for (const secret of [HASH, ...ids, ...ids.map((id) => id.slice(0, 9))]) expect(output).not.toContain(secret);
   };
 
-  it('list: newest first with id prefixes, status, tool, binding and lease, never a full id or a credential hash; filters, pages, --json', async () => {
+  it('list: newest first with id prefixes, kind, status, tool, binding and lease, never a full id or a credential hash; filters, pages, --json', async () => {
     await admin.query('delete from baton.tasks');
     const working = await createTask();
     const anonymous = await createTask({ credentialHash: '', sessionId: newSessionId() });
@@ -328,16 +328,16 @@ describe('tasks', () => {
     const result = await baton(['tasks', 'list'], dbEnv);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+STATUS\s+TOOL\s+BINDING\s+CREATED\s+UPDATED\s+LEASE\s+ATTEMPTS$/);
+    expect(lines[0]).toMatch(/^ID\s+KIND\s+STATUS\s+TOOL\s+BINDING\s+CREATED\s+UPDATED\s+LEASE\s+ATTEMPTS$/);
     expect(lines).toHaveLength(5);
-    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(prefix(done.id))}\\s+completed\\s+failing_job\\s+bound\\s+\\d{4}-`));
+    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(prefix(done.id))}\\s+task\\s+completed\\s+failing_job\\s+bound\\s+\\d{4}-`));
     expect(lines[1]).toMatch(/\s-\s+1$/);
     expect(lines[2]).toMatch(
       new RegExp(
-        `^${escapeRegExp(prefix(anonymous.id))}\\s+working\\s+slow_compute\\s+anonymous, session ${escapeRegExp(prefix(anonymous.sessionId!))}\\s`,
+        `^${escapeRegExp(prefix(anonymous.id))}\\s+task\\s+working\\s+slow_compute\\s+anonymous, session ${escapeRegExp(prefix(anonymous.sessionId!))}\\s`,
       ),
     );
-    expect(lines[3]).toMatch(new RegExp(`^${escapeRegExp(prefix(working.id))}\\s+working\\s+slow_compute\\s+bound\\s`));
+    expect(lines[3]).toMatch(new RegExp(`^${escapeRegExp(prefix(working.id))}\\s+task\\s+working\\s+slow_compute\\s+bound\\s`));
     expect(lines[3]).toMatch(/\sinstance-cli \(in (29|30)s\)\s+1$/);
     expect(lines[4]).toBe('3 task(s), newest first');
     expectNoSecrets(result.stdout, ids);
@@ -366,6 +366,7 @@ describe('tasks', () => {
       tasks: [
         expect.objectContaining({
           idPrefix: done.id.slice(0, 8),
+          kind: 'task',
           status: 'completed',
           tool: 'failing_job',
           bound: true,
@@ -380,6 +381,13 @@ describe('tasks', () => {
       after: null,
     });
     expectNoSecrets(json.stdout, ids);
+
+    // A call handed over in a drain is stored as a record of kind call: listed, and named so.
+    const call = await createTask({ kind: 'call', credentialHash: 'handover:' + HASH, tool: 'sleep' });
+    const withCall = await baton(['tasks', 'list', '--tool', 'sleep'], dbEnv);
+    expect(withCall.stdout.split('\n')[1]).toMatch(new RegExp(`^${escapeRegExp(prefix(call.id))}\\s+call\\s+working\\s+sleep\\s`));
+    const shownCall = await baton(['tasks', 'show', '--', call.id], dbEnv);
+    expect(shownCall.stdout).toMatch(/^kind\s+call handed over in a drain: its client sees no task/m);
   });
 
   it('show: everything about one task, by its full id or the prefix list shows; a result and an error summarised; --json', async () => {
@@ -393,6 +401,7 @@ describe('tasks', () => {
         ?.slice(name.length)
         .trim();
     expect(field(shown.stdout, 'task')).toBe(prefix(running.id));
+    expect(field(shown.stdout, 'kind')).toBe('task: its client created it and reads it by id');
     expect(field(shown.stdout, 'status')).toBe('working: warming up');
     expect(field(shown.stdout, 'tool')).toBe('slow_compute (arguments: label, seconds)');
     expect(field(shown.stdout, 'binding')).toBe('bound to a credential; a 2026-07-28 task (no session)');
@@ -440,6 +449,7 @@ describe('tasks', () => {
     const json = await baton(['tasks', 'show', '--json', '--', asking.id], dbEnv);
     expect(JSON.parse(json.stdout)).toEqual({
       idPrefix: asking.id.slice(0, 8),
+      kind: 'task',
       status: 'input_required',
       statusMessage: null,
       tool: 'slow_compute',

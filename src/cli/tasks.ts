@@ -1,7 +1,8 @@
 // `baton tasks list|show|cancel`: the tasks of every credential, as an operator inspects and
 // stops them. As for sessions, ids are shown as prefixes (for a task of an anonymous caller the id
 // is all a client needs to read it) and credential hashes never; a task's arguments are shown by
-// name and its result summarised, since both are the client's data.
+// name and its result summarised, since both are the client's data. Calls handed over in a drain
+// are stored as records of kind `call` (src/era-2025/handover.ts): listed too, and named so.
 import type { Admin, AdminTask } from '../api/node.js';
 import { formatDuration } from '../config/duration.js';
 import { isTerminal, type TaskStatus } from '../store/tasks/types.js';
@@ -41,10 +42,11 @@ export async function tasksListCommand(admin: Admin, options: TaskListCommandOpt
     return EXIT.ok;
   }
   const now = Date.now();
-  const rows = [['ID', 'STATUS', 'TOOL', 'BINDING', 'CREATED', 'UPDATED', 'LEASE', 'ATTEMPTS']];
+  const rows = [['ID', 'KIND', 'STATUS', 'TOOL', 'BINDING', 'CREATED', 'UPDATED', 'LEASE', 'ATTEMPTS']];
   for (const task of page.tasks) {
     rows.push([
       idPrefix(task.id),
+      task.kind,
       task.status,
       task.tool,
       binding(task),
@@ -76,6 +78,7 @@ export async function tasksShowCommand(admin: Admin, id: string, byPrefix: boole
   const { result, error } = describe(task);
   const fields: [string, string][] = [
     ['task', idPrefix(task.id)],
+    ['kind', KINDS[task.kind]],
     ['status', task.statusMessage === undefined ? task.status : `${task.status}: ${task.statusMessage}`],
     ['tool', `${task.tool} (arguments: ${Object.keys(task.arguments).sort().join(', ') || 'none'})`],
     [
@@ -135,11 +138,18 @@ interface ResultSummary {
   text: string | null;
 }
 
+/** What each kind of record is, as `tasks show` says it. */
+const KINDS: Record<AdminTask['kind'], string> = {
+  task: 'task: its client created it and reads it by id',
+  call: 'call handed over in a drain: its client sees no task, and the call goes on where the client resumes its stream',
+};
+
 /** A task as the command line prints it in JSON: what `tasks show` says, field for field. */
 function describe(task: AdminTask) {
   const requests = task.inputRequests as Record<string, { method?: unknown }>;
   return {
     idPrefix: task.id.slice(0, 8),
+    kind: task.kind,
     status: task.status,
     statusMessage: task.statusMessage ?? null,
     tool: task.tool,
