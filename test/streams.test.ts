@@ -12,7 +12,7 @@ import { createPlatform, type Platform } from '../src/platform/platform.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
 import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { SessionStreams } from '../src/era-2025/streams.js';
-import { CHANGES_TOPIC, type ChangeEvent } from '../src/store/channel/types.js';
+import { CHANGES_TOPIC, type ChangeEvent, type Message } from '../src/store/channel/types.js';
 import { sessionTopic } from '../src/store/channel/topics.js';
 import { deferred } from './helpers/gate.js';
 import { driverDatabases } from './helpers/drivers.js';
@@ -90,6 +90,45 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     await stream.cancel();
   });
 
+  it('a change announced while the GET stream is being opened (after the store answered, before it listens) still reaches it', async () => {
+    const onA = await sessionOn(a);
+    // A's next open of the session waits, after the store answered, until the test lets it go.
+    const store = a.store as DatabaseSessionStore;
+    const open = store.open;
+    const opened = deferred();
+    const resume = deferred();
+    store.open = async (...args) => {
+      store.open = open;
+      const result = await open.apply(store, args);
+      opened.resolve(undefined);
+      await resume.promise;
+      return result;
+    };
+    try {
+      const listening = listen(onA);
+      await opened.promise;
+      // Announced on B, and delivered by A's channel (to whatever listens there) before A's stream opens.
+      const heard: Message[] = [];
+      const watching = a.store.channel.subscribe(CHANGES_TOPIC, (message) => heard.push(message));
+      await announce(b, { kind: 'prompts_list_changed', params: { n: 'in the gap' } });
+      const inTheGap = (m: Message) => (m.payload as { params?: { n?: unknown } }).params?.n === 'in the gap';
+      await waitFor(() => heard.some(inTheGap), { what: 'A to hear the announcement' });
+      watching.unsubscribe();
+      resume.resolve(undefined);
+      const stream = await listening;
+      await stream.next(); // priming
+      expect((await nextMessage(stream)).message).toEqual({
+        jsonrpc: '2.0',
+        method: 'notifications/prompts/list_changed',
+        params: { n: 'in the gap' },
+      });
+      await stream.cancel();
+    } finally {
+      store.open = open;
+      resume.resolve(undefined);
+    }
+  });
+
   it('an unsubscribe (on the other platform) stops the resource updates of a GET stream already open', async () => {
     const onA = await sessionOn(a);
     const onB = same(b, onA);
@@ -129,7 +168,9 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     await same(b, onA).request('resources/subscribe', { uri: 'test://watched-resource' });
     await heard.promise;
     probe.unsubscribe();
-    const stream = new SseReader(a.instance.streams.open(opened.session, opened.at, undefined));
+    const stream = new SseReader(
+      a.instance.streams.open(opened.session, opened.at, undefined, a.instance.streams.listen(opened.session.id, undefined)),
+    );
     await stream.next(); // priming
     await announce(b, { kind: 'resource_updated', uri: 'test://watched-resource' });
     expect((await nextMessage(stream)).message.params).toEqual({ uri: 'test://watched-resource' });
@@ -142,7 +183,7 @@ describe.each(setups)('event streams on two platforms in one process over $name'
     if (opened.status !== 'ok') throw new Error('no session');
     // A stream of its own, with room for 3 waiting events, whose response nobody reads yet.
     const streams = new SessionStreams(a.store, quiet, { retryMs: 1000, timeoutMs: 0, inboxLimit: 3 });
-    const response = streams.open(opened.session, opened.at, undefined);
+    const response = streams.open(opened.session, opened.at, undefined, streams.listen(opened.session.id, undefined));
     expect(streams.size).toBe(1);
     for (let n = 1; n <= 8; n++) await announce(b, { kind: 'prompts_list_changed', params: { n } });
     // The fourth waiting event ended it.

@@ -176,11 +176,22 @@ export function createSessionHandler(options: SessionHandlerOptions): SessionHan
     if (lastEventId !== null && !cursor) {
       return jsonRpcError(400, JsonRpcCode.ServerError, 'Bad Request: Last-Event-ID is not an event id this server gave out');
     }
-    const opened = await open(sessionId, caller);
-    if (opened instanceof Response) return opened;
+    // Listening before the session is opened: what is published meanwhile reaches the stream.
+    const early = instance.streams.listen(sessionId, cursor);
+    let opened: Opened | Response;
+    try {
+      opened = await open(sessionId, caller);
+    } catch (error) {
+      early.release();
+      throw error;
+    }
+    if (opened instanceof Response) {
+      early.release();
+      return opened;
+    }
     // Served by whichever instance the request reached: what it carries comes through the channel
     // (and a call handed over in a drain goes on here, see ./handover.ts).
-    return instance.openStream(opened, caller, cursor);
+    return instance.openStream(opened, caller, cursor, early);
   }
 
   async function remove(sessionId: string | null, caller: Caller): Promise<Response> {

@@ -37,7 +37,15 @@ import { errorText, type Logger } from '../log.js';
 import { SessionState } from '../core/session-state.js';
 import { newInstanceId, newSessionId } from './ids.js';
 import { offersTasks, SessionTasks, type SessionTasksOptions } from './tasks.js';
-import { DEFAULT_INBOX_LIMIT, RequestStream, SessionStreams, resumable, subscriptionChange, type StreamOptions } from './streams.js';
+import {
+  DEFAULT_INBOX_LIMIT,
+  type EarlyListen,
+  RequestStream,
+  SessionStreams,
+  resumable,
+  subscriptionChange,
+  type StreamOptions,
+} from './streams.js';
 import { changeNotifier } from '../store/channel/changes.js';
 import { asPayload, type HandoverNote, requestStreamTopic, sessionTopic, type SessionMessage } from '../store/channel/topics.js';
 import type { ChangeNotifier } from '../store/channel/types.js';
@@ -287,16 +295,16 @@ export class Instance {
   /**
    * A GET event stream of an opened session (fresh, or resumed after `cursor`): a call handed over
    * in a drain whose note the resumed stream comes upon goes on here, unless another instance
-   * already does.
+   * already does. `early` listens since before the session was opened (`streams.listen`).
    */
-  openStream(opened: Opened, caller: Caller, cursor: StreamCursor | undefined): Response {
+  openStream(opened: Opened, caller: Caller, cursor: StreamCursor | undefined, early: EarlyListen): Response {
     const { session, at } = opened;
     const key = cursor?.kind === 'request' ? cursor.key : undefined;
     const onHandover = (note: HandoverNote) => {
       if (key === undefined) return;
       void this.#handover.continue(note, session, (how, record) => this.#continue(opened, caller, note, key, how, record));
     };
-    return this.streams.open(session, at, cursor, onHandover);
+    return this.streams.open(session, at, cursor, early, onHandover);
   }
 
   /** The drain began: calls that only wait for their client are handed over now (./handover.ts). */

@@ -277,11 +277,29 @@ export class SessionStreams {
   }
 
   /**
-   * A GET stream for an opened session: resumed after `cursor`, or the standalone stream from
-   * `at` (the store's clock when the session was opened) on.
+   * Listens on the topics of a GET stream of session `sessionId` (resumed after `cursor`) before
+   * its session is opened, so that what is published while the store opens it reaches the stream
+   * (on pg, a message announced before a subscription exists is not delivered to it). Hand it to
+   * `open`, or release it when the session does not open.
    */
-  open(session: SessionRecord, at: number, cursor: StreamCursor | undefined, onHandover?: (note: HandoverNote) => void): Response {
-    const stream: GetStream = new GetStream(session, at, cursor, {
+  listen(sessionId: string, cursor: StreamCursor | undefined): EarlyListen {
+    const session = sessionTopic(sessionId);
+    const topics = cursor?.kind === 'request' ? [requestStreamTopic(sessionId, cursor.key), session] : [CHANGES_TOPIC, session];
+    return new EarlyListen(this.store.channel, topics);
+  }
+
+  /**
+   * A GET stream for an opened session: resumed after `cursor`, or the standalone stream from
+   * `at` (the store's clock when the session was opened) on, on the topics `early` listens to.
+   */
+  open(
+    session: SessionRecord,
+    at: number,
+    cursor: StreamCursor | undefined,
+    early: EarlyListen,
+    onHandover?: (note: HandoverNote) => void,
+  ): Response {
+    const stream: GetStream = new GetStream(session, at, cursor, early, {
       store: this.store,
       logger: this.logger,
       options: this.options,
@@ -301,6 +319,36 @@ interface GetStreamContext {
   ended: () => void;
   /** A resumed request stream came upon the note of a call handed over in a drain. */
   onHandover?: (note: HandoverNote) => void;
+}
+
+/**
+ * A GET stream's subscriptions, made before its session was opened: passive until then (a polling
+ * channel reads nothing for them alone), holding what they hear for the stream.
+ */
+export class EarlyListen {
+  readonly subscriptions: readonly Subscription[];
+  #held: Message[] = [];
+  #push: ((message: Message) => void) | undefined;
+
+  constructor(channel: Channel, topics: string[]) {
+    const hear = (message: Message) => (this.#push ? this.#push(message) : this.#held.push(message));
+    this.subscriptions = topics.map((topic) => channel.subscribe(topic, hear, { passive: true }));
+  }
+
+  /**
+   * From now on messages go to `push`, what was held first; the subscriptions become active from
+   * `at` (the store's clock when the session was opened).
+   */
+  hand(push: (message: Message) => void, at: number): void {
+    this.#push = push;
+    for (const message of this.#held.splice(0)) push(message);
+    for (const subscription of this.subscriptions) subscription.setPassive(false, at);
+  }
+
+  release(): void {
+    this.#held = [];
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+  }
 }
 
 /**
@@ -324,7 +372,7 @@ class GetStream {
   /** The last position sent of each topic: what event ids say, and what drops a message heard twice. */
   readonly #positions: Map<string, Position>;
   readonly #inbox: Inbox;
-  readonly #subscriptions: Subscription[];
+  readonly #subscriptions: readonly Subscription[];
   /** The resources the session is subscribed to, as far as this stream knows. */
   readonly #subscribed = new Set<string>();
   /**
@@ -351,7 +399,7 @@ class GetStream {
   #lifetime: ReturnType<typeof setTimeout> | undefined;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
 
-  constructor(session: SessionRecord, at: number, cursor: StreamCursor | undefined, context: GetStreamContext) {
+  constructor(session: SessionRecord, at: number, cursor: StreamCursor | undefined, early: EarlyListen, context: GetStreamContext) {
     this.#session = session;
     this.#store = context.store;
     this.#logger = context.logger;
@@ -369,13 +417,12 @@ class GetStream {
             [CHANGES_TOPIC, cursor?.kind === 'session' ? cursor.changes : { at, id: 0 }],
             [this.#sessionTopic, cursor?.kind === 'session' ? cursor.session : { at, id: 0 }],
           ]);
-    // Live first, then what was kept: nothing published in between is lost, and the positions
-    // drop what arrives both ways. A resumed request stream listens to its session's topic too,
-    // for the session's end.
-    const push = (message: Message) => this.#push(message);
-    this.#subscriptions = [...this.#from.keys()].map((topic) => this.#store.channel.subscribe(topic, push, { since: at }));
-    if (this.#request) this.#subscriptions.push(this.#store.channel.subscribe(this.#sessionTopic, push, { since: at }));
+    // Live first (listening since before the session was opened), then what was kept: nothing
+    // published in between is lost, and the positions drop what arrives both ways. A resumed
+    // request stream listens to its session's topic too, for the session's end.
     this.#positions = new Map(this.#from);
+    this.#subscriptions = early.subscriptions;
+    early.hand((message) => this.#push(message), at);
     // The session's resource subscriptions as it opened; changes come on the session's topic.
     // One made as the stream opens may be in neither: stored after the open read the session,
     // announced before the stream listened (delivery that does not read the table from `at`
