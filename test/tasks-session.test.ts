@@ -15,10 +15,12 @@ import {
   RELATED_TASK_META_KEY,
   type Task,
   TaskStatusNotificationSchema,
+  ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
+import { CHANGES_TOPIC } from '../src/store/channel/types.js';
 import { createPlatform, type Platform } from '../src/platform/platform.js';
 import { openNodeDatabase } from '../src/store/db/open-node.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -256,8 +258,18 @@ describe.each(stores)('2025-11-25 tasks in sessions ($name)', ({ setup }) => {
     const c = await client(() => pair.b);
     const heard: string[] = [];
     c.setNotificationHandler(TaskStatusNotificationSchema, (n) => void heard.push(`${n.params.taskId}:${n.params.status}`));
-    // The client opens its GET stream after initialize; wait until the platform serves it.
-    await waitFor(() => pair.b.instance.streams.size > 0, { what: 'the session stream' });
+    // The client opens its GET stream after initialize. Other clients' streams are open on this
+    // platform too, so wait until this one hears an announcement: a task that ended before its
+    // stream opened is not announced on it.
+    let live = false;
+    c.setNotificationHandler(ToolListChangedNotificationSchema, () => void (live = true));
+    await waitFor(
+      async () => {
+        await pair.b.store.channel.publish(CHANGES_TOPIC, { kind: 'tools_list_changed' });
+        return live;
+      },
+      { what: 'the session stream' },
+    );
     const { taskId } = await create(c, 'sleep', { ms: 20 });
     await waitFor(() => heard.includes(`${taskId}:completed`), {
       what: 'the completed status notification',
