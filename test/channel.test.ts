@@ -20,7 +20,7 @@ import { comparePositions, type Channel, type Message } from '../src/store/chann
 import { sessionTopic } from '../src/store/channel/topics.js';
 import { createTestDatabase } from './helpers/db.js';
 import { driverDatabases } from './helpers/drivers.js';
-import { deferred, Gate } from './helpers/gate.js';
+import { deferred, Gate, holdNextOpen } from './helpers/gate.js';
 import { answeringClient, RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
 import { waitFor } from './helpers/wait.js';
@@ -433,20 +433,10 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
     onB.id = onA.id;
     gate.reset();
     // A's next open of the session waits, after the store answered, until the test lets it go.
-    const store = a.store;
-    const open = store.open;
-    const opened = deferred();
-    const resume = deferred();
-    store.open = async (...args) => {
-      store.open = open;
-      const result = await open.apply(store, args);
-      opened.resolve(undefined);
-      await resume.promise;
-      return result;
-    };
+    const held = holdNextOpen(a.store);
     try {
       const running = onA.send('POST', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'wait_at_gate', arguments: {} } });
-      await opened.promise;
+      await held.opened;
       // The cancel is published and A's channel has delivered it (to every subscriber of the
       // session's topic there) before the call goes on to its server.
       const heard = collector();
@@ -454,15 +444,14 @@ describe.each(pairs)('two platforms in one process over $name, sharing only the 
       expect((await onB.notify('notifications/cancelled', { requestId: 5, reason: 'early' })).status).toBe(202);
       await heard.until(1);
       watching.unsubscribe();
-      resume.resolve(undefined);
+      held.resume();
       // The request's stream ends without an answer, as after any cancel.
       const events = await new SseReader(await running).rest();
       expect(events.filter((e) => e.message)).toEqual([]);
       expect(gate.exits).not.toContain('passed');
       expect(a.instance.unfinishedRequests).toBe(0);
     } finally {
-      store.open = open;
-      resume.resolve(undefined);
+      held.restore();
       gate.open();
     }
   });

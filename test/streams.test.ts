@@ -14,7 +14,7 @@ import type { DatabaseSessionStore } from '../src/store/database-store.js';
 import { SessionStreams } from '../src/era-2025/streams.js';
 import { CHANGES_TOPIC, type ChangeEvent, type Message } from '../src/store/channel/types.js';
 import { sessionTopic } from '../src/store/channel/topics.js';
-import { deferred } from './helpers/gate.js';
+import { deferred, holdNextOpen } from './helpers/gate.js';
 import { driverDatabases } from './helpers/drivers.js';
 import { RawSession } from './helpers/mcp.js';
 import { SseReader } from './helpers/sse.js';
@@ -93,20 +93,10 @@ describe.each(setups)('event streams on two platforms in one process over $name'
   it('a change announced while the GET stream is being opened (after the store answered, before it listens) still reaches it', async () => {
     const onA = await sessionOn(a);
     // A's next open of the session waits, after the store answered, until the test lets it go.
-    const store = a.store as DatabaseSessionStore;
-    const open = store.open;
-    const opened = deferred();
-    const resume = deferred();
-    store.open = async (...args) => {
-      store.open = open;
-      const result = await open.apply(store, args);
-      opened.resolve(undefined);
-      await resume.promise;
-      return result;
-    };
+    const held = holdNextOpen(a.store);
     try {
       const listening = listen(onA);
-      await opened.promise;
+      await held.opened;
       // Announced on B, and delivered by A's channel (to whatever listens there) before A's stream opens.
       const heard: Message[] = [];
       const watching = a.store.channel.subscribe(CHANGES_TOPIC, (message) => heard.push(message));
@@ -114,7 +104,7 @@ describe.each(setups)('event streams on two platforms in one process over $name'
       const inTheGap = (m: Message) => (m.payload as { params?: { n?: unknown } }).params?.n === 'in the gap';
       await waitFor(() => heard.some(inTheGap), { what: 'A to hear the announcement' });
       watching.unsubscribe();
-      resume.resolve(undefined);
+      held.resume();
       const stream = await listening;
       await stream.next(); // priming
       expect((await nextMessage(stream)).message).toEqual({
@@ -124,8 +114,7 @@ describe.each(setups)('event streams on two platforms in one process over $name'
       });
       await stream.cancel();
     } finally {
-      store.open = open;
-      resume.resolve(undefined);
+      held.restore();
     }
   });
 

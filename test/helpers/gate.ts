@@ -89,3 +89,30 @@ export class Gate {
     };
   }
 }
+
+/**
+ * Holds the store's next `open` after the store answered, until `resume`: the test acts in the gap
+ * between the session's open and what the request does next. `restore` undoes it (call it in
+ * `finally`), and lets a held open go on.
+ */
+export function holdNextOpen(store: { open: (...args: never[]) => Promise<unknown> }) {
+  const open = store.open;
+  const opened = deferred();
+  const resumed = deferred();
+  store.open = async (...args) => {
+    store.open = open;
+    const result = await open.apply(store, args);
+    opened.resolve();
+    await resumed.promise;
+    return result;
+  };
+  return {
+    /** Resolves once the held open has its answer. */
+    opened: opened.promise,
+    resume: () => resumed.resolve(),
+    restore: () => {
+      store.open = open;
+      resumed.resolve();
+    },
+  };
+}
