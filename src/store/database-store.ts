@@ -4,7 +4,7 @@
 // the channel between instances (src/store/channel/database.ts) over the same database.
 import { sql, type SQL } from 'drizzle-orm';
 import { secrets, sessions } from './db/schema.js';
-import { classifyError, type Database, type DriverName, Prepared, type Statement } from './db/database.js';
+import { classifyError, type Database, type DriverName } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { DatabaseChannel, PUBLISHED_COLUMNS, publishing, type Wakeup } from './channel/database.js';
 import { DatabaseTaskStore } from './tasks/database.js';
@@ -63,7 +63,6 @@ export class DatabaseSessionStore implements SessionStore {
   readonly channel: DatabaseChannel;
   readonly tasks: DatabaseTaskStore;
   #ready: Promise<void> | undefined;
-  readonly #open: Prepared<{ id: string; credentialHash: string }>;
 
   constructor(
     readonly database: Database,
@@ -85,7 +84,6 @@ export class DatabaseSessionStore implements SessionStore {
       logger: options.logger ?? createLogger('warn'),
     });
     this.tasks = new DatabaseTaskStore((statement, name) => this.#run(statement, name), this.channel, limits);
-    this.#open = this.#openStatement();
   }
 
   /**
@@ -126,7 +124,7 @@ export class DatabaseSessionStore implements SessionStore {
     return this.options.logger ?? createLogger('warn');
   }
 
-  async #run(statement: Statement, name?: string): Promise<RawRow[]> {
+  async #run(statement: SQL, name?: string): Promise<RawRow[]> {
     await this.ready();
     try {
       return await this.database.query(statement, name);
@@ -193,25 +191,17 @@ export class DatabaseSessionStore implements SessionStore {
     return toRecord(row!);
   }
 
-  /**
-   * One statement: find the live session, touch it only if the caller may use it (and only if the
-   * stored touch is older than the granularity), and say which of ok / forbidden / not found
-   * applies. A foreign credential leaves the row as it was. Every request runs it, so it is a
-   * function in the database (migration 0007: its plan is kept per connection, where a statement
-   * sent unnamed, over Neon's HTTP or through a pooler, was planned again each time), and its
-   * text is compiled here once.
-   */
-  #openStatement(): Prepared<{ id: string; credentialHash: string }> {
-    const idleMs = this.limits.idleTimeoutMs + this.touchGranularityMs;
-    return new Prepared(
-      'baton_session_open',
-      ({ id, credentialHash }) =>
-        sql`select * from baton.open_session(${id}, ${credentialHash}, ${this.touchGranularityMs}::int8, ${idleMs}::int8)`,
-    );
-  }
-
   async open(id: string, credentialHash: string): Promise<OpenResult> {
-    const [row] = await this.#run(this.#open.bind({ id, credentialHash }));
+    // One statement: find the live session, touch it only if the caller may use it (and only if
+    // the stored touch is older than the granularity), and say which of ok / forbidden / not
+    // found applies. A foreign credential leaves the row as it was. Every request runs it, so it
+    // is a function in the database (migration 0007: its plan is kept per connection, where a
+    // statement sent unnamed, over Neon's HTTP or through a pooler, was planned again each time).
+    const idleMs = this.limits.idleTimeoutMs + this.touchGranularityMs;
+    const [row] = await this.#run(
+      sql`select * from baton.open_session(${id}, ${credentialHash}, ${this.touchGranularityMs}::int8, ${idleMs}::int8)`,
+      'baton_session_open',
+    );
     if (!row) return { status: 'not_found' };
     if (!row.allowed) return { status: 'forbidden' };
     // A stale touch that found no row: the session was deleted while this statement ran.

@@ -1,8 +1,8 @@
 // What the store needs from a database, whatever the driver: a drizzle handle over the Postgres
 // dialect, a way to run statements as one transaction (over HTTP: one batch, one round trip), a
 // statement counter (the per-request budget is tested and benchmarked with it), and close().
-import { fillPlaceholders, type Logger as DrizzleLogger, type SQL, sql } from 'drizzle-orm';
-import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Logger as DrizzleLogger, SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { PoolerMode } from '../../config/schema.js';
 import { StoreUnavailableError } from '../errors.js';
 import { databaseProblem } from './problems.js';
@@ -30,7 +30,7 @@ export interface Database {
    * over and over: drivers that can (pg) keep it prepared per connection, so Postgres parses
    * and plans it once instead of on every request.
    */
-  query(statement: Statement, name?: string): Promise<Record<string, unknown>[]>;
+  query(statement: SQL, name?: string): Promise<Record<string, unknown>[]>;
   /** Statements sent since start; for neon-http, HTTP round trips (a batch is one). */
   readonly statements: StatementCounter;
   /**
@@ -97,60 +97,6 @@ function driverMessage(error: unknown): string {
   return '';
 }
 
-const dialect = new PgDialect();
-
-/**
- * A statement the request path runs on every request, compiled to its text once: `build` writes
- * it with its values as parameters, and is called once with placeholders in their place (so it
- * may only put each value into the statement, never compute with it). Binding values fills the
- * placeholders; the text stays. The name is what drivers that can keep it prepared use (pg).
- */
-export class Prepared<V extends Record<string, unknown>> {
-  readonly name: string;
-  readonly text: string;
-  readonly #build: (values: V) => SQL;
-  readonly #params: unknown[];
-
-  constructor(name: string, build: (values: V) => SQL) {
-    this.name = name;
-    this.#build = build;
-    const placeholders = new Proxy({}, { get: (_, key) => sql.placeholder(String(key)) }) as V;
-    const compiled = dialect.sqlToQuery(build(placeholders));
-    this.text = compiled.sql;
-    this.#params = compiled.params;
-  }
-
-  bind(values: V): Bound {
-    return new Bound(
-      this.name,
-      this.text,
-      () => fillPlaceholders(this.#params, values),
-      () => this.#build(values),
-    );
-  }
-}
-
-/** A prepared statement with its values. */
-export class Bound {
-  constructor(
-    readonly name: string,
-    readonly text: string,
-    readonly params: () => unknown[],
-    /** The same as drizzle SQL, for drivers that run statements through drizzle. */
-    readonly toSql: () => SQL,
-  ) {}
-}
-
-/** What the store runs: drizzle SQL, or a prepared statement with its values. */
-export type Statement = SQL | Bound;
-
-/** A statement's text and parameters: a prepared statement's text as compiled once, plain SQL's compiled now. */
-export function compile(statement: Statement): { text: string; params: unknown[] } {
-  if (statement instanceof Bound) return { text: statement.text, params: statement.params() };
-  const { sql: text, params } = dialect.sqlToQuery(statement);
-  return { text, params };
-}
-
 /** For drivers with interactive transactions (pg, pglite): the statements one after another. */
 export async function sequentialTransaction(db: Drizzle, list: SQL[]): Promise<void> {
   await db.transaction(async (tx) => {
@@ -159,6 +105,6 @@ export async function sequentialTransaction(db: Drizzle, list: SQL[]): Promise<v
 }
 
 /** Rows of one statement through drizzle, for drivers with nothing better to offer. */
-export async function executeRows(db: Drizzle, statement: Statement): Promise<Record<string, unknown>[]> {
-  return rowsOf<Record<string, unknown>>(await db.execute(statement instanceof Bound ? statement.toSql() : statement));
+export async function executeRows(db: Drizzle, statement: SQL): Promise<Record<string, unknown>[]> {
+  return rowsOf<Record<string, unknown>>(await db.execute(statement));
 }

@@ -1,17 +1,20 @@
 // A database whose statements are observed (src/telemetry/statements.ts): a span under the
 // request that runs them, counted and timed. The runtimes' openers wrap the driver they open.
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { SQL } from 'drizzle-orm';
 import { observeStatement } from '../../telemetry/statements.js';
-import { Bound, compile, type Database, type Statement } from './database.js';
+import type { Database } from './database.js';
+
+const dialect = new PgDialect();
 
 export function withStatementSpans(database: Database): Database {
   const { driver } = database;
   return {
     ...database,
-    query: (statement: Statement, name = statement instanceof Bound ? statement.name : undefined) =>
-      observeStatement({ driver, name, text: () => compile(statement).text }, () => database.query(statement, name)),
+    query: (statement: SQL, name?: string) =>
+      observeStatement({ driver, name, text: () => dialect.sqlToQuery(statement).sql }, () => database.query(statement, name)),
     transaction: (statements: SQL[]) =>
-      observeStatement({ driver, name: 'transaction', text: () => statements.map((s) => compile(s).text).join(';\n') }, () =>
+      observeStatement({ driver, name: 'transaction', text: () => statements.map((s) => dialect.sqlToQuery(s).sql).join(';\n') }, () =>
         database.transaction(statements),
       ),
   };

@@ -4,7 +4,10 @@ import { neon, neonConfig } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-http';
 import type { SQL } from 'drizzle-orm';
 import { configProblem } from '../../../config/errors.js';
-import { compile, StatementCounter, type Database, type Drizzle, type Statement } from '../database.js';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { StatementCounter, type Database, type Drizzle } from '../database.js';
+
+const dialect = new PgDialect();
 
 export interface NeonHttpOptions {
   dsn: string;
@@ -83,8 +86,8 @@ export function openNeonHttp(options: NeonHttpOptions): Database {
   // the dialect, the call goes straight to a client of their own, and the timeout's timer ends
   // with the statement. Rows come back the same: drizzle() above set the driver's type parsers.
   const direct = neon(options.dsn);
-  const query = async (statement: Statement): Promise<Record<string, unknown>[]> => {
-    const { text, params } = compile(statement);
+  const query = async (statement: SQL): Promise<Record<string, unknown>[]> => {
+    const { sql: text, params } = dialect.sqlToQuery(statement);
     statements.logQuery(text);
     const controller = new AbortController();
     // The reason AbortSignal.timeout would give, so that the error reads (and is classified) the same.

@@ -7,11 +7,10 @@
 // the direct URL when one is given. Every request still costs one statement either way.
 import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { SQL } from 'drizzle-orm';
 import { errorText, withoutUrlPasswords, type Logger } from '../../../log.js';
 import {
-  Bound,
-  compile,
   executeRows,
   sequentialTransaction,
   StatementCounter,
@@ -20,9 +19,9 @@ import {
   type Drizzle,
   type Listener,
   type PoolerMode,
-  type Statement,
 } from '../database.js';
 
+const dialect = new PgDialect();
 // As drizzle's node-postgres driver does: timestamps reach the column mappers as text.
 const TEXT_TYPES = new Set([1082, 1083, 1114, 1184, 1186, 1231]);
 const types = {
@@ -114,10 +113,10 @@ export function openPg(options: PgOptions): Database {
     statements,
     connection: connectionKind,
     transaction: (list: SQL[]) => sequentialTransaction(db, list),
-    async query(statement: Statement, name = statement instanceof Bound ? statement.name : undefined) {
+    async query(statement: SQL, name?: string) {
       const kind = await connectionKind();
       if (!name) return executeRows(db, statement);
-      const { text, params } = compile(statement);
+      const { sql: text, params } = dialect.sqlToQuery(statement);
       statements.logQuery(text);
       // Unnamed, it is still one round trip (Parse, Bind, Execute); Postgres only plans it again.
       const result = await pool.query({ ...(!kind.pooled && { name }), text, values: params as unknown[], types });

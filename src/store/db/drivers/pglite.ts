@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import type { SQL } from 'drizzle-orm';
-import { executeRows, sequentialTransaction, StatementCounter, type Database, type Drizzle, type Statement } from '../database.js';
+import { executeRows, sequentialTransaction, StatementCounter, type Database, type Drizzle } from '../database.js';
 import { lockFolder, type FolderLock } from '../folder-lock.js';
 
 export interface PgliteOptions {
@@ -33,7 +33,7 @@ export async function openPglite(options: PgliteOptions): Promise<Database> {
     db,
     statements,
     transaction: (list: SQL[]) => sequentialTransaction(db, list),
-    query: (statement: Statement) => executeRows(db, statement),
+    query: (statement: SQL) => executeRows(db, statement),
     async close() {
       try {
         await client.close();
