@@ -130,6 +130,32 @@ async function startNeonEndpointProcess(
 type LoadSummary = Record<string, Record<number, { throughput: number; p50: number; p99: number; errors: number }>>;
 
 /**
+ * Measures every target at every concurrency level RUNS times, printing a line per measurement.
+ * The order of the targets rotates from run to run, so that none always goes first (JIT warm-up,
+ * a busy core). Returns the results by target and level.
+ */
+async function sampleRotated(
+  targets: Record<string, string>,
+  levels: number[],
+  measure: (name: string, url: string, concurrency: number) => Promise<LoadResult>,
+  describe: (result: LoadResult) => string,
+): Promise<Record<string, Record<number, LoadResult[]>>> {
+  const samples: Record<string, Record<number, LoadResult[]>> = {};
+  for (let r = 0; r < RUNS; r++) {
+    for (const concurrency of levels) {
+      const order = Object.entries(targets);
+      for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
+      for (const [name, url] of order) {
+        const result = await measure(name, url, concurrency);
+        ((samples[name] ??= {})[concurrency] ??= []).push(result);
+        process.stdout.write(`  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${describe(result)}, errors ${result.errors}\n`);
+      }
+    }
+  }
+  return samples;
+}
+
+/**
  * Runs every target at every concurrency level RUNS times and prints the medians, with each
  * target's throughput relative to the first target (the baseline). The order of the targets
  * rotates from run to run, so that none always goes first (JIT warm-up, a busy core).
@@ -142,20 +168,12 @@ async function loadMatrix(
   /** More ratio columns, as [numerator, denominator] target letters (e.g. ['c', 'e'] prints c/e). */
   ratios: [string, string][] = [],
 ): Promise<LoadSummary> {
-  const samples: Record<string, Record<number, LoadResult[]>> = {};
-  for (let r = 0; r < RUNS; r++) {
-    for (const concurrency of levels) {
-      const order = Object.entries(targets);
-      for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
-      for (const [name, url] of order) {
-        const result = await runLoad(url, { concurrency, seconds: SECONDS, era });
-        ((samples[name] ??= {})[concurrency] ??= []).push(result);
-        process.stdout.write(
-          `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms, errors ${result.errors}\n`,
-        );
-      }
-    }
-  }
+  const samples = await sampleRotated(
+    targets,
+    levels,
+    (_name, url, concurrency) => runLoad(url, { concurrency, seconds: SECONDS, era }),
+    (result) => `${fmt(result.throughput, 0)} req/s, p50 ${fmt(result.p50, 2)} ms`,
+  );
   const summary: LoadSummary = {};
   for (const name of Object.keys(targets)) {
     for (const level of levels) {
@@ -427,20 +445,12 @@ function cpuSecondsOf(pid: number): number {
  * and rotated per run; ratios to the first target are taken within each run, then the median.
  */
 async function cpuMatrix(targets: Record<string, string>, pids: Record<string, number>, levels: number[]) {
-  const samples: Record<string, Record<number, LoadResult[]>> = {};
-  for (let r = 0; r < RUNS; r++) {
-    for (const concurrency of levels) {
-      const order = Object.entries(targets);
-      for (let k = 0; k < r % order.length; k++) order.push(order.shift()!);
-      for (const [name, url] of order) {
-        const result = await runLoad(url, { concurrency, seconds: SECONDS, era: '2025', serverCpu: () => cpuSecondsOf(pids[name]!) });
-        ((samples[name] ??= {})[concurrency] ??= []).push(result);
-        process.stdout.write(
-          `  run ${r + 1}/${RUNS} c=${concurrency} ${name}: ${fmt(result.throughput, 0)} req/s, ${fmt(result.cpuMsPerRequest!, 3)} ms CPU/request, errors ${result.errors}\n`,
-        );
-      }
-    }
-  }
+  const samples = await sampleRotated(
+    targets,
+    levels,
+    (name, url, concurrency) => runLoad(url, { concurrency, seconds: SECONDS, era: '2025', serverCpu: () => cpuSecondsOf(pids[name]!) }),
+    (result) => `${fmt(result.throughput, 0)} req/s, ${fmt(result.cpuMsPerRequest!, 3)} ms CPU/request`,
+  );
   const base = Object.keys(targets)[0]!;
   const spread = (xs: number[], digits: number) => `${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`;
   const rows: (string | number)[][] = [];
