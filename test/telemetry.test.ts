@@ -42,6 +42,27 @@ const processId = (span: OtlpSpan) => span.resource.find((a) => a.key === 'proce
 const randomHex = (bytes: number) =>
   [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 
+/**
+ * A Node server on a database of its own that exports spans to `receiver` through the standard
+ * OTEL_* environment and serves Prometheus metrics; `env` adds to (or overrides) that.
+ */
+async function observedServer(receiver: Receiver, databaseName: string, env: Record<string, string> = {}) {
+  const endpoint = await receiver.listen();
+  const database = await createTestDatabase(databaseName);
+  const server = await startServer({
+    SESSIONS_STORE: 'database',
+    DATABASE_URL: database.url,
+    BATON_TOOLSETS: 'conformance',
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    // The batch processor sends soon after a span ends, so that the test need not wait 5 s.
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+    BATON_METRICS_PORT: '0',
+    ...env,
+  });
+  return { database, server };
+}
+
 describe('telemetry of the Node server (standard OTEL_* environment)', () => {
   const receiver = new Receiver();
   let database: TestDatabase;
@@ -49,19 +70,7 @@ describe('telemetry of the Node server (standard OTEL_* environment)', () => {
   let metricsUrl: string;
 
   beforeAll(async () => {
-    const endpoint = await receiver.listen();
-    database = await createTestDatabase('baton_otel');
-    server = await startServer({
-      SESSIONS_STORE: 'database',
-      DATABASE_URL: database.url,
-      BATON_TOOLSETS: 'conformance',
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_SERVICE_NAME: 'baton-telemetry-test',
-      // The batch processor sends soon after a span ends, so that the test need not wait 5 s.
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-      BATON_METRICS_PORT: '0',
-    });
+    ({ database, server } = await observedServer(receiver, 'baton_otel', { OTEL_SERVICE_NAME: 'baton-telemetry-test' }));
     metricsUrl = metricsUrlOf(server);
   });
 
@@ -298,19 +307,10 @@ describe('telemetry of batches, errors, refusals and tasks (Node server, standar
   let server: RunningServer;
 
   beforeAll(async () => {
-    const endpoint = await receiver.listen();
-    database = await createTestDatabase('baton_otel_errors');
-    server = await startServer({
-      SESSIONS_STORE: 'database',
-      DATABASE_URL: database.url,
-      BATON_TOOLSETS: 'conformance',
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-      BATON_METRICS_PORT: '0',
+    ({ database, server } = await observedServer(receiver, 'baton_otel_errors', {
       // A key makes a wrong key a 401 (anonymous requests still pass); a small body limit a 413.
       BATON_CONFIG_YAML: `auth:\n  api_keys: ['${API_KEY}']\nserver:\n  max_body_bytes: 65536\n`,
-    });
+    }));
   });
 
   afterAll(async () => {
