@@ -49,18 +49,22 @@ const randomHex = (bytes: number) =>
 async function observedServer(receiver: Receiver, databaseName: string, env: Record<string, string> = {}) {
   const endpoint = await receiver.listen();
   const database = await createTestDatabase(databaseName);
-  const server = await startServer({
+  const server = await startServer({ ...observedEnv(endpoint, database.url), ...env });
+  return { database, server };
+}
+
+/** The environment of a server on `databaseUrl` that exports its spans to `endpoint` and serves metrics. */
+function observedEnv(endpoint: string, databaseUrl: string): Record<string, string> {
+  return {
     SESSIONS_STORE: 'database',
-    DATABASE_URL: database.url,
+    DATABASE_URL: databaseUrl,
     BATON_TOOLSETS: 'conformance',
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     // The batch processor sends soon after a span ends, so that the test need not wait 5 s.
     OTEL_BSP_SCHEDULE_DELAY: '50',
     BATON_METRICS_PORT: '0',
-    ...env,
-  });
-  return { database, server };
+  };
 }
 
 describe('telemetry of the Node server (standard OTEL_* environment)', () => {
@@ -207,15 +211,7 @@ describe('telemetry of two Node instances behind a round-robin proxy', () => {
     const receiver = new Receiver();
     const endpoint = await receiver.listen();
     const database = await createTestDatabase('baton_otel_two');
-    const env = {
-      SESSIONS_STORE: 'database',
-      DATABASE_URL: database.url,
-      BATON_TOOLSETS: 'conformance',
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-      BATON_METRICS_PORT: '0',
-    };
+    const env = observedEnv(endpoint, database.url);
     const servers = [await startServer(env), await startServer(env)];
     const proxy = await startRoundRobinProxy(servers.map((s) => `http://127.0.0.1:${s.port}`));
     // The client plays an instrumented one: its call carries a traceparent header, and it answers
